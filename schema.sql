@@ -1,0 +1,103 @@
+-- Archivist database schema.
+--
+-- This file is embedded in the binary and applied at every start (and by
+-- `archivist init`). Every statement is idempotent. The schema version lives in
+-- `PRAGMA user_version`; later changes go forward only, as numbered migrations
+-- in src/store/schema.rs.
+--
+-- Timestamps are UTC text 'YYYY-MM-DDTHH:MM:SSZ' so that the file reads well in
+-- the sqlite3 CLI and sorts as text. Nothing here needs an SQLite newer than
+-- 3.40 (Debian 12), so engineers can open the file with the system's sqlite3.
+
+-- One row per Cablecast show, keyed by Archivist's own id; `cablecast_id` is the
+-- show's id on the Cablecast server.
+CREATE TABLE IF NOT EXISTS cablecast_show (
+    id             INTEGER PRIMARY KEY,
+    cablecast_id   INTEGER NOT NULL UNIQUE,
+    location_id    INTEGER,
+    title          TEXT NOT NULL,
+    cg_title       TEXT,
+    event_date     TEXT,
+    last_modified  TEXT,
+    total_run_time INTEGER,
+    -- The catalogue pass that last listed this show; a complete pass removes
+    -- the shows it did not list.
+    seen_pass      INTEGER NOT NULL DEFAULT 0,
+    created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    updated_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS idx_show_cablecast_id ON cablecast_show(cablecast_id);
+
+-- One row per Cablecast VOD; `id` is the VOD's id on the Cablecast server.
+-- `vod_state` is stored exactly as Cablecast sent it, even a value this
+-- version does not know.
+CREATE TABLE IF NOT EXISTS cablecast_vod (
+    id                INTEGER PRIMARY KEY,
+    show_id           INTEGER REFERENCES cablecast_show(id) ON DELETE SET NULL,
+    show_cablecast_id INTEGER,
+    vod_state         TEXT NOT NULL,
+    percent_complete  REAL,
+    error_message     TEXT,
+    url               TEXT,
+    length            INTEGER,
+    quality           INTEGER,
+    file_name         TEXT,
+    is_watchable      INTEGER NOT NULL DEFAULT 0,
+    disabled          INTEGER NOT NULL DEFAULT 0,
+    -- Cablecast's stateChange when it sends one, otherwise when Archivist first
+    -- saw the VOD in its current state.
+    state_changed_at  TEXT,
+    seen_pass         INTEGER NOT NULL DEFAULT 0,
+    created_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    updated_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS idx_vod_state ON cablecast_vod(vod_state);
+-- Serves the foreign key when a show is removed.
+CREATE INDEX IF NOT EXISTS idx_vod_show ON cablecast_vod(show_id);
+
+-- One row per caption file (or reported transcription job).
+CREATE TABLE IF NOT EXISTS transcription_result (
+    id           TEXT PRIMARY KEY,
+    video_path   TEXT NOT NULL,
+    output_path  TEXT,
+    status       TEXT NOT NULL,
+    completed_at TEXT,
+    error        TEXT,
+    show_id      INTEGER REFERENCES cablecast_show(id) ON DELETE SET NULL,
+    created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS idx_transcription_completed ON transcription_result(completed_at);
+
+-- One row per monitoring cycle: what the cycle did and cost, and the sync
+-- figures it ended with. The status page's history charts read this table.
+CREATE TABLE IF NOT EXISTS monitor_cycle (
+    id                  INTEGER PRIMARY KEY,
+    started_at          TEXT NOT NULL,
+    finished_at         TEXT NOT NULL,
+    duration_ms         INTEGER NOT NULL,
+    cablecast_reachable INTEGER NOT NULL,
+    cablecast_error     TEXT,
+    catalog_synced      INTEGER NOT NULL DEFAULT 0,
+    vods_refreshed      INTEGER NOT NULL DEFAULT 0,
+    vods_changed        INTEGER NOT NULL DEFAULT 0,
+    http_calls          INTEGER NOT NULL DEFAULT 0,
+    sql_statements      INTEGER NOT NULL DEFAULT 0,
+    -- Counters since the monitor process started.
+    cache_hits          INTEGER NOT NULL DEFAULT 0,
+    cache_misses        INTEGER NOT NULL DEFAULT 0,
+    total_queries       INTEGER NOT NULL DEFAULT 0,
+    total_query_ms      REAL NOT NULL DEFAULT 0,
+    rss_kb              INTEGER,
+    total_vods          INTEGER NOT NULL DEFAULT 0,
+    completed_vods      INTEGER NOT NULL DEFAULT 0,
+    sync_percentage     REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS idx_cycle_finished ON monitor_cycle(finished_at);
+
+-- Small named values Archivist keeps between runs (for example the last
+-- catalogue pass number).
+CREATE TABLE IF NOT EXISTS archivist_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

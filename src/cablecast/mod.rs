@@ -1,0 +1,309 @@
+//! The Cablecast HTTP client: the only code in Archivist that makes outbound
+//! network requests.
+//!
+//! It speaks the slice of Cablecast API v1 that Archivist needs (see the API
+//! contract in the README): the connection check, paged shows and VODs, and
+//! single VODs. Every request authenticates with HTTP Basic when credentials
+//! are set, asks for JSON, has a timeout, and is retried with backoff on
+//! timeouts and 5xx answers only. Answers are read with a size cap and decoded
+//! leniently into domain types; Cablecast's JSON shapes never leave this
+//! module.
+
+mod error;
+mod wire;
+
+use std::fmt;
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use base64::Engine;
+use serde::de::DeserializeOwned;
+
+pub use error::CablecastError;
+
+use crate::vod::{Show, Vod};
+
+/// Requests per call at most: the first try and two retries.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Pause before the first retry; doubles for each further one.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// Largest answer read. A page of 100 shows with every property is about
+/// 200 KiB; anything near this cap is a misbehaving server.
+const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Page size for catalogue listings.
+pub const PAGE_SIZE: usize = 100;
+
+/// The password, kept out of every `Debug` and `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(text: String) -> Password {
+        Password(text)
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Frontdoor credentials for HTTP Basic auth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: Password,
+}
+
+/// Where the station's Cablecast is and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CablecastSettings {
+    /// The versioned API root, e.g. `https://host/CablecastAPI/v1`, without
+    /// a trailing slash.
+    pub api_url: String,
+    pub credentials: Option<Credentials>,
+    /// Only shows of this location are kept, when set.
+    pub location_id: Option<i64>,
+    /// Per request, whole seconds.
+    pub timeout_secs: u64,
+}
+
+/// One page of a collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// What the server says it holds in all (`meta.count`), if it says.
+    pub total: Option<i64>,
+}
+
+/// The client. Cheap to share between threads by reference.
+pub struct CablecastClient {
+    settings: CablecastSettings,
+    /// `Basic ...`, built once; never printed.
+    authorization: Option<String>,
+    http_calls: AtomicU64,
+}
+
+impl fmt::Debug for CablecastClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CablecastClient")
+            .field("api_url", &self.settings.api_url)
+            .field("user", &self.user())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CablecastClient {
+    pub fn new(settings: CablecastSettings) -> CablecastClient {
+        let authorization = settings.credentials.as_ref().map(|c| {
+            let pair = format!("{}:{}", c.user, c.password.0);
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        });
+        CablecastClient {
+            settings,
+            authorization,
+            http_calls: AtomicU64::new(0),
+        }
+    }
+
+    pub fn settings(&self) -> &CablecastSettings {
+        &self.settings
+    }
+
+    /// HTTP requests sent so far (retries included).
+    pub fn http_calls(&self) -> u64 {
+        self.http_calls.load(Ordering::Relaxed)
+    }
+
+    /// The connection check: one cheap authenticated listing.
+    pub fn check_connection(&self) -> Result<(), CablecastError> {
+        self.get::<wire::ShowsEnvelope>("/shows?page_size=1", "checking the Cablecast connection")
+            .map(|_| ())
+    }
+
+    /// One page of shows (of the configured location, if any).
+    pub fn shows_page(
+        &self,
+        offset: usize,
+        page_size: usize,
+    ) -> Result<Page<Show>, CablecastError> {
+        let location = self
+            .settings
+            .location_id
+            .map(|l| format!("&location={l}"))
+            .unwrap_or_default();
+        let path = format!("/shows?offset={offset}&page_size={page_size}{location}");
+        let what = format!("listing shows from Cablecast (offset {offset})");
+        let envelope: wire::ShowsEnvelope = self.get(&path, &what)?;
+        Ok(Page {
+            total: envelope.meta.and_then(|m| m.count),
+            items: envelope.shows.into_iter().map(Show::from).collect(),
+        })
+    }
+
+    /// One page of VODs.
+    pub fn vods_page(&self, offset: usize, page_size: usize) -> Result<Page<Vod>, CablecastError> {
+        let path = format!("/vods?offset={offset}&page_size={page_size}");
+        let what = format!("listing VODs from Cablecast (offset {offset})");
+        let envelope: wire::VodsEnvelope = self.get(&path, &what)?;
+        Ok(Page {
+            total: envelope.meta.and_then(|m| m.count),
+            items: envelope.vods.into_iter().map(Vod::from).collect(),
+        })
+    }
+
+    /// One VOD's current state; `Ok(None)` when Cablecast says it is gone.
+    pub fn vod(&self, id: i64) -> Result<Option<Vod>, CablecastError> {
+        let what = format!("reading VOD {id} from Cablecast");
+        match self.get::<wire::VodEnvelope>(&format!("/vods/{id}"), &what) {
+            Ok(envelope) => {
+                let vod = Vod::from(envelope.vod);
+                if vod.id != id {
+                    return Err(CablecastError::Malformed {
+                        what,
+                        detail: format!("asked for VOD {id}, got VOD {}", vod.id),
+                    });
+                }
+                Ok(Some(vod))
+            }
+            Err(CablecastError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One show.
+    pub fn show(&self, id: i64) -> Result<Option<Show>, CablecastError> {
+        let what = format!("reading show {id} from Cablecast");
+        match self.get::<wire::ShowEnvelope>(&format!("/shows/{id}"), &what) {
+            Ok(envelope) => Ok(Some(Show::from(envelope.show))),
+            Err(CablecastError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn user(&self) -> Option<String> {
+        self.settings.credentials.as_ref().map(|c| c.user.clone())
+    }
+
+    /// GET with retries on transient failures, then decode.
+    fn get<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, CablecastError> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            match self.get_once(path, what) {
+                Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS => {
+                    log::debug!("{e}; retrying in {} ms", backoff.as_millis());
+                    thread::sleep(backoff);
+                    backoff *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn get_once<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, CablecastError> {
+        let url = format!("{}{path}", self.settings.api_url);
+        let mut request = minreq::get(url)
+            .with_header("Accept", "application/json")
+            .with_header(
+                "User-Agent",
+                concat!("archivist/", env!("CARGO_PKG_VERSION")),
+            )
+            .with_timeout(self.settings.timeout_secs)
+            .with_max_headers_size(64 * 1024)
+            .with_max_status_line_length(1024);
+        if let Some(authorization) = &self.authorization {
+            request = request.with_header("Authorization", authorization.as_str());
+        }
+        self.http_calls.fetch_add(1, Ordering::Relaxed);
+        let response = request
+            .send_lazy()
+            .map_err(|e| self.transport_error(what, e))?;
+        let code = response.status_code;
+        match code {
+            200..=299 => {}
+            401 => {
+                return Err(CablecastError::Unauthorized {
+                    what: what.to_string(),
+                    user: self.user(),
+                })
+            }
+            404 => {
+                return Err(CablecastError::NotFound {
+                    what: what.to_string(),
+                })
+            }
+            _ => {
+                return Err(CablecastError::Status {
+                    what: what.to_string(),
+                    code,
+                })
+            }
+        }
+        let mut body = Vec::new();
+        response
+            .take(MAX_BODY_BYTES + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| self.transport_error(what, minreq::Error::IoError(e)))?;
+        if body.len() as u64 > MAX_BODY_BYTES {
+            return Err(CablecastError::Malformed {
+                what: what.to_string(),
+                detail: format!("answer larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024)),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| CablecastError::Malformed {
+            what: what.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    fn transport_error(&self, what: &str, e: minreq::Error) -> CablecastError {
+        if let minreq::Error::IoError(io) = &e {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) {
+                return CablecastError::Timeout {
+                    what: what.to_string(),
+                    secs: self.settings.timeout_secs,
+                };
+            }
+        }
+        CablecastError::Unreachable {
+            what: what.to_string(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let client = CablecastClient::new(CablecastSettings {
+            api_url: "http://127.0.0.1:9/cablecastapi/v1".into(),
+            credentials: Some(Credentials {
+                user: "station".into(),
+                password: Password::new("hunter2-secret".into()),
+            }),
+            location_id: None,
+            timeout_secs: 1,
+        });
+        let shown = format!("{client:?} {:?}", client.settings());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        // base64 of "station:hunter2-secret" starts with this
+        assert!(!shown.contains("c3RhdGlvbjpodW50ZXIy"), "{shown}");
+    }
+}

@@ -1,0 +1,49 @@
+//! Archivist keeps a community TV station's Cablecast VOD state, and its
+//! caption (transcription) state, in one SQLite file, keeps it true, and shows
+//! it.
+//!
+//! # Code map
+//!
+//! - `cli`: parses arguments and the environment once into a validated
+//!   [`config`] and runs one command. Nothing else reads `std::env`.
+//! - `monitor`: the monitoring cycle (connection check, catalogue sync,
+//!   in-flight refresh, stats, one log line).
+//! - `cablecast`: the Cablecast HTTP client. Cablecast's JSON shapes
+//!   (`cablecast::wire`) never leave it; it hands out domain types from `vod`.
+//! - `store`: the SQLite file. All SQL lives here.
+//! - `cache`: the in-process LRU with expiry, with hit and miss counters.
+//! - `status`: the cached sync figures and the status report built on them.
+//! - `demo`: a built-in Cablecast-compatible station on loopback.
+//! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
+//!
+//! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
+//! status -> {store, cache}.
+//!
+//! # Invariants
+//!
+//! - Only `cablecast` does outbound network IO.
+//! - Only `store` speaks SQL; every write is one `BEGIN IMMEDIATE`
+//!   transaction (or one single statement), so nothing is ever half applied.
+//! - In a process, only the monitor thread writes VOD and show state.
+//! - A catalogue pass removes rows only after it listed everything Cablecast
+//!   has (never on a partial or failed pass).
+//! - A VOD whose answer could not be read is never written (its `updated_at`
+//!   stays).
+//! - Cached sync figures are never stale: a write by this process invalidates
+//!   them, and a write by any other process changes `PRAGMA data_version`,
+//!   which every cached read checks.
+//! - The Cablecast password, and the Basic auth header made from it, never
+//!   reach a log line, an error message, the page or any output.
+
+pub mod cablecast;
+pub mod cache;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod logging;
+pub mod memory;
+pub mod monitor;
+pub mod status;
+pub mod store;
+pub mod vod;

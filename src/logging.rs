@@ -1,0 +1,57 @@
+//! Log output: one line per event on stderr (journald adds its own
+//! timestamps under systemd; a terminal gets ours).
+
+use log::LevelFilter;
+
+use crate::clock;
+use crate::config::ConfigError;
+
+/// Reads `error|warn|info|debug|trace`, in any case.
+pub fn parse_level(setting: &str, text: &str) -> Result<LevelFilter, ConfigError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "error" => Ok(LevelFilter::Error),
+        "warn" | "warning" => Ok(LevelFilter::Warn),
+        "info" => Ok(LevelFilter::Info),
+        "debug" => Ok(LevelFilter::Debug),
+        "trace" => Ok(LevelFilter::Trace),
+        _ => Err(ConfigError::new(
+            setting,
+            format!("{text:?} is not one of error, warn, info, debug, trace"),
+        )),
+    }
+}
+
+/// Installs the logger once for the process. Later calls do nothing.
+pub fn init(level: LevelFilter) {
+    let result = fern::Dispatch::new()
+        .level(level)
+        // Dependencies speak at warn and above only: their debug output can
+        // include request details.
+        .level_for("rustls", LevelFilter::Warn)
+        .level_for("minreq", LevelFilter::Warn)
+        .level_for("r2d2", LevelFilter::Warn)
+        .format(|out, message, record| {
+            out.finish(format_args!(
+                "{} {:<5} {}",
+                clock::now(),
+                record.level(),
+                message
+            ))
+        })
+        .chain(std::io::stderr())
+        .apply();
+    // Already installed (tests run several commands in one process): keep it.
+    drop(result);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_in_any_case() {
+        assert_eq!(parse_level("L", "DEBUG"), Ok(LevelFilter::Debug));
+        assert_eq!(parse_level("L", "Warn"), Ok(LevelFilter::Warn));
+        assert!(parse_level("L", "loud").is_err());
+    }
+}

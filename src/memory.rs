@@ -1,0 +1,36 @@
+//! The process's own memory use, read from `/proc/self/status` (Linux).
+
+/// Resident set size now, in KiB (`VmRSS`).
+pub fn rss_kb() -> Option<i64> {
+    status_field("VmRSS:")
+}
+
+/// Peak resident set size, in KiB (`VmHWM`).
+pub fn peak_rss_kb() -> Option<i64> {
+    status_field("VmHWM:")
+}
+
+/// Threads in the process now.
+pub fn threads() -> Option<i64> {
+    status_field("Threads:")
+}
+
+fn status_field(name: &str) -> Option<i64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_own_memory() {
+        let rss = super::rss_kb().expect("VmRSS on Linux");
+        assert!(rss > 0);
+        assert!(super::peak_rss_kb().expect("VmHWM on Linux") >= rss);
+        assert!(super::threads().expect("Threads on Linux") >= 1);
+    }
+}

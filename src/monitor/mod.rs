@@ -1,0 +1,351 @@
+//! The monitoring cycle, and the loop that runs it every `--interval`.
+//!
+//! Each cycle: (1) the connection check, cached for a minute; (2) on the
+//! process's first cycle and then every `--catalog-interval`, a catalogue
+//! pass; (3) a refresh of every in-flight VOD; (4) the sync figures (one
+//! statement, cached until the next write); (5) one row in `monitor_cycle`
+//! and one log line.
+//!
+//! Cablecast failures never stop the loop: they are logged once per change of
+//! state, recorded on the cycle, and the next cycle tries again. Nothing is
+//! written from an answer that could not be read.
+
+mod catalog;
+mod refresh;
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use catalog::CatalogSummary;
+pub use refresh::RefreshSummary;
+
+use crate::cablecast::{CablecastClient, CablecastError};
+use crate::cache::{self, TtlCache};
+use crate::clock;
+use crate::config::MonitorSettings;
+use crate::memory;
+use crate::status::StatusBoard;
+use crate::store::{counters, CycleRecord, Store, StoreError, SyncStats};
+
+/// How long a successful connection check is trusted.
+pub const CONNECTION_CHECK_TTL: Duration = Duration::from_secs(60);
+
+/// What stops a cycle early.
+#[derive(Debug)]
+pub enum CycleError {
+    Cablecast(CablecastError),
+    Store(StoreError),
+}
+
+impl fmt::Display for CycleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CycleError::Cablecast(e) => e.fmt(f),
+            CycleError::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<CablecastError> for CycleError {
+    fn from(e: CablecastError) -> Self {
+        CycleError::Cablecast(e)
+    }
+}
+
+impl From<StoreError> for CycleError {
+    fn from(e: StoreError) -> Self {
+        CycleError::Store(e)
+    }
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone)]
+pub struct CycleReport {
+    pub record: CycleRecord,
+    /// The first Cablecast failure of the cycle, if any.
+    pub cablecast_error: Option<CablecastError>,
+    /// A database failure that stopped part of the cycle, if any.
+    pub store_error: Option<String>,
+    pub catalog: Option<CatalogSummary>,
+    pub refresh: RefreshSummary,
+    pub stats: Option<Arc<SyncStats>>,
+    /// SQL statements of the cycle outside batch writes.
+    pub reads_and_records: u64,
+    /// SQL statements inside batch write transactions.
+    pub batch_write_statements: u64,
+}
+
+impl CycleReport {
+    /// Cablecast answered everything and everything was written.
+    pub fn is_current(&self) -> bool {
+        self.cablecast_error.is_none() && self.store_error.is_none() && self.refresh.failed == 0
+    }
+}
+
+/// A request to run a cycle now instead of waiting for the interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncNow;
+
+/// Cablecast's health as last logged, so the log says each change once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Health {
+    Unknown,
+    Up,
+    Down(String),
+}
+
+/// The monitor: owns the cycle's state between cycles.
+pub struct Monitor {
+    client: CablecastClient,
+    board: Arc<StatusBoard>,
+    settings: MonitorSettings,
+    checks: TtlCache<(), ()>,
+    last_catalog: Option<Instant>,
+    health: Health,
+}
+
+impl Monitor {
+    pub fn new(settings: MonitorSettings, board: Arc<StatusBoard>) -> Monitor {
+        Monitor {
+            client: CablecastClient::new(settings.cablecast.clone()),
+            board,
+            settings,
+            checks: TtlCache::new(NonZeroUsize::MIN),
+            last_catalog: None,
+            health: Health::Unknown,
+        }
+    }
+
+    fn store(&self) -> &Store {
+        self.board.store()
+    }
+
+    /// Runs cycles until `wake` is disconnected (or forever without one),
+    /// starting each `interval` after the previous one started; a `SyncNow`
+    /// on `wake` starts the next cycle at once.
+    pub fn run(
+        &mut self,
+        wake: Option<Receiver<SyncNow>>,
+        mut after_cycle: impl FnMut(&CycleReport),
+    ) {
+        loop {
+            let started = Instant::now();
+            let report = self.cycle();
+            after_cycle(&report);
+            let next = started + self.settings.interval;
+            let wait = next.saturating_duration_since(Instant::now());
+            match &wake {
+                Some(wake) => match wake.recv_timeout(wait) {
+                    Ok(SyncNow) | Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                },
+                None => std::thread::sleep(wait),
+            }
+        }
+    }
+
+    /// Runs one cycle. Never panics on Cablecast or database failures: they
+    /// are in the report.
+    pub fn cycle(&mut self) -> CycleReport {
+        let started = Instant::now();
+        let started_at = clock::now();
+        let statements_before = counters::this_thread();
+        let calls_before = self.client.http_calls();
+        let mut phases: Vec<(&str, Duration)> = Vec::new();
+        let mut report = CycleReport {
+            record: CycleRecord::default(),
+            cablecast_error: None,
+            store_error: None,
+            catalog: None,
+            refresh: RefreshSummary::default(),
+            stats: None,
+            reads_and_records: 0,
+            batch_write_statements: 0,
+        };
+
+        let phase = Instant::now();
+        let reachable = match self.check_connection() {
+            Ok(()) => true,
+            Err(e) => {
+                report.cablecast_error = Some(e);
+                false
+            }
+        };
+        phases.push(("check", phase.elapsed()));
+
+        if reachable {
+            let phase = Instant::now();
+            if self.catalog_due() {
+                match catalog::sync(&self.client, self.store()) {
+                    Ok(summary) => {
+                        self.last_catalog = Some(Instant::now());
+                        report.catalog = Some(summary);
+                    }
+                    Err(CycleError::Cablecast(e)) => report.cablecast_error = Some(e),
+                    Err(CycleError::Store(e)) => report.store_error = Some(e.to_string()),
+                }
+                // Whatever pages were saved, the figures moved.
+                self.board.invalidate();
+                phases.push(("catalog", phase.elapsed()));
+            }
+        }
+
+        if reachable && report.cablecast_error.is_none() && report.store_error.is_none() {
+            let phase = Instant::now();
+            match self.store().in_flight_vods() {
+                Ok(in_flight) => {
+                    report.refresh = refresh::refresh(
+                        &self.client,
+                        self.store(),
+                        &in_flight,
+                        self.settings.http_concurrency,
+                        self.settings.batch_size,
+                    );
+                    if report.refresh.changed > 0 {
+                        self.board.invalidate();
+                    }
+                    report.cablecast_error = report.refresh.cablecast_error.clone();
+                    report.store_error = report.refresh.store_error.clone();
+                }
+                Err(e) => report.store_error = Some(e.to_string()),
+            }
+            phases.push(("refresh", phase.elapsed()));
+        }
+        if report.cablecast_error.is_some() {
+            // Whatever failed, the next cycle checks the connection afresh.
+            self.checks.invalidate(&());
+        }
+
+        let phase = Instant::now();
+        match self.board.sync_stats() {
+            Ok(stats) => report.stats = Some(stats),
+            Err(e) => {
+                report.store_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+        phases.push(("stats", phase.elapsed()));
+
+        self.note_health(&report);
+        let statements = counters::this_thread().since(statements_before);
+        let cache_counts = cache::counters();
+        let queries = counters::totals();
+        let stats = report.stats.clone();
+        report.record = CycleRecord {
+            started_at,
+            finished_at: clock::now(),
+            duration_ms: started.elapsed().as_millis() as i64,
+            cablecast_reachable: report.cablecast_error.is_none(),
+            cablecast_error: report.cablecast_error.as_ref().map(|e| e.to_string()),
+            catalog_synced: report.catalog.is_some_and(|c| c.complete),
+            vods_refreshed: report.refresh.checked as i64,
+            vods_changed: report.refresh.changed as i64,
+            http_calls: (self.client.http_calls() - calls_before) as i64,
+            // The record itself is the cycle's last statement.
+            sql_statements: statements.total() as i64 + 1,
+            cache_hits: cache_counts.hits as i64,
+            cache_misses: cache_counts.misses as i64,
+            total_queries: queries.statements as i64 + 1,
+            total_query_ms: queries.total_ms,
+            rss_kb: memory::rss_kb(),
+            total_vods: stats.as_ref().map_or(0, |s| s.total_vods as i64),
+            completed_vods: stats.as_ref().map_or(0, |s| s.completed_vods as i64),
+            sync_percentage: stats.as_ref().map_or(0.0, |s| s.sync_percentage()),
+        };
+        report.batch_write_statements = statements.writes;
+        report.reads_and_records = statements.reads + 1;
+        if let Err(e) = self.store().record_cycle(&report.record) {
+            log::error!("{e}");
+            report.store_error.get_or_insert_with(|| e.to_string());
+        }
+        self.log_cycle(&report, &phases);
+        report
+    }
+
+    fn check_connection(&mut self) -> Result<(), CablecastError> {
+        if self.checks.get(&()).is_some() {
+            return Ok(());
+        }
+        // Only success is cached: a failed check is repeated next cycle, so
+        // recovery is noticed within one interval.
+        self.client.check_connection()?;
+        self.checks.insert((), (), CONNECTION_CHECK_TTL);
+        Ok(())
+    }
+
+    fn catalog_due(&self) -> bool {
+        self.last_catalog
+            .is_none_or(|at| at.elapsed() >= self.settings.catalog_interval)
+    }
+
+    /// Logs Cablecast going down, changing how it fails, or coming back, once.
+    fn note_health(&mut self, report: &CycleReport) {
+        let health = match &report.cablecast_error {
+            None => Health::Up,
+            Some(e) => Health::Down(e.kind().to_string()),
+        };
+        if health == self.health {
+            return;
+        }
+        match (&self.health, &health, &report.cablecast_error) {
+            (_, Health::Down(_), Some(e)) => {
+                log::error!("{e}; keeping the last known state and retrying every cycle")
+            }
+            (Health::Down(_), Health::Up, _) => log::info!("Cablecast is reachable again"),
+            _ => {}
+        }
+        self.health = health;
+    }
+
+    fn log_cycle(&self, report: &CycleReport, phases: &[(&str, Duration)]) {
+        let record = &report.record;
+        let counts = match &report.stats {
+            Some(s) => format!(
+                "{} VODs ({} complete {:.2} %, {} in flight, {} failed), {} shows",
+                s.total_vods,
+                s.completed_vods,
+                s.sync_percentage(),
+                s.pending_vods,
+                s.failed_vods,
+                s.total_shows
+            ),
+            None => "figures unavailable".into(),
+        };
+        let catalog = match report.catalog {
+            Some(c) => format!(
+                ", catalogue {} shows {} VODs{}",
+                c.shows_listed,
+                c.vods_listed,
+                if c.complete { "" } else { " (partial)" }
+            ),
+            None => String::new(),
+        };
+        let hit_rate = cache::counters().hit_rate() * 100.0;
+        log::info!(
+            "cycle {} ms: {counts}{catalog}; refreshed {} changed {} failed {}; {} HTTP calls, {} SQL statements ({} in batch writes), cache hit rate {hit_rate:.1} %",
+            record.duration_ms,
+            report.refresh.checked,
+            report.refresh.changed,
+            report.refresh.failed,
+            record.http_calls,
+            record.sql_statements,
+            report.batch_write_statements,
+        );
+        if self.settings.performance {
+            let timings: Vec<String> = phases
+                .iter()
+                .map(|(name, took)| format!("{name} {:.1} ms", took.as_secs_f64() * 1000.0))
+                .collect();
+            let queries = counters::totals();
+            log::info!(
+                "performance: {}; {} queries in all, {:.3} ms average; RSS {} KiB",
+                timings.join(", "),
+                queries.statements,
+                queries.avg_ms(),
+                record.rss_kb.unwrap_or(0)
+            );
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The sync figures as everyone reads them: cached, never stale, and the
+//! status report (`archivist status`, `/api/status`) built on them.
+//!
+//! The figures come from one aggregate statement and are kept in the LRU for
+//! up to [`STATS_TTL`]. A write by this process invalidates them at once
+//! ([`StatusBoard::invalidate`]); a write by any other process (a second
+//! Archivist, the sqlite3 CLI) changes the store's data version, which every
+//! cached read compares, one cheap `PRAGMA` per read.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cache::{self, TtlCache};
+use crate::store::{counters, CycleRecord, Store, StoreError, SyncStats};
+use crate::vod::VodState;
+
+/// How long cached figures may live without any write (the 24-hour
+/// transcription window moves with the clock, so they cannot live forever).
+pub const STATS_TTL: Duration = Duration::from_secs(300);
+
+/// The cached sync figures of one database.
+pub struct StatusBoard {
+    store: Arc<Store>,
+    stats: TtlCache<(), Arc<SyncStats>>,
+}
+
+impl StatusBoard {
+    pub fn new(store: Arc<Store>) -> StatusBoard {
+        StatusBoard {
+            store,
+            stats: TtlCache::new(NonZeroUsize::MIN),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The sync figures: from the cache while the database is unchanged,
+    /// otherwise freshly computed (one statement).
+    pub fn sync_stats(&self) -> Result<Arc<SyncStats>, StoreError> {
+        let mut version_error = None;
+        let cached = self
+            .stats
+            .get_valid(&(), |stats| match self.store.data_version() {
+                Ok(version) => version == stats.data_version,
+                Err(e) => {
+                    version_error = Some(e);
+                    false
+                }
+            });
+        if let Some(e) = version_error {
+            return Err(e);
+        }
+        if let Some(stats) = cached {
+            return Ok(stats);
+        }
+        let stats = Arc::new(self.store.sync_stats()?);
+        self.stats.insert((), Arc::clone(&stats), STATS_TTL);
+        Ok(stats)
+    }
+
+    /// Drops the cached figures: call after every write.
+    pub fn invalidate(&self) {
+        self.stats.invalidate(&());
+    }
+
+    /// The full status report.
+    pub fn report(&self) -> Result<StatusReport, StoreError> {
+        let stats = self.sync_stats()?;
+        let last_cycle = self.store.last_cycle()?;
+        Ok(StatusReport::new(&stats, last_cycle.as_ref()))
+    }
+}
+
+/// `archivist status --json` and `/api/status`. These keys are stable.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StatusReport {
+    pub total_vods: u64,
+    pub total_shows: u64,
+    /// All nine vodStates, zeros included.
+    pub by_state: std::collections::BTreeMap<String, u64>,
+    pub completed_vods: u64,
+    pub pending_vods: u64,
+    pub failed_vods: u64,
+    pub sync_percentage: f64,
+    pub transcriptions: TranscriptionSummary,
+    pub last_cycle: Option<LastCycleSummary>,
+    pub performance: PerformanceSummary,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TranscriptionSummary {
+    pub total: u64,
+    pub last_24h: u64,
+    pub linked_to_show: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LastCycleSummary {
+    pub at: String,
+    pub cablecast_reachable: bool,
+    pub http_calls: i64,
+    pub sql_statements: i64,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+/// The monitor's own counters, from its last recorded cycle (when a monitor
+/// has run), else this process's.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PerformanceSummary {
+    pub cache_hits: i64,
+    pub cache_misses: i64,
+    pub cache_hit_rate: f64,
+    pub total_queries: i64,
+    pub avg_query_ms: f64,
+    pub rss_kb: Option<i64>,
+}
+
+impl StatusReport {
+    pub fn new(stats: &SyncStats, last_cycle: Option<&CycleRecord>) -> StatusReport {
+        let performance = match last_cycle {
+            Some(cycle) => PerformanceSummary::from_counts(
+                cycle.cache_hits,
+                cycle.cache_misses,
+                cycle.total_queries,
+                cycle.total_query_ms,
+                cycle.rss_kb,
+            ),
+            None => {
+                let cache = cache::counters();
+                let queries = counters::totals();
+                PerformanceSummary::from_counts(
+                    cache.hits as i64,
+                    cache.misses as i64,
+                    queries.statements as i64,
+                    queries.total_ms,
+                    crate::memory::rss_kb(),
+                )
+            }
+        };
+        StatusReport {
+            total_vods: stats.total_vods,
+            total_shows: stats.total_shows,
+            by_state: stats
+                .by_state
+                .iter()
+                .map(|(state, n)| (state.as_str().to_string(), *n))
+                .collect(),
+            completed_vods: stats.completed_vods,
+            pending_vods: stats.pending_vods,
+            failed_vods: stats.failed_vods,
+            sync_percentage: stats.sync_percentage(),
+            transcriptions: TranscriptionSummary {
+                total: stats.transcriptions.total,
+                last_24h: stats.transcriptions.last_24h,
+                linked_to_show: stats.transcriptions.linked_to_show,
+            },
+            last_cycle: last_cycle.map(|cycle| LastCycleSummary {
+                at: cycle.finished_at.clone(),
+                cablecast_reachable: cycle.cablecast_reachable,
+                http_calls: cycle.http_calls,
+                sql_statements: cycle.sql_statements,
+                duration_ms: cycle.duration_ms,
+                error: cycle.cablecast_error.clone(),
+            }),
+            performance,
+        }
+    }
+
+    /// The report as people read it in a terminal.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "VODs: {} total, {} complete ({:.2} %), {} in flight, {} failed\n",
+            self.total_vods,
+            self.completed_vods,
+            self.sync_percentage,
+            self.pending_vods,
+            self.failed_vods
+        ));
+        out.push_str(&format!("Shows: {}\n", self.total_shows));
+        out.push_str("By state:");
+        for state in VodState::KNOWN {
+            let n = self.by_state.get(state.as_str()).copied().unwrap_or(0);
+            out.push_str(&format!(" {}={n}", state.as_str()));
+        }
+        out.push('\n');
+        out.push_str(&format!(
+            "Transcriptions: {} total, {} in the last 24 h, {} linked to a show\n",
+            self.transcriptions.total,
+            self.transcriptions.last_24h,
+            self.transcriptions.linked_to_show
+        ));
+        match &self.last_cycle {
+            Some(cycle) => out.push_str(&format!(
+                "Last cycle: {} ({} ms), Cablecast {}, {} HTTP calls, {} SQL statements{}\n",
+                cycle.at,
+                cycle.duration_ms,
+                if cycle.cablecast_reachable {
+                    "reachable"
+                } else {
+                    "NOT reachable"
+                },
+                cycle.http_calls,
+                cycle.sql_statements,
+                cycle
+                    .error
+                    .as_deref()
+                    .map(|e| format!("\n  error: {e}"))
+                    .unwrap_or_default()
+            )),
+            None => {
+                out.push_str("Last cycle: none yet (the monitor has not run on this database)\n")
+            }
+        }
+        out.push_str(&format!(
+            "Performance: cache hit rate {:.1} % ({} hits, {} misses), {} queries, {:.3} ms average\n",
+            self.performance.cache_hit_rate * 100.0,
+            self.performance.cache_hits,
+            self.performance.cache_misses,
+            self.performance.total_queries,
+            self.performance.avg_query_ms
+        ));
+        out
+    }
+}
+
+impl PerformanceSummary {
+    fn from_counts(
+        hits: i64,
+        misses: i64,
+        queries: i64,
+        query_ms: f64,
+        rss_kb: Option<i64>,
+    ) -> Self {
+        let lookups = hits + misses;
+        PerformanceSummary {
+            cache_hits: hits,
+            cache_misses: misses,
+            cache_hit_rate: if lookups > 0 {
+                (hits as f64 / lookups as f64 * 10_000.0).round() / 10_000.0
+            } else {
+                0.0
+            },
+            total_queries: queries,
+            avg_query_ms: if queries > 0 {
+                (query_ms / queries as f64 * 1000.0).round() / 1000.0
+            } else {
+                0.0
+            },
+            rss_kb,
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! The SQLite file: the only place Archivist keeps state, and the only module
+//! that speaks SQL.
+//!
+//! One writer connection (behind a mutex) runs every write in a
+//! `BEGIN IMMEDIATE` transaction; an r2d2 pool of read-only connections serves
+//! readers; one more read-only "watch" connection answers `PRAGMA data_version`
+//! and the sync-stats aggregate, because data versions are only comparable on
+//! the same connection. The file runs in WAL mode with `synchronous=NORMAL`, a
+//! busy timeout and foreign keys on, so a sqlite3 CLI reading the file never
+//! blocks the service and one briefly writing it only delays it.
+//!
+//! What this module is not: it does not decide what to write (the monitor
+//! does) and it does not cache (see `cache` and `status`).
+
+mod catalog;
+pub mod counters;
+mod cycles;
+mod schema;
+mod stats;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+pub use catalog::RefreshOutcome;
+pub use cycles::{CycleRecord, LastCycle};
+pub use schema::SCHEMA_VERSION;
+pub use stats::{SyncStats, TranscriptionCounts};
+
+/// How long one statement waits for another process's lock before SQLite
+/// reports busy. A sqlite3 CLI session that writes briefly finishes well
+/// inside this.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many times a write retries `BEGIN IMMEDIATE` after a busy timeout, so a
+/// write lock held by another process for up to a minute delays a batch
+/// instead of losing it.
+const WRITE_LOCK_ATTEMPTS: u32 = 12;
+
+/// Reader connections in the pool: enough for the status server's workers.
+const READER_POOL_SIZE: u32 = 8;
+
+/// How the file is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Creates the file if needed and applies the schema.
+    ReadWrite,
+    /// Never writes: for `status`, `export` and other read-only commands.
+    ReadOnly,
+}
+
+/// What went wrong with the database, always naming the file.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The file could not be opened, or is not an SQLite database.
+    Open { path: PathBuf, detail: String },
+    /// The file was written by a newer Archivist than this one.
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    /// Another process kept the write lock longer than Archivist waits.
+    Locked { path: PathBuf, what: String },
+    /// An SQLite failure while doing `what` (disk full, read-only file, ...).
+    Sqlite {
+        path: PathBuf,
+        what: String,
+        detail: String,
+    },
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Open { path, detail } => {
+                write!(f, "cannot open database {}: {detail}", path.display())
+            }
+            StoreError::TooNew { path, found, known } => write!(
+                f,
+                "database {} has schema version {found}, newer than this archivist knows ({known}); use a newer archivist or restore a backup",
+                path.display()
+            ),
+            StoreError::Locked { path, what } => write!(
+                f,
+                "database {} stayed locked by another process while {what}; will retry",
+                path.display()
+            ),
+            StoreError::Sqlite { path, what, detail } => {
+                write!(f, "database {}: {what}: {detail}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The open database.
+pub struct Store {
+    path: PathBuf,
+    writer: Option<Mutex<Connection>>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    watch: Mutex<Connection>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (and with `ReadWrite`, creates and migrates) the database file.
+    pub fn open(path: &Path, access: Access) -> Result<Store, StoreError> {
+        let path = path.to_path_buf();
+        let open_error = |detail: String| StoreError::Open {
+            path: path.clone(),
+            detail,
+        };
+        if access == Access::ReadOnly && !path.exists() {
+            return Err(open_error(
+                "no such file (run `archivist init` or the monitor first)".into(),
+            ));
+        }
+        let writer = match access {
+            Access::ReadWrite => {
+                let conn = Connection::open(&path).map_err(|e| open_error(describe(&e)))?;
+                configure(&conn, true).map_err(|e| open_error(describe(&e)))?;
+                schema::apply(&conn, &path)?;
+                Some(Mutex::new(conn))
+            }
+            Access::ReadOnly => None,
+        };
+        let watch = open_reader(&path).map_err(|e| open_error(describe(&e)))?;
+        if access == Access::ReadOnly {
+            schema::check_readable(&watch, &path)?;
+        }
+        let manager = SqliteConnectionManager::file(&path)
+            .with_flags(reader_flags())
+            .with_init(|conn| configure(conn, false));
+        let readers = r2d2::Pool::builder()
+            .max_size(READER_POOL_SIZE)
+            .min_idle(Some(1))
+            .connection_timeout(BUSY_TIMEOUT)
+            .build(manager)
+            .map_err(|e| open_error(e.to_string()))?;
+        Ok(Store {
+            path,
+            writer,
+            readers,
+            watch: Mutex::new(watch),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction and commits it. If
+    /// another process holds the write lock, waits (bounded) rather than fail;
+    /// on any error the transaction rolls back whole.
+    pub fn write<T>(
+        &self,
+        what: &str,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let Some(writer) = &self.writer else {
+            return Err(self.read_only(what));
+        };
+        let conn = lock(writer);
+        counters::as_write(|| {
+            if !conn.is_autocommit() {
+                // Left open by a panic in an earlier write: never commit it.
+                conn.execute_batch("ROLLBACK")
+                    .map_err(|e| self.error(what, &e))?;
+            }
+            self.begin_immediate(&conn, what)?;
+            let outcome = work(&conn).and_then(|value| {
+                conn.execute_batch("COMMIT")?;
+                Ok(value)
+            });
+            outcome.map_err(|e| {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                self.error(what, &e)
+            })
+        })
+    }
+
+    /// Runs one statement that writes, on its own (SQLite's implicit
+    /// transaction, so it costs one statement rather than three), retrying
+    /// while another process holds the write lock.
+    pub fn write_single(
+        &self,
+        what: &str,
+        statement: impl Fn(&Connection) -> rusqlite::Result<usize>,
+    ) -> Result<usize, StoreError> {
+        let Some(writer) = &self.writer else {
+            return Err(self.read_only(what));
+        };
+        let conn = lock(writer);
+        for _ in 1..WRITE_LOCK_ATTEMPTS {
+            match statement(&conn) {
+                Err(e) if is_busy(&e) => continue,
+                other => return other.map_err(|e| self.error(what, &e)),
+            }
+        }
+        statement(&conn).map_err(|e| self.error(what, &e))
+    }
+
+    fn read_only(&self, what: &str) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            what: what.to_string(),
+            detail: "database opened read-only".into(),
+        }
+    }
+
+    fn begin_immediate(&self, conn: &Connection, what: &str) -> Result<(), StoreError> {
+        // Each attempt already waits BUSY_TIMEOUT inside SQLite.
+        for attempt in 1..=WRITE_LOCK_ATTEMPTS {
+            match conn.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => return Ok(()),
+                Err(e) if is_busy(&e) => {
+                    if attempt == 1 {
+                        log::warn!(
+                            "database {} is locked by another process while {what}; waiting",
+                            self.path.display()
+                        );
+                    }
+                }
+                Err(e) => return Err(self.error(what, &e)),
+            }
+        }
+        Err(StoreError::Locked {
+            path: self.path.clone(),
+            what: what.to_string(),
+        })
+    }
+
+    /// Runs `work` on a pooled read-only connection.
+    pub fn read<T>(
+        &self,
+        what: &str,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = self.readers.get().map_err(|e| StoreError::Sqlite {
+            path: self.path.clone(),
+            what: what.to_string(),
+            detail: e.to_string(),
+        })?;
+        work(&conn).map_err(|e| self.error(what, &e))
+    }
+
+    /// Runs `work` on the watch connection (see the module docs).
+    fn watch<T>(
+        &self,
+        what: &str,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = lock(&self.watch);
+        work(&conn).map_err(|e| self.error(what, &e))
+    }
+
+    /// The watch connection's `PRAGMA data_version`: it changes whenever
+    /// another connection (this process's writer or another process) has
+    /// committed since the last look.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        self.watch("reading data_version", |conn| {
+            conn.prepare_cached("PRAGMA data_version")?
+                .query_row([], |row| row.get(0))
+        })
+    }
+
+    /// Runs `PRAGMA quick_check` and returns its verdict (`ok` when healthy).
+    pub fn quick_check(&self) -> Result<String, StoreError> {
+        self.read("checking integrity", |conn| {
+            conn.query_row("PRAGMA quick_check", [], |row| row.get(0))
+        })
+    }
+
+    fn error(&self, what: &str, e: &rusqlite::Error) -> StoreError {
+        if is_busy(e) {
+            return StoreError::Locked {
+                path: self.path.clone(),
+                what: what.to_string(),
+            };
+        }
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            what: what.to_string(),
+            detail: describe(e),
+        }
+    }
+}
+
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the connection leaves no transaction open (it
+    // rolls back on drop), so the connection is still usable.
+    conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn reader_flags() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+}
+
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, reader_flags())?;
+    configure(&conn, false)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    if writer {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            log::warn!("database could not switch to WAL mode (it is in {mode} mode)");
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    } else {
+        conn.execute_batch("PRAGMA query_only = ON;")?;
+    }
+    conn.set_prepared_statement_cache_capacity(32);
+    counters::attach(conn);
+    Ok(())
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// SQLite's own sentence for an error, without Rust's debug wrapping.
+fn describe(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(code, Some(message)) => {
+            format!("{message} ({:?})", code.code)
+        }
+        rusqlite::Error::SqliteFailure(code, None) => format!("{code}"),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,109 @@
+//! Creates and migrates the database schema, forward only.
+//!
+//! `schema.sql` (top level, embedded here) is the whole current schema and is
+//! idempotent; it is applied at every start. `PRAGMA user_version` records the
+//! schema version; `MIGRATIONS` holds the steps from each older version, run
+//! in order in one transaction. A file with a newer version than this binary
+//! knows is refused, never "downgraded".
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::{describe, StoreError};
+
+/// The whole current schema.
+const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// The version `SCHEMA` describes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// `MIGRATIONS[n]` upgrades a version `n + 1` file to version `n + 2`, before
+/// `SCHEMA` runs (so `SCHEMA` may rely on the columns they add).
+const MIGRATIONS: &[&str] = &[];
+
+const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);
+
+/// Brings the file to `SCHEMA_VERSION`.
+pub(super) fn apply(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let failed = |what: &str, e: rusqlite::Error| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+        detail: describe(&e),
+    };
+    let found = version(conn, path)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    let mut script = String::from("BEGIN IMMEDIATE;\n");
+    if found > 0 {
+        for step in &MIGRATIONS[(found - 1) as usize..] {
+            script.push_str(step);
+            script.push('\n');
+        }
+    }
+    script.push_str(SCHEMA);
+    script.push_str(&format!(
+        "\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+    ));
+    conn.execute_batch(&script).map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        failed("applying the schema", e)
+    })
+}
+
+/// Checks a file opened read-only is one this binary can read.
+pub(super) fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found = version(conn, path)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if found == 0 {
+        return Err(StoreError::Open {
+            path: path.to_path_buf(),
+            detail: "not an Archivist database (no schema); run `archivist init` first".into(),
+        });
+    }
+    Ok(())
+}
+
+fn version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    // The first read of a file that is not SQLite fails here with "file is
+    // not a database".
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| StoreError::Open {
+            path: path.to_path_buf(),
+            detail: describe(&e),
+        })?;
+    if found == 0 {
+        // The schema is applied in one transaction together with the version,
+        // so a version-0 file with tables belongs to another program: refuse
+        // it rather than write into it.
+        let foreign: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                detail: describe(&e),
+            })?;
+        if foreign > 0 {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                detail: "an SQLite file of another program, not an Archivist database; give Archivist a file of its own".into(),
+            });
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,348 @@
+//! The command line: exit codes, one-line errors, the database file's schema
+//! as engineers and other tools see it.
+
+use crate::support::{self, archivist, sqlite, stderr, stdout, Scratch};
+
+#[test]
+fn version_names_the_sqlite_it_carries() {
+    let out = archivist().arg("--version").output().expect("runs");
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.starts_with("archivist "), "{text}");
+    assert!(text.contains("SQLite 3."), "{text}");
+}
+
+#[test]
+fn unknown_command_is_a_usage_error() {
+    let out = archivist().arg("frobnicate").output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("frobnicate"), "{err}");
+}
+
+#[test]
+fn monitor_without_cablecast_url_names_the_setting() {
+    let scratch = Scratch::new();
+    let out = archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["monitor", "--single-run"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("CABLECAST_API_URL"), "{err}");
+    assert!(
+        !scratch.db().exists(),
+        "a config error must not create the database"
+    );
+}
+
+#[test]
+fn malformed_settings_name_the_setting() {
+    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        (&["--interval", "0"], &[], "--interval"),
+        (&[], &[("ARCHIVIST_INTERVAL", "5m")], "ARCHIVIST_INTERVAL"),
+        (&["--batch-size", "-3"], &[], "--batch-size"),
+        (&["--listen", "everywhere"], &[], "--listen"),
+        (
+            &[],
+            &[("ARCHIVIST_LOG_LEVEL", "loud")],
+            "ARCHIVIST_LOG_LEVEL",
+        ),
+        (
+            &[],
+            &[("CABLECAST_USER_ID", "station")],
+            "CABLECAST_PASSWORD",
+        ),
+        (
+            &[],
+            &[("CABLECAST_LOCATION_ID", "main")],
+            "CABLECAST_LOCATION_ID",
+        ),
+    ];
+    for (flags, vars, setting) in cases {
+        let scratch = Scratch::new();
+        let mut command = archivist();
+        command
+            .arg("--db")
+            .arg(scratch.db())
+            .args(["monitor", "--single-run"])
+            .args(*flags)
+            .env("CABLECAST_API_URL", "http://127.0.0.1:9/CablecastAPI/v1");
+        for (k, v) in *vars {
+            command.env(k, v);
+        }
+        let out = command.output().expect("runs");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flags:?} {vars:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(setting), "{setting} not named in: {err}");
+    }
+    let out = archivist()
+        .args(["monitor", "--single-run"])
+        .env(
+            "CABLECAST_API_URL",
+            "https://station:secret@cc.example.org/v1",
+        )
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr(&out).contains("secret"));
+}
+
+#[test]
+fn init_creates_the_documented_schema_idempotently() {
+    let scratch = Scratch::new();
+    for _ in 0..2 {
+        let out = archivist()
+            .arg("--db")
+            .arg(scratch.db())
+            .arg("init")
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let conn = sqlite(&scratch.db());
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, archivist::store::SCHEMA_VERSION);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "wal");
+    let index_columns = |index: &str| -> (String, Vec<String>) {
+        let table: String = conn
+            .query_row(
+                "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                [index],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|_| panic!("index {index} exists"));
+        let mut info = conn
+            .prepare(&format!("PRAGMA index_info({index})"))
+            .expect("index_info");
+        let columns = info
+            .query_map([], |r| r.get::<_, String>(2))
+            .expect("columns")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("columns read");
+        (table, columns)
+    };
+    assert_eq!(
+        index_columns("idx_vod_state"),
+        ("cablecast_vod".into(), vec!["vod_state".into()])
+    );
+    assert_eq!(
+        index_columns("idx_transcription_completed"),
+        ("transcription_result".into(), vec!["completed_at".into()])
+    );
+    assert_eq!(
+        index_columns("idx_show_cablecast_id"),
+        ("cablecast_show".into(), vec!["cablecast_id".into()])
+    );
+    let columns = |table: &str| -> Vec<(String, bool)> {
+        let mut info = conn
+            .prepare(&format!("PRAGMA table_info({table})"))
+            .expect("table_info");
+        info.query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, bool>(3)?)))
+            .expect("columns")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("columns read")
+    };
+    let required = |table: &str, names: &[&str], not_null: &[&str]| {
+        let found = columns(table);
+        for name in names {
+            let column = found.iter().find(|(n, _)| n == name);
+            let column = column.unwrap_or_else(|| panic!("{table}.{name} exists"));
+            assert_eq!(
+                column.1,
+                not_null.contains(name),
+                "{table}.{name} NOT NULL-ness"
+            );
+        }
+    };
+    required(
+        "cablecast_show",
+        &[
+            "id",
+            "cablecast_id",
+            "location_id",
+            "title",
+            "event_date",
+            "last_modified",
+        ],
+        &["cablecast_id", "title"],
+    );
+    required(
+        "cablecast_vod",
+        &[
+            "id",
+            "show_id",
+            "vod_state",
+            "percent_complete",
+            "error_message",
+            "url",
+            "length",
+            "state_changed_at",
+        ],
+        &["vod_state"],
+    );
+    required(
+        "transcription_result",
+        &[
+            "id",
+            "video_path",
+            "output_path",
+            "status",
+            "completed_at",
+            "error",
+            "show_id",
+        ],
+        &["video_path", "status"],
+    );
+}
+
+#[test]
+fn newer_foreign_and_broken_files_are_refused_untouched() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let out = archivist()
+        .arg("--db")
+        .arg(&db)
+        .arg("init")
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    sqlite(&db)
+        .execute_batch("PRAGMA user_version = 99")
+        .expect("bump version");
+    let out = archivist()
+        .arg("--db")
+        .arg(&db)
+        .arg("init")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("newer") && err.contains(&db.display().to_string()),
+        "{err}"
+    );
+    let status = archivist()
+        .arg("--db")
+        .arg(&db)
+        .arg("status")
+        .output()
+        .expect("runs");
+    assert_eq!(status.status.code(), Some(1));
+
+    let foreign = scratch.path("other.db");
+    sqlite(&foreign)
+        .execute_batch("CREATE TABLE invoices (id INTEGER)")
+        .expect("foreign db");
+    let out = archivist()
+        .arg("--db")
+        .arg(&foreign)
+        .arg("init")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("another program"), "{}", stderr(&out));
+    let tables: i64 = sqlite(&foreign)
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("tables");
+    assert_eq!(tables, 1, "the foreign file was written into");
+
+    let text = scratch.path("notes.txt");
+    std::fs::write(&text, "meeting notes, not a database\n".repeat(200)).expect("write");
+    let out = archivist()
+        .arg("--db")
+        .arg(&text)
+        .arg("init")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("not a database") && err.contains("notes.txt"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn status_reads_the_database_alone() {
+    let scratch = Scratch::new();
+    let missing = archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .arg("status")
+        .output()
+        .expect("runs");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("archivist init"));
+
+    let station = support::station(40);
+    let out = support::single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    drop(station);
+    let out = archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["status", "--json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for key in [
+        "total_vods",
+        "total_shows",
+        "by_state",
+        "completed_vods",
+        "pending_vods",
+        "failed_vods",
+        "sync_percentage",
+        "transcriptions",
+        "last_cycle",
+        "performance",
+    ] {
+        assert!(report.get(key).is_some(), "missing {key}: {report}");
+    }
+    assert_eq!(report["by_state"].as_object().expect("map").len(), 9);
+    for key in ["at", "cablecast_reachable", "http_calls", "sql_statements"] {
+        assert!(report["last_cycle"].get(key).is_some(), "last_cycle.{key}");
+    }
+    for key in [
+        "cache_hits",
+        "cache_misses",
+        "cache_hit_rate",
+        "total_queries",
+        "avg_query_ms",
+    ] {
+        assert!(
+            report["performance"].get(key).is_some(),
+            "performance.{key}"
+        );
+    }
+    for key in ["total", "last_24h", "linked_to_show"] {
+        assert!(
+            report["transcriptions"].get(key).is_some(),
+            "transcriptions.{key}"
+        );
+    }
+    let text = archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .arg("status")
+        .output()
+        .expect("runs");
+    assert!(stdout(&text).contains("VODs:"));
+}

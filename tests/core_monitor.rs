@@ -1,0 +1,478 @@
+//! The monitoring cycle against a Cablecast-shaped server on loopback: the
+//! database ends equal to what the server says, VOD for VOD, through state
+//! changes, removals and every kind of server failure.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use archivist::cablecast::CablecastSettings;
+use archivist::config::MonitorSettings;
+use archivist::demo::{DemoStation, Fault, StationOptions};
+use archivist::monitor::Monitor;
+use archivist::status::StatusBoard;
+use archivist::store::{Access, Store};
+
+use crate::support::{
+    self, archivist, counts_by_state, served_vods, single_run, sqlite, stderr, stored_vods, Scratch,
+};
+
+fn settings(api_url: &str) -> MonitorSettings {
+    MonitorSettings {
+        cablecast: CablecastSettings {
+            api_url: api_url.to_string(),
+            credentials: None,
+            location_id: None,
+            timeout_secs: 2,
+        },
+        interval: Duration::from_secs(1),
+        catalog_interval: Duration::from_secs(3600),
+        single_run: false,
+        performance: false,
+        batch_size: 50,
+        http_concurrency: 4,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+    }
+}
+
+fn monitor(db: &std::path::Path, api_url: &str) -> (Monitor, Arc<StatusBoard>) {
+    let store = Arc::new(Store::open(db, Access::ReadWrite).expect("store opens"));
+    let board = Arc::new(StatusBoard::new(store));
+    (Monitor::new(settings(api_url), Arc::clone(&board)), board)
+}
+
+#[test]
+fn single_run_makes_the_database_equal_to_the_server() {
+    let scratch = Scratch::new();
+    let station = support::station(250);
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+    let shows: i64 = sqlite(&scratch.db())
+        .query_row("SELECT count(*) FROM cablecast_show", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(shows as usize, station.catalogue().shows.len());
+    // Every VOD points at its show row.
+    let orphans: i64 = sqlite(&scratch.db())
+        .query_row(
+            "SELECT count(*) FROM cablecast_vod v LEFT JOIN cablecast_show s ON s.id = v.show_id
+             WHERE s.cablecast_id IS NOT v.show_cablecast_id",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(orphans, 0);
+
+    // `status --json` counts equal the GROUP BY an engineer would run.
+    let out = archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["status", "--json"])
+        .output()
+        .expect("runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let mut total = 0;
+    for (state, n) in counts_by_state(&scratch.db()) {
+        assert_eq!(report["by_state"][&state], n, "{state}");
+        total += n;
+    }
+    assert_eq!(report["total_vods"], total);
+    let complete = report["by_state"]["complete"].as_i64().expect("complete");
+    let expected = (complete as f64 * 10_000.0 / total as f64).round() / 100.0;
+    assert_eq!(report["sync_percentage"].as_f64(), Some(expected));
+    assert_eq!(report["last_cycle"]["cablecast_reachable"], true);
+}
+
+#[test]
+fn state_changes_between_cycles_are_written_in_steady_state() {
+    let scratch = Scratch::new();
+    let station = support::station(120);
+    let (mut monitor, board) = monitor(&scratch.db(), &station.api_url());
+    let first = monitor.cycle();
+    assert!(first.is_current(), "{:?}", first.cablecast_error);
+    assert!(first.catalog.is_some());
+
+    // Move a few in-flight VODs on, as the station's encoder would.
+    let moved: Vec<i64> = {
+        let mut catalogue = station.catalogue();
+        let ids: Vec<i64> = catalogue
+            .vods
+            .iter()
+            .filter(|v| v.state == "processing" || v.state == "queued")
+            .take(3)
+            .map(|v| v.id)
+            .collect();
+        for id in &ids {
+            let vod = catalogue.vod_mut(*id).expect("vod");
+            vod.state = "complete".into();
+            vod.percent = 1.0;
+        }
+        ids
+    };
+    assert!(!moved.is_empty());
+    let stats_before = board.sync_stats().expect("stats");
+    let second = monitor.cycle();
+    assert!(second.is_current());
+    assert!(
+        second.catalog.is_none(),
+        "no catalogue pass within the catalogue interval"
+    );
+    assert_eq!(second.refresh.changed, moved.len());
+    assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+    let stats_after = board.sync_stats().expect("stats");
+    assert_eq!(
+        stats_after.completed_vods,
+        stats_before.completed_vods + moved.len() as u64
+    );
+    // Steady state: the in-flight list, the figures, the cycle record.
+    assert!(
+        second.reads_and_records <= 3,
+        "{} statements",
+        second.reads_and_records
+    );
+    // HTTP: one GET per in-flight VOD; the connection check came from the cache.
+    assert_eq!(second.record.http_calls as usize, second.refresh.checked);
+
+    // Nothing moved: nothing is written, and the figures come from the cache.
+    let third = monitor.cycle();
+    assert_eq!(third.refresh.changed, 0);
+    assert_eq!(third.batch_write_statements, 0);
+    assert!(third.reads_and_records <= 3);
+}
+
+#[test]
+fn changes_by_another_process_are_never_served_stale() {
+    let scratch = Scratch::new();
+    let station = support::station(30);
+    let (mut monitor, board) = monitor(&scratch.db(), &station.api_url());
+    monitor.cycle();
+    let before = board.sync_stats().expect("stats");
+    assert_eq!(board.sync_stats().expect("cached"), before);
+    // An engineer fixes a row by hand in sqlite3.
+    sqlite(&scratch.db())
+        .execute("UPDATE cablecast_vod SET vod_state = 'complete' WHERE vod_state <> 'complete' AND id = (SELECT min(id) FROM cablecast_vod WHERE vod_state <> 'complete')", [])
+        .expect("update");
+    let after = board.sync_stats().expect("stats");
+    assert_eq!(after.completed_vods, before.completed_vods + 1);
+}
+
+#[test]
+fn unrecognised_states_are_stored_as_sent_and_counted_as_unknown() {
+    let scratch = Scratch::new();
+    let station = support::station(20);
+    let id = {
+        let mut catalogue = station.catalogue();
+        let vod = &mut catalogue.vods[0];
+        vod.state = "transcoding".into();
+        vod.id
+    };
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stored: String = sqlite(&scratch.db())
+        .query_row(
+            "SELECT vod_state FROM cablecast_vod WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .expect("row");
+    assert_eq!(stored, "transcoding");
+    assert!(
+        stderr(&out).contains("transcoding"),
+        "a warning names the value"
+    );
+    let out = archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["status", "--json"])
+        .output()
+        .expect("runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let unknown_in_db: i64 = sqlite(&scratch.db())
+        .query_row(
+            "SELECT count(*) FROM cablecast_vod WHERE vod_state IN ('unknown', 'transcoding')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(report["by_state"]["unknown"], unknown_in_db);
+    assert!(report["by_state"].get("transcoding").is_none());
+}
+
+#[test]
+fn removals_wait_for_a_complete_pass() {
+    let scratch = Scratch::new();
+    let station = support::station(60);
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success());
+    let (gone_show, gone_vod) = {
+        let mut catalogue = station.catalogue();
+        let show = catalogue.shows[5].id;
+        let vod = catalogue.vods[20].id;
+        assert!(catalogue.remove_show(show));
+        assert!(catalogue.remove_vod(vod));
+        (show, vod)
+    };
+    // A pass whose listing comes up short removes nothing.
+    station.set_fault(Fault::CountTooLarge);
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(stderr(&out).contains("listed only"), "{}", stderr(&out));
+    let present: i64 = sqlite(&scratch.db())
+        .query_row(
+            "SELECT count(*) FROM cablecast_vod WHERE id = ?1",
+            [gone_vod],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(present, 1, "a partial pass removed a VOD");
+    // A complete pass removes them.
+    station.set_fault(Fault::None);
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+    let shows: i64 = sqlite(&scratch.db())
+        .query_row(
+            "SELECT count(*) FROM cablecast_show WHERE cablecast_id = ?1",
+            [gone_show],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(shows, 0);
+}
+
+#[test]
+fn a_vod_deleted_upstream_is_removed_on_refresh() {
+    let scratch = Scratch::new();
+    let station = support::station(50);
+    let (mut monitor, _) = monitor(&scratch.db(), &station.api_url());
+    monitor.cycle();
+    let id = {
+        let mut catalogue = station.catalogue();
+        let id = catalogue
+            .vods
+            .iter()
+            .find(|v| v.state == "processing")
+            .expect("processing vod")
+            .id;
+        catalogue.remove_vod(id);
+        id
+    };
+    let report = monitor.cycle();
+    assert_eq!(report.refresh.removed, 1);
+    assert!(report.is_current());
+    assert_eq!(
+        stored_vods(&scratch.db())
+            .iter()
+            .filter(|v| v.0 == id)
+            .count(),
+        0
+    );
+}
+
+/// Every failure keeps the last known state exactly and exits 1.
+#[test]
+fn server_failures_keep_the_last_known_state() {
+    let scratch = Scratch::new();
+    let station = support::station(80);
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success());
+    let known = stored_vods(&scratch.db());
+    let updated_at = |db: &std::path::Path| -> Vec<String> {
+        let conn = sqlite(db);
+        let mut select = conn
+            .prepare("SELECT updated_at FROM cablecast_vod ORDER BY id")
+            .expect("prepare");
+        let rows = select.query_map([], |r| r.get(0)).expect("query");
+        rows.collect::<Result<_, _>>().expect("rows")
+    };
+    let stamps = updated_at(&scratch.db());
+    // The server now reports everything complete, but answers badly.
+    for vod in station.catalogue().vods.iter_mut() {
+        vod.state = "complete".into();
+        vod.percent = 1.0;
+    }
+    for fault in [
+        Fault::Status(500),
+        Fault::Status(503),
+        Fault::TruncatedJson,
+        Fault::NotJson,
+        Fault::WrongShape,
+        Fault::VodStatus(502),
+    ] {
+        station.set_fault(fault.clone());
+        let out = single_run(&scratch.db(), &station.api_url(), &[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{fault:?}: {err}");
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("archivist:")).count(),
+            1,
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        if matches!(fault, Fault::VodStatus(_)) {
+            // The listing succeeded and was written; the refresh could not
+            // read the VODs, so their updated_at stays as it was.
+            continue;
+        }
+        assert_eq!(
+            stored_vods(&scratch.db()),
+            known,
+            "{fault:?} changed the database"
+        );
+        assert_eq!(
+            updated_at(&scratch.db()),
+            stamps,
+            "{fault:?} touched updated_at"
+        );
+        let reachable: bool = sqlite(&scratch.db())
+            .query_row(
+                "SELECT cablecast_reachable FROM monitor_cycle ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .expect("cycle");
+        assert!(!reachable, "{fault:?}");
+    }
+    // Recovery: the first complete cycle brings the database back to the server.
+    station.set_fault(Fault::None);
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+}
+
+#[test]
+fn unreachable_and_silent_servers_fail_in_bounded_time() {
+    let scratch = Scratch::new();
+    // Nothing listens on a port that was just freed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let out = single_run(
+        &scratch.db(),
+        &format!("http://127.0.0.1:{port}/CablecastAPI/v1"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unreachable"), "{}", stderr(&out));
+
+    let station = DemoStation::start(StationOptions {
+        shows: 5,
+        latency: Duration::from_secs(5),
+        ..StationOptions::default()
+    })
+    .expect("station");
+    let started = Instant::now();
+    let out = archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["monitor", "--single-run", "--http-timeout", "1"])
+        .env("CABLECAST_API_URL", station.api_url())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no answer"), "{}", stderr(&out));
+    // Three tries of one second plus backoff, well under the server's delay
+    // times three.
+    assert!(started.elapsed() < Duration::from_secs(12));
+}
+
+#[test]
+fn refused_credentials_are_a_config_error_and_the_password_stays_secret() {
+    let scratch = Scratch::new();
+    let station = DemoStation::start(StationOptions {
+        shows: 10,
+        credentials: Some(("station".into(), "right-password".into())),
+        ..StationOptions::default()
+    })
+    .expect("station");
+    let out = single_run(
+        &scratch.db(),
+        &station.api_url(),
+        &[
+            ("CABLECAST_USER_ID", "station"),
+            ("CABLECAST_PASSWORD", "wrong-pa55word"),
+            ("ARCHIVIST_LOG_LEVEL", "trace"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("CABLECAST_USER_ID"), "{err}");
+    assert!(!err.contains("wrong-pa55word"), "{err}");
+    assert!(
+        !err.contains("c3RhdGlvbjp3cm9uZy1wYTU1d29yZA"),
+        "the Basic header leaked: {err}"
+    );
+    let out = single_run(
+        &scratch.db(),
+        &station.api_url(),
+        &[
+            ("CABLECAST_USER_ID", "station"),
+            ("CABLECAST_PASSWORD", "right-password"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+}
+
+#[test]
+fn a_location_keeps_only_its_own_shows() {
+    let scratch = Scratch::new();
+    let station = support::station(40);
+    let (other_show, other_vods) = {
+        let mut catalogue = station.catalogue();
+        let show = &mut catalogue.shows[3];
+        show.location = 2;
+        (show.id, show.vods.clone())
+    };
+    let out = single_run(
+        &scratch.db(),
+        &station.api_url(),
+        &[("CABLECAST_LOCATION_ID", "1")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = sqlite(&scratch.db());
+    let shows: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM cablecast_show WHERE cablecast_id = ?1",
+            [other_show],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(shows, 0);
+    for vod in other_vods {
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM cablecast_vod WHERE id = ?1",
+                [vod],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(n, 0, "VOD {vod} of another location was kept");
+    }
+}
+
+#[test]
+fn a_write_lock_held_by_another_process_delays_but_loses_nothing() {
+    let scratch = Scratch::new();
+    let station = support::station(40);
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success());
+    for vod in station.catalogue().vods.iter_mut() {
+        vod.state = "complete".into();
+        vod.percent = 1.0;
+    }
+    // An engineer's sqlite3 session holds the write lock for six seconds,
+    // longer than one busy timeout.
+    let locker = sqlite(&scratch.db());
+    locker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(6));
+        locker.execute_batch("COMMIT").expect("unlock");
+    });
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    release.join().expect("locker thread");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+    assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+}

@@ -1,0 +1,8 @@
+//! Archivist's integration tests: one test binary, driving the real
+//! `archivist` binary and the library's public API against a
+//! Cablecast-shaped demo station on loopback and real SQLite files.
+
+mod support;
+
+mod core_cli;
+mod core_monitor;

@@ -1,0 +1,112 @@
+//! Shared helpers: temporary databases, the real binary, a demo station.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use archivist::demo::{DemoStation, StationOptions};
+
+/// A temporary directory holding one test's database; removed on drop.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path("archivist.db")
+    }
+}
+
+/// The `archivist` binary under test, with a clean environment: nothing from
+/// the developer's shell leaks in.
+pub fn archivist() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_archivist"));
+    command.env_clear();
+    command.env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+}
+
+/// `archivist --db DB monitor --single-run` against a station.
+pub fn single_run(db: &Path, api_url: &str, extra_env: &[(&str, &str)]) -> Output {
+    let mut command = archivist();
+    command
+        .arg("--db")
+        .arg(db)
+        .args(["monitor", "--single-run", "--http-timeout", "2"])
+        .env("CABLECAST_API_URL", api_url);
+    for (key, value) in extra_env {
+        command.env(key, value);
+    }
+    command.output().expect("archivist runs")
+}
+
+/// A demo station of `shows` shows on a free loopback port.
+pub fn station(shows: usize) -> DemoStation {
+    DemoStation::start(StationOptions {
+        shows,
+        ..StationOptions::default()
+    })
+    .expect("demo station starts")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Opens the database as an engineer's sqlite3 session would.
+pub fn sqlite(db: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(db).expect("database opens")
+}
+
+/// `SELECT vod_state, count(*) ... GROUP BY vod_state`, sorted.
+pub fn counts_by_state(db: &Path) -> Vec<(String, i64)> {
+    let conn = sqlite(db);
+    let mut select = conn
+        .prepare(
+            "SELECT vod_state, count(*) FROM cablecast_vod GROUP BY vod_state ORDER BY vod_state",
+        )
+        .expect("query prepares");
+    let rows = select
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .expect("query runs");
+    rows.collect::<Result<_, _>>().expect("rows read")
+}
+
+/// Every stored VOD as (id, state, percent), sorted by id.
+pub fn stored_vods(db: &Path) -> Vec<(i64, String, Option<f64>)> {
+    let conn = sqlite(db);
+    let mut select = conn
+        .prepare("SELECT id, vod_state, percent_complete FROM cablecast_vod ORDER BY id")
+        .expect("query prepares");
+    let rows = select
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .expect("query runs");
+    rows.collect::<Result<_, _>>().expect("rows read")
+}
+
+/// Every VOD the station serves as (id, state, percent), sorted by id.
+pub fn served_vods(station: &DemoStation) -> Vec<(i64, String, Option<f64>)> {
+    let mut vods: Vec<_> = station
+        .catalogue()
+        .vods
+        .iter()
+        .map(|v| (v.id, v.state.clone(), Some(v.percent)))
+        .collect();
+    vods.sort_by_key(|v| v.0);
+    vods
+}
