@@ -15,8 +15,9 @@ mod wire;
 use std::fmt;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde::de::DeserializeOwned;
@@ -88,6 +89,9 @@ pub struct CablecastClient {
     /// `Basic ...`, built once; never printed.
     authorization: Option<String>,
     http_calls: AtomicU64,
+    /// No retry starts that could not finish by then (the monitor's next
+    /// cycle), so backoff never stretches the time between cycles.
+    retry_deadline: Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for CablecastClient {
@@ -112,7 +116,28 @@ impl CablecastClient {
             settings,
             authorization,
             http_calls: AtomicU64::new(0),
+            retry_deadline: Mutex::new(None),
         }
+    }
+
+    /// Retries only while a retry (its backoff and a full request timeout)
+    /// can end by `deadline`; `None` retries up to the usual limit. A
+    /// request not retried now is tried again next cycle.
+    pub fn retry_until(&self, deadline: Option<Instant>) {
+        *self
+            .retry_deadline
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = deadline;
+    }
+
+    fn may_retry(&self, backoff: Duration) -> bool {
+        let deadline = *self
+            .retry_deadline
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        deadline.is_none_or(|deadline| {
+            Instant::now() + backoff + Duration::from_secs(self.settings.timeout_secs) <= deadline
+        })
     }
 
     pub fn settings(&self) -> &CablecastSettings {
@@ -200,7 +225,7 @@ impl CablecastClient {
         let mut attempt = 1;
         loop {
             match self.get_once(path, what) {
-                Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS => {
+                Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS && self.may_retry(backoff) => {
                     log::debug!("{e}; retrying in {} ms", backoff.as_millis());
                     thread::sleep(backoff);
                     backoff *= 2;

@@ -59,15 +59,24 @@ pub fn sync(client: &CablecastClient, store: &Store) -> Result<CatalogSummary, C
 /// Pages through one listing, saving each page as it comes. Returns how many
 /// items were listed and whether the listing was complete (it reached the
 /// server's `count`, or a short page when the server gives no count).
-fn list_all<T>(
+fn list_all<T: PartialEq>(
     mut fetch: impl FnMut(usize) -> Result<Page<T>, crate::cablecast::CablecastError>,
     mut save: impl FnMut(&Page<T>) -> Result<(), crate::store::StoreError>,
     noun: &str,
 ) -> Result<(usize, bool), CycleError> {
     let mut listed = 0;
+    let mut previous: Option<Vec<T>> = None;
     loop {
         let page = fetch(listed)?;
         let returned = page.items.len();
+        if returned > 0 && previous.as_ref() == Some(&page.items) {
+            // A server (or proxy) that ignores `offset` sends the first page
+            // forever; its count would keep the pass going for hours.
+            log::warn!(
+                "Cablecast sent the same page of {noun} for offset {listed} as for the one before; it ignores paging, so this pass stops at {listed} {noun} and removes nothing"
+            );
+            return Ok((listed, false));
+        }
         save(&page)?;
         listed += returned;
         let reached_count = page.total.is_some_and(|total| listed as i64 >= total);
@@ -84,6 +93,7 @@ fn list_all<T>(
             }
             return Ok((listed, complete));
         }
+        previous = Some(page.items);
         if listed >= MAX_LISTED {
             log::warn!("stopped listing {noun} after {listed}: the server keeps sending pages");
             return Ok((listed, false));

@@ -166,6 +166,10 @@ impl Monitor {
             batch_write_statements: 0,
         };
 
+        // A running monitor's retries end before its next cycle is due; a
+        // single run has no next cycle and retries fully.
+        self.client
+            .retry_until((!self.settings.single_run).then(|| started + self.settings.interval));
         let phase = Instant::now();
         let reachable = match self.check_connection() {
             Ok(()) => true,
@@ -178,7 +182,11 @@ impl Monitor {
 
         if reachable {
             let phase = Instant::now();
-            if self.catalog_due() {
+            // After an outage the server may have changed in any way
+            // (restored, reorganised), so the first cycle that reaches it
+            // again lists everything, to end equal to it.
+            let was_down = matches!(self.health, Health::Down(_));
+            if self.catalog_due() || was_down {
                 match catalog::sync(&self.client, self.store()) {
                     Ok(summary) => {
                         self.last_catalog = Some(Instant::now());

@@ -2,8 +2,13 @@
 
 #![allow(dead_code)]
 
+pub mod child;
+pub mod mounts;
+pub mod raw;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use archivist::demo::{DemoStation, StationOptions};
 
@@ -109,4 +114,55 @@ pub fn served_vods(station: &DemoStation) -> Vec<(i64, String, Option<f64>)> {
         .collect();
     vods.sort_by_key(|v| v.0);
     vods
+}
+
+/// Polls `done` every 20 ms until it holds or `timeout` passes; says which.
+pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `PRAGMA integrity_check`, as an engineer would run it.
+pub fn integrity(db: &Path) -> String {
+    let conn = sqlite(db);
+    let mut check = conn
+        .prepare("PRAGMA integrity_check")
+        .expect("check prepares");
+    let rows = check.query_map([], |r| r.get(0)).expect("check runs");
+    let lines: Vec<String> = rows.collect::<Result<_, _>>().expect("check rows");
+    lines.join("; ")
+}
+
+/// One number from the database (0 when the table does not exist yet).
+pub fn number(db: &Path, sql: &str) -> i64 {
+    sqlite(db).query_row(sql, [], |r| r.get(0)).unwrap_or(0)
+}
+
+/// Cycles recorded so far.
+pub fn cycles(db: &Path) -> i64 {
+    number(db, "SELECT count(*) FROM monitor_cycle")
+}
+
+/// Whether the newest recorded cycle reached Cablecast.
+pub fn last_reachable(db: &Path) -> Option<bool> {
+    sqlite(db)
+        .query_row(
+            "SELECT cablecast_reachable FROM monitor_cycle ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .ok()
+}
+
+/// Waits for `n` more recorded cycles than `after`.
+pub fn wait_for_cycles(db: &Path, after: i64, n: i64, timeout: Duration) -> bool {
+    wait_until(timeout, || cycles(db) >= after + n)
 }

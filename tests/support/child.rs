@@ -1,0 +1,124 @@
+//! A long-running `archivist` child process whose stderr is collected line by
+//! line as it comes, so a test can wait for a log line (with a deadline)
+//! instead of sleeping. The child is killed when the guard drops.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// One stderr line and when the test saw it.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub at: Instant,
+    pub text: String,
+}
+
+/// A running `archivist`; killed (SIGKILL) and reaped on drop.
+pub struct Running {
+    child: Child,
+    lines: Arc<Mutex<Vec<Line>>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Starts `command` with stderr captured.
+    pub fn start(mut command: Command) -> Running {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("archivist starts");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let reader = std::thread::spawn(move || {
+            for text in BufReader::new(stderr).lines() {
+                let Ok(text) = text else { return };
+                sink.lock().expect("lines").push(Line {
+                    at: Instant::now(),
+                    text,
+                });
+            }
+        });
+        Running {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// `archivist --db DB monitor --interval 1 ...` against `api_url`.
+    pub fn monitor(db: &Path, api_url: &str, extra: &[&str], env: &[(&str, &str)]) -> Running {
+        let mut command = super::archivist();
+        command
+            .arg("--db")
+            .arg(db)
+            .args(["monitor", "--interval", "1", "--http-timeout", "1"])
+            .args(extra)
+            .env("CABLECAST_API_URL", api_url);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Running::start(command)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Every stderr line so far.
+    pub fn lines(&self) -> Vec<Line> {
+        self.lines.lock().expect("lines").clone()
+    }
+
+    /// All stderr so far, one string.
+    pub fn log(&self) -> String {
+        self.lines()
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Lines containing `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.lines()
+            .iter()
+            .filter(|l| l.text.contains(needle))
+            .count()
+    }
+
+    /// Waits until at least `n` lines contain `needle`; panics with the log
+    /// after `timeout`.
+    pub fn wait_for(&self, needle: &str, n: usize, timeout: Duration) {
+        let found = super::wait_until(timeout, || self.count(needle) >= n);
+        assert!(
+            found,
+            "waited {timeout:?} for {n} lines with {needle:?}; log:\n{}",
+            self.log()
+        );
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL: the power cut.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
