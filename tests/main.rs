@@ -7,3 +7,4 @@ mod support;
 mod core_cli;
 mod core_monitor;
 mod faults_cablecast;
+mod faults_crash;
