@@ -8,3 +8,4 @@ mod core_cli;
 mod core_monitor;
 mod faults_cablecast;
 mod faults_crash;
+mod faults_database;

@@ -129,6 +129,9 @@ impl Store {
         let writer = match access {
             Access::ReadWrite => {
                 let conn = Connection::open(&path).map_err(|e| open_error(describe(&e)))?;
+                conn.busy_timeout(BUSY_TIMEOUT)
+                    .map_err(|e| open_error(describe(&e)))?;
+                schema::check_writable(&conn, &path)?;
                 configure(&conn, true).map_err(|e| open_error(describe(&e)))?;
                 schema::apply(&conn, &path)?;
                 Some(Mutex::new(conn))

@@ -56,6 +56,20 @@ pub(super) fn apply(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     })
 }
 
+/// Refuses, before anything is written to it (even the journal mode), a file
+/// this binary must not touch: not SQLite, another program's, or newer.
+pub(super) fn check_writable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found = version(conn, path)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
 /// Checks a file opened read-only is one this binary can read.
 pub(super) fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let found = version(conn, path)?;
