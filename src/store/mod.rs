@@ -117,10 +117,7 @@ impl Store {
     /// Opens (and with `ReadWrite`, creates and migrates) the database file.
     pub fn open(path: &Path, access: Access) -> Result<Store, StoreError> {
         let path = path.to_path_buf();
-        let open_error = |detail: String| StoreError::Open {
-            path: path.clone(),
-            detail,
-        };
+        let open_error = |detail: String| open_failure(&path, detail);
         if access == Access::ReadOnly && !path.exists() {
             return Err(open_error(
                 "no such file (run `archivist init` or the monitor first)".into(),
@@ -300,6 +297,39 @@ impl Store {
             detail: describe(e),
         }
     }
+}
+
+/// `StoreError::Open` with the operating system's reason added, if any.
+fn open_failure(path: &Path, detail: String) -> StoreError {
+    StoreError::Open {
+        detail: match why_unopenable(path) {
+            Some(cause) => format!("{detail}: {cause}"),
+            None => detail,
+        },
+        path: path.to_path_buf(),
+    }
+}
+
+/// The operating system's reason a database file cannot be opened, when
+/// there is one SQLite does not say ("unable to open database file" covers a
+/// directory, a missing directory and a read-only filesystem alike).
+fn why_unopenable(path: &Path) -> Option<String> {
+    if path.is_dir() {
+        return Some("it is a directory, not a file".into());
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent {
+        if !parent.is_dir() {
+            return Some(format!("directory {} does not exist", parent.display()));
+        }
+    }
+    if path.exists() {
+        // Opened for appending and closed at once: nothing is written.
+        if let Err(e) = std::fs::OpenOptions::new().append(true).open(path) {
+            return Some(format!("the file cannot be written: {e}"));
+        }
+    }
+    None
 }
 
 fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {

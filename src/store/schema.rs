@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::{describe, StoreError};
+use super::{describe, open_failure, StoreError};
 
 /// The whole current schema.
 const SCHEMA: &str = include_str!("../../schema.sql");
@@ -94,10 +94,7 @@ fn version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
     // not a database".
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(|e| StoreError::Open {
-            path: path.to_path_buf(),
-            detail: describe(&e),
-        })?;
+        .map_err(|e| open_failure(path, describe(&e)))?;
     if found == 0 {
         // The schema is applied in one transaction together with the version,
         // so a version-0 file with tables belongs to another program: refuse
