@@ -25,7 +25,9 @@ use crate::logging;
 use crate::monitor::Monitor;
 use crate::status::StatusBoard;
 use crate::store::{Access, Store, StoreError, TranscriptionFilter, SCHEMA_VERSION};
-use crate::transcription::{self, report as transcription_report, RecordError, TranscriptionReport};
+use crate::transcription::{
+    self, report as transcription_report, RecordError, TranscriptionReport,
+};
 
 /// Longest interval accepted: a day.
 const MAX_INTERVAL_SECS: u64 = 86_400;
@@ -265,7 +267,11 @@ fn run_transcriptions(db: &std::path::Path, rest: Vec<OsString>) -> Result<ExitC
     let mut parser = lexopt::Parser::from_args(rest);
     let action = match parser.next()? {
         Some(Value(action)) => action.string()?,
-        _ => return Err(CliError::Usage("transcriptions needs scan, add, link or list".into())),
+        _ => {
+            return Err(CliError::Usage(
+                "transcriptions needs scan, add, link or list".into(),
+            ))
+        }
     };
     let mut dirs: Vec<PathBuf> = Vec::new();
     let (mut video, mut output, mut show) = (None, None, None);
@@ -275,7 +281,9 @@ fn run_transcriptions(db: &std::path::Path, rest: Vec<OsString>) -> Result<ExitC
     while let Some(arg) = parser.next()? {
         match (action.as_str(), arg) {
             ("scan", Value(dir)) => dirs.push(dir.into()),
-            ("add" | "link", Long("video")) => video = Some(absolute_arg("--video", parser.value()?)?),
+            ("add" | "link", Long("video")) => {
+                video = Some(absolute_arg("--video", parser.value()?)?)
+            }
             ("add", Long("output")) => output = Some(absolute_arg("--output", parser.value()?)?),
             ("add", Long("status")) => status = parser.value()?.string()?,
             ("add", Long("error")) => error = Some(parser.value()?.string()?),
@@ -298,8 +306,8 @@ fn run_transcriptions(db: &std::path::Path, rest: Vec<OsString>) -> Result<ExitC
             }
             let store = Store::open(db, Access::ReadWrite)?;
             let started = std::time::Instant::now();
-            let report = transcription::scan(&store, &dirs)
-                .map_err(|e| CliError::Other(e.to_string()))?;
+            let report =
+                transcription::scan(&store, &dirs).map_err(|e| CliError::Other(e.to_string()))?;
             print!(
                 "{}",
                 transcription_report::scan_text(&report, started.elapsed().as_secs_f64())
@@ -363,13 +371,15 @@ fn run_transcriptions(db: &std::path::Path, rest: Vec<OsString>) -> Result<ExitC
                 Some("needs-captions") => {
                     transcription_report::needs_captions_text(&store.shows_needing_captions()?)
                 }
-                Some("failed") => {
-                    transcription_report::rows_text(&store.transcriptions(TranscriptionFilter::Failed)?)
-                }
+                Some("failed") => transcription_report::rows_text(
+                    &store.transcriptions(TranscriptionFilter::Failed)?,
+                ),
                 Some(_) => transcription_report::rows_text(
                     &store.transcriptions(TranscriptionFilter::Unlinked)?,
                 ),
-                None => transcription_report::rows_text(&store.transcriptions(TranscriptionFilter::All)?),
+                None => transcription_report::rows_text(
+                    &store.transcriptions(TranscriptionFilter::All)?,
+                ),
             };
             print!("{text}");
             Ok(ExitCode::SUCCESS)

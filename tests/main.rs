@@ -6,3 +6,4 @@ mod support;
 
 mod core_cli;
 mod core_monitor;
+mod transcriptions;

@@ -229,7 +229,13 @@ fn save_scanned(
     let known: Option<Known> = conn
         .prepare_cached(SELECT_SCANNED)?
         .query_row([&caption.id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })
         .optional()?;
     let completed_at = clock::format_unix(caption.mtime);
@@ -320,7 +326,8 @@ impl Store {
         };
         self.read("listing caption files a scan did not find", |conn| {
             let mut select = conn.prepare_cached(UNSEEN_SCANNED)?;
-            let rows = select.query_map(params![prefix, scan], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            let rows =
+                select.query_map(params![prefix, scan], |row| Ok((row.get(0)?, row.get(1)?)))?;
             rows.collect()
         })
     }

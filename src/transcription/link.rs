@@ -28,9 +28,11 @@ use super::names::{dates, same_word, title_words};
 use crate::clock;
 use crate::store::{ManualLinkOutcome, ShowToLink, Store, StoreError};
 
-/// Lowest score that links: a title that fits well and a date that agrees
-/// reach it; a title alone (no date in the name) does not.
-pub const LINK_THRESHOLD: f64 = 0.6;
+/// Lowest score that links: a title that fits fairly and a date that agrees
+/// reach it; a perfect title without a date does not, nor does a date with
+/// no title words in common (recurring meetings share titles, and a day
+/// holds several meetings).
+pub const LINK_THRESHOLD: f64 = 0.65;
 
 /// A second candidate this close to the best makes the match ambiguous.
 pub const AMBIGUITY_MARGIN: f64 = 0.05;
@@ -39,10 +41,12 @@ const TITLE_WEIGHT: f64 = 0.5;
 const DATE_WEIGHT: f64 = 0.4;
 const DURATION_WEIGHT: f64 = 0.1;
 
-/// Date part when the name carries no date: neither for nor against.
-const DATE_UNKNOWN: f64 = 0.3;
-/// Date part when the name's date is a day off the event date (a late
-/// meeting's UTC date, or a file named on the day after).
+/// Date part when the name carries no date: little, so that a title alone
+/// stays below the threshold.
+const DATE_UNKNOWN: f64 = 0.1;
+/// Date part when the name's date is a day off the event date and the
+/// show's titles carry no date to compare (the event date is UTC, so a late
+/// meeting's local date can be the day before).
 const DATE_NEXT_DAY: f64 = 0.6;
 /// Duration part when a duration is not known.
 const DURATION_UNKNOWN: f64 = 0.5;
@@ -154,8 +158,11 @@ struct ShowProfile<'a> {
     show: &'a ShowToLink,
     title_words: Vec<String>,
     cg_words: Vec<String>,
+    /// Dates in the titles (local, as staff typed them), else the event's
+    /// UTC date.
     dates: Vec<Date>,
-    event_date: Option<Date>,
+    /// The event's UTC date, when the titles carry no date.
+    undated_event: Option<Date>,
 }
 
 impl<'a> ShowProfile<'a> {
@@ -169,13 +176,16 @@ impl<'a> ShowProfile<'a> {
             .and_then(clock::parse_stored)
             .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
             .map(|at| at.date());
-        show_dates.extend(event_date);
+        // The event date is stored in UTC: an evening meeting's UTC date is
+        // the next day, so the titles' local dates win when there are any.
+        let undated_event = event_date.filter(|_| show_dates.is_empty());
+        show_dates.extend(undated_event);
         ShowProfile {
             show,
             title_words: title_words(&show.title),
             cg_words: title_words(cg),
             dates: show_dates,
-            event_date,
+            undated_event,
         }
     }
 }
@@ -244,7 +254,7 @@ fn score(video: &VideoProfile, show: &ShowProfile<'_>) -> f64 {
     } else if video.dates.iter().any(|d| show.dates.contains(d)) {
         1.0
     } else if video.dates.iter().any(|d| {
-        show.event_date
+        show.undated_event
             .is_some_and(|e| (*d - e).whole_days().abs() == 1)
     }) {
         DATE_NEXT_DAY
@@ -363,8 +373,8 @@ pub fn link(store: &Store) -> Result<LinkReport, LinkError> {
     for (show_id, mut wanting) in proposals {
         wanting.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
         let already = linked.get(&show_id).cloned().unwrap_or_default();
-        let clear_winner = wanting.len() == 1
-            || wanting[0].1.score - wanting[1].1.score >= AMBIGUITY_MARGIN;
+        let clear_winner =
+            wanting.len() == 1 || wanting[0].1.score - wanting[1].1.score >= AMBIGUITY_MARGIN;
         let all: Vec<String> = wanting.iter().map(|w| w.0.clone()).collect();
         for (n, (video, show, results)) in wanting.into_iter().enumerate() {
             if already.is_empty() && clear_winner && n == 0 {
@@ -417,12 +427,15 @@ pub fn caption_span(path: &Path) -> io::Result<Option<i64>> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     let mut head = Vec::new();
-    (&mut file).take(CAPTION_HEAD_BYTES).read_to_end(&mut head)?;
+    (&mut file)
+        .take(CAPTION_HEAD_BYTES)
+        .read_to_end(&mut head)?;
     let first = timestamps(&head).min();
     let mut tail = Vec::new();
     if len > CAPTION_HEAD_BYTES {
         file.seek(SeekFrom::Start(
-            len.saturating_sub(CAPTION_TAIL_BYTES).max(CAPTION_HEAD_BYTES),
+            len.saturating_sub(CAPTION_TAIL_BYTES)
+                .max(CAPTION_HEAD_BYTES),
         ))?;
         file.take(CAPTION_TAIL_BYTES).read_to_end(&mut tail)?;
     }

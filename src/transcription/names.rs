@@ -11,8 +11,9 @@ use time::{Date, Month};
 
 /// Words that say nothing about which meeting it is.
 const NOISE_WORDS: [&str; 24] = [
-    "the", "of", "and", "a", "an", "for", "meeting", "mtg", "pm", "am", "final", "copy", "captions",
-    "caption", "cc", "en", "eng", "english", "hd", "sd", "master", "export", "raw", "proxy",
+    "the", "of", "and", "a", "an", "for", "meeting", "mtg", "pm", "am", "final", "copy",
+    "captions", "caption", "cc", "en", "eng", "english", "hd", "sd", "master", "export", "raw",
+    "proxy",
 ];
 
 /// Years a station's recordings can carry: anything else is a number.
@@ -159,7 +160,10 @@ mod tests {
     fn dates_in_the_forms_stations_use() {
         assert_eq!(dates("CityCouncil_2026-08-24"), [date!(2026 - 08 - 24)]);
         assert_eq!(dates("council 08-24-26 regular"), [date!(2026 - 08 - 24)]);
-        assert_eq!(dates("Planning Commission 20260901"), [date!(2026 - 09 - 01)]);
+        assert_eq!(
+            dates("Planning Commission 20260901"),
+            [date!(2026 - 09 - 01)]
+        );
         assert_eq!(
             dates("City Council Regular meeting - 8/24/2026 6:30:00 PM"),
             [date!(2026 - 08 - 24)]

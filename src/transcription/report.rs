@@ -53,7 +53,10 @@ pub fn scan_text(report: &ScanReport, elapsed_secs: f64) -> String {
 }
 
 fn candidate(c: &Candidate) -> String {
-    format!("show {} \"{}\" (score {:.2})", c.cablecast_id, c.title, c.score)
+    format!(
+        "show {} \"{}\" (score {:.2})",
+        c.cablecast_id, c.title, c.score
+    )
 }
 
 /// The link run's summary, then each link, ambiguity and conflict.
