@@ -145,6 +145,9 @@ impl Store {
         let readers = r2d2::Pool::builder()
             .max_size(READER_POOL_SIZE)
             .min_idle(Some(1))
+            // A local SQLite connection does not go stale: checking each one
+            // out with a `SELECT 1` would only add a statement per read.
+            .test_on_check_out(false)
             .connection_timeout(BUSY_TIMEOUT)
             .build(manager)
             .map_err(|e| open_error(e.to_string()))?;
@@ -178,7 +181,7 @@ impl Store {
                 conn.execute_batch("ROLLBACK")
                     .map_err(|e| self.error(what, &e))?;
             }
-            self.begin_immediate(&conn, what)?;
+            begin_immediate(&conn, &self.path, what)?;
             let outcome = work(&conn).and_then(|value| {
                 conn.execute_batch("COMMIT")?;
                 Ok(value)
@@ -221,28 +224,6 @@ impl Store {
         }
     }
 
-    fn begin_immediate(&self, conn: &Connection, what: &str) -> Result<(), StoreError> {
-        // Each attempt already waits BUSY_TIMEOUT inside SQLite.
-        for attempt in 1..=WRITE_LOCK_ATTEMPTS {
-            match conn.execute_batch("BEGIN IMMEDIATE") {
-                Ok(()) => return Ok(()),
-                Err(e) if is_busy(&e) => {
-                    if attempt == 1 {
-                        log::warn!(
-                            "database {} is locked by another process while {what}; waiting",
-                            self.path.display()
-                        );
-                    }
-                }
-                Err(e) => return Err(self.error(what, &e)),
-            }
-        }
-        Err(StoreError::Locked {
-            path: self.path.clone(),
-            what: what.to_string(),
-        })
-    }
-
     /// Runs `work` on a pooled read-only connection.
     pub fn read<T>(
         &self,
@@ -272,7 +253,7 @@ impl Store {
     /// committed since the last look.
     pub fn data_version(&self) -> Result<i64, StoreError> {
         self.watch("reading data_version", |conn| {
-            conn.prepare_cached("PRAGMA data_version")?
+            conn.prepare_cached("PRAGMA main.data_version")?
                 .query_row([], |row| row.get(0))
         })
     }
@@ -297,6 +278,35 @@ impl Store {
             detail: describe(e),
         }
     }
+}
+
+/// Takes the write lock, waiting (bounded) while another process holds it.
+fn begin_immediate(conn: &Connection, path: &Path, what: &str) -> Result<(), StoreError> {
+    // Each attempt already waits BUSY_TIMEOUT inside SQLite.
+    for attempt in 1..=WRITE_LOCK_ATTEMPTS {
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => return Ok(()),
+            Err(e) if is_busy(&e) => {
+                if attempt == 1 {
+                    log::warn!(
+                        "database {} is locked by another process while {what}; waiting",
+                        path.display()
+                    );
+                }
+            }
+            Err(e) => {
+                return Err(StoreError::Sqlite {
+                    path: path.to_path_buf(),
+                    what: what.to_string(),
+                    detail: describe(&e),
+                })
+            }
+        }
+    }
+    Err(StoreError::Locked {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+    })
 }
 
 fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
