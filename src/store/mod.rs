@@ -44,6 +44,14 @@ const WRITE_LOCK_ATTEMPTS: u32 = 12;
 /// Reader connections in the pool: enough for the status server's workers.
 const READER_POOL_SIZE: u32 = 8;
 
+/// Page cache per connection, in KiB (SQLite's default is 2 MiB each, which
+/// for ten connections would be most of the appliance's memory budget). The
+/// writer and the watch connection (which runs the aggregate over the whole
+/// `idx_vod_state`) get more; pooled readers serve small pages of rows.
+const WRITER_CACHE_KIB: i64 = 2048;
+const WATCH_CACHE_KIB: i64 = 1024;
+const READER_CACHE_KIB: i64 = 256;
+
 /// How the file is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -129,19 +137,19 @@ impl Store {
         let writer = match access {
             Access::ReadWrite => {
                 let conn = Connection::open(&path).map_err(|e| open_error(describe(&e)))?;
-                configure(&conn, true).map_err(|e| open_error(describe(&e)))?;
+                configure(&conn, true, WRITER_CACHE_KIB).map_err(|e| open_error(describe(&e)))?;
                 schema::apply(&conn, &path)?;
                 Some(Mutex::new(conn))
             }
             Access::ReadOnly => None,
         };
-        let watch = open_reader(&path).map_err(|e| open_error(describe(&e)))?;
+        let watch = open_reader(&path, WATCH_CACHE_KIB).map_err(|e| open_error(describe(&e)))?;
         if access == Access::ReadOnly {
             schema::check_readable(&watch, &path)?;
         }
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(reader_flags())
-            .with_init(|conn| configure(conn, false));
+            .with_init(|conn| configure(conn, false, READER_CACHE_KIB));
         let readers = r2d2::Pool::builder()
             .max_size(READER_POOL_SIZE)
             .min_idle(Some(1))
@@ -319,14 +327,15 @@ fn reader_flags() -> OpenFlags {
     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
 }
 
-fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+fn open_reader(path: &Path, cache_kib: i64) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(path, reader_flags())?;
-    configure(&conn, false)?;
+    configure(&conn, false, cache_kib)?;
     Ok(conn)
 }
 
-fn configure(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
+fn configure(conn: &Connection, writer: bool, cache_kib: i64) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib};"))?;
     if writer {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
