@@ -81,7 +81,9 @@ fn burst_of_keep_alive_clients_is_fully_answered() {
                 thread::spawn(move || {
                     barrier.wait();
                     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-                    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+                    stream
+                        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .unwrap();
                     let answered =
                         read_response(&mut stream, 2, Duration::from_secs(2)).ends_with("ok");
                     (answered, stream) // the connection stays open
@@ -111,7 +113,9 @@ fn connection_close_in_response_closes_the_connection() {
     // without the header the connection is kept alive
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     for _ in 0..2 {
-        stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         assert!(read_response(&mut stream, 2, Duration::from_secs(2)).ends_with("ok"));
     }
 }
@@ -120,7 +124,10 @@ fn connection_close_in_response_closes_the_connection() {
 fn keep_alive_header_in_response_is_still_ignored() {
     let response = Response::from_string("x")
         .with_header(Header::from_bytes("Connection", "keep-alive").unwrap());
-    assert!(response.headers().iter().all(|h| !h.field.equiv("Connection")));
+    assert!(response
+        .headers()
+        .iter()
+        .all(|h| !h.field.equiv("Connection")));
 }
 
 #[test]
@@ -175,7 +182,10 @@ fn oversized_head_gets_431() {
 
     // just under the limit: answered
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let head = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(900));
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(900)
+    );
     stream.write_all(head.as_bytes()).unwrap();
     assert!(read_response(&mut stream, 2, Duration::from_secs(2)).ends_with("ok"));
 
