@@ -48,7 +48,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
 }
 
 # Runs a command, or only prints it under --dry-run.
@@ -243,6 +243,7 @@ do_install() {
     if ! run_as_service_user "$BIN" init; then
         if [ "$upgrading" -eq 1 ]; then
             run mv -f "$BIN.previous" "$BIN"
+            systemctl_run daemon-reload
             [ "$was_running" -eq 1 ] && systemctl_run start archivist.service
             die "archivist init failed with the new version; the previous version was put back"
         fi

@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
         --keep) keep=1 ;;
         --system) system=1 ;;
         -h | --help)
-            sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
             exit 0
             ;;
         *) echo "test-install: unknown option '$1'" >&2; exit 2 ;;
