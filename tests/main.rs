@@ -5,5 +5,6 @@
 mod support;
 
 mod core_cli;
+mod core_https;
 mod core_monitor;
 mod transcriptions;
