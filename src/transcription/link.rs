@@ -12,7 +12,10 @@
 //!
 //! A video is linked when its best score reaches [`LINK_THRESHOLD`] and no
 //! other show comes within [`AMBIGUITY_MARGIN`] of it; otherwise it is listed
-//! as ambiguous with its candidates. A show is never linked to a second video
+//! as ambiguous with its candidates. A name without a date is never linked
+//! automatically (recurring meetings share their titles), so only the shows
+//! of the name's dates are scored: linking costs the videos times the shows
+//! of a day, not times the whole catalogue. A show is never linked to a second video
 //! silently: such a match is listed as a conflict and left unlinked. Links
 //! made by hand are never changed here.
 
@@ -41,8 +44,8 @@ const TITLE_WEIGHT: f64 = 0.5;
 const DATE_WEIGHT: f64 = 0.4;
 const DURATION_WEIGHT: f64 = 0.1;
 
-/// Date part when the name carries no date: little, so that a title alone
-/// stays below the threshold.
+/// Date part when a side carries no date: little, so that a title alone
+/// stays below the threshold (`link` does not even score such pairs).
 const DATE_UNKNOWN: f64 = 0.1;
 /// Date part when the name's date is a day off the event date and the
 /// show's titles carry no date to compare (the event date is UTC, so a late
@@ -284,9 +287,11 @@ fn score(video: &VideoProfile, show: &ShowProfile<'_>) -> f64 {
 }
 
 /// The best candidates for `video` among `shows`, best first.
-fn rank(video: &VideoProfile, shows: &[ShowProfile<'_>]) -> Vec<Candidate> {
+fn rank<'s, 'a: 's>(
+    video: &VideoProfile,
+    shows: impl Iterator<Item = &'s ShowProfile<'a>>,
+) -> Vec<Candidate> {
     let mut scored: Vec<Candidate> = shows
-        .iter()
         .map(|show| Candidate {
             cablecast_id: show.show.cablecast_id,
             title: show.show.title.clone(),
@@ -314,6 +319,18 @@ fn file_stem(path: &str) -> &str {
 pub fn link(store: &Store) -> Result<LinkReport, LinkError> {
     let shows = store.shows_to_link()?;
     let profiles: Vec<ShowProfile<'_>> = shows.iter().map(ShowProfile::new).collect();
+    // Date -> the shows a name with that date can match.
+    let mut by_date: HashMap<Date, Vec<usize>> = HashMap::new();
+    for (n, profile) in profiles.iter().enumerate() {
+        let near_event = profile
+            .undated_event
+            .into_iter()
+            .flat_map(|e| [e.previous_day(), e.next_day()])
+            .flatten();
+        for date in profile.dates.iter().copied().chain(near_event) {
+            by_date.entry(date).or_default().push(n);
+        }
+    }
     let by_cablecast: HashMap<i64, i64> = shows.iter().map(|s| (s.cablecast_id, s.id)).collect();
     let linked = store.linked_videos()?;
     let video_show: HashMap<&str, i64> = linked
@@ -339,11 +356,30 @@ pub fn link(store: &Store) -> Result<LinkReport, LinkError> {
         }
         let mut names = vec![file_stem(video)];
         names.extend(outputs.iter().flatten().map(|o| file_stem(o)));
+        let profile = VideoProfile::new(&names, None);
+        let mut near: Vec<usize> = profile
+            .dates
+            .iter()
+            .filter_map(|d| by_date.get(d))
+            .flatten()
+            .copied()
+            .collect();
+        near.sort_unstable();
+        near.dedup();
+        if near.is_empty() {
+            report.unmatched.push((video.clone(), None));
+            continue;
+        }
+        // Read the captions' span only for a video with shows to compare.
         let span = outputs
             .iter()
             .flatten()
             .find_map(|o| caption_span(Path::new(o)).ok().flatten());
-        let candidates = rank(&VideoProfile::new(&names, span), &profiles);
+        let profile = VideoProfile {
+            caption_span: span,
+            ..profile
+        };
+        let candidates = rank(&profile, near.iter().map(|&n| &profiles[n]));
         let Some(best) = candidates.first() else {
             report.unmatched.push((video.clone(), None));
             continue;
@@ -498,7 +534,7 @@ mod tests {
             ),
         ];
         let profiles: Vec<_> = shows.iter().map(ShowProfile::new).collect();
-        let best = |names: &[&str]| rank(&VideoProfile::new(names, None), &profiles);
+        let best = |names: &[&str]| rank(&VideoProfile::new(names, None), profiles.iter());
         let regular = best(&["council 08-24-26 regular"]);
         assert_eq!(regular[0].cablecast_id, 1, "{regular:?}");
         assert!(regular[0].score >= LINK_THRESHOLD);

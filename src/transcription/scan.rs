@@ -167,8 +167,10 @@ pub fn scan(store: &Store, dirs: &[PathBuf]) -> Result<ScanReport, ScanError> {
     };
     let mut walked_roots = Vec::new();
     for dir in dirs {
-        let root = match std::path::absolute(dir) {
-            Ok(root) => root,
+        // Rebuilt from its components: `./vod/` and `vod` give the same
+        // paths (and ids); `..` and symlinks stay as given.
+        let root: PathBuf = match std::path::absolute(dir) {
+            Ok(root) => root.components().collect(),
             Err(e) => {
                 walk.failed_root(dir, e);
                 continue;
