@@ -365,6 +365,32 @@ fn reports_are_validated_and_failures_counted() {
         Some("speech model crashed")
     );
     let json = status_json(&scratch.db());
+    let keys: Vec<&String> = json["transcriptions"]
+        .as_object()
+        .expect("an object")
+        .keys()
+        .collect();
+    for key in [
+        "total",
+        "last_24h",
+        "linked_to_show",
+        "failed",
+        "unlinked",
+        "needs_captions",
+        "recent",
+    ] {
+        assert!(
+            keys.iter().any(|k| *k == key),
+            "{key} missing from {keys:?}"
+        );
+    }
+    let recent = json["transcriptions"]["recent"].as_array().expect("a list");
+    assert!(
+        recent
+            .iter()
+            .any(|r| r["status"] == "failed" && r["error"] == "speech model crashed"),
+        "{recent:?}"
+    );
     assert_eq!(json["transcriptions"]["total"], 3);
     assert_eq!(json["transcriptions"]["failed"], 2);
     assert_eq!(json["transcriptions"]["last_24h"], 1);
@@ -743,4 +769,77 @@ fn links_by_hand_win_and_shows_needing_captions_are_counted() {
     assert_eq!(stdout(&list).lines().count(), expected);
     // 5001 lost its only video to the link by hand.
     assert!(stdout(&list).contains("show 5001 "), "{}", stdout(&list));
+}
+
+/// File names as staff and cameras write them, made from a generated show's
+/// title body and date: (show id, video file or "", caption file).
+fn names_for(show: &DemoShow) -> (String, String) {
+    let body = show.title.split(" - ").next().expect("title has a body");
+    let date = archivist::clock::format_unix(show.event_at);
+    let (y, m, d) = (&date[0..4], &date[5..7], &date[8..10]);
+    let squashed: String = body.split_whitespace().collect();
+    let first = body.split_whitespace().next().expect("a word");
+    match show.id % 5 {
+        0 => (
+            format!("{squashed}_{y}-{m}-{d}.mp4"),
+            format!("{squashed}_{y}-{m}-{d}.scc"),
+        ),
+        1 => (
+            String::new(),
+            format!("{} {m}-{d}-{}.scc", body.to_lowercase(), &y[2..]),
+        ),
+        2 => (String::new(), format!("{body} {y}{m}{d}.vtt")),
+        3 => (
+            format!("{first} {m}.{d}.{y}.mov"),
+            format!("{first} {m}.{d}.{y}.srt"),
+        ),
+        _ => (
+            format!("{body} {m}_{d}_{}.mxf", &y[2..]),
+            format!("{body} {m}_{d}_{}.en.vtt", &y[2..]),
+        ),
+    }
+}
+
+#[test]
+fn linking_names_made_from_the_demo_catalogue_is_precise() {
+    let scratch = Scratch::new();
+    let station = support::station(300);
+    let out = support::single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let root = scratch.path("mount");
+    let mut labels = BTreeMap::new();
+    for show in station.catalogue().shows.iter() {
+        let dir = root.join(format!("show {}", show.id));
+        let (video, caption) = names_for(show);
+        if !video.is_empty() {
+            put(&dir.join(video), "video");
+        }
+        put(&dir.join(&caption), &scc(show.run_time * 9 / 10));
+        labels.insert(text(&dir.join(caption)), show.id);
+    }
+    assert!(scan(&scratch.db(), &[&root]).status.success());
+    let out = transcriptions(&scratch.db(), &["link"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = stored(&scratch.db());
+    let (mut right, mut wrong) = (0, 0);
+    for (caption, want) in &labels {
+        match results[caption].show {
+            Some(got) if got == *want => right += 1,
+            Some(got) => {
+                wrong += 1;
+                eprintln!("wrong link: {caption} -> {got} (label {want})");
+            }
+            None => {}
+        }
+    }
+    let precision = right as f64 / (right + wrong).max(1) as f64;
+    let recall = right as f64 / labels.len() as f64;
+    eprintln!(
+        "demo catalogue sample: {} files, {right} right links, {wrong} wrong; precision {precision:.3}, recall {recall:.3}",
+        labels.len()
+    );
+    assert_eq!(wrong, 0, "{}", stdout(&out));
+    // Names with only the body's first word ("City 08.24.2026") are
+    // ambiguous whenever two bodies share it on a day; the rest link.
+    assert!(recall >= 0.75, "recall {recall:.3}\n{}", stdout(&out));
 }

@@ -62,6 +62,10 @@ const DURATION_TOO_LONG: f64 = 1.2;
 /// Candidates listed for an ambiguous video.
 const CANDIDATES_LISTED: usize = 3;
 
+/// Other videos listed for a conflict: a folder of copies matching one show
+/// must not make the report grow with the square of their number.
+pub const OTHERS_LISTED: usize = 3;
+
 /// Bytes read from each end of a caption file to find its first and last
 /// timestamps: several cues, whatever the format.
 const CAPTION_HEAD_BYTES: u64 = 4096;
@@ -96,8 +100,10 @@ pub struct Ambiguous {
 pub struct Conflict {
     pub video: String,
     pub show: Candidate,
-    /// The other videos of that show.
+    /// The first [`OTHERS_LISTED`] other videos of that show.
     pub other_videos: Vec<String>,
+    /// How many other videos the show has or was matched by.
+    pub others: usize,
 }
 
 /// What one `link` run did.
@@ -421,12 +427,17 @@ pub fn link(store: &Store) -> Result<LinkReport, LinkError> {
                     results,
                 });
             } else {
-                let mut other_videos = already.clone();
-                other_videos.extend(all.iter().filter(|v| **v != video).cloned());
+                let other_videos = already
+                    .iter()
+                    .chain(all.iter().filter(|v| **v != video))
+                    .take(OTHERS_LISTED)
+                    .cloned()
+                    .collect();
                 report.conflicts.push(Conflict {
                     video,
                     show,
                     other_videos,
+                    others: already.len() + all.len() - 1,
                 });
             }
         }

@@ -83,10 +83,14 @@ pub fn link_text(report: &LinkReport) -> String {
     for conflict in &report.conflicts {
         let _ = writeln!(
             out,
-            "  conflict: {} matches {}, which also matches {}; not linked (link by hand with --show --video)",
+            "  conflict: {} matches {}, which also matches {}{}; not linked (link by hand with --show --video)",
             conflict.video,
             candidate(&conflict.show),
-            conflict.other_videos.join(", ")
+            conflict.other_videos.join(", "),
+            match conflict.others.saturating_sub(conflict.other_videos.len()) {
+                0 => String::new(),
+                more => format!(" and {more} more"),
+            }
         );
     }
     out
