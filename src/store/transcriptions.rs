@@ -167,9 +167,15 @@ UPDATE transcription_result SET show_id = ?2, linked_by = 'auto', link_score = ?
 WHERE video_path = ?1 AND show_id IS NULL AND removed_at IS NULL
   AND coalesce(linked_by, 'auto') <> 'manual'";
 
+/// The video a path names: itself, or the video of the caption file it is.
+const VIDEO_OF: &str = "
+SELECT video_path FROM transcription_result
+WHERE (video_path = ?1 OR output_path = ?1) AND removed_at IS NULL
+ORDER BY video_path = ?1 DESC LIMIT 1";
+
 const LINK_MANUAL: &str = "
 UPDATE transcription_result SET show_id = ?2, linked_by = 'manual', link_score = NULL, updated_at = ?3
-WHERE (video_path = ?1 OR output_path = ?1) AND removed_at IS NULL";
+WHERE video_path = ?1 AND removed_at IS NULL";
 
 /// The result columns read back as a [`TranscriptionRow`], in this order.
 const ROW_COLUMNS: &str = "t.id, t.video_path, t.output_path, t.status, t.completed_at, t.error, \
@@ -429,8 +435,9 @@ impl Store {
         })
     }
 
-    /// Links every current result of `video` (a video or caption path) to
-    /// the show with this Cablecast id, by hand: such a link is never changed
+    /// Links every current result of `video` (a video path, or a caption
+    /// path standing for its video) to the show with this Cablecast id, by
+    /// hand: such a link is never changed
     /// by automatic linking.
     pub fn link_video_by_hand(
         &self,
@@ -449,13 +456,16 @@ impl Store {
             let Some((show_id, show_title)) = show else {
                 return Ok(ManualLinkOutcome::NoSuchShow);
             };
-            let rows = conn.execute(LINK_MANUAL, params![video, show_id, now])?;
-            if rows == 0 {
+            let video: Option<String> = conn
+                .query_row(VIDEO_OF, [video], |row| row.get(0))
+                .optional()?;
+            let Some(video) = video else {
                 return Ok(ManualLinkOutcome::NoSuchVideo);
-            }
+            };
+            let rows = conn.execute(LINK_MANUAL, params![video, show_id, now])?;
             let mut others = conn.prepare(
                 "SELECT DISTINCT video_path FROM transcription_result
-                 WHERE show_id = ?1 AND removed_at IS NULL AND video_path <> ?2 AND output_path IS NOT ?2
+                 WHERE show_id = ?1 AND removed_at IS NULL AND video_path <> ?2
                  ORDER BY video_path",
             )?;
             let other_videos = others

@@ -278,12 +278,13 @@ impl Walk<'_> {
                         continue;
                     }
                     Ok(_) => {}
-                    Err(e) if is_caption || video_rank.is_some() => {
+                    // Any broken link is reported: it may have been a
+                    // folder of captions (an unmounted archive, say).
+                    Err(e) => {
                         self.report
                             .skip(&path, format!("broken symbolic link: {e}"));
                         continue;
                     }
-                    Err(_) => continue,
                 }
             }
             if let Some(rank) = video_rank {
