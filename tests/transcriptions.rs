@@ -315,7 +315,10 @@ fn reports_are_validated_and_failures_counted() {
     ];
     for bad in &refused {
         let e = transcription::record(&store, bad).expect_err("refused");
-        assert!(!matches!(e, RecordError::Store(_)), "{e}");
+        assert!(
+            e.is_invalid_report() && !matches!(e, RecordError::Store(_)),
+            "{e}"
+        );
         let sentence = e.to_string();
         assert!(
             sentence.ends_with('.') && sentence.lines().count() == 1,

@@ -1,10 +1,10 @@
 //! Transcription state: caption files found on the station's storage or
 //! reported by transcription jobs, and their links to Cablecast shows.
 //!
-//! - [`scan`] walks storage mounts for caption files (`.scc`, `.vtt`, `.srt`).
+//! - [`scan()`] walks storage mounts for caption files (`.scc`, `.vtt`, `.srt`).
 //! - [`record`] stores one result a job reports (`transcriptions add`, and
 //!   `POST /api/transcriptions` through the HTTP layer), after validation.
-//! - [`link`] matches results to shows by name, date and duration, and links
+//! - [`link()`] matches results to shows by name, date and duration, and links
 //!   by hand.
 //! - [`report`] renders what these did for a terminal.
 //!
@@ -32,9 +32,9 @@ pub use link::{link, link_by_hand, LinkError, LinkReport, ManualLink};
 pub use scan::{scan, ScanError, ScanReport};
 
 /// The longest path accepted from a report: far beyond any real mount.
-const MAX_PATH_BYTES: usize = 4096;
+pub const MAX_PATH_BYTES: usize = 4096;
 /// The longest error text kept from a report: enough for a job's last lines.
-const MAX_ERROR_BYTES: usize = 4000;
+pub const MAX_ERROR_BYTES: usize = 4000;
 
 /// The stable id of a result stored under `path` (see the module docs).
 pub fn result_id(path: &str) -> String {
@@ -142,6 +142,14 @@ impl fmt::Display for RecordError {
 
 impl std::error::Error for RecordError {}
 
+impl RecordError {
+    /// `true` when the report itself was at fault (HTTP 400), `false` when
+    /// the database failed (HTTP 500 or 503).
+    pub fn is_invalid_report(&self) -> bool {
+        !matches!(self, RecordError::Store(_))
+    }
+}
+
 impl From<StoreError> for RecordError {
     fn from(e: StoreError) -> Self {
         RecordError::Store(e)
@@ -164,7 +172,8 @@ fn checked_path(field: &'static str, path: &str) -> Result<String, RecordError> 
 /// Validates one reported result and stores it; returns its id. Reporting
 /// the same output (or, without output, the same video) again replaces the
 /// earlier report and keeps any link to a show. A failed result keeps its
-/// error and counts as failed, not as missing.
+/// error and counts as failed, not as missing. A caller that holds a
+/// `StatusBoard` calls its `invalidate` afterwards, as after any write.
 pub fn record(store: &Store, report: &TranscriptionReport) -> Result<String, RecordError> {
     let video = report.video.trim();
     if video.is_empty() {

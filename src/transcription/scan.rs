@@ -38,7 +38,7 @@ const BATCH: usize = 500;
 
 /// Skipped entries kept in the report; past this only the count grows, so a
 /// mount full of broken links cannot grow the report without bound.
-const MAX_SKIPPED_LISTED: usize = 200;
+pub const MAX_SKIPPED_LISTED: usize = 200;
 
 /// An entry the scan could not use, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
