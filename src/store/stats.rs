@@ -73,22 +73,25 @@ const KIND_NEEDS_CAPTIONS: i64 = 8;
 
 /// One statement for every figure. The VOD part is a GROUP BY over
 /// `idx_vod_state` (a covering index scan, no table reads); the data version
-/// is read inside the same statement, hence from the same snapshot. The 24-hour
-/// count is a range on `idx_transcription_completed`; "needs captions" walks
-/// shows through `idx_vod_show` and `idx_transcription_show`.
+/// is read inside the same statement, hence from the same snapshot. The
+/// transcription counts share one pass over the results (`tx`, materialised
+/// once); the 24-hour count is a range on `idx_transcription_completed`;
+/// "needs captions" walks shows through `idx_vod_show` and
+/// `idx_transcription_show`.
 pub(super) const SYNC_STATS_SQL: &str = "
+WITH tx AS MATERIALIZED (
+    SELECT count(*) AS total, coalesce(sum(show_id IS NOT NULL), 0) AS linked,
+        coalesce(sum(status = 'failed'), 0) AS failed
+    FROM transcription_result WHERE removed_at IS NULL)
 SELECT 0, vod_state, count(*) FROM cablecast_vod GROUP BY vod_state
 UNION ALL SELECT 1, NULL, count(*) FROM cablecast_show
-UNION ALL SELECT 2, NULL, count(*) FROM transcription_result WHERE removed_at IS NULL
+UNION ALL SELECT 2, NULL, total FROM tx
 UNION ALL SELECT 3, NULL, count(*) FROM transcription_result
     WHERE completed_at >= ?1 AND status = 'completed' AND removed_at IS NULL
-UNION ALL SELECT 4, NULL, count(*) FROM transcription_result
-    WHERE show_id IS NOT NULL AND removed_at IS NULL
+UNION ALL SELECT 4, NULL, linked FROM tx
 UNION ALL SELECT 5, NULL, data_version FROM pragma_data_version
-UNION ALL SELECT 6, NULL, count(*) FROM transcription_result
-    WHERE status = 'failed' AND removed_at IS NULL
-UNION ALL SELECT 7, NULL, count(*) FROM transcription_result
-    WHERE show_id IS NULL AND removed_at IS NULL
+UNION ALL SELECT 6, NULL, failed FROM tx
+UNION ALL SELECT 7, NULL, total - linked FROM tx
 UNION ALL SELECT 8, NULL, count(*) FROM cablecast_show s
     WHERE EXISTS (SELECT 1 FROM cablecast_vod v WHERE v.show_id = s.id AND v.vod_state = 'complete')
       AND NOT EXISTS (SELECT 1 FROM transcription_result t
