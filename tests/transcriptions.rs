@@ -405,7 +405,7 @@ fn reports_are_validated_and_failures_counted() {
 /// on one day, one late meeting whose UTC date is the next day, one show
 /// without a cgTitle. (id, title, cgTitle, local event time at -05:00,
 /// run time in seconds).
-const LABELLED_SHOWS: [(i64, &str, Option<&str>, &str, i64); 15] = [
+const LABELLED_SHOWS: [(i64, &str, Option<&str>, &str, i64); 16] = [
     (
         5001,
         "City Council Regular meeting - 8/24/2026 6:30:00 PM",
@@ -511,11 +511,18 @@ const LABELLED_SHOWS: [(i64, &str, Option<&str>, &str, i64); 15] = [
         "2026-09-14T17:00:00",
         3600,
     ),
+    (
+        5016,
+        "Historic Preservation Commission - 9/22/2026 6:00:00 PM",
+        Some("Historic Preservation Commission 09/22/26"),
+        "2026-09-22T18:00:00",
+        4200,
+    ),
 ];
 
 /// The labelled sample: (video file or "" for a caption alone, caption
 /// file, the show it belongs to or `None` when no show should be linked).
-const LABELLED_FILES: [(&str, &str, Option<i64>); 25] = [
+const LABELLED_FILES: [(&str, &str, Option<i64>); 26] = [
     (
         "CityCouncil_2026-08-24.mp4",
         "CityCouncil_2026-08-24.scc",
@@ -559,6 +566,11 @@ const LABELLED_FILES: [(&str, &str, Option<i64>); 25] = [
     ),
     ("", "Council Work Session 09-14-26.scc", Some(5015)),
     ("", "City Council Regular 2026-09-14.scc", Some(5003)),
+    (
+        "Historic Preservation Sept 22 2026.mp4",
+        "Historic Preservation Sept 22 2026.scc",
+        Some(5016),
+    ),
     // Decoys and honest doubts: nothing should be linked.
     ("council_2026-09-14.mp4", "council_2026-09-14.scc", None),
     ("", "City Council Regular meeting 2026-07-01.scc", None),
@@ -628,6 +640,16 @@ fn scc(secs: i64) -> String {
         end % 3600 / 60,
         end % 60
     )
+}
+
+/// Where [`write_labelled_files`] puts `file` (a video or caption of the
+/// sample) under `root`.
+fn labelled_path(root: &Path, file: &str) -> String {
+    let n = LABELLED_FILES
+        .iter()
+        .position(|(video, caption, _)| *video == file || *caption == file)
+        .expect("file is in the labelled sample");
+    text(&root.join(format!("ingest {n:02}")).join(file))
 }
 
 /// Writes the labelled sample under `root`; returns caption path -> label.
@@ -701,15 +723,15 @@ fn links_by_hand_win_and_shows_needing_captions_are_counted() {
     let root = scratch.path("captions");
     write_labelled_files(&root);
     assert!(scan(&scratch.db(), &[&root]).status.success());
-    let zba = text(&root.join("ingest 08/ZBA 2026-09-08.mp4"));
+    let zba = labelled_path(&root, "ZBA 2026-09-08.mp4");
     let out = transcriptions(&scratch.db(), &["link", "--show", "5010", "--video", &zba]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
     // Auto linking first, then a person overrides one of its links.
     assert!(transcriptions(&scratch.db(), &["link"]).status.success());
-    let council = text(&root.join("ingest 00/CityCouncil_2026-08-24.mp4"));
+    let council = labelled_path(&root, "CityCouncil_2026-08-24.mp4");
     assert_eq!(
-        stored(&scratch.db())[&text(&root.join("ingest 00/CityCouncil_2026-08-24.scc"))].show,
+        stored(&scratch.db())[&labelled_path(&root, "CityCouncil_2026-08-24.scc")].show,
         Some(5001)
     );
     let out = transcriptions(
@@ -718,7 +740,7 @@ fn links_by_hand_win_and_shows_needing_captions_are_counted() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     // Linking a second video to a show is allowed by hand, and said.
-    let decoy = text(&root.join("ingest 19/School Board 2026-08-28.scc"));
+    let decoy = labelled_path(&root, "School Board 2026-08-28.scc");
     let out = transcriptions(
         &scratch.db(),
         &["link", "--show", "5006", "--video", &decoy],
@@ -734,13 +756,13 @@ fn links_by_hand_win_and_shows_needing_captions_are_counted() {
 
     assert!(transcriptions(&scratch.db(), &["link"]).status.success());
     let results = stored(&scratch.db());
-    let by_caption = |name: &str| results[&text(&root.join(name))].clone();
-    let zba_row = by_caption("ingest 08/ZBA 2026-09-08.scc");
+    let by_caption = |name: &str| results[&labelled_path(&root, name)].clone();
+    let zba_row = by_caption("ZBA 2026-09-08.scc");
     assert_eq!(
         (zba_row.show, zba_row.linked_by.as_deref()),
         (Some(5010), Some("manual"))
     );
-    let council_row = by_caption("ingest 00/CityCouncil_2026-08-24.scc");
+    let council_row = by_caption("CityCouncil_2026-08-24.scc");
     assert_eq!(
         (council_row.show, council_row.linked_by.as_deref()),
         (Some(5003), Some("manual"))

@@ -5,7 +5,8 @@
 //! `Planning Commission 20260901.vtt`. Show titles carry dates too
 //! (`City Council Regular meeting - 8/24/2026 6:30:00 PM`). Dates are read as
 //! year-month-day when the year comes first and as US month-day-year
-//! otherwise, as Cablecast titles write them.
+//! otherwise, as Cablecast titles write them; month names (`Aug 24 2026`,
+//! `24 August 2026`) are read too, and are not title words.
 
 use time::{Date, Month};
 
@@ -15,6 +16,29 @@ const NOISE_WORDS: [&str; 24] = [
     "captions", "caption", "cc", "en", "eng", "english", "hd", "sd", "master", "export", "raw",
     "proxy",
 ];
+
+/// Month names and their usual short forms, January first.
+const MONTHS: [[&str; 3]; 12] = [
+    ["january", "jan", "jan"],
+    ["february", "feb", "feb"],
+    ["march", "mar", "mar"],
+    ["april", "apr", "apr"],
+    ["may", "may", "may"],
+    ["june", "jun", "jun"],
+    ["july", "jul", "jul"],
+    ["august", "aug", "aug"],
+    ["september", "sep", "sept"],
+    ["october", "oct", "oct"],
+    ["november", "nov", "nov"],
+    ["december", "dec", "dec"],
+];
+
+fn month(word: &str) -> Option<u8> {
+    MONTHS
+        .iter()
+        .position(|names| names.contains(&word))
+        .map(|n| n as u8 + 1)
+}
 
 /// Years a station's recordings can carry: anything else is a number.
 const YEARS: std::ops::RangeInclusive<i32> = 1990..=2099;
@@ -47,7 +71,11 @@ pub fn title_words(text: &str) -> Vec<String> {
     if !word.is_empty() {
         words.push(word);
     }
-    words.retain(|w| !w.chars().all(|c| c.is_ascii_digit()) && !NOISE_WORDS.contains(&w.as_str()));
+    words.retain(|w| {
+        !w.chars().all(|c| c.is_ascii_digit())
+            && !NOISE_WORDS.contains(&w.as_str())
+            && month(w).is_none()
+    });
     words.dedup();
     words
 }
@@ -105,6 +133,32 @@ pub fn dates(text: &str) -> Vec<Date> {
         };
         found.extend(date);
         i += 1;
+    }
+    found.extend(named_month_dates(text));
+    found
+}
+
+/// Dates written with a month name: `Aug 24 2026`, `August 24, 2026`,
+/// `24 Aug 2026`.
+fn named_month_dates(text: &str) -> Vec<Date> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut found = Vec::new();
+    for (n, word) in words.iter().enumerate() {
+        let Some(m) = month(word) else { continue };
+        let day_year = |day: Option<&&str>, year: Option<&&str>| {
+            let (day, year) = (day?, year?);
+            (year.len() == 4 && day.len() <= 2).then_some(())?;
+            date(year.parse().ok()?, m, day.parse().ok()?)
+        };
+        let after = day_year(words.get(n + 1), words.get(n + 2));
+        let before = n
+            .checked_sub(1)
+            .and_then(|d| day_year(words.get(d), words.get(n + 1)));
+        found.extend(after.or(before));
     }
     found
 }
@@ -170,6 +224,10 @@ mod tests {
         );
         assert_eq!(dates("School Board 09.14.2026"), [date!(2026 - 09 - 14)]);
         assert_eq!(dates("board_082426"), [date!(2026 - 08 - 24)]);
+        assert_eq!(dates("Council Aug 24 2026"), [date!(2026 - 08 - 24)]);
+        assert_eq!(dates("Board - September 1, 2026"), [date!(2026 - 09 - 01)]);
+        assert_eq!(dates("Board 1 Sept 2026"), [date!(2026 - 09 - 01)]);
+        assert_eq!(title_words("Council Aug 24 2026"), ["council"]);
         assert!(dates("Exercise 6:30:00").is_empty());
         assert!(dates("Camera 12345678").is_empty());
         assert!(dates("2026-13-45").is_empty());
