@@ -5,7 +5,9 @@
 mod support;
 
 mod core_cli;
+mod core_https;
 mod core_monitor;
 mod faults_cablecast;
 mod faults_crash;
 mod faults_database;
+mod transcriptions;
