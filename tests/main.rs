@@ -8,6 +8,8 @@ mod core_cli;
 mod core_https;
 mod core_monitor;
 mod faults_cablecast;
+mod faults_config;
 mod faults_crash;
 mod faults_database;
+mod faults_secrets;
 mod transcriptions;

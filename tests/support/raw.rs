@@ -190,7 +190,7 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
             }
             match request.send() {
                 Ok(answer) => {
-                    let status = answer.status_code as u16;
+                    let status = answer.status_code;
                     let body = answer.as_str().unwrap_or_default().to_string();
                     let body = match &rewrite {
                         Some(rewrite) => rewrite(&path, body),

@@ -1,0 +1,123 @@
+//! The Cablecast password, and the Basic auth header made from it, never
+//! leave the process: not in a log line at trace level through good cycles
+//! and failing ones, not in an error, not in `status`, not in the database
+//! file, not in the process's command line.
+
+use std::time::Duration;
+
+use archivist::demo::{DemoStation, Fault, StationOptions};
+use base64::Engine;
+
+use crate::support::child::Running;
+use crate::support::{archivist, last_reachable, single_run, stderr, stdout, wait_until, Scratch};
+
+const USER: &str = "frontdoor";
+const PASSWORD: &str = "Sup3r-Secret-Pa55";
+
+/// Every form of the secret worth looking for.
+fn secrets() -> Vec<String> {
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let pair = b64(&format!("{USER}:{PASSWORD}"));
+    vec![
+        PASSWORD.to_string(),
+        PASSWORD.to_ascii_lowercase(),
+        b64(PASSWORD),
+        // The header without its padding, and a long prefix of it.
+        pair.trim_end_matches('=').to_string(),
+        pair[..pair.len() - 4].to_string(),
+    ]
+}
+
+fn assert_no_secret(text: &str, place: &str) {
+    for secret in secrets() {
+        assert!(
+            !text.contains(&secret),
+            "{place} holds the password (as {secret:?}):\n{text}"
+        );
+    }
+}
+
+fn assert_no_secret_bytes(bytes: &[u8], place: &str) {
+    assert_no_secret(&String::from_utf8_lossy(bytes), place);
+}
+
+#[test]
+fn the_password_never_leaves_the_process() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let station = DemoStation::start(StationOptions {
+        shows: 30,
+        credentials: Some((USER.into(), PASSWORD.into())),
+        ..StationOptions::default()
+    })
+    .expect("station");
+    let credentials = [
+        ("CABLECAST_USER_ID", USER),
+        ("CABLECAST_PASSWORD", PASSWORD),
+        ("ARCHIVIST_LOG_LEVEL", "trace"),
+    ];
+    let monitor = Running::monitor(&db, &station.api_url(), &["--performance"], &credentials);
+    assert!(
+        wait_until(Duration::from_secs(20), || last_reachable(&db)
+            == Some(true)),
+        "{}",
+        monitor.log()
+    );
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", monitor.pid())).expect("cmdline");
+    assert_no_secret_bytes(&cmdline, "/proc/PID/cmdline");
+
+    // Through refusals and server errors, and back.
+    for (fault, needle) in [
+        (Fault::Status(401), "HTTP 401"),
+        (Fault::Status(500), "HTTP 500"),
+        (Fault::TruncatedJson, "malformed"),
+    ] {
+        station.set_fault(fault);
+        monitor.wait_for(needle, 1, Duration::from_secs(20));
+    }
+    station.set_fault(Fault::None);
+    monitor.wait_for("reachable again", 1, Duration::from_secs(20));
+    let log = monitor.log();
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "not at trace level:\n{log}"
+    );
+    assert_no_secret(&log, "the trace log");
+    drop(monitor);
+
+    // One-shot failures: a wrong password, then an unreachable server.
+    let wrong = single_run(
+        &db,
+        &station.api_url(),
+        &[
+            ("CABLECAST_USER_ID", USER),
+            ("CABLECAST_PASSWORD", &PASSWORD.to_ascii_lowercase()),
+            ("ARCHIVIST_LOG_LEVEL", "trace"),
+        ],
+    );
+    assert_eq!(wrong.status.code(), Some(2));
+    assert_no_secret(&stderr(&wrong), "a refused login's error");
+    drop(station);
+    let gone = single_run(&db, "http://127.0.0.1:9/CablecastAPI/v1", &credentials);
+    assert_eq!(gone.status.code(), Some(1));
+    assert_no_secret(&stderr(&gone), "an unreachable server's error");
+
+    for args in [&["status"][..], &["status", "--json"][..]] {
+        let out = archivist()
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .envs(credentials)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_no_secret(&stdout(&out), "status output");
+        assert_no_secret(&stderr(&out), "status errors");
+    }
+    // The database (and its WAL) keeps cycle errors, never credentials.
+    for name in ["archivist.db", "archivist.db-wal"] {
+        if let Ok(bytes) = std::fs::read(scratch.path(name)) {
+            assert_no_secret_bytes(&bytes, name);
+        }
+    }
+}
