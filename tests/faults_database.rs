@@ -23,7 +23,6 @@ fn error_line(out: &std::process::Output) -> String {
         .filter(|l| l.starts_with("archivist:"))
         .collect();
     assert_eq!(lines.len(), 1, "expected one error line:\n{err}");
-    eprintln!("{}", lines[0]);
     assert!(!err.contains("panicked"), "{err}");
     lines[0].to_string()
 }
@@ -283,4 +282,63 @@ fn files_that_are_not_archivists_are_refused_untouched() {
         "the other program's file was written to"
     );
     assert!(!nowhere.exists());
+}
+
+#[test]
+fn a_disk_that_fills_under_a_running_monitor_is_survived() {
+    let disk = SmallDisk::mount("4m");
+    let db = disk.path("archivist.db");
+    let station = support::station(200);
+    let monitor = Running::monitor(&db, &station.api_url(), &[], &[]);
+    assert!(wait_until(Duration::from_secs(20), || last_reachable(&db)
+        == Some(true)));
+    let known = stored_vods(&db);
+    // Something else on the box takes every byte left.
+    let filler = disk.path("filler");
+    let mut file = std::fs::File::create(&filler).expect("filler");
+    let block = vec![0u8; 64 * 1024];
+    while file.write_all(&block).is_ok() {}
+    drop(file);
+    // Cablecast moves on meanwhile; the writes fail.
+    let moved: Vec<i64> = {
+        let mut catalogue = station.catalogue();
+        let mut moved = Vec::new();
+        for vod in catalogue.vods.iter_mut() {
+            if ["queued", "processing", "waiting"].contains(&vod.state.as_str()) {
+                vod.state = "complete".into();
+                vod.percent = 1.0;
+                moved.push(vod.id);
+            }
+        }
+        moved
+    };
+    assert!(!moved.is_empty());
+    monitor.wait_for("full", 1, Duration::from_secs(20));
+    let failing = monitor.lines().len();
+    assert!(
+        wait_until(Duration::from_secs(20), || monitor.lines().len()
+            >= failing + 6),
+        "the monitor went quiet: {}",
+        monitor.log()
+    );
+    let full_lines = monitor.count("disk is full");
+    // What was committed is still there and still readable.
+    assert_eq!(integrity(&db), "ok");
+    let stored = stored_vods(&db);
+    assert_eq!(stored.len(), known.len());
+    // Room again: the monitor catches up by itself.
+    std::fs::remove_file(&filler).expect("free the disk");
+    assert!(
+        wait_until(Duration::from_secs(20), || stored_vods(&db)
+            == served_vods(&station)),
+        "{}",
+        monitor.log()
+    );
+    monitor.wait_for("database writes work again", 1, Duration::from_secs(10));
+    assert_eq!(
+        full_lines,
+        1,
+        "the full disk was logged more than once: {}",
+        monitor.log()
+    );
 }

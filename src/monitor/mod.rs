@@ -105,6 +105,9 @@ pub struct Monitor {
     checks: TtlCache<(), ()>,
     last_catalog: Option<Instant>,
     health: Health,
+    /// The database failure last logged, so a full disk or a read-only file
+    /// is said once, not every cycle.
+    database_trouble: Option<String>,
 }
 
 impl Monitor {
@@ -116,6 +119,7 @@ impl Monitor {
             checks: TtlCache::new(NonZeroUsize::MIN),
             last_catalog: None,
             health: Health::Unknown,
+            database_trouble: None,
         }
     }
 
@@ -265,9 +269,9 @@ impl Monitor {
         report.batch_write_statements = statements.writes;
         report.reads_and_records = statements.reads + 1;
         if let Err(e) = self.store().record_cycle(&report.record) {
-            log::error!("{e}");
             report.store_error.get_or_insert_with(|| e.to_string());
         }
+        self.note_database(&report);
         self.log_cycle(&report, &phases);
         report
     }
@@ -305,6 +309,21 @@ impl Monitor {
             _ => {}
         }
         self.health = health;
+    }
+
+    /// Logs a database failure (full disk, read-only file, lock held too
+    /// long), a change to another one, or its end, once each.
+    fn note_database(&mut self, report: &CycleReport) {
+        if report.store_error == self.database_trouble {
+            return;
+        }
+        match &report.store_error {
+            Some(e) => log::error!(
+                "{e}; keeping what is committed, VODs not saved stay in flight and are read again every cycle"
+            ),
+            None => log::info!("database writes work again"),
+        }
+        self.database_trouble = report.store_error.clone();
     }
 
     fn log_cycle(&self, report: &CycleReport, phases: &[(&str, Duration)]) {

@@ -113,7 +113,7 @@ fn write_batch(store: &Store, batch: &mut Vec<RefreshOutcome>, summary: &mut Ref
     match store.apply_refresh(batch) {
         Ok(()) => summary.changed += batch.len(),
         Err(e) => {
-            log::error!("{e}; these VODs stay in flight and are read again next cycle");
+            // The monitor logs it, once per change of state.
             summary.failed += batch.len();
             summary.store_error.get_or_insert_with(|| e.to_string());
         }
