@@ -5,7 +5,8 @@
 //! contract in the README): the connection check, paged shows and VODs, and
 //! single VODs. Every request authenticates with HTTP Basic when credentials
 //! are set, asks for JSON, has a timeout, and is retried with backoff on
-//! timeouts and 5xx answers only. Answers are read with a size cap and decoded
+//! timeouts and 5xx answers only, and only while a retry can end before the
+//! monitor's next cycle is due. Answers are read with a size cap and decoded
 //! leniently into domain types; Cablecast's JSON shapes never leave this
 //! module.
 
