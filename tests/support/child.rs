@@ -57,12 +57,30 @@ impl Running {
             .arg("--db")
             .arg(db)
             .args(["monitor", "--interval", "1", "--http-timeout", "1"])
+            // A free port each, so monitors in parallel tests never collide.
+            .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .env("CABLECAST_API_URL", api_url);
         for (key, value) in env {
             command.env(key, value);
         }
         Running::start(command)
+    }
+
+    /// The status server's address, from its "status page on" log line.
+    pub fn status_addr(&self) -> std::net::SocketAddr {
+        self.wait_for("status page on http://", 1, Duration::from_secs(20));
+        let line = self
+            .lines()
+            .into_iter()
+            .find(|l| l.text.contains("status page on http://"))
+            .expect("line seen");
+        let rest = &line.text[line.text.find("http://").expect("url") + "http://".len()..];
+        rest.trim_end_matches('/')
+            .split('/')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {:?}", line.text))
     }
 
     pub fn pid(&self) -> u32 {
