@@ -155,32 +155,7 @@ struct MonitorFlags {
 
 /// Parses and runs one command.
 pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
-    let mut parser = lexopt::Parser::from_args(args);
-    let mut global = Global {
-        db: None,
-        log_level: None,
-    };
-    let mut command: Option<String> = None;
-    let mut rest: Vec<OsString> = Vec::new();
-    // Global options may come before or after the command; everything else
-    // is left for the command's own parser.
-    while let Some(arg) = parser.next()? {
-        match arg {
-            Long("db") => global.db = Some(parser.value()?.into()),
-            Long("log-level") => global.log_level = Some(parser.value()?.string()?),
-            Long("help") | Short('h') if command.is_none() => command = Some("help".into()),
-            Long("version") | Short('V') if command.is_none() => command = Some("version".into()),
-            Value(value) if command.is_none() => command = Some(value.string()?),
-            Value(value) => rest.push(value),
-            Long(name) => {
-                rest.push(format!("--{name}").into());
-                if let Some(value) = parser.optional_value() {
-                    rest.push(value);
-                }
-            }
-            Short(c) => rest.push(format!("-{c}").into()),
-        }
-    }
+    let (global, command, rest) = split_global(args)?;
     let level = match &global.log_level {
         Some(text) => logging::parse_level("--log-level", text)?,
         None => match env.get("ARCHIVIST_LOG_LEVEL") {
@@ -388,6 +363,53 @@ fn run_transcriptions(db: &std::path::Path, rest: Vec<OsString>) -> Result<ExitC
             "unknown transcriptions action {other:?}"
         ))),
     }
+}
+
+/// Takes the options every command shares (`--db`, `--log-level`, before or
+/// after the command) and the command's name out of the arguments, leaving
+/// the command's own arguments untouched for its parser, values that start
+/// with `-` included.
+fn split_global(args: Vec<OsString>) -> Result<(Global, Option<String>, Vec<OsString>), CliError> {
+    let mut global = Global {
+        db: None,
+        log_level: None,
+    };
+    let mut command: Option<String> = None;
+    let mut rest: Vec<OsString> = Vec::new();
+    let mut args = args.into_iter();
+    let value_of = |name: &str, next: Option<OsString>| {
+        next.ok_or_else(|| CliError::Usage(format!("{name} needs a value")))
+    };
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            rest.push(arg);
+            continue;
+        };
+        if let Some(path) = text.strip_prefix("--db=") {
+            global.db = Some(PathBuf::from(path));
+        } else if let Some(level) = text.strip_prefix("--log-level=") {
+            global.log_level = Some(level.to_string());
+        } else if text == "--db" {
+            global.db = Some(value_of("--db", args.next())?.into());
+        } else if text == "--log-level" {
+            let level = value_of("--log-level", args.next())?;
+            global.log_level = Some(level.to_string_lossy().into_owned());
+        } else if command.is_none() {
+            command = Some(match text {
+                "--help" | "-h" => "help".to_string(),
+                "--version" | "-V" => "version".to_string(),
+                _ if text.starts_with('-') => {
+                    return Err(CliError::Usage(format!(
+                        "unknown option {text:?} before the command"
+                    )))
+                }
+                _ => text.to_string(),
+            });
+        } else {
+            rest.push(arg);
+        }
+    }
+    Ok((global, command, rest))
 }
 
 /// `archivist --version`: what a station engineer needs in a bug report.
