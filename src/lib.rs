@@ -14,6 +14,7 @@
 //! - `cache`: the in-process LRU with expiry, with hit and miss counters.
 //! - `status`: the cached sync figures and the status report built on them.
 //! - `demo`: a built-in Cablecast-compatible station on loopback.
+//! - `systemd`: readiness, status and watchdog pings to systemd.
 //! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
@@ -32,6 +33,10 @@
 //! - Cached sync figures are never stale: a write by this process invalidates
 //!   them, and a write by any other process changes `PRAGMA data_version`,
 //!   which every cached read checks.
+//! - Nothing writes to a database that failed its integrity check at open
+//!   (`Store::damage`); the monitor then runs no cycles.
+//! - A running monitor holds `DB.lock` (`flock`); `restore` refuses while it
+//!   does.
 //! - The Cablecast password, and the Basic auth header made from it, never
 //!   reach a log line, an error message, the page or any output.
 
@@ -46,4 +51,5 @@ pub mod memory;
 pub mod monitor;
 pub mod status;
 pub mod store;
+pub mod systemd;
 pub mod vod;

@@ -12,9 +12,11 @@
 //! What this module is not: it does not decide what to write (the monitor
 //! does) and it does not cache (see `cache` and `status`).
 
+mod backup;
 mod catalog;
 pub mod counters;
 mod cycles;
+mod lock;
 mod schema;
 mod stats;
 
@@ -26,8 +28,10 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+pub use backup::{check_copy, restore, CopyFacts, Restored};
 pub use catalog::RefreshOutcome;
 pub use cycles::{CycleRecord, LastCycle};
+pub use lock::DatabaseLock;
 pub use schema::SCHEMA_VERSION;
 pub use stats::{SyncStats, TranscriptionCounts};
 
@@ -62,7 +66,7 @@ pub enum Access {
 }
 
 /// What went wrong with the database, always naming the file.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum StoreError {
     /// The file could not be opened, or is not an SQLite database.
     Open { path: PathBuf, detail: String },
@@ -76,6 +80,21 @@ pub enum StoreError {
     Locked { path: PathBuf, what: String },
     /// An SQLite failure while doing `what` (disk full, read-only file, ...).
     Sqlite {
+        path: PathBuf,
+        what: String,
+        detail: String,
+    },
+    /// The file failed its integrity check; nothing is written to it.
+    /// `restore_from` is the backup to suggest, for the service's database.
+    Damaged {
+        path: PathBuf,
+        verdict: String,
+        restore_from: Option<PathBuf>,
+    },
+    /// A monitor (or a restore) holds the database's lock file.
+    InUse { path: PathBuf, holder: String },
+    /// A file operation around the database (lock, copy, rename) failed.
+    File {
         path: PathBuf,
         what: String,
         detail: String,
@@ -101,6 +120,40 @@ impl fmt::Display for StoreError {
             StoreError::Sqlite { path, what, detail } => {
                 write!(f, "database {}: {what}: {detail}", path.display())
             }
+            StoreError::Damaged {
+                path,
+                verdict,
+                restore_from,
+            } => {
+                write!(
+                    f,
+                    "database {} failed its integrity check ({verdict})",
+                    path.display()
+                )?;
+                match restore_from {
+                    Some(backup) => write!(
+                        f,
+                        "; Archivist will not write to it. Stop the service and restore a backup: archivist restore {}",
+                        backup.display()
+                    ),
+                    None => Ok(()),
+                }
+            }
+            StoreError::InUse { path, holder } => {
+                let holder = if holder.is_empty() {
+                    "another archivist process"
+                } else {
+                    holder
+                };
+                write!(
+                    f,
+                    "database {} is in use by {holder}; stop the service first (systemctl stop archivist)",
+                    path.display()
+                )
+            }
+            StoreError::File { path, what, detail } => {
+                write!(f, "{what}: {}: {detail}", path.display())
+            }
         }
     }
 }
@@ -110,6 +163,8 @@ impl std::error::Error for StoreError {}
 /// The open database.
 pub struct Store {
     path: PathBuf,
+    /// Set when the integrity check at open failed: every write is refused.
+    damage: Option<StoreError>,
     writer: Option<Mutex<Connection>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     watch: Mutex<Connection>,
@@ -134,11 +189,17 @@ impl Store {
                 "no such file (run `archivist init` or the monitor first)".into(),
             ));
         }
+        let mut damage = None;
         let writer = match access {
             Access::ReadWrite => {
                 let conn = Connection::open(&path).map_err(|e| open_error(describe(&e)))?;
                 configure(&conn, true, WRITER_CACHE_KIB).map_err(|e| open_error(describe(&e)))?;
-                schema::apply(&conn, &path)?;
+                // Checked before the schema is applied: a damaged file is
+                // never written to, not even by a migration.
+                match backup::damage_of(&conn, false).map_err(|e| open_error(describe(&e)))? {
+                    Some(verdict) => damage = Some(backup::damaged(&path, verdict)),
+                    None => schema::apply(&conn, &path)?,
+                }
                 Some(Mutex::new(conn))
             }
             Access::ReadOnly => None,
@@ -161,6 +222,7 @@ impl Store {
             .map_err(|e| open_error(e.to_string()))?;
         Ok(Store {
             path,
+            damage,
             writer,
             readers,
             watch: Mutex::new(watch),
@@ -179,9 +241,7 @@ impl Store {
         what: &str,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let Some(writer) = &self.writer else {
-            return Err(self.read_only(what));
-        };
+        let writer = self.writer_for(what)?;
         let conn = lock(writer);
         counters::as_write(|| {
             if !conn.is_autocommit() {
@@ -211,9 +271,7 @@ impl Store {
         what: &str,
         statement: impl Fn(&Connection) -> rusqlite::Result<usize>,
     ) -> Result<usize, StoreError> {
-        let Some(writer) = &self.writer else {
-            return Err(self.read_only(what));
-        };
+        let writer = self.writer_for(what)?;
         let conn = lock(writer);
         for _ in 1..WRITE_LOCK_ATTEMPTS {
             match statement(&conn) {
@@ -222,6 +280,14 @@ impl Store {
             }
         }
         statement(&conn).map_err(|e| self.error(what, &e))
+    }
+
+    /// The writer connection, unless the file is read-only or damaged.
+    fn writer_for(&self, what: &str) -> Result<&Mutex<Connection>, StoreError> {
+        if let Some(damage) = &self.damage {
+            return Err(damage.clone());
+        }
+        self.writer.as_ref().ok_or_else(|| self.read_only(what))
     }
 
     fn read_only(&self, what: &str) -> StoreError {
