@@ -15,8 +15,9 @@
 //! What this is not: it does not guard against a second writer in general
 //! (SQLite's transactions do that); it only answers "is a monitor running".
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use super::StoreError;
@@ -61,9 +62,9 @@ impl DatabaseLock {
             }
             Err(e) => return Err(failed(e.to_string())),
         };
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
+        match try_flock(&file) {
+            Ok(true) => {}
+            Ok(false) => {
                 let mut who = String::new();
                 let _ = file.read_to_string(&mut who);
                 return Err(StoreError::InUse {
@@ -71,7 +72,7 @@ impl DatabaseLock {
                     holder: who.trim().to_string(),
                 });
             }
-            Err(TryLockError::Error(e)) => return Err(failed(e.to_string())),
+            Err(e) => return Err(failed(e.to_string())),
         }
         // Best effort: the note only makes a refusal clearer.
         let note = format!("{holder} (process {})\n", std::process::id());
@@ -84,5 +85,24 @@ impl DatabaseLock {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// `flock(LOCK_EX | LOCK_NB)`: `Ok(false)` when another process holds it.
+/// The lock belongs to the open file and goes when it is closed.
+fn try_flock(file: &File) -> std::io::Result<bool> {
+    loop {
+        // SAFETY: flock only reads the descriptor, which `file` keeps open
+        // for the duration of the call.
+        let result = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if result == 0 {
+            return Ok(true);
+        }
+        let error = std::io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => return Ok(false),
+            Some(libc::EINTR) => continue,
+            _ => return Err(error),
+        }
     }
 }
