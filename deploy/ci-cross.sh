@@ -40,7 +40,9 @@ if [ "$build" -eq 1 ]; then
 fi
 arm="$DIST_DIR/archivist-aarch64"
 x86="$DIST_DIR/archivist-x86_64"
-[ -x "$arm" ] && [ -x "$x86" ] || die "binaries missing in $DIST_DIR; run without --no-build"
+if [ ! -x "$arm" ] || [ ! -x "$x86" ]; then
+    die "binaries missing in $DIST_DIR; run without --no-build"
+fi
 
 runner=()
 [ "$(uname -m)" = aarch64 ] || runner=(qemu-aarch64)

@@ -18,7 +18,7 @@
 //! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
-//! status -> {store, cache}.
+//! status -> {store, cache}; cli -> systemd -> monitor's reports.
 //!
 //! # Invariants
 //!

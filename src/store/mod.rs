@@ -35,6 +35,11 @@ pub use lock::DatabaseLock;
 pub use schema::SCHEMA_VERSION;
 pub use stats::{SyncStats, TranscriptionCounts};
 
+/// Largest size, in bytes, the `-wal` file keeps after a checkpoint. A long
+/// read (a backup of a big file) lets the WAL grow meanwhile; without a limit
+/// the file would stay at that high-water mark for good.
+const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
+
 /// How long one statement waits for another process's lock before SQLite
 /// reports busy. A sqlite3 CLI session that writes briefly finishes well
 /// inside this.
@@ -407,7 +412,10 @@ fn configure(conn: &Connection, writer: bool, cache_kib: i64) -> rusqlite::Resul
         if !mode.eq_ignore_ascii_case("wal") {
             log::warn!("database could not switch to WAL mode (it is in {mode} mode)");
         }
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+        ))?;
     } else {
         conn.execute_batch("PRAGMA query_only = ON;")?;
     }
