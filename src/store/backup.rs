@@ -138,6 +138,16 @@ pub fn check_copy(src: &Path) -> Result<CopyFacts, StoreError> {
 /// monitor starting now waits for the restore. The replaced file is kept as
 /// `DB.before-restore` (with its `-wal`, so it is complete).
 pub fn restore(src: &Path, db: &Path) -> Result<Restored, StoreError> {
+    if fs::canonicalize(src)
+        .ok()
+        .is_some_and(|s| fs::canonicalize(db).ok() == Some(s))
+    {
+        return Err(file_error(
+            src,
+            "restoring",
+            "this is the database itself; give a backup".into(),
+        ));
+    }
     let _lock = DatabaseLock::acquire(db, "restore")?;
     let source = open_source(src)?;
     check(&source, src, true)?;
@@ -254,7 +264,15 @@ fn place_checked_copy(
                     what: "leaving WAL mode".into(),
                     detail: describe(&e),
                 })?;
-            check(&copy, &temp, true)?
+            // The copy holds what the source holds: name the source.
+            check(&copy, &temp, true).map_err(|e| match e {
+                StoreError::Damaged { verdict, .. } => StoreError::Damaged {
+                    path: source_path.to_path_buf(),
+                    verdict,
+                    restore_from: None,
+                },
+                other => other,
+            })?
         };
         let file =
             File::open(&temp).map_err(|e| file_error(&temp, "opening the copy", e.to_string()))?;
