@@ -10,7 +10,8 @@
 //!   in-flight refresh, stats, one log line).
 //! - `cablecast`: the Cablecast HTTP client. Cablecast's JSON shapes
 //!   (`cablecast::wire`) never leave it; it hands out domain types from `vod`.
-//! - `store`: the SQLite file. All SQL lives here.
+//! - `store`: the SQLite file, its checked copies (backup, restore) and its
+//!   lock file. All SQL lives here.
 //! - `cache`: the in-process LRU with expiry, with hit and miss counters.
 //! - `status`: the cached sync figures and the status report built on them.
 //! - `demo`: a built-in Cablecast-compatible station on loopback.

@@ -3,7 +3,7 @@
 //! `WATCHDOG=1`) from a real monitor, on a path socket and an abstract one.
 
 use std::os::unix::net::UnixDatagram;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::deploy_support::{damage_page_of, Running, DEADLINE};
 use crate::support::{self, archivist, stderr, stdout, Scratch};
@@ -153,4 +153,32 @@ fn damaged_database_keeps_the_service_up_read_only() {
     );
     assert_eq!(station.requests(), requests, "no cycle in read-only mode");
     monitor.stop();
+}
+
+#[test]
+fn a_monitor_stuck_inside_a_request_is_no_longer_vouched_for() {
+    let scratch = Scratch::new();
+    let station = support::station(3);
+    // Each answer takes far longer than the 0.2 s watchdog: the monitor sits
+    // inside one request with nothing moving, so the timer must fall silent
+    // (a real watchdog would restart it) until the next request begins.
+    station.set_latency(Duration::from_millis(1200));
+    let (socket, name) = abstract_socket("stuck");
+    let started = Instant::now();
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &station.api_url(),
+        &["--interval", "300", "--http-timeout", "10"],
+        &[("NOTIFY_SOCKET", &name), ("WATCHDOG_USEC", "200000")],
+    );
+    let messages = collect(&socket, |m| m.iter().any(|m| m.contains("READY=1")));
+    let first_cycle = started.elapsed();
+    monitor.stop();
+    let pings = messages.len() - 1;
+    // Pinging every 0.1 s throughout would send first_cycle / 0.1 pings.
+    let unconditional = (first_cycle.as_millis() / 100) as usize;
+    assert!(
+        unconditional >= 10 && pings * 2 < unconditional,
+        "{pings} pings in {first_cycle:?}: {messages:?}"
+    );
 }
