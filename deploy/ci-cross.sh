@@ -79,7 +79,7 @@ arm_run init
 "${runner[@]}" "$arm" demo-station --listen 127.0.0.1:0 --shows 100 >"$work/station.out" 2>&1 &
 station_pid=$!
 waited=0
-until grep -q '^CABLECAST_API_URL=' "$work/station.out"; do
+until grep -qs '^CABLECAST_API_URL=' "$work/station.out"; do
     kill -0 "$station_pid" 2>/dev/null || die "demo station exited: $(cat "$work/station.out")"
     [ "$waited" -lt $((STATION_START_SECS * 10)) ] || die "demo station did not start in ${STATION_START_SECS}s"
     sleep 0.1
