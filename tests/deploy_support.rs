@@ -1,4 +1,4 @@
-//! Helpers for the deployment tests: a monitor process that is always
+//! What the deployment tests share: a monitor process that is always
 //! stopped, polling with a deadline, and damaging a database file on purpose.
 
 use std::io::{Seek, SeekFrom, Write};

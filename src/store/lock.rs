@@ -6,8 +6,8 @@
 //! Why a lock file with `flock(2)` rather than SQLite's own locks or a pid
 //! file: in WAL mode a monitor between cycles holds no SQLite lock another
 //! process can see apart from the shared-memory lock every reader holds too,
-//! so SQLite cannot tell the monitor from a `status` command or an engineer's
-//! sqlite3 session. A pid file goes stale when the process is killed (the
+//! so SQLite cannot tell the monitor from a `status` command or an engineer
+//! reading with sqlite3. A pid file goes stale when the process is killed (the
 //! watchdog does exactly that) and the pid can be reused. The kernel drops a
 //! `flock` when the process exits however it exits, so the lock is never
 //! stale, and nothing but Archivist takes it.
