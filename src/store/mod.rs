@@ -150,11 +150,11 @@ impl fmt::Display for StoreError {
                 } else {
                     holder
                 };
-                write!(
-                    f,
-                    "database {} is in use by {holder}; stop the service first (systemctl stop archivist)",
-                    path.display()
-                )
+                write!(f, "database {} is in use by {holder}", path.display())?;
+                if holder.starts_with("monitor") {
+                    f.write_str("; stop the service first (systemctl stop archivist)")?;
+                }
+                Ok(())
             }
             StoreError::File { path, what, detail } => {
                 write!(f, "{what}: {}: {detail}", path.display())
