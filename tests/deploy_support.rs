@@ -27,6 +27,8 @@ impl Running {
             .arg("--db")
             .arg(db)
             .arg("monitor")
+            // A free port for the status page, whichever tests run at once.
+            .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env("CABLECAST_API_URL", api_url)
             .stdout(Stdio::null())
