@@ -7,4 +7,7 @@ mod support;
 mod core_cli;
 mod core_https;
 mod core_monitor;
+mod deploy_backup;
+mod deploy_service;
+mod deploy_support;
 mod transcriptions;
