@@ -1,0 +1,267 @@
+//! Hostile input to the status server of a running monitor: slowloris,
+//! oversized heads and bodies, invalid UTF-8 and percent-encoding, path
+//! traversal, absurd `limit`/`offset`, unknown methods, pipelined garbage,
+//! and random query strings. Each gets the right 4xx, normal requests keep
+//! being answered meanwhile, and the process's threads and memory stay
+//! bounded.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+use crate::support::child::Running;
+use crate::support::{self, last_reachable, wait_until, Scratch};
+
+const ADMIN_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+/// Sends `raw` on a fresh connection and reads until the server closes it or
+/// 5 s pass. Returns every status code seen (pipelined requests get
+/// several) and the text of all answers.
+fn exchange(addr: SocketAddr, raw: &[u8]) -> (Vec<u16>, String) {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    // The server may answer and close before all of a large request is
+    // sent; that is a fine answer.
+    let _ = stream.write_all(raw);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let codes = text
+        .match_indices("HTTP/1.1 ")
+        .filter_map(|(at, _)| text.get(at + 9..at + 12)?.parse().ok())
+        .collect();
+    (codes, text)
+}
+
+/// A plain GET as a browser sends it; returns (status, whole answer).
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (codes, text) = exchange(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: archivist\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    (codes.first().copied().unwrap_or(0), text)
+}
+
+/// A figure from `/proc/PID/status` (`Threads`, `VmRSS` in KiB).
+fn proc_status(pid: u32, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// A running monitor with its status server, on a small demo station.
+fn serving(scratch: &Scratch, station: &archivist::demo::DemoStation) -> (Running, SocketAddr) {
+    let db = scratch.db();
+    let monitor = Running::monitor(
+        &db,
+        &station.api_url(),
+        &[],
+        &[("ARCHIVIST_ADMIN_TOKEN", ADMIN_TOKEN)],
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || last_reachable(&db) == Some(true)),
+        "{}",
+        monitor.log()
+    );
+    let addr = monitor.status_addr();
+    assert_eq!(get(addr, "/healthz").0, 200);
+    (monitor, addr)
+}
+
+#[test]
+fn hostile_requests_get_the_right_4xx() {
+    let scratch = Scratch::new();
+    let station = support::station(50);
+    let (monitor, addr) = serving(&scratch, &station);
+    let pid = monitor.pid();
+    let threads_before = proc_status(pid, "Threads");
+    let rss_before = proc_status(pid, "VmRSS");
+
+    let big_header = format!(
+        "GET /api/status HTTP/1.1\r\nHost: a\r\nX-Filler: {}\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    let many_headers = format!(
+        "GET /api/status HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        "X-A: b\r\n".repeat(5_000)
+    );
+    let huge_body = format!(
+        "POST /api/sync-now HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Length: 100000000000\r\n\r\n{}",
+        "x".repeat(200_000)
+    );
+    let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
+        ("traversal", b"GET /../../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400, 404]),
+        ("encoded traversal", b"GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400, 404]),
+        ("double slash", b"GET //etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400, 404]),
+        ("invalid UTF-8 path", b"GET /\xff\xfe\xfd HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400, 404]),
+        ("bad escape", b"GET /api/vods?limit=%zz HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400]),
+        ("short escape", b"GET /api/vods?state=% HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400]),
+        ("escaped invalid UTF-8", b"GET /api/vods?state=%ff%fe HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400]),
+        ("huge limit", b"GET /api/vods?limit=99999999999999999999999 HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400]),
+        ("limit zero", b"GET /api/vods?limit=0 HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400]),
+        ("negative offset", b"GET /api/vods?offset=-1 HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400]),
+        ("offset past i64", b"GET /api/vods?offset=18446744073709551615 HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400]),
+        ("unknown method", b"BREW /api/status HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[400, 405, 501]),
+        ("DELETE", b"DELETE /api/status HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), &[405]),
+        ("POST to a read-only path", b"POST /api/status HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc".to_vec(), &[405]),
+        ("sync-now without token", b"POST /api/sync-now HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n".to_vec(), &[401]),
+        ("sync-now with a wrong token", b"POST /api/sync-now HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer 0123456789abcdef0123456789abcdeX\r\nContent-Length: 0\r\n\r\n".to_vec(), &[401]),
+        ("huge body", huge_body.into_bytes(), &[413]),
+        ("huge header", big_header.into_bytes(), &[431]),
+        ("many headers", many_headers.into_bytes(), &[431]),
+        ("binary noise", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), &[400]),
+        ("no version", b"GET /\r\n\r\n".to_vec(), &[400, 505]),
+        ("future version", b"GET / HTTP/9.9\r\nHost: a\r\n\r\n".to_vec(), &[400, 505]),
+    ];
+    for (name, raw, expected) in &cases {
+        let (codes, text) = exchange(addr, raw);
+        let first = codes.first().copied().unwrap_or(0);
+        assert!(
+            expected.contains(&first),
+            "{name}: answered {first}, expected one of {expected:?}:\n{}",
+            text.chars().take(400).collect::<String>()
+        );
+        assert!(!text.contains("root:"), "{name}: served a system file");
+        // Normal requests are still answered between attacks.
+        assert_eq!(get(addr, "/api/status").0, 200, "after {name}");
+    }
+
+    // An absurd but valid offset is an empty page, not an error.
+    let (code, text) = get(addr, "/api/vods?offset=9223372036854775807&limit=1000");
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains("\"vods\":[]"), "{text}");
+
+    // Pipelined: a good request, then garbage. The first is answered, the
+    // garbage refused, and nothing after it is read.
+    let (codes, _) = exchange(
+        addr,
+        b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n\x00\x01garbage\x7f\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(codes.first(), Some(&200), "{codes:?}");
+    assert!(codes.len() <= 2 && codes.get(1).is_none_or(|c| *c == 400), "{codes:?}");
+
+    let threads_after = proc_status(pid, "Threads");
+    let rss_after = proc_status(pid, "VmRSS");
+    assert!(
+        threads_after <= threads_before + 8,
+        "threads grew from {threads_before} to {threads_after}"
+    );
+    assert!(
+        rss_after <= rss_before + 64 * 1024,
+        "RSS grew from {rss_before} KiB to {rss_after} KiB"
+    );
+    assert!(!monitor.log().contains("panicked"), "{}", monitor.log());
+}
+
+#[test]
+fn slowloris_is_cut_off_and_never_starves_the_page() {
+    let scratch = Scratch::new();
+    let station = support::station(30);
+    let (monitor, addr) = serving(&scratch, &station);
+    let pid = monitor.pid();
+    let threads_before = proc_status(pid, "Threads");
+    const ATTACKERS: usize = 120;
+    let mut trickling: Vec<TcpStream> = (0..ATTACKERS)
+        .filter_map(|_| TcpStream::connect(addr).ok())
+        .collect();
+    assert!(trickling.len() >= ATTACKERS / 2, "could not open connections");
+    for stream in &trickling {
+        let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    }
+    let head = b"GET /api/status HTTP/1.1\r\nHost: a\r\nX-Slow: ";
+    let started = Instant::now();
+    let mut peak_threads = 0;
+    let mut slowest = Duration::ZERO;
+    let mut byte = 0;
+    // A byte per connection every 250 ms, for longer than the server allows
+    // a request head to take.
+    while started.elapsed() < Duration::from_secs(8) {
+        let next = head.get(byte).copied().unwrap_or(b'x');
+        trickling.retain_mut(|s| s.write_all(&[next]).is_ok());
+        byte += 1;
+        let asked = Instant::now();
+        let (code, _) = get(addr, "/healthz");
+        assert_eq!(code, 200, "a normal request was refused during the attack");
+        slowest = slowest.max(asked.elapsed());
+        peak_threads = peak_threads.max(proc_status(pid, "Threads"));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a normal request took {slowest:?} during the attack"
+    );
+    // Every trickling connection is closed by the server within its head
+    // deadline plus a socket timeout.
+    let cut_off = wait_until(Duration::from_secs(12), || {
+        trickling.retain_mut(|s| s.write_all(b"x").is_ok());
+        trickling.is_empty()
+    });
+    assert!(cut_off, "{} trickling connections still open", trickling.len());
+    let settled = wait_until(Duration::from_secs(10), || {
+        proc_status(pid, "Threads") <= threads_before + 4
+    });
+    assert!(
+        settled,
+        "threads did not come back down: {} before, {} now",
+        threads_before,
+        proc_status(pid, "Threads")
+    );
+    eprintln!(
+        "slowloris: {ATTACKERS} connections, {threads_before} threads before, peak {peak_threads}, slowest normal request {slowest:?}"
+    );
+}
+
+#[test]
+fn random_query_strings_are_answered_never_failed() {
+    let scratch = Scratch::new();
+    let station = support::station(20);
+    let (monitor, addr) = serving(&scratch, &station);
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let key = prop_oneof![
+        Just("limit".to_string()),
+        Just("offset".to_string()),
+        Just("state".to_string()),
+        Just("range".to_string()),
+        "[a-z%+=&]{0,8}",
+    ];
+    let value = prop_oneof![
+        any::<u64>().prop_map(|n| n.to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        "[0-9]{15,30}",
+        "(%[0-9a-fA-F]{2}|%[g-z]?|[a-zA-Z0-9+._~-]){0,20}",
+        "[ -~]{0,20}".prop_map(|t| t.replace([' ', '#'], "+")),
+    ];
+    let query = prop::collection::vec((key, value), 0..5).prop_map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    let paths = ["/api/vods", "/api/history", "/api/status", "/"];
+    let outcome = runner.run(&(query, 0..paths.len()), |(query, path)| {
+        let target = format!("{}?{query}", paths[path]);
+        let (code, text) = get(addr, &target);
+        prop_assert!(
+            code == 200 || code == 400 || code == 404,
+            "{target}: {code}\n{}",
+            text.chars().take(300).collect::<String>()
+        );
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        panic!("{e}\n{}", monitor.log());
+    }
+    assert_eq!(get(addr, "/healthz").0, 200);
+}
