@@ -45,7 +45,10 @@ impl DatabaseLock {
         let failed = |detail: String| StoreError::File {
             path: path.clone(),
             what: "taking the database lock".into(),
-            detail,
+            detail: match super::why_unopenable(db) {
+                Some(cause) => format!("{detail}: {cause}"),
+                None => detail,
+            },
         };
         // A lock file left by another user (say, root running `restore`) may
         // not be writable; flock works on a read-only descriptor too.
