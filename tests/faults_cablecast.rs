@@ -182,6 +182,7 @@ fn one_shot_faults_fail_cleanly_without_touching_the_database() {
             "HTTP 502",
         ),
         (RawMode::Answer(200, "{\"shows\": 7}".into()), "malformed"),
+        (RawMode::Trickle, "no answer from Cablecast"),
     ] {
         raw.set_mode(mode);
         let started = Instant::now();

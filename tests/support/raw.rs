@@ -29,6 +29,9 @@ pub enum RawMode {
     Huge(usize),
     /// This status and body, as given.
     Answer(u16, String),
+    /// A valid head, then the body one byte every 200 ms: every read
+    /// succeeds, the answer never ends in useful time.
+    Trickle,
 }
 
 struct Shared {
@@ -174,6 +177,21 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
                 left -= n;
             }
             let _ = stream.write_all(end);
+        }
+        RawMode::Trickle => {
+            if read_head(&mut stream).is_none() {
+                return;
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+            );
+            for _ in 0..100_000 {
+                if shared.stop.load(Ordering::SeqCst) || stream.write_all(b" ").is_err() {
+                    return;
+                }
+                let _ = stream.flush();
+                std::thread::sleep(Duration::from_millis(200));
+            }
         }
         RawMode::Answer(status, body) => {
             if read_head(&mut stream).is_some() {
