@@ -5,7 +5,7 @@
 //! being answered meanwhile, and the process's threads and memory stay
 //! bounded.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -13,39 +13,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 use crate::support::child::Running;
+use crate::support::http::{exchange, get};
 use crate::support::{self, last_reachable, wait_until, Scratch};
 
 const ADMIN_TOKEN: &str = "0123456789abcdef0123456789abcdef";
-
-/// Sends `raw` on a fresh connection and reads until the server closes it or
-/// 5 s pass. Returns every status code seen (pipelined requests get
-/// several) and the text of all answers.
-fn exchange(addr: SocketAddr, raw: &[u8]) -> (Vec<u16>, String) {
-    let mut stream = TcpStream::connect(addr).expect("connects");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    // The server may answer and close before all of a large request is
-    // sent; that is a fine answer.
-    let _ = stream.write_all(raw);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let codes = text
-        .match_indices("HTTP/1.1 ")
-        .filter_map(|(at, _)| text.get(at + 9..at + 12)?.parse().ok())
-        .collect();
-    (codes, text)
-}
-
-/// A plain GET as a browser sends it; returns (status, whole answer).
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let (codes, text) = exchange(
-        addr,
-        format!("GET {path} HTTP/1.1\r\nHost: archivist\r\nConnection: close\r\n\r\n").as_bytes(),
-    );
-    (codes.first().copied().unwrap_or(0), text)
-}
 
 /// A figure from `/proc/PID/status` (`Threads`, `VmRSS` in KiB).
 fn proc_status(pid: u32, field: &str) -> u64 {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod child;
+pub mod http;
 pub mod mounts;
 pub mod raw;
 
