@@ -3,11 +3,7 @@
 //! (flag or variable, whichever the engineer used) and why. The cases
 //! `core_cli` already covers are not repeated here.
 
-use std::net::TcpListener;
-use std::process::Stdio;
-use std::time::Duration;
-
-use crate::support::{self, archivist, stderr, wait_until, Scratch};
+use crate::support::{archivist, stderr, Scratch};
 
 /// The password every case carries, which no error may echo.
 const PASSWORD: &str = "Tr1cky-Pa55word";
@@ -114,57 +110,4 @@ fn a_flag_wins_and_the_error_names_the_flag_not_the_variable() {
         &[("ARCHIVIST_INTERVAL", "60")],
         "--interval",
     );
-}
-
-/// Runs `command` to its end, killing it if it is still running after
-/// `timeout` (a monitor that failed to refuse would run forever).
-fn finish(mut command: std::process::Command, timeout: Duration) -> std::process::Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let ended = wait_until(timeout, || matches!(child.try_wait(), Ok(Some(_))));
-    if !ended {
-        let _ = child.kill();
-    }
-    let out = child.wait_with_output().expect("output");
-    assert!(ended, "still running after {timeout:?}: {}", stderr(&out));
-    out
-}
-
-#[test]
-fn a_listen_port_in_use_is_named_at_start() {
-    let station = support::station(5);
-    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = taken.local_addr().expect("address").to_string();
-    for (flags, vars, setting) in [
-        (vec!["--listen", addr.as_str()], vec![], "--listen"),
-        (
-            vec![],
-            vec![("ARCHIVIST_LISTEN", addr.as_str())],
-            "ARCHIVIST_LISTEN",
-        ),
-    ] {
-        let scratch = Scratch::new();
-        let mut command = archivist();
-        command
-            .arg("--db")
-            .arg(scratch.db())
-            .args(["monitor", "--interval", "1"])
-            .args(&flags)
-            .env("CABLECAST_API_URL", station.api_url());
-        for (key, value) in &vars {
-            command.env(key, value);
-        }
-        let out = finish(command, Duration::from_secs(20));
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{err}");
-        let line = err.lines().last().unwrap_or_default();
-        assert!(line.starts_with("archivist:"), "{err}");
-        assert!(line.contains(setting) && line.contains(&addr), "{err}");
-        assert!(line.contains("in use"), "{err}");
-    }
-    drop(taken);
 }

@@ -6,7 +6,8 @@
 //! bounded.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -14,7 +15,7 @@ use proptest::test_runner::{Config, TestRunner};
 
 use crate::support::child::Running;
 use crate::support::http::{exchange, get};
-use crate::support::{self, last_reachable, wait_until, Scratch};
+use crate::support::{self, archivist, last_reachable, stderr, wait_until, Scratch};
 
 const ADMIN_TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
@@ -235,4 +236,57 @@ fn random_query_strings_are_answered_never_failed() {
         panic!("{e}\n{}", monitor.log());
     }
     assert_eq!(get(addr, "/healthz").0, 200);
+}
+
+/// Runs `command` to its end, killing it if it is still running after
+/// `timeout` (a monitor that failed to refuse would run forever).
+fn finish(mut command: std::process::Command, timeout: Duration) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let ended = wait_until(timeout, || matches!(child.try_wait(), Ok(Some(_))));
+    if !ended {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("output");
+    assert!(ended, "still running after {timeout:?}: {}", stderr(&out));
+    out
+}
+
+#[test]
+fn a_listen_port_in_use_is_named_at_start() {
+    let station = support::station(5);
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("address").to_string();
+    for (flags, vars, setting) in [
+        (vec!["--listen", addr.as_str()], vec![], "--listen"),
+        (
+            vec![],
+            vec![("ARCHIVIST_LISTEN", addr.as_str())],
+            "ARCHIVIST_LISTEN",
+        ),
+    ] {
+        let scratch = Scratch::new();
+        let mut command = archivist();
+        command
+            .arg("--db")
+            .arg(scratch.db())
+            .args(["monitor", "--interval", "1"])
+            .args(&flags)
+            .env("CABLECAST_API_URL", station.api_url());
+        for (key, value) in &vars {
+            command.env(key, value);
+        }
+        let out = finish(command, Duration::from_secs(20));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        let line = err.lines().last().unwrap_or_default();
+        assert!(line.starts_with("archivist:"), "{err}");
+        assert!(line.contains(setting) && line.contains(&addr), "{err}");
+        assert!(line.contains("in use"), "{err}");
+    }
+    drop(taken);
 }
