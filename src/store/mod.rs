@@ -12,9 +12,11 @@
 //! What this module is not: it does not decide what to write (the monitor
 //! does) and it does not cache (see `cache` and `status`).
 
+pub mod bench;
 mod catalog;
 pub mod counters;
 mod cycles;
+pub mod export;
 mod schema;
 mod stats;
 
@@ -145,6 +147,10 @@ impl Store {
         let readers = r2d2::Pool::builder()
             .max_size(READER_POOL_SIZE)
             .min_idle(Some(1))
+            // r2d2 would run a test statement on every checkout; a local
+            // SQLite file has no connection to lose, so it is one statement
+            // per read for nothing.
+            .test_on_check_out(false)
             .connection_timeout(BUSY_TIMEOUT)
             .build(manager)
             .map_err(|e| open_error(e.to_string()))?;

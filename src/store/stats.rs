@@ -63,7 +63,7 @@ const KIND_DATA_VERSION: i64 = 5;
 /// One statement for every figure. The VOD part is a GROUP BY over
 /// `idx_vod_state` (a covering index scan, no table reads); the data version
 /// is read inside the same statement, hence from the same snapshot.
-const SYNC_STATS_SQL: &str = "
+pub(super) const SYNC_STATS_SQL: &str = "
 SELECT 0, vod_state, count(*) FROM cablecast_vod GROUP BY vod_state
 UNION ALL SELECT 1, NULL, count(*) FROM cablecast_show
 UNION ALL SELECT 2, NULL, count(*) FROM transcription_result
@@ -71,7 +71,7 @@ UNION ALL SELECT 3, NULL, count(*) FROM transcription_result WHERE completed_at 
 UNION ALL SELECT 4, NULL, count(*) FROM transcription_result WHERE show_id IS NOT NULL
 UNION ALL SELECT 5, NULL, data_version FROM pragma_data_version";
 
-const DAY_SECS: i64 = 86_400;
+pub(super) const DAY_SECS: i64 = 86_400;
 
 impl Store {
     /// Reads the sync figures (uncached: callers go through `status`).

@@ -1,0 +1,371 @@
+//! The SQL `archivist bench` measures: a realistic station database filled
+//! in one transaction, the stats forms Archivist does not use (separate
+//! counts, `SUM(CASE ...)`, the aggregate without its index) beside the one
+//! it does, query plans, and probes for pooled and fresh connections.
+//!
+//! Nothing here runs in the monitor or the status server; it exists so the
+//! figures `bench` prints come from the same SQL and the same connections the
+//! product uses.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OpenFlags};
+
+use super::catalog::{vod_from_row, VOD_COLUMNS};
+use super::stats::{DAY_SECS, SYNC_STATS_SQL};
+use super::{describe, lock, open_reader, Store, StoreError};
+use crate::clock;
+use crate::vod::{Vod, VodState};
+
+/// How a station's VODs spread over the states, in hundredths, as on the
+/// demo station: mostly published, some moving, a few failed.
+const STATE_MIX: [(&str, u64); 9] = [
+    ("complete", 80),
+    ("processing", 6),
+    ("queued", 4),
+    ("waiting", 2),
+    ("partial", 1),
+    ("error", 3),
+    ("permanentFailure", 1),
+    ("disabled", 1),
+    ("unknown", 2),
+];
+
+/// Meeting bodies for believable titles (commas and quotes included, as real
+/// titles have them).
+const BODIES: [&str; 6] = [
+    "City Council Regular meeting",
+    "Planning Commission, Special Session",
+    "School Board",
+    "Parks & Recreation \"Summer Series\"",
+    "Zoning Board of Appeals",
+    "High School Football",
+];
+
+/// What [`Store::fill_station`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StationSize {
+    pub vods: u64,
+    pub shows: u64,
+    pub transcriptions: u64,
+}
+
+/// The ways of computing the sync figures that `bench` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsForm {
+    /// One `count(*)` per state, plus shows and transcriptions: 14 statements.
+    SeparateCounts,
+    /// One `SUM(CASE ...)` pass, as the planner runs it.
+    SumCase,
+    /// One `SUM(CASE ...)` pass over the table rows (`NOT INDEXED`).
+    SumCaseOverTable,
+    /// The product's aggregate (`Store::sync_stats`'s statement).
+    Aggregate,
+    /// The same aggregate kept off `idx_vod_state` (`NOT INDEXED`).
+    AggregateWithoutIndex,
+}
+
+/// Separate counts: one per state and one per other figure.
+const COUNT_STATE_SQL: &str = "SELECT count(*) FROM cablecast_vod WHERE vod_state = ?1";
+const COUNT_OTHERS_SQL: [&str; 4] = [
+    "SELECT count(*) FROM cablecast_show",
+    "SELECT count(*) FROM transcription_result",
+    "SELECT count(*) FROM transcription_result WHERE completed_at >= ?1",
+    "SELECT count(*) FROM transcription_result WHERE show_id IS NOT NULL",
+];
+
+/// The full-table form the aggregate replaced.
+const SUM_CASE_SQL: &str = "
+SELECT count(*),
+    sum(CASE WHEN vod_state = 'complete' THEN 1 ELSE 0 END),
+    sum(CASE WHEN vod_state = 'processing' THEN 1 ELSE 0 END),
+    sum(CASE WHEN vod_state = 'queued' THEN 1 ELSE 0 END),
+    sum(CASE WHEN vod_state = 'waiting' THEN 1 ELSE 0 END),
+    sum(CASE WHEN vod_state = 'partial' THEN 1 ELSE 0 END),
+    sum(CASE WHEN vod_state = 'error' THEN 1 ELSE 0 END),
+    sum(CASE WHEN vod_state = 'permanentFailure' THEN 1 ELSE 0 END),
+    sum(CASE WHEN vod_state = 'disabled' THEN 1 ELSE 0 END),
+    sum(CASE WHEN vod_state NOT IN ('complete', 'processing', 'queued', 'waiting', 'partial',
+        'error', 'permanentFailure', 'disabled') THEN 1 ELSE 0 END),
+    (SELECT count(*) FROM cablecast_show),
+    (SELECT count(*) FROM transcription_result),
+    (SELECT count(*) FROM transcription_result WHERE completed_at >= ?1),
+    (SELECT count(*) FROM transcription_result WHERE show_id IS NOT NULL)
+FROM cablecast_vod";
+
+/// A small read, the kind a status request makes, for the connection probe.
+const PROBE_SQL: &str = "SELECT count(*) FROM monitor_cycle";
+
+const INSERT_SHOW: &str = "
+INSERT INTO cablecast_show (cablecast_id, location_id, title, cg_title, event_date,
+    last_modified, total_run_time, created_at, updated_at)
+VALUES (?1, 1, ?2, ?3, ?4, ?4, ?5, ?6, ?6)";
+
+const INSERT_VOD: &str = "
+INSERT INTO cablecast_vod (id, show_id, show_cablecast_id, vod_state, percent_complete,
+    error_message, url, length, quality, is_watchable, disabled, state_changed_at,
+    created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12)";
+
+const INSERT_TRANSCRIPTION: &str = "
+INSERT INTO transcription_result (id, video_path, output_path, status, completed_at, show_id,
+    created_at, updated_at)
+VALUES (?1, ?2, ?3, 'completed', ?4, ?5, ?4, ?4)";
+
+/// First Cablecast ids, as on the demo station.
+const FIRST_SHOW_ID: i64 = 800;
+const FIRST_VOD_ID: i64 = 1200;
+
+impl Store {
+    /// Fills an empty database with `vods` VODs, about one show per 1.1 VODs
+    /// and one transcription per two shows, in one transaction.
+    pub fn fill_station(&self, vods: u64, seed: u64) -> Result<StationSize, StoreError> {
+        let now = clock::unix_now();
+        self.write("filling the benchmark station", |conn| {
+            let mut rng = seed | 1;
+            let mut next = move || {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng
+            };
+            let mut insert_show = conn.prepare(INSERT_SHOW)?;
+            let mut insert_vod = conn.prepare(INSERT_VOD)?;
+            let mut insert_tx = conn.prepare(INSERT_TRANSCRIPTION)?;
+            let mut size = StationSize {
+                vods: 0,
+                shows: 0,
+                transcriptions: 0,
+            };
+            let mut show_row = 0i64;
+            let mut show_id = FIRST_SHOW_ID - 1;
+            while size.vods < vods {
+                show_id += 1;
+                let aired = now - (vods - size.vods) as i64 * 3_600;
+                let body = BODIES[(next() % BODIES.len() as u64) as usize];
+                let date = clock::format_unix(aired);
+                let run_time = 1_800 + (next() % 9_000) as i64;
+                insert_show.execute(params![
+                    show_id,
+                    format!("{body} - {}", &date[..10]),
+                    format!("{body} {}", &date[..10]),
+                    date,
+                    run_time,
+                    clock::format_unix(aired + 3 * 86_400),
+                ])?;
+                show_row = conn.last_insert_rowid().max(show_row);
+                size.shows += 1;
+                // Every tenth show has a second VOD.
+                let per_show = if show_id % 10 == 0 { 2 } else { 1 };
+                for _ in 0..per_show {
+                    if size.vods == vods {
+                        break;
+                    }
+                    let vod_id = FIRST_VOD_ID + size.vods as i64;
+                    let state = pick_state(next() % 100);
+                    let complete = state == "complete";
+                    insert_vod.execute(params![
+                        vod_id,
+                        show_row,
+                        show_id,
+                        state,
+                        if complete { 1.0 } else { 0.0 },
+                        matches!(state, "error" | "permanentFailure")
+                            .then_some("Transcode failed: source file is truncated"),
+                        complete.then(|| format!(
+                            "https://vod.example.org/store-3/{show_id}-v1/vod.mp4"
+                        )),
+                        run_time,
+                        complete.then_some(2),
+                        complete,
+                        state == "disabled",
+                        clock::format_unix(aired + 7_200),
+                    ])?;
+                    size.vods += 1;
+                }
+                if show_id % 2 == 0 {
+                    insert_tx.execute(params![
+                        format!("tx-{show_id}"),
+                        format!("/srv/video/{show_id}.mp4"),
+                        format!("/srv/captions/{show_id}.vtt"),
+                        clock::format_unix(aired + 10_800),
+                        show_row,
+                    ])?;
+                    size.transcriptions += 1;
+                }
+            }
+            Ok(size)
+        })
+    }
+
+    /// Runs one form of the sync figures and returns the VOD total it saw.
+    pub fn stats_in_form(&self, form: StatsForm) -> Result<u64, StoreError> {
+        let since = clock::format_unix(clock::unix_now() - DAY_SECS);
+        self.watch("computing sync stats for the benchmark", |conn| {
+            let total: i64 = match form {
+                StatsForm::SeparateCounts => {
+                    let mut total = 0;
+                    let mut by_state = conn.prepare_cached(COUNT_STATE_SQL)?;
+                    for state in VodState::KNOWN {
+                        let n: i64 = by_state.query_row([state.as_str()], |row| row.get(0))?;
+                        total += n;
+                    }
+                    // Unrecognised states need one more count.
+                    let others: i64 = conn
+                        .prepare_cached(
+                            "SELECT count(*) FROM cablecast_vod WHERE vod_state NOT IN \
+                             ('complete', 'processing', 'queued', 'waiting', 'partial', \
+                              'error', 'permanentFailure', 'disabled', 'unknown')",
+                        )?
+                        .query_row([], |row| row.get(0))?;
+                    total += others;
+                    for sql in COUNT_OTHERS_SQL {
+                        let mut select = conn.prepare_cached(sql)?;
+                        if sql.contains("?1") {
+                            select.query_row([&since], |row| row.get::<_, i64>(0))?;
+                        } else {
+                            select.query_row([], |row| row.get::<_, i64>(0))?;
+                        }
+                    }
+                    total
+                }
+                StatsForm::SumCase | StatsForm::SumCaseOverTable => {
+                    let sql = if form == StatsForm::SumCase {
+                        SUM_CASE_SQL.to_string()
+                    } else {
+                        not_indexed(SUM_CASE_SQL)
+                    };
+                    conn.prepare_cached(&sql)?
+                        .query_row([&since], |row| row.get(0))?
+                }
+                StatsForm::Aggregate | StatsForm::AggregateWithoutIndex => {
+                    let sql = if form == StatsForm::Aggregate {
+                        SYNC_STATS_SQL.to_string()
+                    } else {
+                        not_indexed(SYNC_STATS_SQL)
+                    };
+                    let mut select = conn.prepare_cached(&sql)?;
+                    let mut rows = select.query([&since])?;
+                    let mut total = 0;
+                    while let Some(row) = rows.next()? {
+                        if row.get::<_, i64>(0)? == 0 {
+                            total += row.get::<_, i64>(2)?;
+                        }
+                    }
+                    total
+                }
+            };
+            Ok(total.max(0) as u64)
+        })
+    }
+
+    /// `EXPLAIN QUERY PLAN` of the sync aggregate, one line per step.
+    pub fn sync_stats_plan(&self) -> Result<Vec<String>, StoreError> {
+        self.query_plan(SYNC_STATS_SQL, 1)
+    }
+
+    /// `EXPLAIN QUERY PLAN` of the in-flight selection.
+    pub fn in_flight_plan(&self) -> Result<Vec<String>, StoreError> {
+        self.query_plan(super::catalog::IN_FLIGHT_SQL, 0)
+    }
+
+    fn query_plan(&self, sql: &str, parameters: usize) -> Result<Vec<String>, StoreError> {
+        self.watch("explaining a query plan", |conn| {
+            let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let args: Vec<String> = vec![String::new(); parameters];
+            let rows =
+                explain.query_map(rusqlite::params_from_iter(args.iter()), |row| row.get(3))?;
+            rows.collect()
+        })
+    }
+
+    /// Up to `limit` VODs as stored, lowest ids first.
+    pub fn first_vods(&self, limit: usize) -> Result<Vec<Vod>, StoreError> {
+        self.read("reading VODs for the benchmark", |conn| {
+            let sql = format!("SELECT {VOD_COLUMNS} FROM cablecast_vod ORDER BY id LIMIT ?1");
+            let mut select = conn.prepare(&sql)?;
+            let rows = select.query_map([limit as i64], vod_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Sets the writer's `synchronous` level: `NORMAL` (the product's) or
+    /// `FULL` (an fsync at every commit).
+    pub fn set_synchronous(&self, full: bool) -> Result<(), StoreError> {
+        let Some(writer) = &self.writer else {
+            return Err(self.read_only("setting synchronous"));
+        };
+        let level = if full { "FULL" } else { "NORMAL" };
+        lock(writer)
+            .execute_batch(&format!("PRAGMA synchronous = {level}"))
+            .map_err(|e| self.error("setting synchronous", &e))
+    }
+
+    /// One small read on a pooled connection.
+    pub fn probe_pooled(&self) -> Result<i64, StoreError> {
+        self.read("probing a pooled connection", |conn| {
+            conn.prepare_cached(PROBE_SQL)?
+                .query_row([], |row| row.get(0))
+        })
+    }
+
+    /// The same read on a connection opened (and configured) for it alone.
+    pub fn probe_fresh(&self) -> Result<i64, StoreError> {
+        let conn = open_reader(&self.path).map_err(|e| self.error("opening a connection", &e))?;
+        conn.query_row(PROBE_SQL, [], |row| row.get(0))
+            .map_err(|e| self.error("probing a fresh connection", &e))
+    }
+}
+
+/// Copies a database file, consistently even while another process writes
+/// it, to `to` (which must not exist).
+pub fn copy_database(from: &Path, to: &Path) -> Result<(), StoreError> {
+    let failed = |detail: String| StoreError::Sqlite {
+        path: from.to_path_buf(),
+        what: format!("copying the database to {}", to.display()),
+        detail,
+    };
+    let conn = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| failed(describe(&e)))?;
+    let target = to
+        .to_str()
+        .ok_or_else(|| failed("the copy's path is not UTF-8".into()))?;
+    conn.execute("VACUUM INTO ?1", [target])
+        .map_err(|e| failed(describe(&e)))?;
+    Ok(())
+}
+
+/// `sql` with every read of `cablecast_vod` kept off its indexes.
+fn not_indexed(sql: &str) -> String {
+    sql.replace("FROM cablecast_vod", "FROM cablecast_vod NOT INDEXED")
+}
+
+fn pick_state(roll: u64) -> &'static str {
+    let mut upto = 0;
+    for (state, share) in STATE_MIX {
+        upto += share;
+        if roll < upto {
+            return state;
+        }
+    }
+    "complete"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_mix_covers_every_roll() {
+        assert_eq!(STATE_MIX.iter().map(|(_, n)| n).sum::<u64>(), 100);
+        assert_eq!(pick_state(0), "complete");
+        assert_eq!(pick_state(99), "unknown");
+    }
+
+    #[test]
+    fn not_indexed_touches_only_the_vod_table() {
+        let sql = not_indexed(SYNC_STATS_SQL);
+        assert!(sql.contains("FROM cablecast_vod NOT INDEXED GROUP BY"));
+        assert!(sql.contains("FROM cablecast_show"));
+    }
+}
