@@ -5,4 +5,5 @@
 mod support;
 
 mod core_cli;
+mod core_https;
 mod core_monitor;

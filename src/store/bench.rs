@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OpenFlags};
 
 use super::catalog::{vod_from_row, VOD_COLUMNS};
 use super::stats::{DAY_SECS, SYNC_STATS_SQL};
-use super::{describe, lock, open_reader, Store, StoreError};
+use super::{describe, lock, open_reader, Store, StoreError, READER_CACHE_KIB};
 use crate::clock;
 use crate::vod::{Vod, VodState};
 
@@ -311,7 +311,8 @@ impl Store {
 
     /// The same read on a connection opened (and configured) for it alone.
     pub fn probe_fresh(&self) -> Result<i64, StoreError> {
-        let conn = open_reader(&self.path).map_err(|e| self.error("opening a connection", &e))?;
+        let conn = open_reader(&self.path, READER_CACHE_KIB)
+            .map_err(|e| self.error("opening a connection", &e))?;
         conn.query_row(PROBE_SQL, [], |row| row.get(0))
             .map_err(|e| self.error("probing a fresh connection", &e))
     }

@@ -20,9 +20,6 @@ thread_local! {
     static THREAD_READS: Cell<u64> = const { Cell::new(0) };
     static THREAD_WRITES: Cell<u64> = const { Cell::new(0) };
     static IN_WRITE: Cell<bool> = const { Cell::new(false) };
-    /// Statements using a pragma table function (`FROM pragma_data_version`)
-    /// running now on this thread.
-    static PRAGMA_FUNCTIONS_RUNNING: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Process-wide statement totals.
@@ -81,15 +78,7 @@ pub fn this_thread() -> ThreadStatements {
 
 /// Attaches the counting callback to a connection.
 pub(crate) fn attach(conn: &Connection) {
-    conn.trace_v2(
-        TraceEventCodes::SQLITE_TRACE_STMT | TraceEventCodes::SQLITE_TRACE_PROFILE,
-        Some(on_event),
-    );
-}
-
-/// Whether a statement calls a pragma table function.
-fn calls_pragma_function(sql: &str) -> bool {
-    sql.contains("pragma_")
+    conn.trace_v2(TraceEventCodes::SQLITE_TRACE_PROFILE, Some(on_event));
 }
 
 /// Marks the statements run inside `work` as write-transaction statements.
@@ -100,24 +89,19 @@ pub(crate) fn as_write<T>(work: impl FnOnce() -> T) -> T {
     result
 }
 
+/// The statement SQLite runs inside the `pragma_data_version` table-valued
+/// function of the sync aggregate: part of that one statement, not another
+/// one of Archivist's (whose own data-version check is spelled
+/// `PRAGMA main.data_version`).
+const NESTED_PRAGMA: &str = "PRAGMA data_version";
+
 fn on_event(event: TraceEvent<'_>) {
-    // SQLite runs a pragma table function (`FROM pragma_data_version`) as a
-    // nested `PRAGMA ...` statement and reports it too. It is part of the one
-    // statement Archivist ran, so it is not counted again.
-    if let TraceEvent::Stmt(_, sql) = event {
-        if calls_pragma_function(sql) {
-            PRAGMA_FUNCTIONS_RUNNING.with(|n| n.set(n.get() + 1));
-        }
-        return;
-    }
-    if let TraceEvent::Profile(stmt, elapsed) = event {
-        let sql = stmt.sql();
-        if calls_pragma_function(&sql) {
-            PRAGMA_FUNCTIONS_RUNNING.with(|n| n.set(n.get().saturating_sub(1)));
-        } else if sql.trim_start().starts_with("PRAGMA")
-            && PRAGMA_FUNCTIONS_RUNNING.with(Cell::get) > 0
-        {
+    if let TraceEvent::Profile(statement, elapsed) = event {
+        if statement.sql() == NESTED_PRAGMA {
             return;
+        }
+        if log::log_enabled!(log::Level::Trace) {
+            log::trace!("sql ({} us): {}", elapsed.as_micros(), statement.sql());
         }
         TOTAL_STATEMENTS.fetch_add(1, Ordering::Relaxed);
         TOTAL_NANOS.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
