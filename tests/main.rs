@@ -4,6 +4,9 @@
 
 mod support;
 
+mod bench;
 mod core_cli;
 mod core_https;
 mod core_monitor;
+mod export;
+mod loadtest;

@@ -233,11 +233,12 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
     drop(store);
 
     progress("steady-state monitoring cycles");
-    let shows = CYCLE_SHOWS.min(settings.vods.max(10) as usize);
+    let shows = CYCLE_SHOWS.min(station.vods.max(10) as usize);
     let cycle = measure_cycles(&scratch.file("cycle.db"), shows, runs)?;
 
     progress("refresh of in-flight VODs from a slow server");
-    let refresh_vods = REFRESH_VODS.min((settings.vods / 10).max(1) as usize);
+    // Scaled down with the station, so a small bench stays quick.
+    let refresh_vods = REFRESH_VODS.min((station.vods / 10).max(1) as usize);
     let refresh = measure_refresh(&scratch.file("refresh.db"), refresh_vods)?;
 
     Ok(BenchReport {
