@@ -30,7 +30,7 @@ use crate::vod::Vod;
 
 /// How long one measured run of a fast operation lasts: long enough that
 /// timer resolution does not matter, short enough for many runs.
-const RUN_TARGET: Duration = Duration::from_millis(40);
+const RUN_TARGET: Duration = Duration::from_millis(100);
 /// Ceiling on repetitions inside one run.
 const MAX_ITERATIONS: u64 = 200_000;
 /// Per-row writes at `synchronous=FULL` cost an fsync each: enough rows to
@@ -153,7 +153,12 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
         transcriptions: counts.transcriptions.total,
         in_flight: counts.pending_vods,
         build_ms,
-        file_kb: fs::metadata(&db).map(|m| m.len() / 1024).unwrap_or(0),
+        // The WAL holds recent writes until a checkpoint: count both.
+        file_kb: [db.clone(), scratch.file("station.db-wal")]
+            .iter()
+            .filter_map(|file| fs::metadata(file).ok())
+            .map(|m| m.len() / 1024)
+            .sum(),
     };
 
     progress("stats forms");
@@ -249,7 +254,7 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
         index,
         aggregate_plan,
         in_flight_plan,
-        in_flight_read_us: in_flight_read,
+        in_flight_read_us: in_flight_read.wall_us,
         writes,
         connection_check,
         connections,
@@ -258,14 +263,17 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
     })
 }
 
-/// Median time of `work` in microseconds: each run repeats it until about
-/// [`RUN_TARGET`] has passed, after one untimed warm-up.
-fn median_micros<E>(runs: usize, mut work: impl FnMut() -> Result<(), E>) -> Result<f64, E> {
+/// Median wall time of `work` in microseconds: each run repeats it until
+/// about [`RUN_TARGET`] has passed, after one untimed warm-up. Also the mean
+/// time this thread spent on a CPU per call, over all runs: on a busy
+/// machine that figure moves far less than wall time.
+fn median_micros<E>(runs: usize, mut work: impl FnMut() -> Result<(), E>) -> Result<Timing, E> {
     let warm = Instant::now();
     work()?;
     let once = warm.elapsed().max(Duration::from_nanos(50));
     let iterations = (RUN_TARGET.as_nanos() / once.as_nanos()).clamp(1, MAX_ITERATIONS as u128);
     let mut samples = Vec::with_capacity(runs);
+    let cpu_before = thread_cpu();
     for _ in 0..runs {
         let started = Instant::now();
         for _ in 0..iterations {
@@ -273,7 +281,39 @@ fn median_micros<E>(runs: usize, mut work: impl FnMut() -> Result<(), E>) -> Res
         }
         samples.push(started.elapsed().as_secs_f64() * 1e6 / iterations as f64);
     }
-    Ok(median(&mut samples))
+    let calls = runs as f64 * iterations as f64;
+    Ok(Timing {
+        wall_us: median(&mut samples),
+        cpu_us: cpu_since(cpu_before).map(|cpu| cpu.as_secs_f64() * 1e6 / calls),
+    })
+}
+
+/// What [`median_micros`] measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub wall_us: f64,
+    pub cpu_us: Option<f64>,
+}
+
+/// Kernel clock ticks per second for `/proc` times (fixed at 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU time (user and system) this thread has used, from
+/// `/proc/thread-self/stat`; 10 ms resolution, so only long spans are
+/// measured with it.
+fn thread_cpu() -> Option<Duration> {
+    let stat = fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: utime and stime are the 12th and 13th of them.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(Duration::from_secs_f64(ticks / TICKS_PER_SECOND))
+}
+
+/// CPU time used since `before`, when it is long enough to mean something.
+fn cpu_since(before: Option<Duration>) -> Option<Duration> {
+    let used = thread_cpu()?.checked_sub(before?)?;
+    (used >= Duration::from_millis(100)).then_some(used)
 }
 
 fn median(samples: &mut [f64]) -> f64 {
@@ -297,59 +337,82 @@ fn ms(took: Duration) -> f64 {
 /// through `Store::apply_refresh` (the refresh's own write).
 fn measure_writes(store: &Store, runs: usize) -> Result<Vec<WriteFigure>, BenchError> {
     let vods = store.first_vods(BATCHED_WRITES)?;
+    let per_row = &vods[..PER_ROW_WRITES.min(vods.len())];
     let mut figures = Vec::new();
     let mut round = 0u32;
+    let mut next_round = |rows: &[Vod]| {
+        round += 1;
+        moved(rows, round)
+    };
     for full in [false, true] {
         store.set_synchronous(full)?;
         let level = if full { "FULL" } else { "NORMAL" };
-        let per_row = &vods[..PER_ROW_WRITES.min(vods.len())];
-        let rate = median_rate(runs, per_row.len(), || {
-            round += 1;
-            let changed = moved(per_row, round);
-            for outcome in &changed {
-                store.apply_refresh(std::slice::from_ref(outcome))?;
-            }
-            Ok(())
-        })?;
+        let (rate, cpu_rate) = median_rate(
+            runs,
+            || next_round(per_row),
+            |changed| {
+                for outcome in changed {
+                    store.apply_refresh(std::slice::from_ref(outcome))?;
+                }
+                Ok(())
+            },
+        )?;
         figures.push(WriteFigure::new(
             level,
             "one transaction per row",
             per_row.len(),
             rate,
+            cpu_rate,
         ));
         for batch in BATCH_SIZES {
-            let rate = median_rate(runs, vods.len(), || {
-                round += 1;
-                let changed = moved(&vods, round);
-                for chunk in changed.chunks(batch) {
-                    store.apply_refresh(chunk)?;
-                }
-                Ok(())
-            })?;
+            let (rate, cpu_rate) = median_rate(
+                runs,
+                || next_round(&vods),
+                |changed| {
+                    for chunk in changed.chunks(batch) {
+                        store.apply_refresh(chunk)?;
+                    }
+                    Ok(())
+                },
+            )?;
             figures.push(WriteFigure::new(
                 level,
                 &format!("batches of {batch} per transaction"),
                 vods.len(),
                 rate,
+                cpu_rate,
             ));
         }
     }
     Ok(figures)
 }
 
-/// Median rows per second of `write`, which writes `rows` rows per run.
+/// Median rows per second of `write` over rows from `prepare` (made outside
+/// the timing), and rows per second of this thread's CPU time over all runs.
 fn median_rate(
     runs: usize,
-    rows: usize,
-    mut write: impl FnMut() -> Result<(), StoreError>,
-) -> Result<f64, StoreError> {
+    mut prepare: impl FnMut() -> Vec<RefreshOutcome>,
+    mut write: impl FnMut(&[RefreshOutcome]) -> Result<(), StoreError>,
+) -> Result<(f64, Option<f64>), StoreError> {
     let mut samples = Vec::with_capacity(runs);
+    let mut cpu = Duration::ZERO;
+    let mut cpu_known = true;
+    let mut rows = 0;
     for _ in 0..runs {
+        let changed = prepare();
+        let cpu_before = thread_cpu();
         let started = Instant::now();
-        write()?;
-        samples.push(rows as f64 / started.elapsed().as_secs_f64().max(1e-9));
+        write(&changed)?;
+        samples.push(changed.len() as f64 / started.elapsed().as_secs_f64().max(1e-9));
+        match (cpu_before, thread_cpu()) {
+            (Some(before), Some(after)) => cpu += after.saturating_sub(before),
+            _ => cpu_known = false,
+        }
+        rows += changed.len();
     }
-    Ok(median(&mut samples))
+    let cpu_rate =
+        (cpu_known && cpu >= Duration::from_millis(100)).then(|| rows as f64 / cpu.as_secs_f64());
+    Ok((median(&mut samples), cpu_rate))
 }
 
 /// The VODs with their progress moved, so every write really changes a row.

@@ -46,18 +46,21 @@ pub struct StationFigures {
     pub file_kb: u64,
 }
 
-/// One timed operation: the median time of one call.
+/// One timed operation: the median wall time of one call, and the mean
+/// time on a CPU per call when the runs were long enough to tell.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Figure {
     pub name: String,
     pub median_us: f64,
+    pub cpu_us: Option<f64>,
 }
 
 impl Figure {
-    pub fn micros(name: &str, median_us: f64) -> Figure {
+    pub fn micros(name: &str, timing: super::Timing) -> Figure {
         Figure {
             name: name.to_string(),
-            median_us,
+            median_us: timing.wall_us,
+            cpu_us: timing.cpu_us,
         }
     }
 }
@@ -68,16 +71,27 @@ pub struct WriteFigure {
     pub synchronous: String,
     pub mode: String,
     pub rows: usize,
+    /// Median over runs, by the wall clock.
     pub rows_per_s: f64,
+    /// Rows per second of the writing thread's CPU time (fsync waits and
+    /// other processes' load excluded), when measurable.
+    pub cpu_rows_per_s: Option<f64>,
 }
 
 impl WriteFigure {
-    pub fn new(synchronous: &str, mode: &str, rows: usize, rows_per_s: f64) -> WriteFigure {
+    pub fn new(
+        synchronous: &str,
+        mode: &str,
+        rows: usize,
+        rows_per_s: f64,
+        cpu_rows_per_s: Option<f64>,
+    ) -> WriteFigure {
         WriteFigure {
             synchronous: synchronous.to_string(),
             mode: mode.to_string(),
             rows,
             rows_per_s,
+            cpu_rows_per_s,
         }
     }
 }
@@ -159,13 +173,19 @@ impl BenchReport {
             duration(self.in_flight_read_us),
             self.in_flight_plan.join("; ")
         );
-        let _ = writeln!(out, "VOD state writes (Store::apply_refresh)");
+        let _ = writeln!(
+            out,
+            "VOD state writes (Store::apply_refresh){:>38} {:>12}",
+            "rows/s", "per CPU s"
+        );
         for w in &self.writes {
             let _ = writeln!(
                 out,
-                "  {:<60} {:>12.0} rows/s",
+                "  {:<60} {:>12.0} {:>12}",
                 format!("synchronous={} {} ({} rows)", w.synchronous, w.mode, w.rows),
-                w.rows_per_s
+                w.rows_per_s,
+                w.cpu_rows_per_s
+                    .map_or("-".to_string(), |rate| format!("{rate:.0}"))
             );
         }
         out.push('\n');
@@ -234,7 +254,11 @@ impl BenchReport {
 
 /// A titled list of timings, each with its ratio to the fastest.
 fn section(out: &mut String, title: &str, figures: &[Figure]) {
-    let _ = writeln!(out, "{title}");
+    let _ = writeln!(
+        out,
+        "{title:<62} {:>12} {:>10} {:>12}",
+        "median", "ratio", "CPU/call"
+    );
     let fastest = figures
         .iter()
         .map(|f| f.median_us)
@@ -243,10 +267,11 @@ fn section(out: &mut String, title: &str, figures: &[Figure]) {
     for figure in figures {
         let _ = writeln!(
             out,
-            "  {:<60} {:>12} {:>10}",
+            "  {:<60} {:>12} {:>10} {:>12}",
             figure.name,
             duration(figure.median_us),
-            format!("x{:.1}", figure.median_us / fastest)
+            format!("x{:.1}", figure.median_us / fastest),
+            figure.cpu_us.map_or("-".to_string(), duration)
         );
     }
     out.push('\n');
