@@ -49,6 +49,9 @@ const REFRESH_LATENCY: Duration = Duration::from_millis(50);
 /// ... with the monitor's default concurrency.
 const REFRESH_CONCURRENCY: usize = 4;
 const SEED: u64 = 2026;
+/// Less CPU time than this is not reported (the coarse fallback clock
+/// ticks every 10 ms).
+const MIN_CPU_SPAN: Duration = Duration::from_millis(5);
 
 /// What to measure, validated by `cli`.
 #[derive(Debug, Clone)]
@@ -298,10 +301,17 @@ pub struct Timing {
 /// Kernel clock ticks per second for `/proc` times (fixed at 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// CPU time (user and system) this thread has used, from
-/// `/proc/thread-self/stat`; 10 ms resolution, so only long spans are
-/// measured with it.
+/// CPU time this thread has used: nanoseconds from
+/// `/proc/thread-self/schedstat`, else user and system ticks (10 ms
+/// resolution) from `/proc/thread-self/stat`.
 fn thread_cpu() -> Option<Duration> {
+    if let Some(nanos) = fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .filter(|nanos| *nanos > 0)
+    {
+        return Some(Duration::from_nanos(nanos));
+    }
     let stat = fs::read_to_string("/proc/thread-self/stat").ok()?;
     // Fields after the command name, which is in parentheses and may hold
     // spaces: utime and stime are the 12th and 13th of them.
@@ -313,7 +323,7 @@ fn thread_cpu() -> Option<Duration> {
 /// CPU time used since `before`, when it is long enough to mean something.
 fn cpu_since(before: Option<Duration>) -> Option<Duration> {
     let used = thread_cpu()?.checked_sub(before?)?;
-    (used >= Duration::from_millis(100)).then_some(used)
+    (used >= MIN_CPU_SPAN).then_some(used)
 }
 
 fn median(samples: &mut [f64]) -> f64 {
