@@ -20,10 +20,13 @@
 //!   status server (loopback only unless told otherwise).
 //! - `export`: `archivist export`, rows streamed from the store as CSV or
 //!   JSON lines.
+//! - `transcription`: caption files and reported transcription jobs: the
+//!   storage scan, `record` (shared by `transcriptions add` and
+//!   `POST /api/transcriptions`), and linking results to shows.
 //! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
-//! status -> {store, cache}.
+//! status -> {store, cache}; cli -> transcription -> store.
 //!
 //! # Invariants
 //!
@@ -38,6 +41,14 @@
 //! - Cached sync figures are never stale: a write by this process invalidates
 //!   them, and a write by any other process changes `PRAGMA data_version`,
 //!   which every cached read checks.
+//! - A transcription result's id is a stable hash of its stored output path
+//!   (video path when it has none); paths are stored as reached, never
+//!   resolved through symlinks.
+//! - A scan never deletes a result: a file that is gone is marked
+//!   `removed_at`, and only when it is really gone (not when its folder or
+//!   mount could not be read).
+//! - Automatic linking never changes a link made by hand, and never links a
+//!   show to a second video without reporting it as a conflict.
 //! - The Cablecast password, and the Basic auth header made from it, never
 //!   reach a log line, an error message, the page or any output.
 
@@ -55,4 +66,5 @@ pub mod memory;
 pub mod monitor;
 pub mod status;
 pub mod store;
+pub mod transcription;
 pub mod vod;

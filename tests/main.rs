@@ -10,3 +10,4 @@ mod core_https;
 mod core_monitor;
 mod export;
 mod loadtest;
+mod transcriptions;

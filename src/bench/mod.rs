@@ -24,7 +24,7 @@ use crate::demo::{DemoStation, StationOptions};
 use crate::memory;
 use crate::monitor::{Monitor, CONNECTION_CHECK_TTL};
 use crate::status::StatusBoard;
-use crate::store::bench::{copy_database, StatsForm};
+use crate::store::bench::{copy_database, StatsForm, SEPARATE_COUNT_STATEMENTS};
 use crate::store::{Access, RefreshOutcome, Store, StoreError};
 use crate::vod::Vod;
 
@@ -166,11 +166,9 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
 
     progress("stats forms");
     let mut stats = Vec::new();
+    let separate = format!("separate count queries ({SEPARATE_COUNT_STATEMENTS} statements)");
     for (name, form) in [
-        (
-            "separate count queries (14 statements)",
-            StatsForm::SeparateCounts,
-        ),
+        (separate.as_str(), StatsForm::SeparateCounts),
         ("SUM(CASE ...), as the planner runs it", StatsForm::SumCase),
         ("SUM(CASE ...) over the table", StatsForm::SumCaseOverTable),
         (

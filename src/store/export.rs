@@ -40,7 +40,7 @@ FROM cablecast_show";
 
 const TRANSCRIPTIONS_SQL: &str = "
 SELECT t.id, s.cablecast_id AS show_cablecast_id, t.video_path, t.output_path, t.status,
-    t.completed_at, t.error, t.created_at, t.updated_at
+    t.completed_at, t.error, t.source, t.removed_at, t.created_at, t.updated_at
 FROM transcription_result t LEFT JOIN cablecast_show s ON s.id = t.show_id";
 
 impl ExportTable {

@@ -19,6 +19,7 @@ mod cycles;
 pub mod export;
 mod schema;
 mod stats;
+mod transcriptions;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,10 @@ pub use catalog::RefreshOutcome;
 pub use cycles::{CycleRecord, LastCycle};
 pub use schema::SCHEMA_VERSION;
 pub use stats::{SyncStats, TranscriptionCounts};
+pub use transcriptions::{
+    ManualLinkOutcome, ReportedTranscription, ScanCounts, ScannedCaption, ShowNeedingCaptions,
+    ShowToLink, TranscriptionFilter, TranscriptionRow, UnlinkedCaption,
+};
 
 /// How long one statement waits for another process's lock before SQLite
 /// reports busy. A sqlite3 CLI session that writes briefly finishes well
