@@ -186,18 +186,29 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
     ));
 
     progress("the aggregate with and without its index");
-    let with_index = median_micros(runs, || {
-        store.stats_in_form(StatsForm::Aggregate).map(|_| ())
-    })?;
-    let without_index = median_micros(runs, || {
-        store
-            .stats_in_form(StatsForm::AggregateWithoutIndex)
-            .map(|_| ())
-    })?;
-    let index = vec![
-        Figure::micros("aggregate using idx_vod_state", with_index),
-        Figure::micros("aggregate NOT INDEXED", without_index),
-    ];
+    let mut index = Vec::new();
+    for (name, form) in [
+        ("whole aggregate using idx_vod_state", StatsForm::Aggregate),
+        (
+            "whole aggregate, VOD pass NOT INDEXED",
+            StatsForm::AggregateWithoutIndex,
+        ),
+        (
+            "VOD states: GROUP BY over idx_vod_state",
+            StatsForm::VodStates,
+        ),
+        (
+            "VOD states: GROUP BY NOT INDEXED",
+            StatsForm::VodStatesWithoutIndex,
+        ),
+        (
+            "VOD states: SUM(CASE ...) over the table",
+            StatsForm::VodStatesSumCaseOverTable,
+        ),
+    ] {
+        let timing = median_micros(runs, || store.stats_in_form(form).map(|_| ()))?;
+        index.push(Figure::micros(name, timing));
+    }
     let aggregate_plan = store.sync_stats_plan()?;
     let in_flight_plan = store.in_flight_plan()?;
     let in_flight_read = median_micros(runs, || store.in_flight_vods().map(|_| ()))?;

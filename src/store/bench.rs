@@ -63,6 +63,12 @@ pub enum StatsForm {
     Aggregate,
     /// The same aggregate kept off `idx_vod_state` (`NOT INDEXED`).
     AggregateWithoutIndex,
+    /// Only the aggregate's VOD part: `GROUP BY vod_state` over the index.
+    VodStates,
+    /// Only the VOD part, kept off the index.
+    VodStatesWithoutIndex,
+    /// Only the VOD part of `SUM(CASE ...)`, over the table.
+    VodStatesSumCaseOverTable,
 }
 
 /// Separate counts: one per state and one per other figure.
@@ -114,6 +120,15 @@ fn sum_case_sql(over_table: bool) -> String {
         "SELECT {SUM_CASE_VODS}, {} FROM cablecast_vod{hint}",
         others.join(", ")
     )
+}
+
+/// The aggregate's VOD part alone, taken from the aggregate itself.
+fn vod_states_sql() -> String {
+    let line = SYNC_STATS_SQL
+        .lines()
+        .find(|line| line.contains("GROUP BY vod_state"))
+        .unwrap_or("SELECT 0, vod_state, count(*) FROM cablecast_vod GROUP BY vod_state");
+    line.trim_start_matches("UNION ALL ").to_string()
 }
 
 /// The product's aggregate with its VOD pass kept off `idx_vod_state`.
@@ -264,14 +279,30 @@ impl Store {
                 StatsForm::SumCase | StatsForm::SumCaseOverTable => conn
                     .prepare_cached(&sum_case_sql(form == StatsForm::SumCaseOverTable))?
                     .query_row([&since], |row| row.get(0))?,
-                StatsForm::Aggregate | StatsForm::AggregateWithoutIndex => {
-                    let sql = if form == StatsForm::Aggregate {
-                        SYNC_STATS_SQL.to_string()
-                    } else {
-                        aggregate_without_index()
+                StatsForm::VodStatesSumCaseOverTable => conn
+                    .prepare_cached(&format!(
+                        "SELECT {SUM_CASE_VODS} FROM cablecast_vod NOT INDEXED"
+                    ))?
+                    .query_row([], |row| row.get(0))?,
+                StatsForm::Aggregate
+                | StatsForm::AggregateWithoutIndex
+                | StatsForm::VodStates
+                | StatsForm::VodStatesWithoutIndex => {
+                    let sql = match form {
+                        StatsForm::Aggregate => SYNC_STATS_SQL.to_string(),
+                        StatsForm::AggregateWithoutIndex => aggregate_without_index(),
+                        StatsForm::VodStates => vod_states_sql(),
+                        _ => vod_states_sql().replace(
+                            "FROM cablecast_vod GROUP BY",
+                            "FROM cablecast_vod NOT INDEXED GROUP BY",
+                        ),
                     };
                     let mut select = conn.prepare_cached(&sql)?;
-                    let mut rows = select.query([&since])?;
+                    let mut rows = if sql.contains("?1") {
+                        select.query([&since])?
+                    } else {
+                        select.query([])?
+                    };
                     let mut total = 0;
                     while let Some(row) = rows.next()? {
                         if row.get::<_, i64>(0)? == 0 {
