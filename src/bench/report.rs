@@ -229,9 +229,9 @@ impl BenchReport {
             out,
             "  {:<60} {:>12}",
             if c.peak_rss_is_cycles_only {
-                "peak RSS during the cycles"
+                "peak RSS during the cycles (bench process, its heap included)"
             } else {
-                "peak RSS of the whole bench"
+                "peak RSS of the whole bench process"
             },
             c.peak_rss_kb
                 .map_or("unknown".to_string(), |kb| format!("{kb} KiB"))
