@@ -31,7 +31,13 @@ fn a_small_run_reports_every_section_as_json() {
             .expect("transcriptions")
             > 0
     );
-    for section in ["stats", "index", "connection_check", "connections"] {
+    for section in [
+        "stats",
+        "index",
+        "in_flight",
+        "connection_check",
+        "connections",
+    ] {
         let figures = report[section].as_array().expect(section);
         assert!(figures.len() >= 2, "{section}");
         for figure in figures {
@@ -92,6 +98,7 @@ fn a_given_database_is_measured_on_a_copy() {
         "VOD state writes",
         "Connection check",
         "Database connections",
+        "The in-flight selection",
         "Steady-state monitoring cycle",
         "Refresh of 20 in-flight VODs",
     ] {

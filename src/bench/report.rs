@@ -133,7 +133,7 @@ pub struct BenchReport {
     pub index: Vec<Figure>,
     pub aggregate_plan: Vec<String>,
     pub in_flight_plan: Vec<String>,
-    pub in_flight_read_us: f64,
+    pub in_flight: Vec<Figure>,
     pub writes: Vec<WriteFigure>,
     pub connection_check: Vec<Figure>,
     pub connections: Vec<Figure>,
@@ -169,10 +169,10 @@ impl BenchReport {
         }
         let _ = writeln!(
             out,
-            "  in-flight selection: {} (plan: {})\n",
-            duration(self.in_flight_read_us),
+            "  plan of the in-flight selection: {}\n",
             self.in_flight_plan.join("; ")
         );
+        section(&mut out, "The in-flight selection", &self.in_flight);
         let _ = writeln!(
             out,
             "VOD state writes (Store::apply_refresh){:>38} {:>12}",

@@ -326,6 +326,19 @@ impl Store {
         self.query_plan(super::catalog::IN_FLIGHT_SQL)
     }
 
+    /// The in-flight selection as it ran before `idx_vod_in_flight` (a scan
+    /// of every row); returns how many VODs it found.
+    pub fn in_flight_without_index(&self) -> Result<usize, StoreError> {
+        let sql = super::catalog::IN_FLIGHT_SQL
+            .replace("FROM cablecast_vod", "FROM cablecast_vod NOT INDEXED");
+        self.read("listing in-flight VODs without their index", |conn| {
+            let mut select = conn.prepare_cached(&sql)?;
+            let rows = select.query_map([], vod_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<Vod>>>()
+                .map(|vods| vods.len())
+        })
+    }
+
     /// Up to `limit` VODs as stored, lowest ids first.
     pub fn first_vods(&self, limit: usize) -> Result<Vec<Vod>, StoreError> {
         self.read("reading VODs for the benchmark", |conn| {
