@@ -49,9 +49,10 @@ const REFRESH_LATENCY: Duration = Duration::from_millis(50);
 /// ... with the monitor's default concurrency.
 const REFRESH_CONCURRENCY: usize = 4;
 const SEED: u64 = 2026;
-/// Less CPU time than this is not reported (the coarse fallback clock
-/// ticks every 10 ms).
-const MIN_CPU_SPAN: Duration = Duration::from_millis(5);
+/// Less CPU time than this is not reported: the kernel brings a running
+/// thread's figure up to date only every few milliseconds (and the fallback
+/// clock ticks every 10 ms).
+const MIN_CPU_SPAN: Duration = Duration::from_millis(20);
 
 /// What to measure, validated by `cli`.
 #[derive(Debug, Clone)]
