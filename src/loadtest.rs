@@ -535,7 +535,7 @@ fn request(
     line: &mut String,
 ) -> Result<(u16, bool), Failure> {
     let head = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: archivist-loadtest\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n"
     );
     connection
         .get_mut()

@@ -35,7 +35,7 @@ const STATE_MIX: [(&str, u64); 9] = [
 /// titles have them).
 const BODIES: [&str; 6] = [
     "City Council Regular meeting",
-    "Planning Commission, Special Session",
+    "Planning Commission, Special Meeting",
     "School Board",
     "Parks & Recreation \"Summer Series\"",
     "Zoning Board of Appeals",
