@@ -28,7 +28,10 @@ use crate::logging;
 use crate::monitor::Monitor;
 use crate::status::StatusBoard;
 use crate::store::export::ExportTable;
-use crate::store::{Access, Store, StoreError, TranscriptionFilter, SCHEMA_VERSION};
+use crate::store::{
+    self, Access, DatabaseLock, Store, StoreError, TranscriptionFilter, SCHEMA_VERSION,
+};
+use crate::systemd::ServiceLink;
 use crate::transcription::{
     self, report as transcription_report, RecordError, TranscriptionReport,
 };
@@ -58,7 +61,15 @@ Commands:
                                   Link results to shows (automatically, or this one by hand)
   transcriptions list [--failed|--unlinked|--needs-captions]
                                   List results (or the shows that still need captions)
-  help       Print this help
+  backup DEST [--force]
+             Write a checked copy of the database to DEST while the service runs
+             (--force replaces an existing DEST)
+  restore SRC
+             Replace the database with a checked copy of SRC (stop the service first);
+             the replaced file is kept as DB.before-restore
+  demo-station [--listen ADDR] [--shows N]
+             Serve only the demo Cablecast until stopped [default 127.0.0.1:8090, 300 shows]
+  help       Print this help (--version: version, commit, target and SQLite)
 
 Options for every command:
   --db PATH              Database file [env ARCHIVIST_DB, default ./archivist.db]
@@ -180,32 +191,7 @@ struct MonitorFlags {
 
 /// Parses and runs one command.
 pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
-    let mut parser = lexopt::Parser::from_args(args);
-    let mut global = Global {
-        db: None,
-        log_level: None,
-    };
-    let mut command: Option<String> = None;
-    let mut rest: Vec<OsString> = Vec::new();
-    // Global options may come before or after the command; everything else
-    // is left for the command's own parser.
-    while let Some(arg) = parser.next()? {
-        match arg {
-            Long("db") => global.db = Some(parser.value()?.into()),
-            Long("log-level") => global.log_level = Some(parser.value()?.string()?),
-            Long("help") | Short('h') if command.is_none() => command = Some("help".into()),
-            Long("version") | Short('V') if command.is_none() => command = Some("version".into()),
-            Value(value) if command.is_none() => command = Some(value.string()?),
-            Value(value) => rest.push(value),
-            Long(name) => {
-                rest.push(format!("--{name}").into());
-                if let Some(value) = parser.optional_value() {
-                    rest.push(value);
-                }
-            }
-            Short(c) => rest.push(format!("-{c}").into()),
-        }
-    }
+    let (global, command, rest) = split_global(args)?;
     let level = match &global.log_level {
         Some(text) => logging::parse_level("--log-level", text)?,
         None => match env.get("ARCHIVIST_LOG_LEVEL") {
@@ -232,6 +218,9 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
             no_more_args(rest)?;
             logging::init(level);
             let store = Store::open(&db, Access::ReadWrite)?;
+            if let Some(damage) = store.damage() {
+                return Err(damage.clone().into());
+            }
             println!(
                 "database {} is ready (schema version {SCHEMA_VERSION})",
                 store.path().display()
@@ -263,7 +252,42 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
             let flags = monitor_flags(rest)?;
             let settings = monitor_settings(&flags, env, None)?;
             logging::init(level);
-            run_monitor(&db, settings)
+            run_monitor(&db, settings, env)
+        }
+        "backup" => {
+            let (dest, force) = path_and_force(rest, "backup DEST [--force]")?;
+            logging::init(level);
+            let copy = Store::open(&db, Access::ReadOnly)?.backup_to(&dest, force)?;
+            println!(
+                "backup {} written and checked: {} bytes, {} VODs, schema version {}",
+                copy.path.display(),
+                copy.bytes,
+                copy.vods,
+                copy.schema_version
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        "restore" => {
+            let (src, _) = path_and_force(rest, "restore SRC")?;
+            logging::init(level);
+            let restored = store::restore(&src, &db)?;
+            println!(
+                "restored {} from {}: {} bytes, {} VODs, schema version {}{}",
+                db.display(),
+                src.display(),
+                restored.copy.bytes,
+                restored.copy.vods,
+                restored.copy.schema_version,
+                restored
+                    .previous
+                    .map(|p| format!("; the replaced database is kept as {}", p.display()))
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        "demo-station" => {
+            logging::init(level);
+            run_demo_station(rest)
         }
         "demo" => {
             let flags = monitor_flags(rest)?;
@@ -611,15 +635,80 @@ fn run_transcriptions(db: &std::path::Path, rest: Vec<OsString>) -> Result<ExitC
     }
 }
 
-/// `archivist --version`: what a station engineer needs in a bug report.
+/// Takes the options every command shares (`--db`, `--log-level`, before or
+/// after the command) and the command's name out of the arguments, leaving
+/// the command's own arguments untouched for its parser, values that start
+/// with `-` included.
+fn split_global(args: Vec<OsString>) -> Result<(Global, Option<String>, Vec<OsString>), CliError> {
+    let mut global = Global {
+        db: None,
+        log_level: None,
+    };
+    let mut command: Option<String> = None;
+    let mut rest: Vec<OsString> = Vec::new();
+    let mut args = args.into_iter();
+    let value_of = |name: &str, next: Option<OsString>| {
+        next.ok_or_else(|| CliError::Usage(format!("{name} needs a value")))
+    };
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            rest.push(arg);
+            continue;
+        };
+        if let Some(path) = text.strip_prefix("--db=") {
+            global.db = Some(PathBuf::from(path));
+        } else if let Some(level) = text.strip_prefix("--log-level=") {
+            global.log_level = Some(level.to_string());
+        } else if text == "--db" {
+            global.db = Some(value_of("--db", args.next())?.into());
+        } else if text == "--log-level" {
+            let level = value_of("--log-level", args.next())?;
+            global.log_level = Some(level.to_string_lossy().into_owned());
+        } else if command.is_none() {
+            command = Some(match text {
+                "--help" | "-h" => "help".to_string(),
+                "--version" | "-V" => "version".to_string(),
+                _ if text.starts_with('-') => {
+                    return Err(CliError::Usage(format!(
+                        "unknown option {text:?} before the command"
+                    )))
+                }
+                _ => text.to_string(),
+            });
+        } else {
+            rest.push(arg);
+        }
+    }
+    Ok((global, command, rest))
+}
+
+/// `archivist --version`: what a station engineer needs in a bug report
+/// (the commit and target come from src/build.rs).
 pub fn version_line() -> String {
     format!(
-        "archivist {} ({}-{}, SQLite {})",
+        "archivist {} (commit {}, {}, SQLite {})",
         env!("CARGO_PKG_VERSION"),
-        std::env::consts::ARCH,
-        std::env::consts::OS,
+        env!("ARCHIVIST_COMMIT"),
+        env!("ARCHIVIST_TARGET"),
         rusqlite::version()
     )
+}
+
+/// `backup DEST [--force]` and `restore SRC`: one path, and for backup the
+/// permission to replace it.
+fn path_and_force(rest: Vec<OsString>, usage: &str) -> Result<(PathBuf, bool), CliError> {
+    let mut path = None;
+    let mut force = false;
+    let mut parser = lexopt::Parser::from_args(rest);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("force") if usage.contains("--force") => force = true,
+            Value(value) if path.is_none() => path = Some(PathBuf::from(value)),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let path = path.ok_or_else(|| CliError::Usage(format!("usage: archivist {usage}")))?;
+    Ok((path, force))
 }
 
 fn no_more_args(rest: Vec<OsString>) -> Result<(), CliError> {
@@ -770,10 +859,31 @@ fn monitor_settings(
     })
 }
 
-fn run_monitor(db: &std::path::Path, settings: MonitorSettings) -> Result<ExitCode, CliError> {
+fn run_monitor(
+    db: &std::path::Path,
+    settings: MonitorSettings,
+    env: &Env,
+) -> Result<ExitCode, CliError> {
+    // Held for the whole run, so `restore` can tell the service is running.
+    let _lock = DatabaseLock::acquire(db, "monitor")?;
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
+    let service = ServiceLink::start(env, crate::cablecast::requests_begun);
+    if let Some(damage) = store.damage().cloned() {
+        if settings.single_run {
+            return Err(damage.into());
+        }
+        // Read-only mode: no cycles (they would write), but the process stays
+        // up so the status page can say what happened; `Store::damage` is
+        // what the page reads.
+        log::error!("{damage}");
+        service.read_only(&damage);
+        loop {
+            std::thread::park();
+        }
+    }
     let board = Arc::new(StatusBoard::new(store));
     let single_run = settings.single_run;
+    let interval = settings.interval;
     log::info!(
         "monitoring {} every {} s into {}",
         settings.cablecast.api_url,
@@ -783,6 +893,7 @@ fn run_monitor(db: &std::path::Path, settings: MonitorSettings) -> Result<ExitCo
     let mut monitor = Monitor::new(settings, Arc::clone(&board));
     if single_run {
         let report = monitor.cycle();
+        service.cycle_done(&report, Duration::ZERO);
         return match report.cablecast_error {
             Some(e @ CablecastError::Unauthorized { .. }) => Err(CliError::Cablecast(e)),
             Some(e) => Err(CliError::Cablecast(e)),
@@ -794,7 +905,10 @@ fn run_monitor(db: &std::path::Path, settings: MonitorSettings) -> Result<ExitCo
             None => Ok(ExitCode::SUCCESS),
         };
     }
-    monitor.run(None, |_| {});
+    monitor.run(None, |report| {
+        let took = Duration::from_millis(report.record.duration_ms.max(0) as u64);
+        service.cycle_done(report, interval.saturating_sub(took));
+    });
     Ok(ExitCode::SUCCESS)
 }
 
@@ -826,9 +940,38 @@ fn run_demo(db: Option<PathBuf>, mut flags: MonitorFlags, env: &Env) -> Result<E
             mover.catalogue().advance();
         });
     }
-    let outcome = run_monitor(&db, settings);
+    let outcome = run_monitor(&db, settings, env);
     drop(ticker_station);
     outcome
+}
+
+/// Where `demo-station` listens unless told: beside the status page's 8080.
+const DEMO_STATION_LISTEN: &str = "127.0.0.1:8090";
+
+/// `archivist demo-station`: the demo Cablecast alone, until the process is
+/// stopped, for running a separately started monitor against it (the CI's
+/// arm run under qemu does).
+fn run_demo_station(rest: Vec<OsString>) -> Result<ExitCode, CliError> {
+    let mut options = StationOptions::default();
+    let mut listen = DEMO_STATION_LISTEN.to_string();
+    let mut parser = lexopt::Parser::from_args(rest);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("listen") => listen = parser.value()?.string()?,
+            Long("shows") => {
+                options.shows =
+                    config::parse_count("--shows", &parser.value()?.string()?, 1, 100_000)?
+            }
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    options.listen = config::parse_listen("--listen", &listen)?;
+    let station = DemoStation::start(options)
+        .map_err(|e| CliError::Other(format!("starting the demo station: {e}")))?;
+    println!("CABLECAST_API_URL={}", station.api_url());
+    loop {
+        std::thread::park();
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //!   in-flight refresh, stats, one log line).
 //! - `cablecast`: the Cablecast HTTP client. Cablecast's JSON shapes
 //!   (`cablecast::wire`) never leave it; it hands out domain types from `vod`.
-//! - `store`: the SQLite file. All SQL lives here.
+//! - `store`: the SQLite file, its checked copies (backup, restore) and its
+//!   lock file. All SQL lives here.
 //! - `cache`: the in-process LRU with expiry, with hit and miss counters.
 //! - `status`: the cached sync figures and the status report built on them.
 //! - `demo`: a built-in Cablecast-compatible station on loopback.
@@ -23,10 +24,12 @@
 //! - `transcription`: caption files and reported transcription jobs: the
 //!   storage scan, `record` (shared by `transcriptions add` and
 //!   `POST /api/transcriptions`), and linking results to shows.
+//! - `systemd`: readiness, status and watchdog pings to systemd.
 //! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
-//! status -> {store, cache}; cli -> transcription -> store.
+//! status -> {store, cache}; cli -> transcription -> store;
+//! cli -> systemd -> monitor's reports.
 //!
 //! # Invariants
 //!
@@ -49,6 +52,10 @@
 //!   mount could not be read).
 //! - Automatic linking never changes a link made by hand, and never links a
 //!   show to a second video without reporting it as a conflict.
+//! - Nothing writes to a database that failed its integrity check at open
+//!   (`Store::damage`); the monitor then runs no cycles.
+//! - A running monitor holds `DB.lock` (`flock`); `restore` refuses while it
+//!   does.
 //! - The Cablecast password, and the Basic auth header made from it, never
 //!   reach a log line, an error message, the page or any output.
 
@@ -66,5 +73,6 @@ pub mod memory;
 pub mod monitor;
 pub mod status;
 pub mod store;
+pub mod systemd;
 pub mod transcription;
 pub mod vod;

@@ -24,7 +24,7 @@ use crate::demo::{DemoStation, StationOptions};
 use crate::memory;
 use crate::monitor::{Monitor, CONNECTION_CHECK_TTL};
 use crate::status::StatusBoard;
-use crate::store::bench::{copy_database, StatsForm, SEPARATE_COUNT_STATEMENTS};
+use crate::store::bench::{StatsForm, SEPARATE_COUNT_STATEMENTS};
 use crate::store::{Access, RefreshOutcome, Store, StoreError};
 use crate::vod::Vod;
 
@@ -158,7 +158,8 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
     let started = Instant::now();
     let source = match &settings.db {
         Some(path) => {
-            copy_database(path, &db)?;
+            // The bench writes: it works on a checked copy, never the file.
+            Store::open(path, Access::ReadOnly)?.backup_to(&db, false)?;
             format!("copy of {}", path.display())
         }
         None => {

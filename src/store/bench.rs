@@ -7,13 +7,11 @@
 //! figures `bench` prints come from the same SQL and the same connections the
 //! product uses.
 
-use std::path::Path;
-
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::params;
 
 use super::catalog::{vod_from_row, VOD_COLUMNS};
 use super::stats::{DAY_SECS, SYNC_STATS_SQL};
-use super::{describe, lock, open_reader, Store, StoreError, READER_CACHE_KIB};
+use super::{lock, open_reader, Store, StoreError, READER_CACHE_KIB};
 use crate::clock;
 use crate::vod::{Vod, VodState};
 
@@ -376,24 +374,6 @@ impl Store {
         conn.query_row(PROBE_SQL, [], |row| row.get(0))
             .map_err(|e| self.error("probing a fresh connection", &e))
     }
-}
-
-/// Copies a database file, consistently even while another process writes
-/// it, to `to` (which must not exist).
-pub fn copy_database(from: &Path, to: &Path) -> Result<(), StoreError> {
-    let failed = |detail: String| StoreError::Sqlite {
-        path: from.to_path_buf(),
-        what: format!("copying the database to {}", to.display()),
-        detail,
-    };
-    let conn = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| failed(describe(&e)))?;
-    let target = to
-        .to_str()
-        .ok_or_else(|| failed("the copy's path is not UTF-8".into()))?;
-    conn.execute("VACUUM INTO ?1", [target])
-        .map_err(|e| failed(describe(&e)))?;
-    Ok(())
 }
 
 fn pick_state(roll: u64) -> &'static str {
