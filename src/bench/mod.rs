@@ -32,7 +32,9 @@ use crate::vod::Vod;
 /// timer resolution does not matter, short enough for many runs.
 const RUN_TARGET: Duration = Duration::from_millis(100);
 /// Ceiling on repetitions inside one run.
-const MAX_ITERATIONS: u64 = 200_000;
+const MAX_ITERATIONS: u64 = 5_000_000;
+/// How long the calls that size a run take.
+const CALIBRATION: Duration = Duration::from_millis(10);
 /// Per-row writes at `synchronous=FULL` cost an fsync each: enough rows to
 /// time, not so many that the bench takes minutes on an SD card.
 const PER_ROW_WRITES: usize = 300;
@@ -49,9 +51,8 @@ const REFRESH_LATENCY: Duration = Duration::from_millis(50);
 /// ... with the monitor's default concurrency.
 const REFRESH_CONCURRENCY: usize = 4;
 const SEED: u64 = 2026;
-/// Less CPU time than this is not reported: the kernel brings a running
-/// thread's figure up to date only every few milliseconds (and the fallback
-/// clock ticks every 10 ms).
+/// Less CPU time than this is not reported (the fallback clock ticks every
+/// 10 ms).
 const MIN_CPU_SPAN: Duration = Duration::from_millis(20);
 
 /// What to measure, validated by `cli`.
@@ -300,10 +301,18 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
 /// time this thread spent on a CPU per call, over all runs: on a busy
 /// machine that figure moves far less than wall time.
 fn median_micros<E>(runs: usize, mut work: impl FnMut() -> Result<(), E>) -> Result<Timing, E> {
-    let warm = Instant::now();
+    // Warm-up, then a short calibration (the first call can be far slower
+    // than the rest: a connection opened, a cache filled).
     work()?;
-    let once = warm.elapsed().max(Duration::from_nanos(50));
-    let iterations = (RUN_TARGET.as_nanos() / once.as_nanos()).clamp(1, MAX_ITERATIONS as u128);
+    let calibration = Instant::now();
+    let mut calls: u32 = 0;
+    while calibration.elapsed() < CALIBRATION && u64::from(calls) < MAX_ITERATIONS {
+        work()?;
+        calls += 1;
+    }
+    let per_call = (calibration.elapsed() / calls.max(1)).max(Duration::from_nanos(1));
+    let iterations =
+        (RUN_TARGET.as_nanos() / per_call.as_nanos()).clamp(1, u128::from(MAX_ITERATIONS));
     let mut samples = Vec::with_capacity(runs);
     let cpu_before = thread_cpu();
     for _ in 0..runs {
@@ -334,6 +343,9 @@ const TICKS_PER_SECOND: f64 = 100.0;
 /// `/proc/thread-self/schedstat`, else user and system ticks (10 ms
 /// resolution) from `/proc/thread-self/stat`.
 fn thread_cpu() -> Option<Duration> {
+    // The kernel brings a running thread's total up to date when it next
+    // schedules; yielding makes that happen now.
+    std::thread::yield_now();
     if let Some(nanos) = fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|text| text.split_whitespace().next()?.parse::<u64>().ok())
