@@ -4,15 +4,18 @@
 
 mod support;
 
+mod bench;
 mod core_cli;
 mod core_https;
 mod core_monitor;
 mod deploy_backup;
 mod deploy_service;
 mod deploy_support;
+mod export;
 mod faults_cablecast;
 mod faults_config;
 mod faults_crash;
 mod faults_database;
 mod faults_secrets;
+mod loadtest;
 mod transcriptions;

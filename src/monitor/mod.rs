@@ -271,6 +271,10 @@ impl Monitor {
         if let Err(e) = self.store().record_cycle(&report.record) {
             report.store_error.get_or_insert_with(|| e.to_string());
         }
+        // The record is a write, so the cached figures go, as after every
+        // write: its data version moved anyway, and dropping them now saves
+        // the next cycle a version check bound to fail.
+        self.board.invalidate();
         self.note_database(&report);
         self.log_cycle(&report, &phases);
         report
