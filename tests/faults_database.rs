@@ -36,7 +36,7 @@ fn status(db: &Path) -> std::process::Output {
         .expect("runs")
 }
 
-/// An engineer's `sqlite3` session on the file, fed line by line; quits on
+/// An engineer's `sqlite3` shell on the file, fed line by line; quits on
 /// drop.
 struct Sqlite3 {
     child: std::process::Child,
