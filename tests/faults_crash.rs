@@ -141,6 +141,7 @@ fn kill_9_during_a_large_catalogue_sync_never_half_applies_a_page() {
         },
     );
     assert!(kills >= 5, "only {kills} kills");
+    eprintln!("{kills} kills, each followed by integrity_check ok and whole pages");
     let out = single_run(&db, &station.api_url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stored_vods(&db), served_vods(&station));
@@ -194,6 +195,7 @@ fn kill_9_during_batched_refreshes_never_half_applies_a_batch() {
         },
     );
     assert!(kills >= 5, "only {kills} kills");
+    eprintln!("{kills} kills, each followed by integrity_check ok and whole pages");
     let out = single_run(&db, &raw.api_url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stored_vods(&db), served_vods(&station));
