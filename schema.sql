@@ -57,8 +57,9 @@ CREATE INDEX IF NOT EXISTS idx_vod_state ON cablecast_vod(vod_state);
 -- state not listed here, including ones Cablecast adds later, is in it.
 CREATE INDEX IF NOT EXISTS idx_vod_in_flight ON cablecast_vod(id)
     WHERE vod_state NOT IN ('complete', 'error', 'permanentFailure', 'disabled');
--- Serves the foreign key when a show is removed.
-CREATE INDEX IF NOT EXISTS idx_vod_show ON cablecast_vod(show_id);
+-- Serves the foreign key when a show is removed, and "needs captions" (a
+-- covering probe: does this show have a complete VOD?).
+CREATE INDEX IF NOT EXISTS idx_vod_show ON cablecast_vod(show_id, vod_state);
 
 -- One row per caption file (or reported transcription job). `id` is a stable
 -- hash of `output_path` (of `video_path` when a job reported no output); see
@@ -88,8 +89,11 @@ CREATE TABLE IF NOT EXISTS transcription_result (
     link_score   REAL
 );
 CREATE INDEX IF NOT EXISTS idx_transcription_completed ON transcription_result(completed_at);
--- Serves the foreign key, "needs captions" and the show's captions.
-CREATE INDEX IF NOT EXISTS idx_transcription_show ON transcription_result(show_id);
+-- Serves the foreign key, "needs captions" (covering) and the show's captions.
+CREATE INDEX IF NOT EXISTS idx_transcription_show ON transcription_result(show_id, status, removed_at);
+-- Covers the transcription counts of the sync aggregate, so that one
+-- statement never reads the wide rows (paths, errors).
+CREATE INDEX IF NOT EXISTS idx_transcription_state ON transcription_result(status, show_id, removed_at);
 
 -- One row per monitoring cycle: what the cycle did and cost, and the sync
 -- figures it ended with. The status page's history charts read this table.
