@@ -47,3 +47,4 @@ pub mod monitor;
 pub mod status;
 pub mod store;
 pub mod vod;
+pub mod web;

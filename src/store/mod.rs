@@ -15,8 +15,10 @@
 mod catalog;
 pub mod counters;
 mod cycles;
+mod history;
 mod schema;
 mod stats;
+mod vod_lists;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -28,8 +30,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use catalog::RefreshOutcome;
 pub use cycles::{CycleRecord, LastCycle};
+pub use history::{History, HistoryRange, HistorySample};
 pub use schema::SCHEMA_VERSION;
 pub use stats::{SyncStats, TranscriptionCounts};
+pub use vod_lists::{TranscriptionEntry, VodEntry};
 
 /// How long one statement waits for another process's lock before SQLite
 /// reports busy. A sqlite3 CLI session that writes briefly finishes well
