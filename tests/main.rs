@@ -6,3 +6,10 @@ mod support;
 
 mod core_cli;
 mod core_monitor;
+
+mod web_api;
+mod web_browser;
+mod web_cli;
+mod web_history;
+mod web_load;
+mod web_support;

@@ -93,6 +93,7 @@ impl Reply {
         if self.close {
             headers.extend(header("Connection", "close"));
         }
+        // Bodies are whole in memory: send their length rather than chunks.
         Response::new(
             StatusCode(self.status),
             headers,
@@ -100,6 +101,7 @@ impl Reply {
             Some(length),
             None,
         )
+        .with_chunked_threshold(usize::MAX)
     }
 }
 
