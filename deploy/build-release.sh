@@ -2,8 +2,10 @@
 # Builds the static release binaries that go on the install stick:
 #   target/dist/archivist-x86_64   (x86_64-unknown-linux-musl)
 #   target/dist/archivist-aarch64  (aarch64-unknown-linux-musl)
-# relative to the repository root, whatever the current directory. Cargo's own output
-# goes to $CARGO_TARGET_DIR when that is set, else to target/ in the repository.
+# relative to the repository root, whatever the current directory, and puts install.sh,
+# the units, the settings example and README.md beside them: target/dist is then the
+# install folder to copy onto the stick. Cargo's own output goes to $CARGO_TARGET_DIR
+# when that is set, else to target/ in the repository.
 #
 # Usage: deploy/build-release.sh [--target x86_64|aarch64|all] [--smoke]
 #   --target  which binaries to build (default: all)
@@ -24,7 +26,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
 }
 
 which_targets=all
@@ -149,6 +151,13 @@ for arch in "${arches[@]}"; do
     echo "build-release: $dist  $(human_size "$bytes") ($bytes bytes), built in ${elapsed}s"
     check_static "$dist"
 done
+
+# Everything else the install folder needs (see install.sh).
+for file in install.sh archivist.service archivist-backup.service archivist-backup.timer \
+    archivist.env.example daily-backup.sh backup-rotate.sh README.md; do
+    cp -f "$DEPLOY_DIR/$file" "$DIST_DIR/$file"
+done
+echo "build-release: install folder ready: $DIST_DIR (copy its contents to the stick)"
 
 if [ "$smoke" -eq 1 ]; then
     for arch in "${arches[@]}"; do

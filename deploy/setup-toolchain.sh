@@ -24,7 +24,7 @@ case "${1:-}" in
     "") ;;
     --check) check_only=1 ;;
     -h | --help)
-        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
         exit 0
         ;;
     *) die "unknown option '$1' (try --help)" ;;

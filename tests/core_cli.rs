@@ -40,9 +40,12 @@ fn monitor_without_cablecast_url_names_the_setting() {
     );
 }
 
+/// Flags, environment, and the setting the error must name.
+type BadSetting<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn malformed_settings_name_the_setting() {
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let cases: &[BadSetting] = &[
         (&["--interval", "0"], &[], "--interval"),
         (&[], &[("ARCHIVIST_INTERVAL", "5m")], "ARCHIVIST_INTERVAL"),
         (&["--batch-size", "-3"], &[], "--batch-size"),

@@ -5,6 +5,7 @@
 mod support;
 
 mod core_cli;
+mod core_https;
 mod core_monitor;
 
 mod web_api;

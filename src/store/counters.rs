@@ -89,8 +89,20 @@ pub(crate) fn as_write<T>(work: impl FnOnce() -> T) -> T {
     result
 }
 
+/// The statement SQLite runs inside the `pragma_data_version` table-valued
+/// function of the sync aggregate: part of that one statement, not another
+/// one of Archivist's (whose own data-version check is spelled
+/// `PRAGMA main.data_version`).
+const NESTED_PRAGMA: &str = "PRAGMA data_version";
+
 fn on_event(event: TraceEvent<'_>) {
-    if let TraceEvent::Profile(_, elapsed) = event {
+    if let TraceEvent::Profile(statement, elapsed) = event {
+        if statement.sql() == NESTED_PRAGMA {
+            return;
+        }
+        if log::log_enabled!(log::Level::Trace) {
+            log::trace!("sql ({} us): {}", elapsed.as_micros(), statement.sql());
+        }
         TOTAL_STATEMENTS.fetch_add(1, Ordering::Relaxed);
         TOTAL_NANOS.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
         let tally = if IN_WRITE.with(Cell::get) {

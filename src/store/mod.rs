@@ -48,6 +48,14 @@ const WRITE_LOCK_ATTEMPTS: u32 = 12;
 /// Reader connections in the pool: enough for the status server's workers.
 const READER_POOL_SIZE: u32 = 8;
 
+/// Page cache per connection, in KiB (SQLite's default is 2 MiB each, which
+/// for ten connections would be most of the appliance's memory budget). The
+/// writer and the watch connection (which runs the aggregate over the whole
+/// `idx_vod_state`) get more; pooled readers serve small pages of rows.
+const WRITER_CACHE_KIB: i64 = 2048;
+const WATCH_CACHE_KIB: i64 = 1024;
+const READER_CACHE_KIB: i64 = 256;
+
 /// How the file is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -133,22 +141,25 @@ impl Store {
         let writer = match access {
             Access::ReadWrite => {
                 let conn = Connection::open(&path).map_err(|e| open_error(describe(&e)))?;
-                configure(&conn, true).map_err(|e| open_error(describe(&e)))?;
+                configure(&conn, true, WRITER_CACHE_KIB).map_err(|e| open_error(describe(&e)))?;
                 schema::apply(&conn, &path)?;
                 Some(Mutex::new(conn))
             }
             Access::ReadOnly => None,
         };
-        let watch = open_reader(&path).map_err(|e| open_error(describe(&e)))?;
+        let watch = open_reader(&path, WATCH_CACHE_KIB).map_err(|e| open_error(describe(&e)))?;
         if access == Access::ReadOnly {
             schema::check_readable(&watch, &path)?;
         }
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(reader_flags())
-            .with_init(|conn| configure(conn, false));
+            .with_init(|conn| configure(conn, false, READER_CACHE_KIB));
         let readers = r2d2::Pool::builder()
             .max_size(READER_POOL_SIZE)
             .min_idle(Some(1))
+            // A local SQLite connection does not go stale: checking each one
+            // out with a `SELECT 1` would only add a statement per read.
+            .test_on_check_out(false)
             .connection_timeout(BUSY_TIMEOUT)
             .build(manager)
             .map_err(|e| open_error(e.to_string()))?;
@@ -182,7 +193,7 @@ impl Store {
                 conn.execute_batch("ROLLBACK")
                     .map_err(|e| self.error(what, &e))?;
             }
-            self.begin_immediate(&conn, what)?;
+            begin_immediate(&conn, &self.path, what)?;
             let outcome = work(&conn).and_then(|value| {
                 conn.execute_batch("COMMIT")?;
                 Ok(value)
@@ -225,28 +236,6 @@ impl Store {
         }
     }
 
-    fn begin_immediate(&self, conn: &Connection, what: &str) -> Result<(), StoreError> {
-        // Each attempt already waits BUSY_TIMEOUT inside SQLite.
-        for attempt in 1..=WRITE_LOCK_ATTEMPTS {
-            match conn.execute_batch("BEGIN IMMEDIATE") {
-                Ok(()) => return Ok(()),
-                Err(e) if is_busy(&e) => {
-                    if attempt == 1 {
-                        log::warn!(
-                            "database {} is locked by another process while {what}; waiting",
-                            self.path.display()
-                        );
-                    }
-                }
-                Err(e) => return Err(self.error(what, &e)),
-            }
-        }
-        Err(StoreError::Locked {
-            path: self.path.clone(),
-            what: what.to_string(),
-        })
-    }
-
     /// Runs `work` on a pooled read-only connection.
     pub fn read<T>(
         &self,
@@ -276,7 +265,7 @@ impl Store {
     /// committed since the last look.
     pub fn data_version(&self) -> Result<i64, StoreError> {
         self.watch("reading data_version", |conn| {
-            conn.prepare_cached("PRAGMA data_version")?
+            conn.prepare_cached("PRAGMA main.data_version")?
                 .query_row([], |row| row.get(0))
         })
     }
@@ -303,6 +292,35 @@ impl Store {
     }
 }
 
+/// Takes the write lock, waiting (bounded) while another process holds it.
+fn begin_immediate(conn: &Connection, path: &Path, what: &str) -> Result<(), StoreError> {
+    // Each attempt already waits BUSY_TIMEOUT inside SQLite.
+    for attempt in 1..=WRITE_LOCK_ATTEMPTS {
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => return Ok(()),
+            Err(e) if is_busy(&e) => {
+                if attempt == 1 {
+                    log::warn!(
+                        "database {} is locked by another process while {what}; waiting",
+                        path.display()
+                    );
+                }
+            }
+            Err(e) => {
+                return Err(StoreError::Sqlite {
+                    path: path.to_path_buf(),
+                    what: what.to_string(),
+                    detail: describe(&e),
+                })
+            }
+        }
+    }
+    Err(StoreError::Locked {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+    })
+}
+
 fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     // A panic while holding the connection leaves no transaction open (it
     // rolls back on drop), so the connection is still usable.
@@ -313,14 +331,15 @@ fn reader_flags() -> OpenFlags {
     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
 }
 
-fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+fn open_reader(path: &Path, cache_kib: i64) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(path, reader_flags())?;
-    configure(&conn, false)?;
+    configure(&conn, false, cache_kib)?;
     Ok(conn)
 }
 
-fn configure(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
+fn configure(conn: &Connection, writer: bool, cache_kib: i64) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib};"))?;
     if writer {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::{describe, StoreError};
+use super::{begin_immediate, describe, StoreError};
 
 /// The whole current schema.
 const SCHEMA: &str = include_str!("../../schema.sql");
@@ -39,7 +39,8 @@ pub(super) fn apply(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             known: SCHEMA_VERSION,
         });
     }
-    let mut script = String::from("BEGIN IMMEDIATE;\n");
+    begin_immediate(conn, path, "applying the schema")?;
+    let mut script = String::new();
     if found > 0 {
         for step in &MIGRATIONS[(found - 1) as usize..] {
             script.push_str(step);

@@ -453,13 +453,10 @@ impl Request {
 
         let do_not_send_body = self.method == Method::Head;
 
-        let close_connection = response.headers().iter().any(|h| {
-            h.field.equiv("Connection")
-                && h.value
-                    .as_str()
-                    .split(',')
-                    .any(|v| v.trim().eq_ignore_ascii_case("close"))
-        });
+        let close_connection = response
+            .headers()
+            .iter()
+            .any(crate::response::is_connection_close);
 
         let result = Self::ignore_client_closing_errors(response.raw_print(
             writer.by_ref(),

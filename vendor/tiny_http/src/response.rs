@@ -73,6 +73,16 @@ impl FromStr for TransferEncoding {
     }
 }
 
+/// Returns true for a `Connection` header that contains the `close` option.
+pub(crate) fn is_connection_close(header: &Header) -> bool {
+    header.field.equiv("Connection")
+        && header
+            .value
+            .as_str()
+            .split(',')
+            .any(|v| v.trim().eq_ignore_ascii_case("close"))
+}
+
 /// Builds a Date: header with the current date.
 fn build_date_header() -> Header {
     let d = HttpDate::from(SystemTime::now());
@@ -259,13 +269,7 @@ where
 
         // ignoring forbidden headers (`Connection: close` is allowed: the server closes the
         // connection after sending such a response)
-        let connection_close = header.field.equiv("Connection")
-            && header
-                .value
-                .as_str()
-                .split(',')
-                .any(|v| v.trim().eq_ignore_ascii_case("close"));
-        if (header.field.equiv("Connection") && !connection_close)
+        if (header.field.equiv("Connection") && !is_connection_close(&header))
             || header.field.equiv("Trailer")
             || header.field.equiv("Transfer-Encoding")
             || header.field.equiv("Upgrade")

@@ -66,10 +66,13 @@ where
     fn drop(&mut self) {
         let mut remaining_to_read = self.size;
 
+        // `size` comes from the client's Content-Length: discard through a fixed-size buffer
+        // rather than allocating that much
+        let mut buf = [0; 8 * 1024];
         while remaining_to_read > 0 {
-            let mut buf = vec![0; remaining_to_read];
+            let len = remaining_to_read.min(buf.len());
 
-            match self.reader.read(&mut buf) {
+            match self.reader.read(&mut buf[..len]) {
                 Err(e) => {
                     self.last_read_signal.send(Err(e)).ok();
                     break;
