@@ -8,9 +8,7 @@ use std::time::Duration;
 use archivist::vod::VodState;
 
 use crate::support::counts_by_state;
-use crate::web_support::{
-    count_vods, exchange, get, site, site_with, web_settings, TOKEN,
-};
+use crate::web_support::{count_vods, exchange, get, site, site_with, web_settings, TOKEN};
 
 #[test]
 fn api_status_is_the_status_report() {
@@ -47,7 +45,10 @@ fn answers_follow_writes_by_another_process_at_once() {
     assert_eq!(after["by_state"]["complete"].as_i64(), Some(complete - 1));
     let metrics = get(site.addr(), "/metrics").text();
     assert!(
-        metrics.contains(&format!("archivist_vods{{state=\"complete\"}} {}", complete - 1)),
+        metrics.contains(&format!(
+            "archivist_vods{{state=\"complete\"}} {}",
+            complete - 1
+        )),
         "{metrics}"
     );
 }
@@ -93,7 +94,10 @@ fn history_health_metrics_and_badge() {
         let history = get(site.addr(), &format!("/api/history?range={range}")).json();
         assert_eq!(history["range"], range);
         let samples = history["samples"].as_array().expect("samples");
-        let cycles: i64 = samples.iter().map(|s| s["cycles"].as_i64().expect("n")).sum();
+        let cycles: i64 = samples
+            .iter()
+            .map(|s| s["cycles"].as_i64().expect("n"))
+            .sum();
         assert_eq!(cycles, 2, "{range}: {history}");
         assert_eq!(history["uptime_percentage"].as_f64(), Some(100.0));
     }
@@ -105,7 +109,9 @@ fn history_health_metrics_and_badge() {
     assert_eq!(badge.header("Content-Type"), Some("image/svg+xml"));
     let report = site.board.report().expect("report");
     assert!(
-        badge.text().contains(&format!("{:.1} %", report.sync_percentage)),
+        badge
+            .text()
+            .contains(&format!("{:.1} %", report.sync_percentage)),
         "{}",
         badge.text()
     );
@@ -126,10 +132,7 @@ fn metrics_parse_as_prometheus_text() {
         let sample = scrape
             .samples
             .iter()
-            .find(|s| {
-                s.metric == name
-                    && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v))
-            })
+            .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
             .unwrap_or_else(|| panic!("{name} {label:?} missing:\n{text}"));
         match sample.value {
             prometheus_parse::Value::Gauge(v)
@@ -148,12 +151,24 @@ fn metrics_parse_as_prometheus_text() {
         );
     }
     let report = site.board.report().expect("report");
-    assert_eq!(value("archivist_sync_percentage", None), report.sync_percentage);
+    assert_eq!(
+        value("archivist_sync_percentage", None),
+        report.sync_percentage
+    );
     assert_eq!(value("archivist_shows", None) as u64, report.total_shows);
-    assert_eq!(value("archivist_transcriptions", None) as u64, report.transcriptions.total);
+    assert_eq!(
+        value("archivist_transcriptions", None) as u64,
+        report.transcriptions.total
+    );
     let cycle = report.last_cycle.expect("a cycle ran");
-    assert_eq!(value("archivist_cycle_http_calls", None) as i64, cycle.http_calls);
-    assert_eq!(value("archivist_cycle_sql_statements", None) as i64, cycle.sql_statements);
+    assert_eq!(
+        value("archivist_cycle_http_calls", None) as i64,
+        cycle.http_calls
+    );
+    assert_eq!(
+        value("archivist_cycle_sql_statements", None) as i64,
+        cycle.sql_statements
+    );
     assert!(value("archivist_cycle_duration_seconds", None) >= 0.0);
     assert_eq!(value("archivist_cablecast_up", None), 1.0);
     assert!(value("archivist_cache_hits_total", None) >= 0.0);
@@ -232,7 +247,11 @@ fn healthz_fails_without_a_recent_cycle() {
     let site = site_with(10, 0, web_settings(), false);
     let health = get(site.addr(), "/healthz");
     assert_eq!(health.status, 503);
-    assert!(health.text().contains("no monitoring cycle"), "{}", health.text());
+    assert!(
+        health.text().contains("no monitoring cycle"),
+        "{}",
+        health.text()
+    );
     let conn = crate::support::sqlite(&site.db());
     conn.execute(
         "INSERT INTO monitor_cycle (started_at, finished_at, duration_ms, cablecast_reachable) \
@@ -242,7 +261,11 @@ fn healthz_fails_without_a_recent_cycle() {
     .expect("insert");
     let health = get(site.addr(), "/healthz");
     assert_eq!(health.status, 503);
-    assert!(health.text().contains("last monitoring cycle"), "{}", health.text());
+    assert!(
+        health.text().contains("last monitoring cycle"),
+        "{}",
+        health.text()
+    );
     // The page and the API still answer without history.
     assert_eq!(get(site.addr(), "/").status, 200);
     assert_eq!(get(site.addr(), "/metrics").status, 200);

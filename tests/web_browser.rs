@@ -13,8 +13,9 @@ use crate::web_support::{site, Site};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const HOSTILE_TITLE: &str = "<img src=x onerror=alert(1)>Council & \"Friends\"";
 
-/// Runs headless Chromium with `args` then `url`; returns its stdout.
-fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
+/// Runs headless Chromium with `args` then `url`; returns its stdout and
+/// what it said on stderr.
+fn chromium(profile: &Path, args: &[&str], url: &str) -> (String, String) {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)"
@@ -35,9 +36,15 @@ fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
         .args(args)
         .arg(url)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("chromium starts");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let complaints = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut out);
+        out
+    });
     let mut stdout = child.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || {
         let mut out = String::new();
@@ -56,7 +63,10 @@ fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
             None => std::thread::sleep(Duration::from_millis(50)),
         }
     }
-    reader.join().expect("reader")
+    (
+        reader.join().expect("reader"),
+        complaints.join().expect("reader"),
+    )
 }
 
 /// The text of the element with `id`, as the browser rendered it.
@@ -86,7 +96,7 @@ fn the_page_in_a_browser_shows_the_database_figures() {
     make_titles_hostile(&site);
     let scratch = Scratch::new();
     let url = format!("http://{}/", site.addr());
-    let dom = chromium(&scratch.path("profile"), &["--dump-dom"], &url);
+    let (dom, _) = chromium(&scratch.path("profile"), &["--dump-dom"], &url);
     assert!(dom.contains("VOD publishing"), "{dom}");
 
     let db = site.db();
@@ -120,7 +130,10 @@ fn the_page_in_a_browser_shows_the_database_figures() {
     assert_eq!(text_of(&dom, "total-vods"), total.to_string());
     assert_eq!(text_of(&dom, "completed-vods"), complete.to_string());
     let expected_sync = (complete as f64 * 10_000.0 / total as f64).round() / 100.0;
-    assert_eq!(text_of(&dom, "sync-percentage"), format!("{expected_sync:.2}"));
+    assert_eq!(
+        text_of(&dom, "sync-percentage"),
+        format!("{expected_sync:.2}")
+    );
     let in_flight: i64 = ["unknown", "queued", "processing", "partial", "waiting"]
         .iter()
         .map(|s| count(s))
@@ -133,7 +146,9 @@ fn the_page_in_a_browser_shows_the_database_figures() {
         .expect("count");
     assert_eq!(text_of(&dom, "total-shows"), shows.to_string());
     let transcriptions: i64 = conn
-        .query_row("SELECT count(*) FROM transcription_result", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM transcription_result", [], |r| {
+            r.get(0)
+        })
         .expect("count");
     assert_eq!(text_of(&dom, "tx-total"), transcriptions.to_string());
     assert_eq!(text_of(&dom, "cablecast-state"), "Cablecast reachable");
@@ -146,7 +161,10 @@ fn the_page_in_a_browser_shows_the_database_figures() {
     // The hostile title is shown as text, never as markup.
     assert!(failed > 0, "the demo station always has failed VODs");
     assert!(dom.contains("&lt;img src=x onerror=alert(1)&gt;Council &amp; \"Friends\""));
-    assert!(!dom.contains("<img"), "markup from the database reached the page");
+    assert!(
+        !dom.contains("<img"),
+        "markup from the database reached the page"
+    );
 }
 
 #[test]
@@ -156,7 +174,7 @@ fn the_page_renders_at_phone_and_desktop_widths() {
     let url = format!("http://{}/", site.addr());
     for (name, size) in [("desktop.png", "1280,1600"), ("phone.png", "390,2400")] {
         let shot = scratch.path(name);
-        chromium(
+        let (_, complaints) = chromium(
             &scratch.path(&format!("profile-{name}")),
             &[
                 &format!("--screenshot={}", shot.display()),
@@ -164,8 +182,13 @@ fn the_page_renders_at_phone_and_desktop_widths() {
             ],
             &url,
         );
-        let png = std::fs::read(&shot).expect("screenshot written");
+        let png = std::fs::read(&shot)
+            .unwrap_or_else(|e| panic!("no screenshot {name} ({e}); chromium said:\n{complaints}"));
         assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
-        assert!(png.len() > 10_000, "{name} looks blank ({} bytes)", png.len());
+        assert!(
+            png.len() > 10_000,
+            "{name} looks blank ({} bytes)",
+            png.len()
+        );
     }
 }

@@ -70,7 +70,10 @@ fn serve_answers_from_the_database_like_status_json() {
     assert_eq!(get(addr, "/healthz").status, 200);
     assert_eq!(get(addr, "/").status, 200);
     // No monitor runs here: nothing to wake, and no token means no endpoint.
-    assert_eq!(exchange(addr, "POST /api/sync-now HTTP/1.1", b"").status, 404);
+    assert_eq!(
+        exchange(addr, "POST /api/sync-now HTTP/1.1", b"").status,
+        404
+    );
 }
 
 #[test]
@@ -122,11 +125,15 @@ fn demo_serves_its_page_and_sync_now_runs_a_cycle() {
     let addr = status_address(stdout);
     let cycles = || {
         support::sqlite(&scratch.db())
-            .query_row("SELECT count(*) FROM monitor_cycle", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT count(*) FROM monitor_cycle", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .unwrap_or(0)
     };
     assert!(eventually(Duration::from_secs(20), || cycles() >= 1));
-    assert!(eventually(Duration::from_secs(5), || get(addr, "/healthz").status == 200));
+    assert!(eventually(Duration::from_secs(5), || get(addr, "/healthz")
+        .status
+        == 200));
     let before = cycles();
     let wake = format!("POST /api/sync-now HTTP/1.1\r\nAuthorization: Bearer {TOKEN}");
     assert_eq!(exchange(addr, &wake, b"").status, 202);

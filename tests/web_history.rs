@@ -82,14 +82,25 @@ fn history_ranges_report_uptime() {
 
     let week = store.history(HistoryRange::Week).expect("7d");
     assert!(week.samples.len() <= 7 * 24 + 1, "{}", week.samples.len());
-    let down_week: i64 = week.samples.iter().map(|s| s.cycles - s.reachable_cycles).sum();
+    let down_week: i64 = week
+        .samples
+        .iter()
+        .map(|s| s.cycles - s.reachable_cycles)
+        .sum();
     assert_eq!(down_week, 24);
 
     let month = store.history(HistoryRange::Month).expect("30d");
     assert!(month.samples.len() <= 11, "{}", month.samples.len());
-    let down_month: i64 = month.samples.iter().map(|s| s.cycles - s.reachable_cycles).sum();
+    let down_month: i64 = month
+        .samples
+        .iter()
+        .map(|s| s.cycles - s.reachable_cycles)
+        .sum();
     assert_eq!(down_month, 24 + 288);
-    assert!(month.samples.iter().all(|s| (s.sync_avg - 90.0).abs() < 1e-9));
+    assert!(month
+        .samples
+        .iter()
+        .all(|s| (s.sync_avg - 90.0).abs() < 1e-9));
 
     let last = store.last_success_at().expect("read").expect("a success");
     assert!(now - clock::parse_stored(&last).expect("stored form") <= 300);

@@ -71,7 +71,13 @@ fn stalled_clients_do_not_starve_others_and_are_cut_off() {
         })
         .collect();
     // Meanwhile everyone else is answered promptly.
-    for path in ["/", "/api/status", "/healthz", "/metrics", "/api/vods?limit=5"] {
+    for path in [
+        "/",
+        "/api/status",
+        "/healthz",
+        "/metrics",
+        "/api/vods?limit=5",
+    ] {
         let started = Instant::now();
         let answer = get(addr, path);
         assert_eq!(answer.status, 200, "{path}");
@@ -86,7 +92,11 @@ fn stalled_clients_do_not_starve_others_and_are_cut_off() {
     let deadline = Instant::now() + Duration::from_secs(8);
     for stream in &mut stalled {
         stream
-            .set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))))
+            .set_read_timeout(Some(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+            ))
             .expect("timeout set");
         let mut rest = Vec::new();
         let outcome = stream.read_to_end(&mut rest);
@@ -100,4 +110,13 @@ fn stalled_clients_do_not_starve_others_and_are_cut_off() {
         assert!(closed, "a stalled connection stayed open: {outcome:?}");
     }
     assert_eq!(get(addr, "/api/status").status, 200);
+}
+
+#[test]
+fn keeps_accepting_after_idle_spells_longer_than_the_socket_timeout() {
+    let site = site();
+    assert_eq!(get(site.addr(), "/healthz").status, 200);
+    // Let time pass (the tests' socket timeout is 2 s): nothing to wait for.
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(get(site.addr(), "/healthz").status, 200);
 }

@@ -63,7 +63,10 @@ pub fn monitor_settings(api_url: &str) -> MonitorSettings {
 }
 
 pub fn web_settings() -> WebSettings {
-    let mut settings = WebSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)), Duration::from_secs(60));
+    let mut settings = WebSettings::new(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        Duration::from_secs(60),
+    );
     settings.socket_timeout = Duration::from_secs(2);
     settings
 }

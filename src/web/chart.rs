@@ -53,7 +53,9 @@ pub fn render(history: &History, now: i64) -> String {
             r##"<line x1="0" x2="{WIDTH}" y1="{y:.1}" y2="{y:.1}" stroke="#dde2e7" stroke-width="1"/>"##
         );
     }
-    let mut path = String::new();
+    // Runs of the sync line: a gap of more than two buckets without cycles
+    // starts a new run.
+    let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut last_end: Option<i64> = None;
     for sample in &history.samples {
         let Some(at) = clock::parse_stored(&sample.at) else {
@@ -75,22 +77,35 @@ pub fn render(history: &History, now: i64) -> String {
             up = sample.reachable_cycles,
             cycles = sample.cycles,
         );
-        // A gap of more than two buckets without cycles breaks the line.
-        let joined = last_end.is_some_and(|end| at - end <= 2 * range.bucket_secs());
-        let mid = x_of(at + range.bucket_secs() / 2);
-        let _ = write!(
-            path,
-            "{}{mid:.1},{:.1} ",
-            if joined { "L" } else { "M" },
-            y_of(sample.sync_avg)
-        );
+        let point = (x_of(at + range.bucket_secs() / 2), y_of(sample.sync_avg));
+        match runs.last_mut() {
+            Some(run) if last_end.is_some_and(|end| at - end <= 2 * range.bucket_secs()) => {
+                run.push(point)
+            }
+            _ => runs.push(vec![point]),
+        }
         last_end = Some(at + range.bucket_secs());
     }
-    if !path.is_empty() {
-        let _ = write!(
-            svg,
-            r##"<path d="{path}" fill="none" stroke="#1f6fb2" stroke-width="2" vector-effect="non-scaling-stroke" stroke-linejoin="round"/>"##
-        );
+    for run in &runs {
+        match run.as_slice() {
+            [(x, y)] => {
+                let _ = write!(
+                    svg,
+                    r##"<circle cx="{x:.1}" cy="{y:.1}" r="2.5" fill="#1f6fb2"/>"##
+                );
+            }
+            points => {
+                let d: Vec<String> = points
+                    .iter()
+                    .map(|(x, y)| format!("{x:.1},{y:.1}"))
+                    .collect();
+                let _ = write!(
+                    svg,
+                    r##"<polyline points="{}" fill="none" stroke="#1f6fb2" stroke-width="2" vector-effect="non-scaling-stroke" stroke-linejoin="round"/>"##,
+                    d.join(" ")
+                );
+            }
+        }
     }
     let _ = write!(
         svg,
@@ -126,7 +141,8 @@ mod tests {
         assert_eq!(svg.matches("<rect x=").count(), 3);
         assert!(svg.contains("#e0a31b") && svg.contains("#d0452f"));
         // Two runs of the line: the last sample is far from the others.
-        assert_eq!(svg.matches('M').count(), 2, "{svg}");
+        assert_eq!(svg.matches("<polyline").count(), 1, "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 1, "{svg}");
         assert!(svg.contains(">90 %<"));
     }
 }

@@ -43,7 +43,7 @@ header h1{font-size:1.25em;margin:0;font-weight:600}
 header .meta{color:#b9c4cf;font-size:.85em}
 .pill{display:inline-block;padding:.2em .75em;border-radius:1em;font-weight:600;font-size:.9em}
 .pill.up{background:var(--ok);color:#fff}.pill.down{background:var(--bad);color:#fff}.pill.unknown{background:#7b8794;color:#fff}
-main{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,22em),1fr));gap:1em;padding:1em 1.2em;max-width:120em;margin:0 auto}
+main{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,17em),1fr));gap:1em;padding:1em 1.2em;max-width:120em;margin:0 auto}
 section{background:var(--card);border-radius:.6em;padding:.9em 1.1em;box-shadow:0 1px 2px rgba(0,0,0,.08);min-width:0}
 section.wide{grid-column:1/-1}
 h2{font-size:1em;margin:0 0 .6em;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
@@ -62,7 +62,8 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(8em,1fr));gap:.6em}
 .figures div{background:#f5f7f9;border-radius:.4em;padding:.5em .7em}
 .figures b{display:block;font-size:1.4em}
-.history{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,24em),1fr));gap:1em}
+.history{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,20em),1fr));gap:1em}
+.history>div{min-width:0}
 .history h3{font-size:.95em;margin:0 0 .3em;display:flex;justify-content:space-between}
 svg.chart{width:100%;height:8em;display:block}
 svg.chart .axis{font-size:10px;fill:#7b8794}
@@ -87,9 +88,9 @@ pub fn render(overview: &Overview) -> String {
     states_section(&mut html, report);
     transcriptions_section(&mut html, report, &overview.transcriptions, now);
     performance_section(&mut html, report);
+    history_section(&mut html, &overview.histories, now);
     in_flight_section(&mut html, report, &overview.in_flight, now);
     failed_section(&mut html, report, &overview.failed, now);
-    history_section(&mut html, &overview.histories, now);
     html.push_str("</main>");
     let _ = write!(
         html,

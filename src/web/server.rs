@@ -1,10 +1,14 @@
 //! The listener and the workers: one `tiny_http::Server` on a std
 //! `TcpListener`, shared by a fixed pool of worker threads.
 //!
-//! Every accepted socket gets read and write timeouts (so a client that
-//! stalls is dropped and the thread reading for it comes back); request heads
-//! and bodies are bounded (`routes`). A handler that panics answers 500 and
-//! its worker carries on. Stopping unblocks and joins every worker.
+//! Every accepted socket gets a write timeout (a client that stops reading
+//! is dropped); request heads and bodies are bounded (`routes`). A handler
+//! that panics answers 500 and its worker carries on. Stopping unblocks and
+//! joins every worker.
+//!
+//! Read timeouts (a client that stops sending) need tiny_http's own
+//! per-connection limits: stock tiny_http 0.12 cannot take them, and a read
+//! timeout on the listener would time out `accept` itself.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -160,9 +164,10 @@ fn work(server: &Server, site: &Site, stopping: &AtomicBool) {
     }
 }
 
-/// Sets read and write timeouts on the listening socket; Linux copies them
-/// to every socket `accept` returns, which tiny_http 0.12 gives no other way
-/// to reach.
+/// Sets the write timeout on the listening socket; Linux copies it to every
+/// socket `accept` returns, which tiny_http 0.12 gives no other way to reach.
+/// Not the read timeout: Linux applies that one to `accept` itself, which
+/// would end tiny_http 0.12's accept loop after the first idle spell.
 #[cfg(target_os = "linux")]
 fn set_accepted_timeouts(listener: &TcpListener, timeout: Duration) -> io::Result<()> {
     use std::os::fd::AsRawFd;
@@ -170,21 +175,19 @@ fn set_accepted_timeouts(listener: &TcpListener, timeout: Duration) -> io::Resul
         tv_sec: timeout.as_secs() as libc::time_t,
         tv_usec: timeout.subsec_micros() as libc::suseconds_t,
     };
-    for option in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
-        // SAFETY: the descriptor is open for the listener's lifetime, and
-        // `value` is a valid timeval of the size passed.
-        let done = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::SOL_SOCKET,
-                option,
-                (&value as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if done != 0 {
-            return Err(io::Error::last_os_error());
-        }
+    // SAFETY: the descriptor is open for the listener's lifetime, and
+    // `value` is a valid timeval of the size passed.
+    let done = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            (&value as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if done != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
