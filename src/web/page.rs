@@ -21,7 +21,7 @@ pub const REFRESH_SECS: u32 = 30;
 
 /// Rows shown in each list; the headings give the full counts.
 pub const LIST_ROWS: usize = 50;
-pub const TRANSCRIPTION_ROWS: usize = 10;
+pub const TRANSCRIPTION_ROWS: usize = 8;
 
 /// Everything the page shows, read at one moment.
 pub struct Overview {
@@ -175,20 +175,23 @@ fn transcriptions_section(
     if recent.is_empty() {
         html.push_str(r#"<p class="empty">No transcriptions recorded yet.</p>"#);
     } else {
-        html.push_str(r#"<div class="scroll"><table><thead><tr><th>Video</th><th>Show</th><th>Status</th><th>Finished</th></tr></thead><tbody>"#);
+        html.push_str(r#"<table id="transcriptions"><thead><tr><th>Recent</th><th>Finished</th></tr></thead><tbody>"#);
         for entry in recent {
             let file = entry
                 .video_path
                 .rsplit(['/', '\\'])
                 .next()
                 .unwrap_or(&entry.video_path);
+            let status = if entry.status == "completed" {
+                String::new()
+            } else {
+                format!(r#" <span class="sub">({})</span>"#, escape(&entry.status))
+            };
             let _ = write!(
                 html,
-                r#"<tr><td title="{path}">{file}</td><td>{show}</td><td>{status}{error}</td><td>{finished}</td></tr>"#,
+                r#"<tr><td title="{path}">{name}{status}{error}</td><td>{finished}</td></tr>"#,
                 path = escape(&entry.video_path),
-                file = escape(file),
-                show = escape(entry.show_title.as_deref().unwrap_or("—")),
-                status = escape(&entry.status),
+                name = escape(entry.show_title.as_deref().unwrap_or(file)),
                 error = entry
                     .error
                     .as_deref()
@@ -201,7 +204,7 @@ fn transcriptions_section(
                     .unwrap_or_else(|| "—".into()),
             );
         }
-        html.push_str("</tbody></table></div>");
+        html.push_str("</tbody></table>");
     }
     html.push_str("</section>");
 }
