@@ -5,7 +5,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 
 use crate::util::{EqualReader, FusedReader};
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
@@ -44,6 +46,12 @@ use chunked_transfer::Decoder;
 /// This means that if your code fails during the handling of a request, this "internal server
 /// error" response will automatically be sent during the stack unwinding.
 ///
+/// # Unread body
+///
+/// If a response is sent before the body of the request has been read to its end, the response
+/// carries `Connection: close` and the connection is closed once it has been sent, instead of
+/// reading (from a possibly slow or malicious client) and discarding the rest of the body.
+///
 /// # Testing
 ///
 /// If you want to build fake requests to test your server, use [`TestRequest`](crate::test::TestRequest).
@@ -78,6 +86,26 @@ pub struct Request {
     // If Some, called after a response carrying `Connection: close` has been sent; it stops
     // the connection from being read any further and closes it
     connection_closer: Option<Box<dyn FnOnce() + Send + 'static>>,
+
+    // If Some, the body is still (partly) on the socket; set to true once it has been read to
+    // its end
+    body_read: Option<Arc<AtomicBool>>,
+}
+
+/// Reader of a request body that records when it has been read to its end.
+struct TrackEnd<R> {
+    inner: R,
+    done: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for TrackEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = self.inner.read(buf)?;
+        if len == 0 && !buf.is_empty() {
+            self.done.store(true, Ordering::SeqCst);
+        }
+        Ok(len)
+    }
 }
 
 struct NotifyOnDrop<R> {
@@ -187,8 +215,18 @@ where
         }
     };
 
+    // set if the body is read from the socket as the user reads it
+    let body_read = Arc::new(AtomicBool::new(false));
+    let track_end = |inner: Box<dyn Read + Send + 'static>| {
+        Box::new(TrackEnd {
+            inner,
+            done: body_read.clone(),
+        }) as Box<dyn Read + Send + 'static>
+    };
+
     // we wrap `source_data` around a reading whose nature depends on the transfer-encoding and
     // content-length headers
+    let mut body_on_socket = false;
     let reader = if connection_upgrade {
         // if we have a `Connection: upgrade`, always keeping the whole reader
         Box::new(source_data) as Box<dyn Read + Send + 'static>
@@ -217,12 +255,14 @@ where
             Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
         } else {
             let (data_reader, _) = EqualReader::new(source_data, content_length); // TODO:
-            Box::new(FusedReader::new(data_reader)) as Box<dyn Read + Send + 'static>
+            body_on_socket = true;
+            track_end(Box::new(FusedReader::new(data_reader)))
         }
     } else if transfer_encoding.is_some() {
         // if a transfer-encoding was specified, then "chunked" is ALWAYS applied
         // over the message (RFC2616 #3.6)
-        Box::new(FusedReader::new(Decoder::new(source_data))) as Box<dyn Read + Send + 'static>
+        body_on_socket = true;
+        track_end(Box::new(FusedReader::new(Decoder::new(source_data))))
     } else {
         // if we have neither a Content-Length nor a Transfer-Encoding,
         // assuming that we have no data
@@ -243,6 +283,11 @@ where
         must_send_continue: expects_continue,
         notify_when_responded: None,
         connection_closer: None,
+        body_read: if body_on_socket {
+            Some(body_read)
+        } else {
+            None
+        },
     })
 }
 
@@ -445,18 +490,25 @@ impl Request {
         res
     }
 
-    fn respond_impl<R>(&mut self, response: Response<R>) -> Result<(), IoError>
+    fn respond_impl<R>(&mut self, mut response: Response<R>) -> Result<(), IoError>
     where
         R: Read,
     {
-        let mut writer = self.extract_writer_impl();
-
-        let do_not_send_body = self.method == Method::Head;
-
-        let close_connection = response
+        let mut close_connection = response
             .headers()
             .iter()
             .any(crate::response::is_connection_close);
+        if let Some(body_read) = &self.body_read {
+            if !close_connection && !body_read.load(Ordering::SeqCst) {
+                // close the connection rather than read the rest of the body
+                response.add_header(Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap());
+                close_connection = true;
+            }
+        }
+
+        let mut writer = self.extract_writer_impl();
+
+        let do_not_send_body = self.method == Method::Head;
 
         let result = Self::ignore_client_closing_errors(response.raw_print(
             writer.by_ref(),

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use tiny_http::{ConnectionLimits, Header, Response, Server};
 
 /// Starts a server with `workers` threads looping on `recv()`. `/close` answers with
-/// `Connection: close`, anything else with "ok".
+/// `Connection: close`, `/read` reads the request body first, anything else answers "ok"
+/// without reading the body.
 fn start(limits: ConnectionLimits, workers: usize) -> (Arc<Server>, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -18,7 +19,11 @@ fn start(limits: ConnectionLimits, workers: usize) -> (Arc<Server>, u16) {
     for _ in 0..workers {
         let server = server.clone();
         thread::spawn(move || {
-            for rq in server.incoming_requests() {
+            for mut rq in server.incoming_requests() {
+                if rq.url() == "/read" {
+                    let mut body = Vec::new();
+                    rq.as_reader().read_to_end(&mut body).unwrap();
+                }
                 let response = if rq.url() == "/close" {
                     Response::from_string("bye")
                         .with_header(Header::from_bytes("Connection", "close").unwrap())
@@ -205,4 +210,48 @@ fn zero_timeout_is_rejected() {
         ..ConnectionLimits::default()
     };
     assert!(Server::from_listener_with_limits(listener, None, limits).is_err());
+}
+
+#[test]
+fn unread_body_closes_the_connection_instead_of_being_drained() {
+    let (_server, port) = start(ConnectionLimits::default(), 1);
+
+    // a huge declared body, sent slowly, that the handler does not read: answered and closed
+    // right away (draining it used to allocate its declared size and then wait for it)
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000000\r\n\r\nab")
+        .unwrap();
+    let response = read_response(&mut stream, 2, Duration::from_secs(2));
+    assert!(response.to_ascii_lowercase().contains("connection: close"));
+    assert!(response.ends_with("ok"));
+    assert!(closed_within(&mut stream, Duration::from_secs(2)));
+
+    // the single worker is free again
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(read_response(&mut stream, 2, Duration::from_secs(2)).ends_with("ok"));
+
+    // a body read to its end keeps the connection alive (fixed length, then chunked)
+    let body = "b".repeat(5000);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!(
+        "POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        body
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let response = read_response(&mut stream, 2, Duration::from_secs(2));
+    assert!(!response.to_ascii_lowercase().contains("connection: close"));
+    let request = format!(
+        "POST /read HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+        body.len(),
+        body
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let response = read_response(&mut stream, 2, Duration::from_secs(2));
+    assert!(response.ends_with("ok"), "{}", response);
+    assert!(!response.to_ascii_lowercase().contains("connection: close"));
 }
