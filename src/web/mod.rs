@@ -47,8 +47,6 @@ pub enum WebError {
     BadQuery(String),
     /// The request body is larger than the server accepts.
     BodyTooLarge,
-    /// The request line and headers are larger than the server accepts.
-    HeadTooLarge,
     /// An admin endpoint without the right `Authorization: Bearer` token.
     Unauthorized,
     /// The database could not be read.
@@ -66,7 +64,6 @@ impl WebError {
             WebError::MethodNotAllowed(_) => 405,
             WebError::BadQuery(_) => 400,
             WebError::BodyTooLarge => 413,
-            WebError::HeadTooLarge => 431,
             WebError::Unauthorized => 401,
             WebError::Store(_) | WebError::NoMonitor => 503,
             WebError::Internal => 500,
@@ -81,7 +78,6 @@ impl fmt::Display for WebError {
             WebError::MethodNotAllowed(allowed) => write!(f, "method not allowed (use {allowed})"),
             WebError::BadQuery(why) => write!(f, "bad request: {why}"),
             WebError::BodyTooLarge => f.write_str("request body too large"),
-            WebError::HeadTooLarge => f.write_str("request headers too large"),
             WebError::Unauthorized => f.write_str("admin token required"),
             WebError::Store(e) => write!(f, "database unavailable: {e}"),
             WebError::NoMonitor => f.write_str("no monitor runs in this process; nothing to wake"),

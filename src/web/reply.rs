@@ -73,9 +73,7 @@ impl Reply {
             WebError::Unauthorized => reply
                 .headers
                 .push(("WWW-Authenticate", "Bearer realm=\"archivist\"".into())),
-            WebError::BodyTooLarge | WebError::HeadTooLarge | WebError::Internal => {
-                reply.close = true
-            }
+            WebError::BodyTooLarge | WebError::Internal => reply.close = true,
             _ => {}
         }
         reply

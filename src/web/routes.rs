@@ -23,8 +23,6 @@ use crate::status::StatusBoard;
 use crate::store::{HistoryRange, VodEntry};
 use crate::vod::VodState;
 
-/// Largest request line plus headers accepted: browsers send 1 to 2 KiB.
-pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// Largest request body accepted (write endpoints take small JSON).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How long a rendered page lives without a database change: its "in this
@@ -72,9 +70,6 @@ impl Site {
     }
 
     fn route(&self, request: &mut Request) -> Result<Reply, WebError> {
-        if head_size(request) > MAX_HEAD_BYTES {
-            return Err(WebError::HeadTooLarge);
-        }
         let url = request.url().to_string();
         let (path, query) = url.split_once('?').unwrap_or((&url, ""));
         let method = request.method().clone();
@@ -267,16 +262,6 @@ impl Site {
             Err(TrySendError::Disconnected(_)) => Err(WebError::NoMonitor),
         }
     }
-}
-
-/// The bytes of the request line and headers, as sent (near enough).
-fn head_size(request: &Request) -> usize {
-    let headers: usize = request
-        .headers()
-        .iter()
-        .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
-        .sum();
-    request.url().len() + 16 + headers
 }
 
 fn header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {

@@ -1,14 +1,12 @@
 //! The listener and the workers: one `tiny_http::Server` on a std
 //! `TcpListener`, shared by a fixed pool of worker threads.
 //!
-//! Every accepted socket gets a write timeout (a client that stops reading
-//! is dropped); request heads and bodies are bounded (`routes`). A handler
+//! Every accepted socket gets read and write timeouts and a deadline for its
+//! request head (tiny_http's `ConnectionLimits`, from the patched copy in
+//! `vendor/`), so a client that stalls is dropped and the thread reading for
+//! it comes back; request heads and bodies are bounded (`routes`). A handler
 //! that panics answers 500 and its worker carries on. Stopping unblocks and
 //! joins every worker.
-//!
-//! Read timeouts (a client that stops sending) need tiny_http's own
-//! per-connection limits: stock tiny_http 0.12 cannot take them, and a read
-//! timeout on the listener would time out `accept` itself.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -19,7 +17,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use tiny_http::Server;
+use tiny_http::{ConnectionLimits, Server};
 
 use super::admin::AdminToken;
 use super::reply::Reply;
@@ -37,6 +35,13 @@ pub const DEFAULT_WORKERS: usize = 4;
 /// longer than any browser's keep-alive pause between a page and its
 /// reload, well inside the 15 s the page's users would notice.
 pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest request line plus headers accepted (tiny_http answers 431 past
+/// it): browsers send 1 to 2 KiB.
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+
+/// Longest a client may take to send one request head, however it trickles.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the status server runs.
 #[derive(Debug, Clone)]
@@ -86,8 +91,14 @@ impl StatusServer {
             |e: io::Error| io::Error::new(e.kind(), format!("status server on {listen}: {e}"));
         let listener = TcpListener::bind(listen).map_err(context)?;
         let addr = listener.local_addr().map_err(context)?;
-        set_accepted_timeouts(&listener, settings.socket_timeout).map_err(context)?;
-        let server = Server::from_listener(listener, None)
+        set_no_delay(&listener).map_err(context)?;
+        let limits = ConnectionLimits {
+            read_timeout: Some(settings.socket_timeout),
+            write_timeout: Some(settings.socket_timeout),
+            header_timeout: Some(HEAD_TIMEOUT.min(settings.socket_timeout)),
+            max_header_bytes: Some(MAX_HEAD_BYTES),
+        };
+        let server = Server::from_listener_with_limits(listener, None, limits)
             .map_err(|e| io::Error::other(format!("status server on {listen}: {e}")))?;
         let server = Arc::new(server);
         let site = Arc::new(Site::new(
@@ -164,26 +175,14 @@ fn work(server: &Server, site: &Site, stopping: &AtomicBool) {
     }
 }
 
-/// Sets the write timeout and `TCP_NODELAY` on the listening socket; Linux
-/// copies both to every socket `accept` returns, which tiny_http 0.12 gives
-/// no other way to reach. Without `TCP_NODELAY` the last part of a page
-/// larger than one write waits for the client's delayed ACK (40 ms).
-/// Not the read timeout: Linux applies that one to `accept` itself, which
-/// would end tiny_http 0.12's accept loop after the first idle spell.
+/// Sets `TCP_NODELAY` on the listening socket; Linux copies it to every
+/// socket `accept` returns, which tiny_http gives no other way to reach.
+/// Without it the last part of a page larger than one write waits for the
+/// client's delayed ACK (40 ms a request).
 #[cfg(target_os = "linux")]
-fn set_accepted_timeouts(listener: &TcpListener, timeout: Duration) -> io::Result<()> {
+fn set_no_delay(listener: &TcpListener) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let timeout = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-    };
     let on: libc::c_int = 1;
-    set_option(
-        listener.as_raw_fd(),
-        libc::SOL_SOCKET,
-        libc::SO_SNDTIMEO,
-        &timeout,
-    )?;
     set_option(
         listener.as_raw_fd(),
         libc::IPPROTO_TCP,
@@ -217,7 +216,6 @@ fn set_option<T>(
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_accepted_timeouts(_: &TcpListener, _: Duration) -> io::Result<()> {
-    log::warn!("status server: socket timeouts are only set on Linux");
+fn set_no_delay(_: &TcpListener) -> io::Result<()> {
     Ok(())
 }
