@@ -143,3 +143,57 @@ fn demo_serves_its_page_and_sync_now_runs_a_cycle() {
         "sync-now did not start a cycle"
     );
 }
+
+/// A field of `/proc/PID/status`, in its unit (kB or a count).
+fn proc_status(pid: u32, field: &str) -> i64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("process status")
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} for {pid}"))
+}
+
+#[test]
+fn three_hundred_stalled_clients_cost_a_thread_each_and_little_memory() {
+    let scratch = Scratch::new();
+    let station = support::station(30);
+    let out = support::single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut child = archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let pid = child.id();
+    let stdout = child.stdout.take().expect("stdout");
+    let _running = Running(child);
+    let addr = status_address(stdout);
+    let idle_threads = proc_status(pid, "Threads:");
+    let stalled: Vec<std::net::TcpStream> = (0..300)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(addr).expect("connects");
+            std::io::Write::write_all(&mut stream, b"GET / HTTP/1.1\r\nHo").expect("sent");
+            stream
+        })
+        .collect();
+    assert!(
+        eventually(Duration::from_secs(10), || proc_status(pid, "Threads:")
+            >= idle_threads + 300),
+        "threads: {}",
+        proc_status(pid, "Threads:")
+    );
+    assert_eq!(get(addr, "/api/status").status, 200);
+    let threads = proc_status(pid, "Threads:");
+    let rss_kb = proc_status(pid, "VmRSS:");
+    assert!(threads <= idle_threads + 300 + 8, "{threads} threads");
+    assert!(
+        rss_kb < 64 * 1024,
+        "{rss_kb} kB resident with 300 stalled clients"
+    );
+    drop(stalled);
+}
