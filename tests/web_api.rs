@@ -270,3 +270,40 @@ fn healthz_fails_without_a_recent_cycle() {
     assert_eq!(get(site.addr(), "/").status, 200);
     assert_eq!(get(site.addr(), "/metrics").status, 200);
 }
+
+#[test]
+fn the_in_flight_list_is_every_vod_not_in_a_terminal_state() {
+    let site = site();
+    let conn = crate::support::sqlite(&site.db());
+    // A state Cablecast might add one day is in flight too.
+    conn.execute(
+        "UPDATE cablecast_vod SET vod_state = 'transcoding' WHERE id = (SELECT max(id) FROM cablecast_vod)",
+        [],
+    )
+    .expect("update");
+    let mut expected: Vec<i64> = conn
+        .prepare(
+            "SELECT id FROM cablecast_vod \
+             WHERE vod_state NOT IN ('complete', 'error', 'permanentFailure', 'disabled')",
+        )
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let listed = site
+        .board
+        .store()
+        .in_flight_entries(10_000)
+        .expect("listed");
+    let mut ids: Vec<i64> = listed.iter().map(|e| e.id).collect();
+    let times: Vec<&str> = listed
+        .iter()
+        .filter_map(|e| e.state_changed_at.as_deref())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    ids.sort();
+    expected.sort();
+    assert!(expected.len() > 1);
+    assert_eq!(ids, expected);
+}

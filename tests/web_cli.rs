@@ -184,7 +184,8 @@ fn three_hundred_stalled_clients_cost_a_thread_each_and_little_memory() {
     // tiny_http's pool keeps a few idle threads, which take the first
     // connections; every further connection starts one.
     assert!(
-        eventually(Duration::from_secs(10), || proc_status(pid, "Threads:") >= 300),
+        eventually(Duration::from_secs(10), || proc_status(pid, "Threads:")
+            >= 300),
         "threads: {}",
         proc_status(pid, "Threads:")
     );
