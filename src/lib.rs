@@ -14,10 +14,12 @@
 //! - `cache`: the in-process LRU with expiry, with hit and miss counters.
 //! - `status`: the cached sync figures and the status report built on them.
 //! - `demo`: a built-in Cablecast-compatible station on loopback.
+//! - `web`: the status server: the page, the JSON API, `/metrics`,
+//!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
 //! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
-//! status -> {store, cache}.
+//! cli -> web -> {status, store}; status -> {store, cache}.
 //!
 //! # Invariants
 //!
@@ -32,6 +34,10 @@
 //! - Cached sync figures are never stale: a write by this process invalidates
 //!   them, and a write by any other process changes `PRAGMA data_version`,
 //!   which every cached read checks.
+//! - The status server never writes VOD state; its only write endpoint
+//!   (`POST /api/sync-now`) exists only with `ARCHIVIST_ADMIN_TOKEN` set, and
+//!   only wakes the monitor. Its answers are rendered once per
+//!   `data_version` and served from memory.
 //! - The Cablecast password, and the Basic auth header made from it, never
 //!   reach a log line, an error message, the page or any output.
 
