@@ -19,7 +19,8 @@
 //! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
-//! cli -> web -> {status, store}; status -> {store, cache}.
+//! cli -> web -> {status, store} (and the monitor's `SyncNow` wake-up);
+//! status -> {store, cache}.
 //!
 //! # Invariants
 //!
