@@ -40,8 +40,10 @@ pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
 /// it): browsers send 1 to 2 KiB.
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 
-/// Longest a client may take to send one request head, however it trickles.
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a client may take to send one request head (browsers send it in
+/// one packet). tiny_http checks it as bytes arrive, so a client trickling
+/// its head is cut off within this plus the socket timeout: 15 s at most.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How the status server runs.
 #[derive(Debug, Clone)]
