@@ -55,7 +55,9 @@ CREATE INDEX IF NOT EXISTS idx_vod_state ON cablecast_vod(vod_state);
 -- Serves the foreign key when a show is removed.
 CREATE INDEX IF NOT EXISTS idx_vod_show ON cablecast_vod(show_id);
 
--- One row per caption file (or reported transcription job).
+-- One row per caption file (or reported transcription job). `id` is a stable
+-- hash of `output_path` (of `video_path` when a job reported no output); see
+-- src/transcription/mod.rs. `status` is 'completed' or 'failed'.
 CREATE TABLE IF NOT EXISTS transcription_result (
     id           TEXT PRIMARY KEY,
     video_path   TEXT NOT NULL,
@@ -65,9 +67,24 @@ CREATE TABLE IF NOT EXISTS transcription_result (
     error        TEXT,
     show_id      INTEGER REFERENCES cablecast_show(id) ON DELETE SET NULL,
     created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
-    updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    -- 'scan' (found on disk) or 'report' (`transcriptions add`, the HTTP API).
+    source       TEXT NOT NULL DEFAULT 'report',
+    -- The caption file's size and modification time (Unix seconds) when last
+    -- scanned: a re-scan updates the row only when these change.
+    file_size    INTEGER,
+    file_mtime   INTEGER,
+    -- The scan that last found the file, and when a later scan found it gone
+    -- (the row stays, marked, so nothing vanishes silently).
+    seen_scan    INTEGER,
+    removed_at   TEXT,
+    -- How `show_id` was set: 'manual' links are never changed by `link`.
+    linked_by    TEXT CHECK (linked_by IN ('manual', 'auto')),
+    link_score   REAL
 );
 CREATE INDEX IF NOT EXISTS idx_transcription_completed ON transcription_result(completed_at);
+-- Serves the foreign key, "needs captions" and the show's captions.
+CREATE INDEX IF NOT EXISTS idx_transcription_show ON transcription_result(show_id);
 
 -- One row per monitoring cycle: what the cycle did and cost, and the sync
 -- figures it ended with. The status page's history charts read this table.

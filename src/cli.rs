@@ -24,7 +24,13 @@ use crate::demo::{DemoStation, StationOptions};
 use crate::logging;
 use crate::monitor::Monitor;
 use crate::status::StatusBoard;
-use crate::store::{Access, Store, StoreError, SCHEMA_VERSION};
+use crate::store::{
+    self, Access, DatabaseLock, Store, StoreError, TranscriptionFilter, SCHEMA_VERSION,
+};
+use crate::systemd::ServiceLink;
+use crate::transcription::{
+    self, report as transcription_report, RecordError, TranscriptionReport,
+};
 use crate::web::{AdminToken, StatusServer, WebSettings};
 
 /// Longest interval accepted: a day.
@@ -43,7 +49,22 @@ Commands:
   status     Print the sync figures from the database (--json for machines)
   serve      Serve the status page and API from the database, without polling Cablecast
   init       Create or migrate the database, then exit
-  help       Print this help
+  transcriptions scan DIR...      Record the caption files (.scc, .vtt, .srt) under DIRs
+  transcriptions add --video V [--output O] [--status completed|failed] [--error E]
+                                  Record one transcription a job reports
+  transcriptions link [--show CABLECAST_ID --video V]
+                                  Link results to shows (automatically, or this one by hand)
+  transcriptions list [--failed|--unlinked|--needs-captions]
+                                  List results (or the shows that still need captions)
+  backup DEST [--force]
+             Write a checked copy of the database to DEST while the service runs
+             (--force replaces an existing DEST)
+  restore SRC
+             Replace the database with a checked copy of SRC (stop the service first);
+             the replaced file is kept as DB.before-restore
+  demo-station [--listen ADDR] [--shows N]
+             Serve only the demo Cablecast until stopped [default 127.0.0.1:8090, 300 shows]
+  help       Print this help (--version: version, commit, target and SQLite)
 
 Options for every command:
   --db PATH              Database file [env ARCHIVIST_DB, default ./archivist.db]
@@ -155,32 +176,7 @@ struct MonitorFlags {
 
 /// Parses and runs one command.
 pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
-    let mut parser = lexopt::Parser::from_args(args);
-    let mut global = Global {
-        db: None,
-        log_level: None,
-    };
-    let mut command: Option<String> = None;
-    let mut rest: Vec<OsString> = Vec::new();
-    // Global options may come before or after the command; everything else
-    // is left for the command's own parser.
-    while let Some(arg) = parser.next()? {
-        match arg {
-            Long("db") => global.db = Some(parser.value()?.into()),
-            Long("log-level") => global.log_level = Some(parser.value()?.string()?),
-            Long("help") | Short('h') if command.is_none() => command = Some("help".into()),
-            Long("version") | Short('V') if command.is_none() => command = Some("version".into()),
-            Value(value) if command.is_none() => command = Some(value.string()?),
-            Value(value) => rest.push(value),
-            Long(name) => {
-                rest.push(format!("--{name}").into());
-                if let Some(value) = parser.optional_value() {
-                    rest.push(value);
-                }
-            }
-            Short(c) => rest.push(format!("-{c}").into()),
-        }
-    }
+    let (global, command, rest) = split_global(args)?;
     let level = match &global.log_level {
         Some(text) => logging::parse_level("--log-level", text)?,
         None => match env.get("ARCHIVIST_LOG_LEVEL") {
@@ -207,6 +203,9 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
             no_more_args(rest)?;
             logging::init(level);
             let store = Store::open(&db, Access::ReadWrite)?;
+            if let Some(damage) = store.damage() {
+                return Err(damage.clone().into());
+            }
             println!(
                 "database {} is ready (schema version {SCHEMA_VERSION})",
                 store.path().display()
@@ -239,9 +238,44 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
             let settings = monitor_settings(&flags, env, None)?;
             let token = admin_token(env)?;
             logging::init(level);
-            run_monitor(&db, settings, token, &|addr| {
+            run_monitor(&db, settings, env, token, &|addr| {
                 log::info!("status page on http://{addr}/")
             })
+        }
+        "backup" => {
+            let (dest, force) = path_and_force(rest, "backup DEST [--force]")?;
+            logging::init(level);
+            let copy = Store::open(&db, Access::ReadOnly)?.backup_to(&dest, force)?;
+            println!(
+                "backup {} written and checked: {} bytes, {} VODs, schema version {}",
+                copy.path.display(),
+                copy.bytes,
+                copy.vods,
+                copy.schema_version
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        "restore" => {
+            let (src, _) = path_and_force(rest, "restore SRC")?;
+            logging::init(level);
+            let restored = store::restore(&src, &db)?;
+            println!(
+                "restored {} from {}: {} bytes, {} VODs, schema version {}{}",
+                db.display(),
+                src.display(),
+                restored.copy.bytes,
+                restored.copy.vods,
+                restored.copy.schema_version,
+                restored
+                    .previous
+                    .map(|p| format!("; the replaced database is kept as {}", p.display()))
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        "demo-station" => {
+            logging::init(level);
+            run_demo_station(rest)
         }
         "demo" => {
             let flags = monitor_flags(rest)?;
@@ -254,19 +288,225 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
             logging::init(level);
             run_serve(&db, settings)
         }
+        "transcriptions" => {
+            logging::init(level);
+            run_transcriptions(&db, rest)
+        }
         other => Err(CliError::Usage(format!("unknown command {other:?}"))),
     }
 }
 
-/// `archivist --version`: what a station engineer needs in a bug report.
+/// A path argument made absolute (never resolved through symlinks), as text.
+fn absolute_arg(flag: &str, value: OsString) -> Result<String, CliError> {
+    let path = std::path::absolute(PathBuf::from(&value))
+        .map_err(|e| CliError::Usage(format!("{flag} {:?}: {e}", value.to_string_lossy())))?;
+    path.into_os_string()
+        .into_string()
+        .map_err(|p| CliError::Usage(format!("{flag} {p:?} is not valid UTF-8")))
+}
+
+/// `archivist transcriptions scan|add|link|list`.
+fn run_transcriptions(db: &std::path::Path, rest: Vec<OsString>) -> Result<ExitCode, CliError> {
+    let mut parser = lexopt::Parser::from_args(rest);
+    let action = match parser.next()? {
+        Some(Value(action)) => action.string()?,
+        _ => {
+            return Err(CliError::Usage(
+                "transcriptions needs scan, add, link or list".into(),
+            ))
+        }
+    };
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let (mut video, mut output, mut show) = (None, None, None);
+    let mut status = "completed".to_string();
+    let mut error = None;
+    let mut filter = None;
+    while let Some(arg) = parser.next()? {
+        match (action.as_str(), arg) {
+            ("scan", Value(dir)) => dirs.push(dir.into()),
+            ("add" | "link", Long("video")) => {
+                video = Some(absolute_arg("--video", parser.value()?)?)
+            }
+            ("add", Long("output")) => output = Some(absolute_arg("--output", parser.value()?)?),
+            ("add", Long("status")) => status = parser.value()?.string()?,
+            ("add", Long("error")) => error = Some(parser.value()?.string()?),
+            ("link", Long("show")) => {
+                let text = parser.value()?.string()?;
+                show = Some(text.trim().parse::<i64>().map_err(|_| {
+                    CliError::Usage(format!("--show {text:?} is not a Cablecast show id"))
+                })?);
+            }
+            ("list", Long("failed")) => filter = Some("failed"),
+            ("list", Long("unlinked")) => filter = Some("unlinked"),
+            ("list", Long("needs-captions")) => filter = Some("needs-captions"),
+            (_, other) => return Err(other.unexpected().into()),
+        }
+    }
+    match action.as_str() {
+        "scan" => {
+            if dirs.is_empty() {
+                return Err(CliError::Usage("transcriptions scan needs a DIR".into()));
+            }
+            let store = Store::open(db, Access::ReadWrite)?;
+            let started = std::time::Instant::now();
+            let report =
+                transcription::scan(&store, &dirs).map_err(|e| CliError::Other(e.to_string()))?;
+            print!(
+                "{}",
+                transcription_report::scan_text(&report, started.elapsed().as_secs_f64())
+            );
+            Ok(if report.failed_roots.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        "add" => {
+            let video =
+                video.ok_or_else(|| CliError::Usage("transcriptions add needs --video".into()))?;
+            let store = Store::open(db, Access::ReadWrite)?;
+            let report = TranscriptionReport {
+                video,
+                output,
+                status,
+                error,
+            };
+            let id = transcription::record(&store, &report).map_err(|e| match e {
+                RecordError::Store(e) => CliError::Store(e),
+                invalid => CliError::Usage(invalid.to_string()),
+            })?;
+            println!("{id}");
+            Ok(ExitCode::SUCCESS)
+        }
+        "link" => {
+            let store = Store::open(db, Access::ReadWrite)?;
+            match (show, video) {
+                (Some(show), Some(video)) => {
+                    let linked = transcription::link_by_hand(&store, show, &video)
+                        .map_err(|e| CliError::Other(e.to_string()))?;
+                    println!(
+                        "linked {} results of {video} to show {show} \"{}\" by hand",
+                        linked.rows, linked.show_title
+                    );
+                    if !linked.other_videos.is_empty() {
+                        eprintln!(
+                            "archivist: warning: show {show} is also linked to {}",
+                            linked.other_videos.join(", ")
+                        );
+                    }
+                }
+                (None, None) => {
+                    let report =
+                        transcription::link(&store).map_err(|e| CliError::Other(e.to_string()))?;
+                    print!("{}", transcription_report::link_text(&report));
+                }
+                _ => {
+                    return Err(CliError::Usage(
+                        "transcriptions link takes --show and --video together".into(),
+                    ))
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        "list" => {
+            let store = Store::open(db, Access::ReadOnly)?;
+            let text = match filter {
+                Some("needs-captions") => {
+                    transcription_report::needs_captions_text(&store.shows_needing_captions()?)
+                }
+                Some("failed") => transcription_report::rows_text(
+                    &store.transcriptions(TranscriptionFilter::Failed)?,
+                ),
+                Some(_) => transcription_report::rows_text(
+                    &store.transcriptions(TranscriptionFilter::Unlinked)?,
+                ),
+                None => transcription_report::rows_text(
+                    &store.transcriptions(TranscriptionFilter::All)?,
+                ),
+            };
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(CliError::Usage(format!(
+            "unknown transcriptions action {other:?}"
+        ))),
+    }
+}
+
+/// Takes the options every command shares (`--db`, `--log-level`, before or
+/// after the command) and the command's name out of the arguments, leaving
+/// the command's own arguments untouched for its parser, values that start
+/// with `-` included.
+fn split_global(args: Vec<OsString>) -> Result<(Global, Option<String>, Vec<OsString>), CliError> {
+    let mut global = Global {
+        db: None,
+        log_level: None,
+    };
+    let mut command: Option<String> = None;
+    let mut rest: Vec<OsString> = Vec::new();
+    let mut args = args.into_iter();
+    let value_of = |name: &str, next: Option<OsString>| {
+        next.ok_or_else(|| CliError::Usage(format!("{name} needs a value")))
+    };
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            rest.push(arg);
+            continue;
+        };
+        if let Some(path) = text.strip_prefix("--db=") {
+            global.db = Some(PathBuf::from(path));
+        } else if let Some(level) = text.strip_prefix("--log-level=") {
+            global.log_level = Some(level.to_string());
+        } else if text == "--db" {
+            global.db = Some(value_of("--db", args.next())?.into());
+        } else if text == "--log-level" {
+            let level = value_of("--log-level", args.next())?;
+            global.log_level = Some(level.to_string_lossy().into_owned());
+        } else if command.is_none() {
+            command = Some(match text {
+                "--help" | "-h" => "help".to_string(),
+                "--version" | "-V" => "version".to_string(),
+                _ if text.starts_with('-') => {
+                    return Err(CliError::Usage(format!(
+                        "unknown option {text:?} before the command"
+                    )))
+                }
+                _ => text.to_string(),
+            });
+        } else {
+            rest.push(arg);
+        }
+    }
+    Ok((global, command, rest))
+}
+
+/// `archivist --version`: what a station engineer needs in a bug report
+/// (the commit and target come from src/build.rs).
 pub fn version_line() -> String {
     format!(
-        "archivist {} ({}-{}, SQLite {})",
+        "archivist {} (commit {}, {}, SQLite {})",
         env!("CARGO_PKG_VERSION"),
-        std::env::consts::ARCH,
-        std::env::consts::OS,
+        env!("ARCHIVIST_COMMIT"),
+        env!("ARCHIVIST_TARGET"),
         rusqlite::version()
     )
+}
+
+/// `backup DEST [--force]` and `restore SRC`: one path, and for backup the
+/// permission to replace it.
+fn path_and_force(rest: Vec<OsString>, usage: &str) -> Result<(PathBuf, bool), CliError> {
+    let mut path = None;
+    let mut force = false;
+    let mut parser = lexopt::Parser::from_args(rest);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("force") if usage.contains("--force") => force = true,
+            Value(value) if path.is_none() => path = Some(PathBuf::from(value)),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let path = path.ok_or_else(|| CliError::Usage(format!("usage: archivist {usage}")))?;
+    Ok((path, force))
 }
 
 fn no_more_args(rest: Vec<OsString>) -> Result<(), CliError> {
@@ -493,14 +733,34 @@ fn start_status_server(
 fn run_monitor(
     db: &std::path::Path,
     settings: MonitorSettings,
+    env: &Env,
     admin_token: Option<AdminToken>,
     on_listening: &dyn Fn(SocketAddr),
 ) -> Result<ExitCode, CliError> {
+    // Held for the whole run, so `restore` can tell the service is running.
+    let _lock = DatabaseLock::acquire(db, "monitor")?;
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
-    let board = Arc::new(StatusBoard::new(store));
-    let single_run = settings.single_run;
+    let service = ServiceLink::start(env, crate::cablecast::requests_begun);
     let mut web = WebSettings::new(settings.listen, settings.interval);
     web.admin_token = admin_token;
+    if let Some(damage) = store.damage().cloned() {
+        if settings.single_run {
+            return Err(damage.into());
+        }
+        // Read-only mode: no cycles (they would write), but the process stays
+        // up so the status page can say what happened; `Store::damage` is
+        // what the page reads.
+        log::error!("{damage}");
+        service.read_only(&damage);
+        let board = Arc::new(StatusBoard::new(store));
+        let server = start_status_server(web, board, None)?;
+        on_listening(server.addr());
+        server.wait();
+        return Ok(ExitCode::SUCCESS);
+    }
+    let board = Arc::new(StatusBoard::new(store));
+    let single_run = settings.single_run;
+    let interval = settings.interval;
     log::info!(
         "monitoring {} every {} s into {}",
         settings.cablecast.api_url,
@@ -510,6 +770,7 @@ fn run_monitor(
     let mut monitor = Monitor::new(settings, Arc::clone(&board));
     if single_run {
         let report = monitor.cycle();
+        service.cycle_done(&report, Duration::ZERO);
         return match report.cablecast_error {
             Some(e @ CablecastError::Unauthorized { .. }) => Err(CliError::Cablecast(e)),
             Some(e) => Err(CliError::Cablecast(e)),
@@ -525,7 +786,10 @@ fn run_monitor(
     let (wake, woken) = std::sync::mpsc::sync_channel(1);
     let server = start_status_server(web, Arc::clone(&board), Some(wake))?;
     on_listening(server.addr());
-    monitor.run(Some(woken), |_| {});
+    monitor.run(Some(woken), |report| {
+        let took = Duration::from_millis(report.record.duration_ms.max(0) as u64);
+        service.cycle_done(report, interval.saturating_sub(took));
+    });
     drop(server);
     Ok(ExitCode::SUCCESS)
 }
@@ -563,11 +827,40 @@ fn run_demo(
             mover.catalogue().advance();
         });
     }
-    let outcome = run_monitor(&db, settings, admin_token, &|addr| {
+    let outcome = run_monitor(&db, settings, env, admin_token, &|addr| {
         println!("Status page: http://{addr}/");
     });
     drop(ticker_station);
     outcome
+}
+
+/// Where `demo-station` listens unless told: beside the status page's 8080.
+const DEMO_STATION_LISTEN: &str = "127.0.0.1:8090";
+
+/// `archivist demo-station`: the demo Cablecast alone, until the process is
+/// stopped, for running a separately started monitor against it (the CI's
+/// arm run under qemu does).
+fn run_demo_station(rest: Vec<OsString>) -> Result<ExitCode, CliError> {
+    let mut options = StationOptions::default();
+    let mut listen = DEMO_STATION_LISTEN.to_string();
+    let mut parser = lexopt::Parser::from_args(rest);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("listen") => listen = parser.value()?.string()?,
+            Long("shows") => {
+                options.shows =
+                    config::parse_count("--shows", &parser.value()?.string()?, 1, 100_000)?
+            }
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    options.listen = config::parse_listen("--listen", &listen)?;
+    let station = DemoStation::start(options)
+        .map_err(|e| CliError::Other(format!("starting the demo station: {e}")))?;
+    println!("CABLECAST_API_URL={}", station.api_url());
+    loop {
+        std::thread::park();
+    }
 }
 
 #[cfg(test)]

@@ -10,17 +10,23 @@
 //!   in-flight refresh, stats, one log line).
 //! - `cablecast`: the Cablecast HTTP client. Cablecast's JSON shapes
 //!   (`cablecast::wire`) never leave it; it hands out domain types from `vod`.
-//! - `store`: the SQLite file. All SQL lives here.
+//! - `store`: the SQLite file, its checked copies (backup, restore) and its
+//!   lock file. All SQL lives here.
 //! - `cache`: the in-process LRU with expiry, with hit and miss counters.
 //! - `status`: the cached sync figures and the status report built on them.
 //! - `demo`: a built-in Cablecast-compatible station on loopback.
+//! - `transcription`: caption files and reported transcription jobs: the
+//!   storage scan, `record` (shared by `transcriptions add` and
+//!   `POST /api/transcriptions`), and linking results to shows.
+//! - `systemd`: readiness, status and watchdog pings to systemd.
 //! - `web`: the status server: the page, the JSON API, `/metrics`,
 //!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
 //! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
+//! status -> {store, cache}; cli -> transcription -> store;
 //! cli -> web -> {status, store} (and the monitor's `SyncNow` wake-up);
-//! status -> {store, cache}.
+//! cli -> systemd -> monitor's reports.
 //!
 //! # Invariants
 //!
@@ -39,6 +45,18 @@
 //!   (`POST /api/sync-now`) exists only with `ARCHIVIST_ADMIN_TOKEN` set, and
 //!   only wakes the monitor. Its answers are rendered once per
 //!   `data_version` and served from memory.
+//! - A transcription result's id is a stable hash of its stored output path
+//!   (video path when it has none); paths are stored as reached, never
+//!   resolved through symlinks.
+//! - A scan never deletes a result: a file that is gone is marked
+//!   `removed_at`, and only when it is really gone (not when its folder or
+//!   mount could not be read).
+//! - Automatic linking never changes a link made by hand, and never links a
+//!   show to a second video without reporting it as a conflict.
+//! - Nothing writes to a database that failed its integrity check at open
+//!   (`Store::damage`); the monitor then runs no cycles.
+//! - A running monitor holds `DB.lock` (`flock`); `restore` refuses while it
+//!   does.
 //! - The Cablecast password, and the Basic auth header made from it, never
 //!   reach a log line, an error message, the page or any output.
 
@@ -53,5 +71,7 @@ pub mod memory;
 pub mod monitor;
 pub mod status;
 pub mod store;
+pub mod systemd;
+pub mod transcription;
 pub mod vod;
 pub mod web;

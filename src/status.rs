@@ -14,12 +14,15 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cache::{self, TtlCache};
-use crate::store::{counters, CycleRecord, Store, StoreError, SyncStats};
+use crate::store::{counters, CycleRecord, Store, StoreError, SyncStats, TranscriptionRow};
 use crate::vod::VodState;
 
 /// How long cached figures may live without any write (the 24-hour
 /// transcription window moves with the clock, so they cannot live forever).
 pub const STATS_TTL: Duration = Duration::from_secs(300);
+
+/// Results listed under `transcriptions.recent`.
+pub const RECENT_TRANSCRIPTIONS: u32 = 10;
 
 /// The cached sync figures of one database.
 pub struct StatusBoard {
@@ -72,7 +75,14 @@ impl StatusBoard {
     pub fn report(&self) -> Result<StatusReport, StoreError> {
         let stats = self.sync_stats()?;
         let last_cycle = self.store.last_cycle()?;
-        Ok(StatusReport::new(&stats, last_cycle.as_ref()))
+        let mut report = StatusReport::new(&stats, last_cycle.as_ref());
+        report.transcriptions.recent = self
+            .store
+            .recent_transcriptions(RECENT_TRANSCRIPTIONS)?
+            .into_iter()
+            .map(RecentTranscription::from)
+            .collect();
+        Ok(report)
     }
 }
 
@@ -97,6 +107,40 @@ pub struct TranscriptionSummary {
     pub total: u64,
     pub last_24h: u64,
     pub linked_to_show: u64,
+    pub failed: u64,
+    pub unlinked: u64,
+    /// Shows with a `complete` VOD but no caption linked.
+    pub needs_captions: u64,
+    /// The most recent results, newest first (filled by [`StatusBoard::report`]).
+    pub recent: Vec<RecentTranscription>,
+}
+
+/// One result under `transcriptions.recent`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RecentTranscription {
+    pub id: String,
+    pub video_path: String,
+    pub output_path: Option<String>,
+    pub status: String,
+    pub completed_at: Option<String>,
+    pub error: Option<String>,
+    pub show_cablecast_id: Option<i64>,
+    pub show_title: Option<String>,
+}
+
+impl From<TranscriptionRow> for RecentTranscription {
+    fn from(row: TranscriptionRow) -> Self {
+        RecentTranscription {
+            id: row.id,
+            video_path: row.video_path,
+            output_path: row.output_path,
+            status: row.status,
+            completed_at: row.completed_at,
+            error: row.error,
+            show_cablecast_id: row.show_cablecast_id,
+            show_title: row.show_title,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -159,6 +203,10 @@ impl StatusReport {
                 total: stats.transcriptions.total,
                 last_24h: stats.transcriptions.last_24h,
                 linked_to_show: stats.transcriptions.linked_to_show,
+                failed: stats.transcriptions.failed,
+                unlinked: stats.transcriptions.unlinked,
+                needs_captions: stats.transcriptions.needs_captions,
+                recent: Vec::new(),
             },
             last_cycle: last_cycle.map(|cycle| LastCycleSummary {
                 at: cycle.finished_at.clone(),
@@ -191,11 +239,26 @@ impl StatusReport {
         }
         out.push('\n');
         out.push_str(&format!(
-            "Transcriptions: {} total, {} in the last 24 h, {} linked to a show\n",
+            "Transcriptions: {} total, {} in the last 24 h, {} linked to a show, {} unlinked, {} failed; {} shows need captions\n",
             self.transcriptions.total,
             self.transcriptions.last_24h,
-            self.transcriptions.linked_to_show
+            self.transcriptions.linked_to_show,
+            self.transcriptions.unlinked,
+            self.transcriptions.failed,
+            self.transcriptions.needs_captions
         ));
+        for recent in &self.transcriptions.recent {
+            out.push_str(&format!(
+                "  {}  {}  {}{}\n",
+                recent.completed_at.as_deref().unwrap_or("-"),
+                recent.status,
+                recent.output_path.as_deref().unwrap_or(&recent.video_path),
+                recent
+                    .show_cablecast_id
+                    .map(|id| format!("  (show {id})"))
+                    .unwrap_or_default()
+            ));
+        }
         match &self.last_cycle {
             Some(cycle) => out.push_str(&format!(
                 "Last cycle: {} ({} ms), Cablecast {}, {} HTTP calls, {} SQL statements{}\n",

@@ -349,3 +349,37 @@ fn status_reads_the_database_alone() {
         .expect("runs");
     assert!(stdout(&text).contains("VODs:"));
 }
+
+#[test]
+fn shared_options_go_anywhere_and_values_keep_their_dashes() {
+    let scratch = Scratch::new();
+    let out = archivist()
+        .args(["init", "--db"])
+        .arg(scratch.db())
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let video = scratch.path("council.mp4");
+    let out = archivist()
+        .arg(format!("--db={}", scratch.db().display()))
+        .args(["transcriptions", "add", "--video"])
+        .arg(&video)
+        .args([
+            "--status",
+            "failed",
+            "--error",
+            "-5 dB audio: no speech found",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let error: String = sqlite(&scratch.db())
+        .query_row("SELECT error FROM transcription_result", [], |r| r.get(0))
+        .expect("row");
+    assert_eq!(error, "-5 dB audio: no speech found");
+    let out = archivist()
+        .args(["--frobnicate", "status"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}

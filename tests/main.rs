@@ -7,6 +7,10 @@ mod support;
 mod core_cli;
 mod core_https;
 mod core_monitor;
+mod deploy_backup;
+mod deploy_service;
+mod deploy_support;
+mod transcriptions;
 
 mod web_api;
 mod web_browser;

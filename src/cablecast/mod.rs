@@ -82,6 +82,15 @@ pub struct Page<T> {
     pub total: Option<i64>,
 }
 
+/// Requests begun by every client in the process: the service watchdog's
+/// sign that a long cycle is still moving (see `systemd`).
+static REQUESTS_BEGUN: AtomicU64 = AtomicU64::new(0);
+
+/// Cablecast requests begun so far by this process.
+pub fn requests_begun() -> u64 {
+    REQUESTS_BEGUN.load(Ordering::Relaxed)
+}
+
 /// The client. Cheap to share between threads by reference.
 pub struct CablecastClient {
     settings: CablecastSettings,
@@ -226,6 +235,7 @@ impl CablecastClient {
             request = request.with_header("Authorization", authorization.as_str());
         }
         self.http_calls.fetch_add(1, Ordering::Relaxed);
+        REQUESTS_BEGUN.fetch_add(1, Ordering::Relaxed);
         let response = request
             .send_lazy()
             .map_err(|e| self.transport_error(what, e))?;

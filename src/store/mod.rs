@@ -12,12 +12,15 @@
 //! What this module is not: it does not decide what to write (the monitor
 //! does) and it does not cache (see `cache` and `status`).
 
+mod backup;
 mod catalog;
 pub mod counters;
 mod cycles;
 mod history;
+mod lock;
 mod schema;
 mod stats;
+mod transcriptions;
 mod vod_lists;
 
 use std::fmt;
@@ -28,12 +31,23 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+pub use backup::{check_copy, restore, CopyFacts, Restored};
 pub use catalog::RefreshOutcome;
 pub use cycles::{CycleRecord, LastCycle};
 pub use history::{History, HistoryRange, HistorySample};
+pub use lock::DatabaseLock;
 pub use schema::SCHEMA_VERSION;
 pub use stats::{SyncStats, TranscriptionCounts};
-pub use vod_lists::{TranscriptionEntry, VodEntry};
+pub use transcriptions::{
+    ManualLinkOutcome, ReportedTranscription, ScanCounts, ScannedCaption, ShowNeedingCaptions,
+    ShowToLink, TranscriptionFilter, TranscriptionRow, UnlinkedCaption,
+};
+pub use vod_lists::VodEntry;
+
+/// Largest size, in bytes, the `-wal` file keeps after a checkpoint. A long
+/// read (a backup of a big file) lets the WAL grow meanwhile; without a limit
+/// the file would stay at that high-water mark for good.
+const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 
 /// How long one statement waits for another process's lock before SQLite
 /// reports busy. A sqlite3 CLI session that writes briefly finishes well
@@ -66,7 +80,7 @@ pub enum Access {
 }
 
 /// What went wrong with the database, always naming the file.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum StoreError {
     /// The file could not be opened, or is not an SQLite database.
     Open { path: PathBuf, detail: String },
@@ -80,6 +94,21 @@ pub enum StoreError {
     Locked { path: PathBuf, what: String },
     /// An SQLite failure while doing `what` (disk full, read-only file, ...).
     Sqlite {
+        path: PathBuf,
+        what: String,
+        detail: String,
+    },
+    /// The file failed its integrity check; nothing is written to it.
+    /// `restore_from` is the backup to suggest, for the service's database.
+    Damaged {
+        path: PathBuf,
+        verdict: String,
+        restore_from: Option<PathBuf>,
+    },
+    /// A monitor (or a restore) holds the database's lock file.
+    InUse { path: PathBuf, holder: String },
+    /// A file operation around the database (lock, copy, rename) failed.
+    File {
         path: PathBuf,
         what: String,
         detail: String,
@@ -105,6 +134,40 @@ impl fmt::Display for StoreError {
             StoreError::Sqlite { path, what, detail } => {
                 write!(f, "database {}: {what}: {detail}", path.display())
             }
+            StoreError::Damaged {
+                path,
+                verdict,
+                restore_from,
+            } => {
+                write!(
+                    f,
+                    "database {} failed its integrity check ({verdict})",
+                    path.display()
+                )?;
+                match restore_from {
+                    Some(backup) => write!(
+                        f,
+                        "; Archivist will not write to it. Stop the service and restore a backup: archivist restore {}",
+                        backup.display()
+                    ),
+                    None => Ok(()),
+                }
+            }
+            StoreError::InUse { path, holder } => {
+                let holder = if holder.is_empty() {
+                    "another archivist process"
+                } else {
+                    holder
+                };
+                write!(f, "database {} is in use by {holder}", path.display())?;
+                if holder.starts_with("monitor") {
+                    f.write_str("; stop the service first (systemctl stop archivist)")?;
+                }
+                Ok(())
+            }
+            StoreError::File { path, what, detail } => {
+                write!(f, "{what}: {}: {detail}", path.display())
+            }
         }
     }
 }
@@ -114,6 +177,8 @@ impl std::error::Error for StoreError {}
 /// The open database.
 pub struct Store {
     path: PathBuf,
+    /// Set when the integrity check at open failed: every write is refused.
+    damage: Option<StoreError>,
     writer: Option<Mutex<Connection>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     watch: Mutex<Connection>,
@@ -138,11 +203,17 @@ impl Store {
                 "no such file (run `archivist init` or the monitor first)".into(),
             ));
         }
+        let mut damage = None;
         let writer = match access {
             Access::ReadWrite => {
                 let conn = Connection::open(&path).map_err(|e| open_error(describe(&e)))?;
                 configure(&conn, true, WRITER_CACHE_KIB).map_err(|e| open_error(describe(&e)))?;
-                schema::apply(&conn, &path)?;
+                // Checked before the schema is applied: a damaged file is
+                // never written to, not even by a migration.
+                match backup::damage_of(&conn, false).map_err(|e| open_error(describe(&e)))? {
+                    Some(verdict) => damage = Some(backup::damaged(&path, verdict)),
+                    None => schema::apply(&conn, &path)?,
+                }
                 Some(Mutex::new(conn))
             }
             Access::ReadOnly => None,
@@ -165,6 +236,7 @@ impl Store {
             .map_err(|e| open_error(e.to_string()))?;
         Ok(Store {
             path,
+            damage,
             writer,
             readers,
             watch: Mutex::new(watch),
@@ -183,9 +255,7 @@ impl Store {
         what: &str,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let Some(writer) = &self.writer else {
-            return Err(self.read_only(what));
-        };
+        let writer = self.writer_for(what)?;
         let conn = lock(writer);
         counters::as_write(|| {
             if !conn.is_autocommit() {
@@ -215,9 +285,7 @@ impl Store {
         what: &str,
         statement: impl Fn(&Connection) -> rusqlite::Result<usize>,
     ) -> Result<usize, StoreError> {
-        let Some(writer) = &self.writer else {
-            return Err(self.read_only(what));
-        };
+        let writer = self.writer_for(what)?;
         let conn = lock(writer);
         for _ in 1..WRITE_LOCK_ATTEMPTS {
             match statement(&conn) {
@@ -226,6 +294,14 @@ impl Store {
             }
         }
         statement(&conn).map_err(|e| self.error(what, &e))
+    }
+
+    /// The writer connection, unless the file is read-only or damaged.
+    fn writer_for(&self, what: &str) -> Result<&Mutex<Connection>, StoreError> {
+        if let Some(damage) = &self.damage {
+            return Err(damage.clone());
+        }
+        self.writer.as_ref().ok_or_else(|| self.read_only(what))
     }
 
     fn read_only(&self, what: &str) -> StoreError {
@@ -345,7 +421,10 @@ fn configure(conn: &Connection, writer: bool, cache_kib: i64) -> rusqlite::Resul
         if !mode.eq_ignore_ascii_case("wal") {
             log::warn!("database could not switch to WAL mode (it is in {mode} mode)");
         }
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+        ))?;
     } else {
         conn.execute_batch("PRAGMA query_only = ON;")?;
     }

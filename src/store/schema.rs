@@ -76,7 +76,7 @@ pub(super) fn check_readable(conn: &Connection, path: &Path) -> Result<(), Store
     Ok(())
 }
 
-fn version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+pub(super) fn version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
     // The first read of a file that is not SQLite fails here with "file is
     // not a database".
     let found: i64 = conn

@@ -29,9 +29,17 @@ pub struct SyncStats {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TranscriptionCounts {
+    /// Current results (files a scan found gone are not counted).
     pub total: u64,
+    /// Completed in the last 24 hours.
     pub last_24h: u64,
     pub linked_to_show: u64,
+    /// Results with status `failed`.
+    pub failed: u64,
+    /// Current results no show is linked to.
+    pub unlinked: u64,
+    /// Shows with a `complete` VOD but no completed caption linked.
+    pub needs_captions: u64,
 }
 
 impl SyncStats {
@@ -59,17 +67,35 @@ const KIND_TX_TOTAL: i64 = 2;
 const KIND_TX_RECENT: i64 = 3;
 const KIND_TX_LINKED: i64 = 4;
 const KIND_DATA_VERSION: i64 = 5;
+const KIND_TX_FAILED: i64 = 6;
+const KIND_TX_UNLINKED: i64 = 7;
+const KIND_NEEDS_CAPTIONS: i64 = 8;
 
 /// One statement for every figure. The VOD part is a GROUP BY over
 /// `idx_vod_state` (a covering index scan, no table reads); the data version
-/// is read inside the same statement, hence from the same snapshot.
-const SYNC_STATS_SQL: &str = "
+/// is read inside the same statement, hence from the same snapshot. The
+/// transcription counts share one pass over the results (`tx`, materialised
+/// once); the 24-hour count is a range on `idx_transcription_completed`;
+/// "needs captions" walks shows through `idx_vod_show` and
+/// `idx_transcription_show`.
+pub(super) const SYNC_STATS_SQL: &str = "
+WITH tx AS MATERIALIZED (
+    SELECT count(*) AS total, coalesce(sum(show_id IS NOT NULL), 0) AS linked,
+        coalesce(sum(status = 'failed'), 0) AS failed
+    FROM transcription_result WHERE removed_at IS NULL)
 SELECT 0, vod_state, count(*) FROM cablecast_vod GROUP BY vod_state
 UNION ALL SELECT 1, NULL, count(*) FROM cablecast_show
-UNION ALL SELECT 2, NULL, count(*) FROM transcription_result
-UNION ALL SELECT 3, NULL, count(*) FROM transcription_result WHERE completed_at >= ?1
-UNION ALL SELECT 4, NULL, count(*) FROM transcription_result WHERE show_id IS NOT NULL
-UNION ALL SELECT 5, NULL, data_version FROM pragma_data_version";
+UNION ALL SELECT 2, NULL, total FROM tx
+UNION ALL SELECT 3, NULL, count(*) FROM transcription_result
+    WHERE completed_at >= ?1 AND status = 'completed' AND removed_at IS NULL
+UNION ALL SELECT 4, NULL, linked FROM tx
+UNION ALL SELECT 5, NULL, data_version FROM pragma_data_version
+UNION ALL SELECT 6, NULL, failed FROM tx
+UNION ALL SELECT 7, NULL, total - linked FROM tx
+UNION ALL SELECT 8, NULL, count(*) FROM cablecast_show s
+    WHERE EXISTS (SELECT 1 FROM cablecast_vod v WHERE v.show_id = s.id AND v.vod_state = 'complete')
+      AND NOT EXISTS (SELECT 1 FROM transcription_result t
+                      WHERE t.show_id = s.id AND t.status = 'completed' AND t.removed_at IS NULL)";
 
 const DAY_SECS: i64 = 86_400;
 
@@ -114,6 +140,9 @@ impl Store {
                     KIND_TX_RECENT => stats.transcriptions.last_24h = count,
                     KIND_TX_LINKED => stats.transcriptions.linked_to_show = count,
                     KIND_DATA_VERSION => stats.data_version = n,
+                    KIND_TX_FAILED => stats.transcriptions.failed = count,
+                    KIND_TX_UNLINKED => stats.transcriptions.unlinked = count,
+                    KIND_NEEDS_CAPTIONS => stats.transcriptions.needs_captions = count,
                     _ => {}
                 }
             }

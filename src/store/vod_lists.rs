@@ -1,6 +1,6 @@
-//! The lists the status page and the JSON API show: in-flight VODs oldest
-//! first, failed VODs newest first, recent transcriptions, and the paged VOD
-//! listing (streamed row by row from the cursor, never collected whole).
+//! The VOD lists the status page and the JSON API show: in-flight VODs
+//! oldest first, failed VODs newest first, and the paged VOD listing
+//! (streamed row by row from the cursor, never collected whole).
 
 use rusqlite::{params, Row};
 
@@ -22,17 +22,6 @@ pub struct VodEntry {
     pub length: Option<i64>,
     pub state_changed_at: Option<String>,
     pub updated_at: String,
-}
-
-/// One transcription as the page lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TranscriptionEntry {
-    pub id: String,
-    pub video_path: String,
-    pub status: String,
-    pub completed_at: Option<String>,
-    pub error: Option<String>,
-    pub show_title: Option<String>,
 }
 
 const ENTRY_SELECT: &str = "
@@ -66,11 +55,6 @@ const PAGE_STATE_SQL: &str = " WHERE v.vod_state = ?3 ORDER BY v.id LIMIT ?1 OFF
 
 const COUNT_ALL_SQL: &str = "SELECT count(*) FROM cablecast_vod";
 const COUNT_STATE_SQL: &str = "SELECT count(*) FROM cablecast_vod WHERE vod_state = ?1";
-
-const RECENT_TRANSCRIPTIONS_SQL: &str = "
-SELECT t.id, t.video_path, t.status, t.completed_at, t.error, coalesce(s.cg_title, s.title)
-FROM transcription_result t LEFT JOIN cablecast_show s ON s.id = t.show_id
-ORDER BY t.completed_at IS NULL, t.completed_at DESC, t.created_at DESC LIMIT ?1";
 
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<VodEntry> {
     Ok(VodEntry {
@@ -149,28 +133,6 @@ impl Store {
                 each(&entry_from_row(row)?);
             }
             Ok(())
-        })
-    }
-
-    /// The `limit` most recently completed transcriptions (then unfinished
-    /// ones, newest first).
-    pub fn recent_transcriptions(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<TranscriptionEntry>, StoreError> {
-        self.read("listing recent transcriptions", |conn| {
-            let mut select = conn.prepare_cached(RECENT_TRANSCRIPTIONS_SQL)?;
-            let rows = select.query_map(params![limit as i64], |row| {
-                Ok(TranscriptionEntry {
-                    id: row.get(0)?,
-                    video_path: row.get(1)?,
-                    status: row.get(2)?,
-                    completed_at: row.get(3)?,
-                    error: row.get(4)?,
-                    show_title: row.get(5)?,
-                })
-            })?;
-            rows.collect()
         })
     }
 }

@@ -12,8 +12,9 @@ use std::fmt::Write;
 use super::chart;
 use super::html::escape;
 use crate::clock;
+use crate::status::RecentTranscription;
 use crate::status::StatusReport;
-use crate::store::{History, TranscriptionEntry, VodEntry};
+use crate::store::{History, VodEntry};
 use crate::vod::VodState;
 
 /// How often the page reloads itself.
@@ -21,14 +22,14 @@ pub const REFRESH_SECS: u32 = 30;
 
 /// Rows shown in each list; the headings give the full counts.
 pub const LIST_ROWS: usize = 50;
-pub const TRANSCRIPTION_ROWS: usize = 8;
+/// Recent transcriptions listed (the report carries a few more).
+const TRANSCRIPTION_ROWS: usize = 8;
 
 /// Everything the page shows, read at one moment.
 pub struct Overview {
     pub report: StatusReport,
     pub in_flight: Vec<VodEntry>,
     pub failed: Vec<VodEntry>,
-    pub transcriptions: Vec<TranscriptionEntry>,
     pub histories: Vec<History>,
     /// Unix seconds the overview was read at.
     pub now: i64,
@@ -86,7 +87,7 @@ pub fn render(overview: &Overview) -> String {
     html.push_str("<main>");
     sync_section(&mut html, report);
     states_section(&mut html, report);
-    transcriptions_section(&mut html, report, &overview.transcriptions, now);
+    transcriptions_section(&mut html, report, now);
     performance_section(&mut html, report);
     history_section(&mut html, &overview.histories, now);
     in_flight_section(&mut html, report, &overview.in_flight, now);
@@ -160,17 +161,13 @@ fn states_section(html: &mut String, report: &StatusReport) {
     html.push_str("</tbody></table></section>");
 }
 
-fn transcriptions_section(
-    html: &mut String,
-    report: &StatusReport,
-    recent: &[TranscriptionEntry],
-    now: i64,
-) {
+fn transcriptions_section(html: &mut String, report: &StatusReport, now: i64) {
     let tx = &report.transcriptions;
+    let recent: &[RecentTranscription] = &tx.recent[..tx.recent.len().min(TRANSCRIPTION_ROWS)];
     let _ = write!(
         html,
-        r#"<section><h2>Transcriptions</h2><div class="figures"><div>last 24 h<b id="tx-24h">{}</b></div><div>total<b id="tx-total">{}</b></div><div>linked to a show<b id="tx-linked">{}</b></div></div>"#,
-        tx.last_24h, tx.total, tx.linked_to_show
+        r#"<section><h2>Transcriptions</h2><div class="figures"><div>last 24 h<b id="tx-24h">{}</b></div><div>total<b id="tx-total">{}</b></div><div>linked to a show<b id="tx-linked">{}</b></div><div>failed<b id="tx-failed">{}</b></div><div>not linked<b id="tx-unlinked">{}</b></div><div>shows needing captions<b id="tx-needs-captions">{}</b></div></div>"#,
+        tx.last_24h, tx.total, tx.linked_to_show, tx.failed, tx.unlinked, tx.needs_captions
     );
     if recent.is_empty() {
         html.push_str(r#"<p class="empty">No transcriptions recorded yet.</p>"#);

@@ -152,7 +152,6 @@ impl Site {
                 report: facts.report.clone(),
                 in_flight: store.in_flight_entries(page::LIST_ROWS)?,
                 failed: store.failed_entries(page::LIST_ROWS)?,
-                transcriptions: store.recent_transcriptions(page::TRANSCRIPTION_ROWS)?,
                 histories: HistoryRange::ALL
                     .iter()
                     .map(|range| store.history(*range))
