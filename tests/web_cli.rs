@@ -199,3 +199,28 @@ fn three_hundred_stalled_clients_cost_a_thread_each_and_little_memory() {
     );
     drop(stalled);
 }
+
+#[test]
+fn a_damaged_database_gets_a_page_that_says_so() {
+    let scratch = Scratch::new();
+    let station = support::station(30);
+    let out = support::single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    crate::deploy_support::damage_page_of(&scratch.db(), "archivist_meta");
+    let mut child = archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("demo starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let _running = Running(child);
+    let addr = status_address(stdout);
+    let health = get(addr, "/healthz");
+    assert_eq!(health.status, 503, "{}", health.text());
+    let page = get(addr, "/");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("id=\"damage\""), "no damage banner");
+}

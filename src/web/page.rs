@@ -27,6 +27,8 @@ const TRANSCRIPTION_ROWS: usize = 8;
 
 /// Everything the page shows, read at one moment.
 pub struct Overview {
+    /// Why the database is read-only, when its integrity check failed.
+    pub damage: Option<String>,
     pub report: StatusReport,
     pub in_flight: Vec<VodEntry>,
     pub failed: Vec<VodEntry>,
@@ -69,6 +71,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 svg.chart{width:100%;height:8em;display:block}
 svg.chart .axis{font-size:10px;fill:#7b8794}
 .empty{color:var(--muted);font-style:italic}
+.damage{margin:1em 1.2em 0;padding:.8em 1.1em;border-radius:.6em;background:var(--bad);color:#fff}
 footer{padding:0 1.2em 1.2em;color:var(--muted);font-size:.85em;text-align:center}
 footer a{color:var(--accent)}
 "#;
@@ -84,6 +87,13 @@ pub fn render(overview: &Overview) -> String {
         sync = report.sync_percentage
     );
     header(&mut html, report, now);
+    if let Some(damage) = &overview.damage {
+        let _ = write!(
+            html,
+            r#"<div class="damage" id="damage"><b>The database is damaged: the monitor runs no cycles.</b> {}</div>"#,
+            escape(damage)
+        );
+    }
     html.push_str("<main>");
     sync_section(&mut html, report);
     states_section(&mut html, report);

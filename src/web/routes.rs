@@ -111,6 +111,9 @@ impl Site {
     }
 
     fn health(&self, _: &Query) -> Result<Reply, WebError> {
+        if let Some(damage) = self.board.store().damage() {
+            return Ok(Reply::text(503, format!("unhealthy: {damage}")));
+        }
         let facts = match self.facts() {
             Ok(facts) => facts,
             Err(e) => return Ok(Reply::text(503, format!("unhealthy: {e}"))),
@@ -149,6 +152,7 @@ impl Site {
             let facts = self.facts()?;
             let store = self.board.store();
             let overview = Overview {
+                damage: store.damage().map(|d| d.to_string()),
                 report: facts.report.clone(),
                 in_flight: store.in_flight_entries(page::LIST_ROWS)?,
                 failed: store.failed_entries(page::LIST_ROWS)?,
