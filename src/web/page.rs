@@ -97,11 +97,12 @@ pub fn render(overview: &Overview) -> String {
     html.push_str("<main>");
     sync_section(&mut html, report);
     states_section(&mut html, report);
-    transcriptions_section(&mut html, report, now);
+    transcriptions_section(&mut html, report);
     performance_section(&mut html, report);
     history_section(&mut html, &overview.histories, now);
     in_flight_section(&mut html, report, &overview.in_flight, now);
     failed_section(&mut html, report, &overview.failed, now);
+    recent_transcriptions_section(&mut html, report, now);
     html.push_str("</main>");
     let _ = write!(
         html,
@@ -171,49 +172,50 @@ fn states_section(html: &mut String, report: &StatusReport) {
     html.push_str("</tbody></table></section>");
 }
 
-fn transcriptions_section(html: &mut String, report: &StatusReport, now: i64) {
+fn transcriptions_section(html: &mut String, report: &StatusReport) {
     let tx = &report.transcriptions;
-    let recent: &[RecentTranscription] = &tx.recent[..tx.recent.len().min(TRANSCRIPTION_ROWS)];
     let _ = write!(
         html,
-        r#"<section><h2>Transcriptions</h2><div class="figures"><div>last 24 h<b id="tx-24h">{}</b></div><div>total<b id="tx-total">{}</b></div><div>linked to a show<b id="tx-linked">{}</b></div><div>failed<b id="tx-failed">{}</b></div><div>not linked<b id="tx-unlinked">{}</b></div><div>shows needing captions<b id="tx-needs-captions">{}</b></div></div>"#,
+        r#"<section><h2>Transcriptions</h2><div class="figures"><div>last 24 h<b id="tx-24h">{}</b></div><div>total<b id="tx-total">{}</b></div><div>linked to a show<b id="tx-linked">{}</b></div><div>failed<b id="tx-failed">{}</b></div><div>not linked<b id="tx-unlinked">{}</b></div><div>shows needing captions<b id="tx-needs-captions">{}</b></div></div></section>"#,
         tx.last_24h, tx.total, tx.linked_to_show, tx.failed, tx.unlinked, tx.needs_captions
     );
+}
+
+fn recent_transcriptions_section(html: &mut String, report: &StatusReport, now: i64) {
+    let recent = &report.transcriptions.recent;
+    let recent: &[RecentTranscription] = &recent[..recent.len().min(TRANSCRIPTION_ROWS)];
+    html.push_str(r#"<section class="wide"><h2>Recent transcriptions</h2>"#);
     if recent.is_empty() {
-        html.push_str(r#"<p class="empty">No transcriptions recorded yet.</p>"#);
-    } else {
-        html.push_str(r#"<table id="transcriptions"><thead><tr><th>Recent</th><th>Finished</th></tr></thead><tbody>"#);
-        for entry in recent {
-            let file = entry
-                .video_path
-                .rsplit(['/', '\\'])
-                .next()
-                .unwrap_or(&entry.video_path);
-            let status = if entry.status == "completed" {
-                String::new()
-            } else {
-                format!(r#" <span class="sub">({})</span>"#, escape(&entry.status))
-            };
-            let _ = write!(
-                html,
-                r#"<tr><td title="{path}">{name}{status}{error}</td><td>{finished}</td></tr>"#,
-                path = escape(&entry.video_path),
-                name = escape(entry.show_title.as_deref().unwrap_or(file)),
-                error = entry
-                    .error
-                    .as_deref()
-                    .map(|e| format!(r#"<div class="err">{}</div>"#, escape(e)))
-                    .unwrap_or_default(),
-                finished = entry
-                    .completed_at
-                    .as_deref()
-                    .map(|at| ago(now, at))
-                    .unwrap_or_else(|| "—".into()),
-            );
-        }
-        html.push_str("</tbody></table>");
+        html.push_str(r#"<p class="empty">No transcriptions recorded yet.</p></section>"#);
+        return;
     }
-    html.push_str("</section>");
+    html.push_str(r#"<div class="scroll"><table id="transcriptions"><thead><tr><th>Show</th><th>Video</th><th>Status</th><th>Finished</th></tr></thead><tbody>"#);
+    for entry in recent {
+        let file = entry
+            .video_path
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(&entry.video_path);
+        let _ = write!(
+            html,
+            r#"<tr><td>{show}</td><td title="{path}">{file}</td><td>{status}{error}</td><td>{finished}</td></tr>"#,
+            show = escape(entry.show_title.as_deref().unwrap_or("(not linked)")),
+            path = escape(&entry.video_path),
+            file = escape(file),
+            status = escape(&entry.status),
+            error = entry
+                .error
+                .as_deref()
+                .map(|e| format!(r#"<div class="err">{}</div>"#, escape(e)))
+                .unwrap_or_default(),
+            finished = entry
+                .completed_at
+                .as_deref()
+                .map(|at| ago(now, at))
+                .unwrap_or_else(|| "—".into()),
+        );
+    }
+    html.push_str("</tbody></table></div></section>");
 }
 
 fn performance_section(html: &mut String, report: &StatusReport) {
