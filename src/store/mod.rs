@@ -18,6 +18,7 @@ pub mod counters;
 mod cycles;
 mod history;
 mod lock;
+mod probe;
 mod schema;
 mod stats;
 mod transcriptions;
@@ -36,6 +37,7 @@ pub use catalog::RefreshOutcome;
 pub use cycles::{CycleRecord, LastCycle};
 pub use history::{History, HistoryRange, HistorySample};
 pub use lock::DatabaseLock;
+pub use probe::VersionProbe;
 pub use schema::SCHEMA_VERSION;
 pub use stats::{SyncStats, TranscriptionCounts};
 pub use transcriptions::{

@@ -20,7 +20,8 @@ use super::WebError;
 use crate::clock;
 use crate::monitor::SyncNow;
 use crate::status::StatusBoard;
-use crate::store::{HistoryRange, VodEntry};
+use crate::store::StoreError;
+use crate::store::{HistoryRange, VersionProbe, VodEntry};
 use crate::vod::VodState;
 
 /// Largest request body accepted (write endpoints take small JSON).
@@ -38,6 +39,9 @@ const READ_METHODS: &str = "GET, HEAD";
 /// settings and the way to wake the monitor.
 pub struct Site {
     board: Arc<StatusBoard>,
+    /// Tells whether the file changed, without waiting for the watch
+    /// connection (busy for the whole sync-stats aggregate).
+    probe: VersionProbe,
     admin_token: Option<AdminToken>,
     sync_now: Option<SyncSender<SyncNow>>,
     /// `/healthz` fails when the last cycle is older than this.
@@ -52,15 +56,16 @@ impl Site {
         admin_token: Option<AdminToken>,
         sync_now: Option<SyncSender<SyncNow>>,
         cycle_deadline: Duration,
-    ) -> Site {
-        Site {
+    ) -> Result<Site, StoreError> {
+        Ok(Site {
+            probe: board.store().version_probe()?,
             board,
             admin_token,
             sync_now,
             cycle_deadline,
             facts: Snapshot::new(FACTS_TTL),
             page: Snapshot::new(PAGE_TTL),
-        }
+        })
     }
 
     /// Answers one request; never panics on bad input.
@@ -94,7 +99,7 @@ impl Site {
 
     /// The cached figures, current with the database.
     fn facts(&self) -> Result<Arc<Facts>, WebError> {
-        let version = self.board.store().data_version()?;
+        let version = self.probe.data_version()?;
         self.facts.get(version, || Facts::read(&self.board))
     }
 
@@ -147,7 +152,7 @@ impl Site {
     }
 
     fn page(&self, _: &Query) -> Result<Reply, WebError> {
-        let version = self.board.store().data_version()?;
+        let version = self.probe.data_version()?;
         let html = self.page.get(version, || {
             let facts = self.facts()?;
             let store = self.board.store();

@@ -104,12 +104,14 @@ impl StatusServer {
         let server = Server::from_listener_with_limits(listener, None, limits)
             .map_err(|e| io::Error::other(format!("status server on {listen}: {e}")))?;
         let server = Arc::new(server);
-        let site = Arc::new(Site::new(
+        let site = Site::new(
             board,
             settings.admin_token,
             sync_now,
             settings.cycle_deadline,
-        ));
+        )
+        .map_err(|e| io::Error::other(format!("status server on {listen}: {e}")))?;
+        let site = Arc::new(site);
         let stopping = Arc::new(AtomicBool::new(false));
         let workers = (0..settings.workers.max(1))
             .map(|n| {

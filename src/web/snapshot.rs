@@ -1,8 +1,9 @@
 //! Answers kept in memory between database changes.
 //!
 //! Each cached answer is keyed by the store's `PRAGMA data_version` (one
-//! cheap statement on the watch connection, which changes whenever anyone,
-//! this process's monitor or another process, commits to the file) and lives
+//! cheap statement on the server's own probe connection, which changes
+//! whenever anyone, this process's monitor or another process, commits to
+//! the file) and lives
 //! at most a fixed time, for what moves with the clock ("in this state for
 //! 3 h", the 24-hour transcription window). So a request costs one PRAGMA,
 //! never a query, and an answer is never older than the file.
