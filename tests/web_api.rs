@@ -33,7 +33,7 @@ fn answers_follow_writes_by_another_process_at_once() {
     let site = site();
     let before = get(site.addr(), "/api/status").json();
     let complete = before["by_state"]["complete"].as_i64().expect("count");
-    // An engineer's sqlite3 session marks one VOD failed.
+    // An engineer using the sqlite3 shell marks one VOD failed.
     let conn = crate::support::sqlite(&site.db());
     conn.execute(
         "UPDATE cablecast_vod SET vod_state = 'error' WHERE id = \
