@@ -52,6 +52,11 @@ CREATE TABLE IF NOT EXISTS cablecast_vod (
     updated_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS idx_vod_state ON cablecast_vod(vod_state);
+-- The in-flight selection (src/store/catalog.rs) reads only this: its WHERE
+-- must stay word for word the same as that query's for SQLite to use it. Any
+-- state not listed here, including ones Cablecast adds later, is in it.
+CREATE INDEX IF NOT EXISTS idx_vod_in_flight ON cablecast_vod(id)
+    WHERE vod_state NOT IN ('complete', 'error', 'permanentFailure', 'disabled');
 -- Serves the foreign key when a show is removed.
 CREATE INDEX IF NOT EXISTS idx_vod_show ON cablecast_vod(show_id);
 

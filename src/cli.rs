@@ -18,12 +18,16 @@ use std::time::Duration;
 use lexopt::prelude::*;
 use log::LevelFilter;
 
+use crate::bench::{self, BenchReport, BenchSettings};
 use crate::cablecast::{CablecastError, CablecastSettings};
 use crate::config::{self, ConfigError, MonitorSettings};
 use crate::demo::{DemoStation, StationOptions};
+use crate::export::{self, ExportFormat};
+use crate::loadtest::{self, LoadReport, LoadSettings, Target};
 use crate::logging;
 use crate::monitor::Monitor;
 use crate::status::StatusBoard;
+use crate::store::export::ExportTable;
 use crate::store::{
     self, Access, DatabaseLock, Store, StoreError, TranscriptionFilter, SCHEMA_VERSION,
 };
@@ -49,6 +53,9 @@ Commands:
   status     Print the sync figures from the database (--json for machines)
   serve      Serve the status page and API from the database, without polling Cablecast
   init       Create or migrate the database, then exit
+  export     Stream vods|shows|transcriptions to stdout (--format csv|jsonl, --state S)
+  bench      Measure each optimisation on a generated station database (--vods N, --runs R, --json)
+  loadtest   Load the status server over keep-alive connections (--url, --users, --duration, --json)
   transcriptions scan DIR...      Record the caption files (.scc, .vtt, .srt) under DIRs
   transcriptions add --video V [--output O] [--status completed|failed] [--error E]
                                   Record one transcription a job reports
@@ -87,6 +94,24 @@ serve options:
 Status server (monitor, demo, serve; environment only):
   ARCHIVIST_ADMIN_TOKEN   Enables POST /api/sync-now for `Authorization: Bearer TOKEN`
                           (at least 16 characters; unset: no write endpoints)
+
+export options:
+  vods|shows|transcriptions   What to export (rows stream from the database; memory stays flat)
+  --format csv|jsonl          CSV with a header row (RFC 4180), or one JSON object per line [default csv]
+  --state S                   Only VODs in this vodState (transcriptions: this status)
+
+bench options (with --db PATH it measures a copy of that database instead):
+  --vods N              VODs in the generated database [default 100000]
+  --runs R              Repetitions; figures are medians [default 5]
+  --json                Print the figures as JSON
+
+loadtest options:
+  --url URL             Status server [default http://127.0.0.1:8080]
+  --users N             Concurrent keep-alive connections [default 10, at most 1024]
+  --duration SECONDS    How long to run [default 60, at most 3600]
+  --requests N          Stop after N requests in all, if sooner
+  --allow-remote        Allow a target that is not this machine
+  --json                Print the figures as JSON
 
 Cablecast (environment only):
   CABLECAST_API_URL       API root, e.g. https://cablecast.example.org/CablecastAPI/v1
@@ -288,12 +313,208 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
             logging::init(level);
             run_serve(&db, settings)
         }
+        "export" => {
+            let request = export_flags(rest)?;
+            logging::init(level);
+            let store = Store::open(&db, Access::ReadOnly)?;
+            let stdout = std::io::stdout();
+            export::export(
+                &store,
+                request.table,
+                request.format,
+                request.state.as_deref(),
+                stdout.lock(),
+            )
+            .map_err(|e| CliError::Other(e.to_string()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "bench" => {
+            let (settings, json) = bench_settings(rest, global.db, env)?;
+            // The cycles the bench runs would log a line each: keep to warnings.
+            logging::init(level.min(LevelFilter::Warn));
+            let report = bench::run(&settings, |step| eprintln!("bench: {step} ..."))
+                .map_err(|e| CliError::Other(e.to_string()))?;
+            print_report(&report, json, BenchReport::to_text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "loadtest" => {
+            let (settings, json) = load_settings(rest)?;
+            logging::init(level);
+            let report = loadtest::run(&settings).map_err(|e| CliError::Usage(e.to_string()))?;
+            print_report(&report, json, LoadReport::to_text)?;
+            Ok(ExitCode::SUCCESS)
+        }
         "transcriptions" => {
             logging::init(level);
             run_transcriptions(&db, rest)
         }
         other => Err(CliError::Usage(format!("unknown command {other:?}"))),
     }
+}
+
+/// Prints a report as JSON or as its text table.
+fn print_report<T: serde::Serialize>(
+    report: &T,
+    json: bool,
+    text: impl Fn(&T) -> String,
+) -> Result<(), CliError> {
+    if json {
+        let text = serde_json::to_string_pretty(report)
+            .map_err(|e| CliError::Other(format!("writing the figures as JSON: {e}")))?;
+        println!("{text}");
+    } else {
+        print!("{}", text(report));
+    }
+    Ok(())
+}
+
+/// `archivist export`'s arguments.
+struct ExportRequest {
+    table: ExportTable,
+    format: ExportFormat,
+    state: Option<String>,
+}
+
+fn export_flags(rest: Vec<OsString>) -> Result<ExportRequest, CliError> {
+    let mut table = None;
+    let mut format = ExportFormat::Csv;
+    let mut state = None;
+    let mut parser = lexopt::Parser::from_args(rest);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("format") => {
+                format = match parser.value()?.string()?.as_str() {
+                    "csv" => ExportFormat::Csv,
+                    "jsonl" => ExportFormat::JsonLines,
+                    other => {
+                        return Err(CliError::Usage(format!(
+                            "--format {other:?}: use csv or jsonl"
+                        )))
+                    }
+                }
+            }
+            Long("state") => state = Some(parser.value()?.string()?),
+            Value(value) if table.is_none() => {
+                table = Some(match value.string()?.as_str() {
+                    "vods" => ExportTable::Vods,
+                    "shows" => ExportTable::Shows,
+                    "transcriptions" => ExportTable::Transcriptions,
+                    other => {
+                        return Err(CliError::Usage(format!(
+                            "export {other:?}: choose vods, shows or transcriptions"
+                        )))
+                    }
+                })
+            }
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let table = table.ok_or_else(|| {
+        CliError::Usage("export needs what to export: vods, shows or transcriptions".into())
+    })?;
+    if state.is_some() && !table.has_state() {
+        return Err(CliError::Usage(
+            "--state applies to vods and transcriptions only".into(),
+        ));
+    }
+    Ok(ExportRequest {
+        table,
+        format,
+        state,
+    })
+}
+
+/// Largest generated database: ten million VODs is far past any station.
+const MAX_BENCH_VODS: usize = 10_000_000;
+const MAX_BENCH_RUNS: usize = 100;
+
+fn bench_settings(
+    rest: Vec<OsString>,
+    db: Option<PathBuf>,
+    env: &Env,
+) -> Result<(BenchSettings, bool), CliError> {
+    let mut vods = 100_000;
+    let mut runs = 5;
+    let mut json = false;
+    let mut parser = lexopt::Parser::from_args(rest);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("vods") => {
+                vods = config::parse_count("--vods", &parser.value()?.string()?, 1, MAX_BENCH_VODS)?
+            }
+            Long("runs") => {
+                runs = config::parse_count("--runs", &parser.value()?.string()?, 1, MAX_BENCH_RUNS)?
+            }
+            Long("json") => json = true,
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let scratch_dir = env
+        .get("TMPDIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    Ok((
+        BenchSettings {
+            vods: vods as u64,
+            db,
+            runs,
+            scratch_dir,
+        },
+        json,
+    ))
+}
+
+fn load_settings(rest: Vec<OsString>) -> Result<(LoadSettings, bool), CliError> {
+    let mut url = "http://127.0.0.1:8080".to_string();
+    let mut users = 10;
+    let mut duration = Duration::from_secs(60);
+    let mut max_requests = None;
+    let mut allow_remote = false;
+    let mut json = false;
+    let mut parser = lexopt::Parser::from_args(rest);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("url") => url = parser.value()?.string()?,
+            Long("users") => {
+                users = config::parse_count(
+                    "--users",
+                    &parser.value()?.string()?,
+                    1,
+                    loadtest::MAX_USERS,
+                )?
+            }
+            Long("duration") => {
+                duration = config::parse_seconds(
+                    "--duration",
+                    &parser.value()?.string()?,
+                    loadtest::MAX_DURATION_SECS,
+                )?
+            }
+            Long("requests") => {
+                max_requests = Some(config::parse_count(
+                    "--requests",
+                    &parser.value()?.string()?,
+                    1,
+                    usize::MAX,
+                )? as u64)
+            }
+            Long("allow-remote") => allow_remote = true,
+            Long("json") => json = true,
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let target = Target::parse(&url).map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok((
+        LoadSettings {
+            target,
+            users,
+            duration,
+            max_requests,
+            allow_remote,
+        },
+        json,
+    ))
 }
 
 /// A path argument made absolute (never resolved through symlinks), as text.

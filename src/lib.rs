@@ -15,6 +15,12 @@
 //! - `cache`: the in-process LRU with expiry, with hit and miss counters.
 //! - `status`: the cached sync figures and the status report built on them.
 //! - `demo`: a built-in Cablecast-compatible station on loopback.
+//! - `bench`: `archivist bench`, the before/after figures of each
+//!   optimisation, measured on a generated station database.
+//! - `loadtest`: `archivist loadtest`, keep-alive HTTP load against the
+//!   status server (loopback only unless told otherwise).
+//! - `export`: `archivist export`, rows streamed from the store as CSV or
+//!   JSON lines.
 //! - `transcription`: caption files and reported transcription jobs: the
 //!   storage scan, `record` (shared by `transcriptions add` and
 //!   `POST /api/transcriptions`), and linking results to shows.
@@ -60,12 +66,15 @@
 //! - The Cablecast password, and the Basic auth header made from it, never
 //!   reach a log line, an error message, the page or any output.
 
+pub mod bench;
 pub mod cablecast;
 pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod export;
+pub mod loadtest;
 pub mod logging;
 pub mod memory;
 pub mod monitor;

@@ -10,6 +10,13 @@ pub fn peak_rss_kb() -> Option<i64> {
     status_field("VmHWM:")
 }
 
+/// Resets the peak resident set size to the current one, so a later
+/// [`peak_rss_kb`] measures one piece of work. False where the kernel does not
+/// allow it.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// Threads in the process now.
 pub fn threads() -> Option<i64> {
     status_field("Threads:")

@@ -4,12 +4,15 @@
 
 mod support;
 
+mod bench;
 mod core_cli;
 mod core_https;
 mod core_monitor;
 mod deploy_backup;
 mod deploy_service;
 mod deploy_support;
+mod export;
+mod loadtest;
 mod transcriptions;
 
 mod web_api;

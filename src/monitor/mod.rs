@@ -260,6 +260,10 @@ impl Monitor {
             log::error!("{e}");
             report.store_error.get_or_insert_with(|| e.to_string());
         }
+        // The record is a write, so the cached figures go, as after every
+        // write: its data version moved anyway, and dropping them now saves
+        // the next cycle a version check bound to fail.
+        self.board.invalidate();
         self.log_cycle(&report, &phases);
         report
     }

@@ -17,19 +17,19 @@ pub enum RefreshOutcome {
 }
 
 /// The VOD columns read back as a [`Vod`], in this order.
-const VOD_COLUMNS: &str =
+pub(super) const VOD_COLUMNS: &str =
     "id, show_cablecast_id, vod_state, percent_complete, error_message, url, \
      length, quality, file_name, state_changed_at, is_watchable, disabled";
 
 /// Terminal states; every other state, including ones Cablecast adds later,
 /// is re-checked each cycle.
-const IN_FLIGHT_SQL: &str =
+pub(super) const IN_FLIGHT_SQL: &str =
     "SELECT id, show_cablecast_id, vod_state, percent_complete, error_message, url, \
      length, quality, file_name, state_changed_at, is_watchable, disabled \
      FROM cablecast_vod \
      WHERE vod_state NOT IN ('complete', 'error', 'permanentFailure', 'disabled') ORDER BY id";
 
-fn vod_from_row(row: &Row<'_>) -> rusqlite::Result<Vod> {
+pub(super) fn vod_from_row(row: &Row<'_>) -> rusqlite::Result<Vod> {
     let state: String = row.get(2)?;
     Ok(Vod {
         id: row.get(0)?,

@@ -13,9 +13,11 @@
 //! does) and it does not cache (see `cache` and `status`).
 
 mod backup;
+pub mod bench;
 mod catalog;
 pub mod counters;
 mod cycles;
+pub mod export;
 mod history;
 mod lock;
 mod probe;

@@ -97,7 +97,7 @@ UNION ALL SELECT 8, NULL, count(*) FROM cablecast_show s
       AND NOT EXISTS (SELECT 1 FROM transcription_result t
                       WHERE t.show_id = s.id AND t.status = 'completed' AND t.removed_at IS NULL)";
 
-const DAY_SECS: i64 = 86_400;
+pub(super) const DAY_SECS: i64 = 86_400;
 
 impl Store {
     /// Reads the sync figures (uncached: callers go through `status`).

@@ -535,7 +535,6 @@ impl Store {
     }
 
     /// `EXPLAIN QUERY PLAN` of `sql`, one detail line per step (read only).
-    #[cfg(test)]
     pub(super) fn query_plan(&self, sql: &str) -> Result<Vec<String>, StoreError> {
         self.read("explaining a query", |conn| {
             let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;

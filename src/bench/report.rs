@@ -1,0 +1,299 @@
+//! The bench's figures, as a table for people and as JSON for machines.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// Where the figures were measured.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub sqlite: String,
+    pub archivist: String,
+}
+
+impl Machine {
+    pub fn this_one() -> Machine {
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find_map(|line| line.strip_prefix("model name"))
+                    .and_then(|rest| rest.split_once(':'))
+                    .map(|(_, model)| model.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown CPU".into());
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_model,
+            sqlite: rusqlite::version().to_string(),
+            archivist: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// The database the figures were measured on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StationFigures {
+    /// `generated`, or `copy of PATH`.
+    pub source: String,
+    pub vods: u64,
+    pub shows: u64,
+    pub transcriptions: u64,
+    pub in_flight: u64,
+    pub build_ms: f64,
+    pub file_kb: u64,
+}
+
+/// One timed operation: the median wall time of one call, and the mean
+/// time on a CPU per call when the runs were long enough to tell.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Figure {
+    pub name: String,
+    pub median_us: f64,
+    pub cpu_us: Option<f64>,
+}
+
+impl Figure {
+    pub fn micros(name: &str, timing: super::Timing) -> Figure {
+        Figure {
+            name: name.to_string(),
+            median_us: timing.wall_us,
+            cpu_us: timing.cpu_us,
+        }
+    }
+}
+
+/// VOD state writes: the median rate of one way of writing.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WriteFigure {
+    pub synchronous: String,
+    pub mode: String,
+    pub rows: usize,
+    /// Median over runs, by the wall clock.
+    pub rows_per_s: f64,
+    /// Rows per second of the writing thread's CPU time (fsync waits and
+    /// other processes' load excluded), when measurable.
+    pub cpu_rows_per_s: Option<f64>,
+}
+
+impl WriteFigure {
+    pub fn new(
+        synchronous: &str,
+        mode: &str,
+        rows: usize,
+        rows_per_s: f64,
+        cpu_rows_per_s: Option<f64>,
+    ) -> WriteFigure {
+        WriteFigure {
+            synchronous: synchronous.to_string(),
+            mode: mode.to_string(),
+            rows,
+            rows_per_s,
+            cpu_rows_per_s,
+        }
+    }
+}
+
+/// Steady-state monitoring cycles against the demo station (medians).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CycleFigures {
+    pub vods: u64,
+    pub in_flight: f64,
+    pub sql_statements_besides_batch_writes: f64,
+    pub batch_write_statements: f64,
+    pub http_calls: f64,
+    pub wall_ms: f64,
+    /// The process's peak RSS; over the steady-state cycles alone when
+    /// `peak_rss_is_cycles_only`, else over the whole bench.
+    pub peak_rss_kb: Option<i64>,
+    pub peak_rss_is_cycles_only: bool,
+}
+
+/// One cycle refreshing in-flight VODs from a slow server.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RefreshFigures {
+    pub vods: usize,
+    pub changed: usize,
+    pub latency_ms: u64,
+    pub concurrency: usize,
+    pub wall_ms: f64,
+    /// vods x latency / concurrency: the least it can take.
+    pub floor_ms: f64,
+}
+
+/// Everything `archivist bench` measured.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BenchReport {
+    pub machine: Machine,
+    pub runs: usize,
+    pub station: StationFigures,
+    pub stats: Vec<Figure>,
+    pub index: Vec<Figure>,
+    pub aggregate_plan: Vec<String>,
+    pub in_flight_plan: Vec<String>,
+    pub in_flight: Vec<Figure>,
+    pub writes: Vec<WriteFigure>,
+    pub connection_check: Vec<Figure>,
+    pub connections: Vec<Figure>,
+    pub cycle: CycleFigures,
+    pub refresh: RefreshFigures,
+}
+
+impl BenchReport {
+    /// The report as a plain-text table.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let s = &self.station;
+        let m = &self.machine;
+        let _ = writeln!(
+            out,
+            "archivist bench: {} VODs ({} in flight), {} shows, {} transcriptions; {} database, {} KiB, ready in {:.0} ms",
+            s.vods, s.in_flight, s.shows, s.transcriptions, s.source, s.file_kb, s.build_ms
+        );
+        let _ = writeln!(
+            out,
+            "{} x {}, SQLite {}, archivist {}; medians of {} runs\n",
+            m.cpus, m.cpu_model, m.sqlite, m.archivist, self.runs
+        );
+        section(
+            &mut out,
+            "Sync figures (one read of every count)",
+            &self.stats,
+        );
+        section(&mut out, "The aggregate and idx_vod_state", &self.index);
+        let _ = writeln!(out, "  plan of the aggregate:");
+        for line in &self.aggregate_plan {
+            let _ = writeln!(out, "    {line}");
+        }
+        let _ = writeln!(
+            out,
+            "  plan of the in-flight selection: {}\n",
+            self.in_flight_plan.join("; ")
+        );
+        section(&mut out, "The in-flight selection", &self.in_flight);
+        let _ = writeln!(
+            out,
+            "VOD state writes (Store::apply_refresh){:>38} {:>12}",
+            "rows/s", "per CPU s"
+        );
+        for w in &self.writes {
+            let _ = writeln!(
+                out,
+                "  {:<60} {:>12.0} {:>12}",
+                format!("synchronous={} {} ({} rows)", w.synchronous, w.mode, w.rows),
+                w.rows_per_s,
+                w.cpu_rows_per_s
+                    .map_or("-".to_string(), |rate| format!("{rate:.0}"))
+            );
+        }
+        out.push('\n');
+        section(
+            &mut out,
+            "Connection check against the demo station",
+            &self.connection_check,
+        );
+        section(&mut out, "Database connections", &self.connections);
+        let c = &self.cycle;
+        let _ = writeln!(
+            out,
+            "Steady-state monitoring cycle ({} VODs on the demo station, {:.0} in flight)",
+            c.vods, c.in_flight
+        );
+        let _ = writeln!(
+            out,
+            "  {:<60} {:>12}",
+            "SQL statements besides batch writes",
+            format!("{:.0}", c.sql_statements_besides_batch_writes)
+        );
+        let _ = writeln!(
+            out,
+            "  {:<60} {:>12}",
+            "statements in batch writes",
+            format!("{:.0}", c.batch_write_statements)
+        );
+        let _ = writeln!(
+            out,
+            "  {:<60} {:>12}",
+            "HTTP calls",
+            format!("{:.0}", c.http_calls)
+        );
+        let _ = writeln!(
+            out,
+            "  {:<60} {:>12}",
+            "wall time",
+            format!("{:.1} ms", c.wall_ms)
+        );
+        let _ = writeln!(
+            out,
+            "  {:<60} {:>12}",
+            if c.peak_rss_is_cycles_only {
+                "peak RSS during the cycles (bench process, its heap included)"
+            } else {
+                "peak RSS of the whole bench process"
+            },
+            c.peak_rss_kb
+                .map_or("unknown".to_string(), |kb| format!("{kb} KiB"))
+        );
+        let r = &self.refresh;
+        let _ = writeln!(
+            out,
+            "\nRefresh of {} in-flight VODs, {} ms per answer, {} at once",
+            r.vods, r.latency_ms, r.concurrency
+        );
+        let _ = writeln!(
+            out,
+            "  {:<60} {:>12}",
+            format!("wall time (floor {:.1} s)", r.floor_ms / 1000.0),
+            format!("{:.2} s", r.wall_ms / 1000.0)
+        );
+        out
+    }
+}
+
+/// A titled list of timings, each with its ratio to the fastest.
+fn section(out: &mut String, title: &str, figures: &[Figure]) {
+    let _ = writeln!(
+        out,
+        "{title:<62} {:>12} {:>10} {:>12}",
+        "median", "ratio", "CPU/call"
+    );
+    let fastest = figures
+        .iter()
+        .map(|f| f.median_us)
+        .fold(f64::INFINITY, f64::min)
+        .max(1e-6);
+    for figure in figures {
+        let _ = writeln!(
+            out,
+            "  {:<60} {:>12} {:>10} {:>12}",
+            figure.name,
+            duration(figure.median_us),
+            format!("x{:.1}", figure.median_us / fastest),
+            figure.cpu_us.map_or("-".to_string(), duration)
+        );
+    }
+    out.push('\n');
+}
+
+/// Microseconds in the unit that reads best.
+fn duration(us: f64) -> String {
+    if us >= 1_000.0 {
+        format!("{:.2} ms", us / 1_000.0)
+    } else if us >= 1.0 {
+        format!("{us:.1} us")
+    } else {
+        format!("{:.0} ns", us * 1_000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_pick_a_unit() {
+        assert_eq!(super::duration(0.25), "250 ns");
+        assert_eq!(super::duration(12.34), "12.3 us");
+        assert_eq!(super::duration(4_500.0), "4.50 ms");
+    }
+}
