@@ -14,3 +14,10 @@ mod deploy_support;
 mod export;
 mod loadtest;
 mod transcriptions;
+
+mod web_api;
+mod web_browser;
+mod web_cli;
+mod web_history;
+mod web_load;
+mod web_support;
