@@ -57,8 +57,9 @@ CREATE INDEX IF NOT EXISTS idx_vod_state ON cablecast_vod(vod_state);
 -- state not listed here, including ones Cablecast adds later, is in it.
 CREATE INDEX IF NOT EXISTS idx_vod_in_flight ON cablecast_vod(id)
     WHERE vod_state NOT IN ('complete', 'error', 'permanentFailure', 'disabled');
--- Serves the foreign key when a show is removed.
-CREATE INDEX IF NOT EXISTS idx_vod_show ON cablecast_vod(show_id);
+-- Serves the foreign key when a show is removed, and "needs captions" (a
+-- covering probe: does this show have a complete VOD?).
+CREATE INDEX IF NOT EXISTS idx_vod_show ON cablecast_vod(show_id, vod_state);
 
 -- One row per caption file (or reported transcription job). `id` is a stable
 -- hash of `output_path` (of `video_path` when a job reported no output); see
@@ -88,8 +89,11 @@ CREATE TABLE IF NOT EXISTS transcription_result (
     link_score   REAL
 );
 CREATE INDEX IF NOT EXISTS idx_transcription_completed ON transcription_result(completed_at);
--- Serves the foreign key, "needs captions" and the show's captions.
-CREATE INDEX IF NOT EXISTS idx_transcription_show ON transcription_result(show_id);
+-- Serves the foreign key, "needs captions" (covering) and the show's captions.
+CREATE INDEX IF NOT EXISTS idx_transcription_show ON transcription_result(show_id, status, removed_at);
+-- Covers the transcription counts of the sync aggregate, so that one
+-- statement never reads the wide rows (paths, errors).
+CREATE INDEX IF NOT EXISTS idx_transcription_state ON transcription_result(status, show_id, removed_at);
 
 -- One row per monitoring cycle: what the cycle did and cost, and the sync
 -- figures it ended with. The status page's history charts read this table.
@@ -123,3 +127,82 @@ CREATE TABLE IF NOT EXISTS archivist_meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- History for the status page's charts, rolled up so the file stays bounded.
+-- Every monitor_cycle row also lands in one hourly and one daily row (the
+-- trigger below, in the same transaction as the cycle's own row), and old
+-- rows are pruned as new ones arrive: raw cycles after 48 hours, hourly rows
+-- after 8 days, daily rows after 400 days. A year of five-minute cycles thus
+-- holds at most 576 + 192 + 400 = 1,168 history rows (about 0.2 MB), however
+-- long the monitor runs; a shorter --interval only grows the raw part
+-- (48 h / interval rows).
+-- Bucket starts are stored timestamps: 'YYYY-MM-DDTHH:00:00Z' for an hour,
+-- 'YYYY-MM-DDT00:00:00Z' for a day (UTC).
+CREATE TABLE IF NOT EXISTS monitor_hourly (
+    bucket            TEXT PRIMARY KEY,
+    cycles            INTEGER NOT NULL,
+    reachable_cycles  INTEGER NOT NULL,
+    sync_sum          REAL NOT NULL,
+    sync_min          REAL NOT NULL,
+    sync_max          REAL NOT NULL,
+    last_reachable_at TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS monitor_daily (
+    bucket            TEXT PRIMARY KEY,
+    cycles            INTEGER NOT NULL,
+    reachable_cycles  INTEGER NOT NULL,
+    sync_sum          REAL NOT NULL,
+    sync_min          REAL NOT NULL,
+    sync_max          REAL NOT NULL,
+    last_reachable_at TEXT
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS monitor_cycle_history AFTER INSERT ON monitor_cycle
+BEGIN
+    INSERT INTO monitor_hourly (bucket, cycles, reachable_cycles, sync_sum, sync_min,
+        sync_max, last_reachable_at)
+    VALUES (substr(NEW.finished_at, 1, 13) || ':00:00Z', 1, NEW.cablecast_reachable != 0,
+        NEW.sync_percentage, NEW.sync_percentage, NEW.sync_percentage,
+        CASE WHEN NEW.cablecast_reachable THEN NEW.finished_at END)
+    ON CONFLICT(bucket) DO UPDATE SET
+        cycles = cycles + 1,
+        reachable_cycles = reachable_cycles + excluded.reachable_cycles,
+        sync_sum = sync_sum + excluded.sync_sum,
+        sync_min = min(sync_min, excluded.sync_min),
+        sync_max = max(sync_max, excluded.sync_max),
+        last_reachable_at = coalesce(excluded.last_reachable_at, last_reachable_at);
+    INSERT INTO monitor_daily (bucket, cycles, reachable_cycles, sync_sum, sync_min,
+        sync_max, last_reachable_at)
+    VALUES (substr(NEW.finished_at, 1, 10) || 'T00:00:00Z', 1, NEW.cablecast_reachable != 0,
+        NEW.sync_percentage, NEW.sync_percentage, NEW.sync_percentage,
+        CASE WHEN NEW.cablecast_reachable THEN NEW.finished_at END)
+    ON CONFLICT(bucket) DO UPDATE SET
+        cycles = cycles + 1,
+        reachable_cycles = reachable_cycles + excluded.reachable_cycles,
+        sync_sum = sync_sum + excluded.sync_sum,
+        sync_min = min(sync_min, excluded.sync_min),
+        sync_max = max(sync_max, excluded.sync_max),
+        last_reachable_at = coalesce(excluded.last_reachable_at, last_reachable_at);
+    DELETE FROM monitor_cycle
+        WHERE finished_at < strftime('%Y-%m-%dT%H:%M:%SZ', NEW.finished_at, '-48 hours');
+    DELETE FROM monitor_hourly
+        WHERE bucket < strftime('%Y-%m-%dT%H:%M:%SZ', NEW.finished_at, '-8 days');
+    DELETE FROM monitor_daily
+        WHERE bucket < strftime('%Y-%m-%dT%H:%M:%SZ', NEW.finished_at, '-400 days');
+END;
+
+-- Cycles recorded before the trigger existed (a file from an earlier
+-- Archivist) are rolled up once; buckets that already exist are kept.
+INSERT OR IGNORE INTO monitor_hourly (bucket, cycles, reachable_cycles, sync_sum, sync_min,
+    sync_max, last_reachable_at)
+SELECT substr(finished_at, 1, 13) || ':00:00Z', count(*), sum(cablecast_reachable != 0),
+    sum(sync_percentage), min(sync_percentage), max(sync_percentage),
+    max(CASE WHEN cablecast_reachable THEN finished_at END)
+FROM monitor_cycle GROUP BY 1;
+INSERT OR IGNORE INTO monitor_daily (bucket, cycles, reachable_cycles, sync_sum, sync_min,
+    sync_max, last_reachable_at)
+SELECT substr(finished_at, 1, 10) || 'T00:00:00Z', count(*), sum(cablecast_reachable != 0),
+    sum(sync_percentage), min(sync_percentage), max(sync_percentage),
+    max(CASE WHEN cablecast_reachable THEN finished_at END)
+FROM monitor_cycle GROUP BY 1;

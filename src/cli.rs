@@ -35,6 +35,7 @@ use crate::systemd::ServiceLink;
 use crate::transcription::{
     self, report as transcription_report, RecordError, TranscriptionReport,
 };
+use crate::web::{AdminToken, StatusServer, WebSettings};
 
 /// Longest interval accepted: a day.
 const MAX_INTERVAL_SECS: u64 = 86_400;
@@ -50,6 +51,7 @@ Commands:
   demo       Run the monitor against a built-in demo station (no Cablecast needed)
   monitor    Poll Cablecast every --interval and keep the database current
   status     Print the sync figures from the database (--json for machines)
+  serve      Serve the status page and API from the database, without polling Cablecast
   init       Create or migrate the database, then exit
   export     Stream vods|shows|transcriptions to stdout (--format csv|jsonl, --state S)
   bench      Measure each optimisation on a generated station database (--vods N, --runs R, --json)
@@ -84,6 +86,14 @@ monitor (and demo) options:
   --http-concurrency N        Refresh requests at once [ARCHIVIST_HTTP_CONCURRENCY, default 4]
   --http-timeout SECONDS      Per Cablecast request [ARCHIVIST_HTTP_TIMEOUT, default 30]
   --listen ADDR               Status server address [ARCHIVIST_LISTEN, default 127.0.0.1:8080]
+
+serve options:
+  --listen ADDR               As above
+  --interval SECONDS          The monitor's interval, for /healthz [ARCHIVIST_INTERVAL, default 300]
+
+Status server (monitor, demo, serve; environment only):
+  ARCHIVIST_ADMIN_TOKEN   Enables POST /api/sync-now for `Authorization: Bearer TOKEN`
+                          (at least 16 characters; unset: no write endpoints)
 
 export options:
   vods|shows|transcriptions   What to export (rows stream from the database; memory stays flat)
@@ -251,8 +261,11 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
         "monitor" => {
             let flags = monitor_flags(rest)?;
             let settings = monitor_settings(&flags, env, None)?;
+            let token = admin_token(env)?;
             logging::init(level);
-            run_monitor(&db, settings, env)
+            run_monitor(&db, settings, env, token, &|addr| {
+                log::info!("status page on http://{addr}/")
+            })
         }
         "backup" => {
             let (dest, force) = path_and_force(rest, "backup DEST [--force]")?;
@@ -291,8 +304,14 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
         }
         "demo" => {
             let flags = monitor_flags(rest)?;
+            let token = admin_token(env)?;
             logging::init(level);
-            run_demo(global.db, flags, env)
+            run_demo(global.db, flags, env, token)
+        }
+        "serve" => {
+            let settings = serve_settings(rest, env)?;
+            logging::init(level);
+            run_serve(&db, settings)
         }
         "export" => {
             let request = export_flags(rest)?;
@@ -859,15 +878,92 @@ fn monitor_settings(
     })
 }
 
+/// `ARCHIVIST_ADMIN_TOKEN`, validated.
+fn admin_token(env: &Env) -> Result<Option<AdminToken>, ConfigError> {
+    match env.get("ARCHIVIST_ADMIN_TOKEN").filter(|t| !t.is_empty()) {
+        Some(text) => AdminToken::new(text)
+            .map(Some)
+            .map_err(|reason| ConfigError::new("ARCHIVIST_ADMIN_TOKEN", reason)),
+        None => Ok(None),
+    }
+}
+
+/// Validates `serve`'s flags and variables.
+fn serve_settings(rest: Vec<OsString>, env: &Env) -> Result<WebSettings, CliError> {
+    let (mut listen, mut interval) = (None, None);
+    let mut parser = lexopt::Parser::from_args(rest);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("listen") => listen = Some(parser.value()?.string()?),
+            Long("interval") => interval = Some(parser.value()?.string()?),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let listen: SocketAddr = match pick(&listen, "--listen", env, "ARCHIVIST_LISTEN") {
+        Some((name, text)) => config::parse_listen(name, text)?,
+        None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+    };
+    let interval = match pick(&interval, "--interval", env, "ARCHIVIST_INTERVAL") {
+        Some((name, text)) => config::parse_seconds(name, text, MAX_INTERVAL_SECS)?,
+        None => Duration::from_secs(300),
+    };
+    let mut settings = WebSettings::new(listen, interval);
+    settings.admin_token = admin_token(env)?;
+    Ok(settings)
+}
+
+/// `archivist serve`: the page and API alone. Opens the file read-write when
+/// it may (so the history tables of an older file get created), else
+/// read-only; never creates it.
+fn run_serve(db: &std::path::Path, settings: WebSettings) -> Result<ExitCode, CliError> {
+    let writable = db.exists()
+        && std::fs::OpenOptions::new().write(true).open(db).is_ok()
+        && db
+            .parent()
+            .map(|dir| {
+                if dir.as_os_str().is_empty() {
+                    std::path::Path::new(".")
+                } else {
+                    dir
+                }
+            })
+            .and_then(|dir| std::fs::metadata(dir).ok())
+            .is_some_and(|meta| !meta.permissions().readonly());
+    let access = if writable {
+        Access::ReadWrite
+    } else {
+        Access::ReadOnly
+    };
+    let store = Arc::new(Store::open(db, access)?);
+    let board = Arc::new(StatusBoard::new(store));
+    let server = start_status_server(settings, board, None)?;
+    println!("Status page: http://{}/", server.addr());
+    log::info!("serving {} on http://{}/", db.display(), server.addr());
+    server.wait();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn start_status_server(
+    settings: WebSettings,
+    board: Arc<StatusBoard>,
+    wake: Option<std::sync::mpsc::SyncSender<crate::monitor::SyncNow>>,
+) -> Result<StatusServer, CliError> {
+    StatusServer::start(settings, board, wake).map_err(|e| CliError::Other(e.to_string()))
+}
+
 fn run_monitor(
     db: &std::path::Path,
     settings: MonitorSettings,
     env: &Env,
+    admin_token: Option<AdminToken>,
+    on_listening: &dyn Fn(SocketAddr),
 ) -> Result<ExitCode, CliError> {
     // Held for the whole run, so `restore` can tell the service is running.
     let _lock = DatabaseLock::acquire(db, "monitor")?;
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
     let service = ServiceLink::start(env, crate::cablecast::requests_begun);
+    let mut web = WebSettings::new(settings.listen, settings.interval);
+    web.admin_token = admin_token;
     if let Some(damage) = store.damage().cloned() {
         if settings.single_run {
             return Err(damage.into());
@@ -877,9 +973,11 @@ fn run_monitor(
         // what the page reads.
         log::error!("{damage}");
         service.read_only(&damage);
-        loop {
-            std::thread::park();
-        }
+        let board = Arc::new(StatusBoard::new(store));
+        let server = start_status_server(web, board, None)?;
+        on_listening(server.addr());
+        server.wait();
+        return Ok(ExitCode::SUCCESS);
     }
     let board = Arc::new(StatusBoard::new(store));
     let single_run = settings.single_run;
@@ -905,17 +1003,27 @@ fn run_monitor(
             None => Ok(ExitCode::SUCCESS),
         };
     }
-    monitor.run(None, |report| {
+    // One pending wake-up is enough: more requests while it waits add nothing.
+    let (wake, woken) = std::sync::mpsc::sync_channel(1);
+    let server = start_status_server(web, Arc::clone(&board), Some(wake))?;
+    on_listening(server.addr());
+    monitor.run(Some(woken), |report| {
         let took = Duration::from_millis(report.record.duration_ms.max(0) as u64);
         service.cycle_done(report, interval.saturating_sub(took));
     });
+    drop(server);
     Ok(ExitCode::SUCCESS)
 }
 
 /// Seconds between demo cycles: quick enough to watch states move.
 const DEMO_INTERVAL: &str = "10";
 
-fn run_demo(db: Option<PathBuf>, mut flags: MonitorFlags, env: &Env) -> Result<ExitCode, CliError> {
+fn run_demo(
+    db: Option<PathBuf>,
+    mut flags: MonitorFlags,
+    env: &Env,
+    admin_token: Option<AdminToken>,
+) -> Result<ExitCode, CliError> {
     let station = DemoStation::start(StationOptions::default())
         .map_err(|e| CliError::Other(format!("starting the demo station: {e}")))?;
     flags.interval.get_or_insert_with(|| DEMO_INTERVAL.into());
@@ -940,7 +1048,9 @@ fn run_demo(db: Option<PathBuf>, mut flags: MonitorFlags, env: &Env) -> Result<E
             mover.catalogue().advance();
         });
     }
-    let outcome = run_monitor(&db, settings, env);
+    let outcome = run_monitor(&db, settings, env, admin_token, &|addr| {
+        println!("Status page: http://{addr}/");
+    });
     drop(ticker_station);
     outcome
 }

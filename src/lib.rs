@@ -25,10 +25,13 @@
 //!   storage scan, `record` (shared by `transcriptions add` and
 //!   `POST /api/transcriptions`), and linking results to shows.
 //! - `systemd`: readiness, status and watchdog pings to systemd.
+//! - `web`: the status server: the page, the JSON API, `/metrics`,
+//!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
 //! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
 //! status -> {store, cache}; cli -> transcription -> store;
+//! cli -> web -> {status, store} (and the monitor's `SyncNow` wake-up);
 //! cli -> systemd -> monitor's reports.
 //!
 //! # Invariants
@@ -44,6 +47,10 @@
 //! - Cached sync figures are never stale: a write by this process invalidates
 //!   them, and a write by any other process changes `PRAGMA data_version`,
 //!   which every cached read checks.
+//! - The status server never writes VOD state; its only write endpoint
+//!   (`POST /api/sync-now`) exists only with `ARCHIVIST_ADMIN_TOKEN` set, and
+//!   only wakes the monitor. Its answers are rendered once per
+//!   `data_version` and served from memory.
 //! - A transcription result's id is a stable hash of its stored output path
 //!   (video path when it has none); paths are stored as reached, never
 //!   resolved through symlinks.
@@ -76,3 +83,4 @@ pub mod store;
 pub mod systemd;
 pub mod transcription;
 pub mod vod;
+pub mod web;

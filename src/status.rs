@@ -28,6 +28,10 @@ pub const RECENT_TRANSCRIPTIONS: u32 = 10;
 pub struct StatusBoard {
     store: Arc<Store>,
     stats: TtlCache<(), Arc<SyncStats>>,
+    /// The whole report, with the data version of the figures it was built
+    /// on: its other parts (last cycle, recent results, shows needing
+    /// captions) are read only when the database changed.
+    reports: TtlCache<(), (i64, Arc<StatusReport>)>,
 }
 
 impl StatusBoard {
@@ -35,6 +39,7 @@ impl StatusBoard {
         StatusBoard {
             store,
             stats: TtlCache::new(NonZeroUsize::MIN),
+            reports: TtlCache::new(NonZeroUsize::MIN),
         }
     }
 
@@ -69,19 +74,33 @@ impl StatusBoard {
     /// Drops the cached figures: call after every write.
     pub fn invalidate(&self) {
         self.stats.invalidate(&());
+        self.reports.invalidate(&());
     }
 
-    /// The full status report.
+    /// The full status report: while the database is unchanged, one
+    /// data-version check; otherwise the aggregate and three small reads.
     pub fn report(&self) -> Result<StatusReport, StoreError> {
         let stats = self.sync_stats()?;
+        let cached = self
+            .reports
+            .get_valid(&(), |(version, _)| *version == stats.data_version);
+        if let Some((_, report)) = cached {
+            return Ok(StatusReport::clone(&report));
+        }
         let last_cycle = self.store.last_cycle()?;
         let mut report = StatusReport::new(&stats, last_cycle.as_ref());
+        report.transcriptions.needs_captions = self.store.count_shows_needing_captions()?;
         report.transcriptions.recent = self
             .store
             .recent_transcriptions(RECENT_TRANSCRIPTIONS)?
             .into_iter()
             .map(RecentTranscription::from)
             .collect();
+        self.reports.insert(
+            (),
+            (stats.data_version, Arc::new(report.clone())),
+            STATS_TTL,
+        );
         Ok(report)
     }
 }
@@ -205,7 +224,8 @@ impl StatusReport {
                 linked_to_show: stats.transcriptions.linked_to_show,
                 failed: stats.transcriptions.failed,
                 unlinked: stats.transcriptions.unlinked,
-                needs_captions: stats.transcriptions.needs_captions,
+                // Filled in by `StatusBoard::report`.
+                needs_captions: 0,
                 recent: Vec::new(),
             },
             last_cycle: last_cycle.map(|cycle| LastCycleSummary {

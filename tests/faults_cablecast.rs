@@ -2,7 +2,8 @@
 //! credentials, broken JSON, connections reset mid-body, answers that never
 //! come, bodies far too large, absurd values and a server that ignores
 //! paging. The monitor must keep running, log each change of state once,
-//! keep the last known state, keep its rhythm, and come back to exactly what
+//! keep the last known state, say Cablecast is down in the database and
+//! on `/healthz`, keep its rhythm, and come back to exactly what
 //! the server says on the first full cycle after recovery.
 
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use archivist::demo::{DemoStation, Fault, StationOptions};
 
 use crate::support::child::{Line, Running};
+use crate::support::http;
 use crate::support::raw::{RawMode, RawStation, Rewrite};
 use crate::support::{
     self, cycles, last_reachable, number, served_vods, single_run, stderr, stored_vods,
@@ -67,6 +69,11 @@ fn ride_out(
         monitor.log()
     );
     assert_eq!(last_reachable(db), Some(false), "{needle}: not marked down");
+    let (code, health) = http::get(monitor.status_addr(), "/healthz");
+    assert!(
+        code == 200 && health.contains("Cablecast not reachable"),
+        "{needle}: /healthz does not say Cablecast is down: {health}"
+    );
     assert_eq!(
         stored_vods(db),
         known,
@@ -127,6 +134,8 @@ fn a_running_monitor_logs_each_outage_once_and_recovers_to_the_server() {
         station.catalogue().shows.len()
     );
     assert_eq!(last_reachable(&db), Some(true));
+    let (_, health) = http::get(monitor.status_addr(), "/healthz");
+    assert!(!health.contains("not reachable"), "{health}");
     let before = cycles(&db);
     assert!(wait_for_cycles(&db, before, 2, PATIENCE));
     assert_eq!(monitor.count("Cablecast is reachable again"), 1);

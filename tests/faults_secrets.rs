@@ -1,7 +1,8 @@
 //! The Cablecast password, and the Basic auth header made from it, never
 //! leave the process: not in a log line at trace level through good cycles
-//! and failing ones, not in an error, not in `status`, not in the database
-//! file, not in the process's command line.
+//! and failing ones, not in an error, not in `status`, not on the status
+//! page, its JSON, `/metrics` or `/healthz`, not in the database file, not
+//! in the process's command line.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use archivist::demo::{DemoStation, Fault, StationOptions};
 use base64::Engine;
 
 use crate::support::child::Running;
+use crate::support::http;
 use crate::support::{archivist, last_reachable, single_run, stderr, stdout, wait_until, Scratch};
 
 const USER: &str = "frontdoor";
@@ -77,6 +79,21 @@ fn the_password_never_leaves_the_process() {
     }
     station.set_fault(Fault::None);
     monitor.wait_for("reachable again", 1, Duration::from_secs(20));
+    // Everything the status server shows.
+    let addr = monitor.status_addr();
+    for path in [
+        "/",
+        "/api/status",
+        "/api/vods?limit=1000",
+        "/api/history",
+        "/metrics",
+        "/healthz",
+        "/badge.svg",
+    ] {
+        let (code, text) = http::get(addr, path);
+        assert_eq!(code, 200, "{path}: {text}");
+        assert_no_secret(&text, path);
+    }
     let log = monitor.log();
     assert!(
         log.contains("TRACE") || log.contains("DEBUG"),

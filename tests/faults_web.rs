@@ -39,7 +39,8 @@ fn serving(scratch: &Scratch, station: &archivist::demo::DemoStation) -> (Runnin
         &[("ARCHIVIST_ADMIN_TOKEN", ADMIN_TOKEN)],
     );
     assert!(
-        wait_until(Duration::from_secs(20), || last_reachable(&db) == Some(true)),
+        wait_until(Duration::from_secs(20), || last_reachable(&db)
+            == Some(true)),
         "{}",
         monitor.log()
     );
@@ -118,7 +119,10 @@ fn hostile_requests_get_the_right_4xx() {
         b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n\x00\x01garbage\x7f\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
     );
     assert_eq!(codes.first(), Some(&200), "{codes:?}");
-    assert!(codes.len() <= 2 && codes.get(1).is_none_or(|c| *c == 400), "{codes:?}");
+    assert!(
+        codes.len() <= 2 && codes.get(1).is_none_or(|c| *c == 400),
+        "{codes:?}"
+    );
 
     let threads_after = proc_status(pid, "Threads");
     let rss_after = proc_status(pid, "VmRSS");
@@ -144,7 +148,10 @@ fn slowloris_is_cut_off_and_never_starves_the_page() {
     let mut trickling: Vec<TcpStream> = (0..ATTACKERS)
         .filter_map(|_| TcpStream::connect(addr).ok())
         .collect();
-    assert!(trickling.len() >= ATTACKERS / 2, "could not open connections");
+    assert!(
+        trickling.len() >= ATTACKERS / 2,
+        "could not open connections"
+    );
     for stream in &trickling {
         let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
     }
@@ -182,7 +189,11 @@ fn slowloris_is_cut_off_and_never_starves_the_page() {
         trickling.retain_mut(|s| s.write_all(b"x").is_ok());
         trickling.is_empty()
     });
-    assert!(cut_off, "{} trickling connections still open", trickling.len());
+    assert!(
+        cut_off,
+        "{} trickling connections still open",
+        trickling.len()
+    );
     let settled = wait_until(Duration::from_secs(10), || {
         proc_status(pid, "Threads") <= threads_before + 4
     });

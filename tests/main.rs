@@ -17,5 +17,13 @@ mod faults_config;
 mod faults_crash;
 mod faults_database;
 mod faults_secrets;
+mod faults_web;
 mod loadtest;
 mod transcriptions;
+
+mod web_api;
+mod web_browser;
+mod web_cli;
+mod web_history;
+mod web_load;
+mod web_support;

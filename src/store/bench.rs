@@ -76,17 +76,13 @@ const COUNT_UNRECOGNISED_SQL: &str = "SELECT count(*) FROM cablecast_vod WHERE v
       'disabled', 'unknown')";
 /// The figures besides VOD states, each on its own; `?1` is the start of the
 /// 24-hour window. (The unlinked count is total minus linked.)
-const COUNT_OTHERS_SQL: [&str; 6] = [
+const COUNT_OTHERS_SQL: [&str; 5] = [
     "SELECT count(*) FROM cablecast_show",
     "SELECT count(*) FROM transcription_result WHERE removed_at IS NULL",
     "SELECT count(*) FROM transcription_result \
      WHERE completed_at >= ?1 AND status = 'completed' AND removed_at IS NULL",
     "SELECT count(*) FROM transcription_result WHERE show_id IS NOT NULL AND removed_at IS NULL",
     "SELECT count(*) FROM transcription_result WHERE status = 'failed' AND removed_at IS NULL",
-    "SELECT count(*) FROM cablecast_show s \
-     WHERE EXISTS (SELECT 1 FROM cablecast_vod v WHERE v.show_id = s.id AND v.vod_state = 'complete') \
-       AND NOT EXISTS (SELECT 1 FROM transcription_result t \
-                       WHERE t.show_id = s.id AND t.status = 'completed' AND t.removed_at IS NULL)",
 ];
 
 /// How many statements the separate-counts form runs.

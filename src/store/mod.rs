@@ -18,10 +18,13 @@ mod catalog;
 pub mod counters;
 mod cycles;
 pub mod export;
+mod history;
 mod lock;
+mod probe;
 mod schema;
 mod stats;
 mod transcriptions;
+mod vod_lists;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -34,13 +37,16 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 pub use backup::{check_copy, restore, CopyFacts, Restored};
 pub use catalog::RefreshOutcome;
 pub use cycles::{CycleRecord, LastCycle};
+pub use history::{History, HistoryRange, HistorySample};
 pub use lock::DatabaseLock;
+pub use probe::VersionProbe;
 pub use schema::SCHEMA_VERSION;
 pub use stats::{SyncStats, TranscriptionCounts};
 pub use transcriptions::{
     ManualLinkOutcome, ReportedTranscription, ScanCounts, ScannedCaption, ShowNeedingCaptions,
     ShowToLink, TranscriptionFilter, TranscriptionRow, UnlinkedCaption,
 };
+pub use vod_lists::VodEntry;
 
 /// Largest size, in bytes, the `-wal` file keeps after a checkpoint. A long
 /// read (a backup of a big file) lets the WAL grow meanwhile; without a limit

@@ -198,12 +198,27 @@ FROM transcription_result t LEFT JOIN cablecast_show s ON s.id = t.show_id
 WHERE t.completed_at >= ?1 AND t.removed_at IS NULL
 ORDER BY t.completed_at DESC";
 
-const NEEDING_CAPTIONS: &str = "
-SELECT s.cablecast_id, s.title, s.event_date FROM cablecast_show s
-WHERE EXISTS (SELECT 1 FROM cablecast_vod v WHERE v.show_id = s.id AND v.vod_state = 'complete')
+/// Shows with a `complete` VOD and no current, completed caption. Both
+/// probes are covering: `idx_vod_show` is (show_id, vod_state) and
+/// `idx_transcription_show` is (show_id, status, removed_at).
+macro_rules! needing_captions_where {
+    () => {
+        "WHERE EXISTS (SELECT 1 FROM cablecast_vod v WHERE v.show_id = s.id AND v.vod_state = 'complete')
   AND NOT EXISTS (SELECT 1 FROM transcription_result t
-                  WHERE t.show_id = s.id AND t.status = 'completed' AND t.removed_at IS NULL)
-ORDER BY s.event_date DESC, s.cablecast_id";
+                  WHERE t.show_id = s.id AND t.status = 'completed' AND t.removed_at IS NULL)"
+    };
+}
+
+const NEEDING_CAPTIONS: &str = concat!(
+    "SELECT s.cablecast_id, s.title, s.event_date FROM cablecast_show s ",
+    needing_captions_where!(),
+    " ORDER BY s.event_date DESC, s.cablecast_id"
+);
+
+const COUNT_NEEDING_CAPTIONS: &str = concat!(
+    "SELECT count(*) FROM cablecast_show s ",
+    needing_captions_where!()
+);
 
 /// The queries over time ranges, for the plan check.
 #[cfg(test)]
@@ -531,6 +546,17 @@ impl Store {
                 })
             })?;
             rows.collect()
+        })
+    }
+
+    /// How many shows need captions (see [`Store::shows_needing_captions`]).
+    /// Not part of the sync aggregate: it visits every show, so the status
+    /// report computes it only when the database changed.
+    pub fn count_shows_needing_captions(&self) -> Result<u64, StoreError> {
+        self.read("counting shows that need captions", |conn| {
+            conn.prepare_cached(COUNT_NEEDING_CAPTIONS)?
+                .query_row([], |row| row.get::<_, i64>(0))
+                .map(|n| n.max(0) as u64)
         })
     }
 

@@ -1,0 +1,93 @@
+//! The status server: the page station staff open in a browser, the JSON API
+//! beside it, `/metrics` for Prometheus, `/healthz` and a badge.
+//!
+//! - `server`: the listener, socket timeouts and the fixed pool of workers.
+//! - `routes`: which path answers what, and the one place errors become
+//!   HTTP statuses ([`WebError`]).
+//! - `facts`, `snapshot`: answers rendered once per database change and
+//!   served from memory.
+//! - `page`, `chart`, `html`: the HTML page and its SVG history charts.
+//! - `metrics`, `badge`, `query`, `admin`, `reply`: one small concern each.
+//!
+//! What this module is not: it never writes VOD state. The only endpoint
+//! that changes anything (`POST /api/sync-now`) asks the monitor to run a
+//! cycle, exists only when an admin token is configured, and checks it with
+//! [`admin::authorize`].
+
+mod admin;
+mod badge;
+mod chart;
+mod facts;
+mod html;
+mod metrics;
+mod page;
+mod query;
+mod reply;
+mod routes;
+mod server;
+mod snapshot;
+
+use std::fmt;
+
+pub use admin::{AdminToken, MIN_TOKEN_LEN};
+pub use server::{StatusServer, WebSettings};
+
+use crate::store::StoreError;
+
+/// Why a request gets something other than its answer. Each variant maps to
+/// one HTTP status in [`WebError::status`]; the body is [`fmt::Display`]: one
+/// short sentence.
+#[derive(Debug)]
+pub enum WebError {
+    /// No such path (also: an admin endpoint while no admin token is set).
+    NotFound,
+    /// The path exists, but not for this method; lists the methods it takes.
+    MethodNotAllowed(&'static str),
+    /// A query parameter is malformed or out of range.
+    BadQuery(String),
+    /// The request body is larger than the server accepts.
+    BodyTooLarge,
+    /// An admin endpoint without the right `Authorization: Bearer` token.
+    Unauthorized,
+    /// The database could not be read.
+    Store(StoreError),
+    /// `sync-now` in a server that runs no monitor (`archivist serve`).
+    NoMonitor,
+    /// A bug: a handler panicked. The worker carries on.
+    Internal,
+}
+
+impl WebError {
+    pub fn status(&self) -> u16 {
+        match self {
+            WebError::NotFound => 404,
+            WebError::MethodNotAllowed(_) => 405,
+            WebError::BadQuery(_) => 400,
+            WebError::BodyTooLarge => 413,
+            WebError::Unauthorized => 401,
+            WebError::Store(_) | WebError::NoMonitor => 503,
+            WebError::Internal => 500,
+        }
+    }
+}
+
+impl fmt::Display for WebError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WebError::NotFound => f.write_str("not found"),
+            WebError::MethodNotAllowed(allowed) => write!(f, "method not allowed (use {allowed})"),
+            WebError::BadQuery(why) => write!(f, "bad request: {why}"),
+            WebError::BodyTooLarge => f.write_str("request body too large"),
+            WebError::Unauthorized => f.write_str("admin token required"),
+            WebError::Store(e) => write!(f, "database unavailable: {e}"),
+            WebError::NoMonitor => f.write_str("no monitor runs in this process; nothing to wake"),
+            WebError::Internal => f.write_str("internal error"),
+        }
+    }
+}
+
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
+        WebError::Store(e)
+    }
+}

@@ -1,0 +1,245 @@
+//! The listener and the workers: one `tiny_http::Server` on a std
+//! `TcpListener`, shared by a fixed pool of worker threads.
+//!
+//! Every accepted socket gets read and write timeouts and a deadline for its
+//! request head (tiny_http's `ConnectionLimits`, from the patched copy in
+//! `vendor/`), so a client that stalls is dropped and the thread reading for
+//! it comes back; request heads and bodies are bounded (`routes`). A handler
+//! that panics answers 500 and its worker carries on. Stopping unblocks and
+//! joins every worker.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use tiny_http::{ConnectionLimits, Server};
+
+use super::admin::AdminToken;
+use super::reply::Reply;
+use super::routes::Site;
+use super::WebError;
+use crate::monitor::SyncNow;
+use crate::status::StatusBoard;
+
+/// Workers answering requests. Answers come from memory in microseconds, so
+/// a few threads keep two cores busy; slow clients hold tiny_http's
+/// per-connection threads, not these.
+pub const DEFAULT_WORKERS: usize = 4;
+
+/// How long a socket may sit without a byte moving before it is closed:
+/// longer than any browser's keep-alive pause between a page and its
+/// reload, well inside the 15 s the page's users would notice.
+pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest request line plus headers accepted (tiny_http answers 431 past
+/// it): browsers send 1 to 2 KiB.
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+
+/// Longest a client may take to send one request head (browsers send it in
+/// one packet). tiny_http checks it as bytes arrive, so a client trickling
+/// its head is cut off within this plus the socket timeout: 15 s at most.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How the status server runs.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub listen: SocketAddr,
+    pub workers: usize,
+    /// Read and write timeout of every connection.
+    pub socket_timeout: Duration,
+    /// `/healthz` answers 503 once the monitor's last cycle is older.
+    pub cycle_deadline: Duration,
+    /// When set, write endpoints exist and require it.
+    pub admin_token: Option<AdminToken>,
+}
+
+impl WebSettings {
+    /// Defaults for a monitor cycling every `interval`: healthy while the
+    /// last cycle is at most two intervals and a minute old.
+    pub fn new(listen: SocketAddr, interval: Duration) -> WebSettings {
+        WebSettings {
+            listen,
+            workers: DEFAULT_WORKERS,
+            socket_timeout: DEFAULT_SOCKET_TIMEOUT,
+            cycle_deadline: interval * 2 + Duration::from_secs(60),
+            admin_token: None,
+        }
+    }
+}
+
+/// A running status server. Stops (and joins its workers) when dropped.
+pub struct StatusServer {
+    addr: SocketAddr,
+    server: Arc<Server>,
+    stopping: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl StatusServer {
+    /// Binds `settings.listen` and starts the workers. `sync_now` wakes the
+    /// monitor, when one runs in this process.
+    pub fn start(
+        settings: WebSettings,
+        board: Arc<StatusBoard>,
+        sync_now: Option<SyncSender<SyncNow>>,
+    ) -> io::Result<StatusServer> {
+        limit_malloc_arenas();
+        let listen = settings.listen;
+        let context =
+            |e: io::Error| io::Error::new(e.kind(), format!("status server on {listen}: {e}"));
+        let listener = TcpListener::bind(listen).map_err(context)?;
+        let addr = listener.local_addr().map_err(context)?;
+        set_no_delay(&listener).map_err(context)?;
+        let limits = ConnectionLimits {
+            read_timeout: Some(settings.socket_timeout),
+            write_timeout: Some(settings.socket_timeout),
+            header_timeout: Some(HEAD_TIMEOUT.min(settings.socket_timeout)),
+            max_header_bytes: Some(MAX_HEAD_BYTES),
+        };
+        let server = Server::from_listener_with_limits(listener, None, limits)
+            .map_err(|e| io::Error::other(format!("status server on {listen}: {e}")))?;
+        let server = Arc::new(server);
+        let site = Site::new(
+            board,
+            settings.admin_token,
+            sync_now,
+            settings.cycle_deadline,
+        )
+        .map_err(|e| io::Error::other(format!("status server on {listen}: {e}")))?;
+        let site = Arc::new(site);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let workers = (0..settings.workers.max(1))
+            .map(|n| {
+                let server = Arc::clone(&server);
+                let site = Arc::clone(&site);
+                let stopping = Arc::clone(&stopping);
+                thread::Builder::new()
+                    .name(format!("web-{n}"))
+                    .spawn(move || work(&server, &site, &stopping))
+            })
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(context)?;
+        Ok(StatusServer {
+            addr,
+            server,
+            stopping,
+            workers,
+        })
+    }
+
+    /// The address actually bound (a `:0` port resolved).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Blocks until the server stops (it does not stop by itself).
+    pub fn wait(mut self) {
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Drop for StatusServer {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for _ in 0..self.workers.len() {
+            self.server.unblock();
+        }
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn work(server: &Server, site: &Site, stopping: &AtomicBool) {
+    loop {
+        let mut request = match server.recv() {
+            Ok(request) => request,
+            Err(e) => {
+                if stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                log::warn!("status server: {e}");
+                continue;
+            }
+        };
+        let reply = panic::catch_unwind(AssertUnwindSafe(|| site.answer(&mut request)))
+            .unwrap_or_else(|_| {
+                log::error!("status server: answering {} panicked", request.url());
+                Reply::error(&WebError::Internal)
+            });
+        if let Err(e) = request.respond(reply.into_response()) {
+            log::debug!("status server: writing an answer: {e}");
+        }
+    }
+}
+
+/// Sets `TCP_NODELAY` on the listening socket; Linux copies it to every
+/// socket `accept` returns, which tiny_http gives no other way to reach.
+/// Without it the last part of a page larger than one write waits for the
+/// client's delayed ACK (40 ms a request).
+#[cfg(target_os = "linux")]
+fn set_no_delay(listener: &TcpListener) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    set_option(
+        listener.as_raw_fd(),
+        libc::IPPROTO_TCP,
+        libc::TCP_NODELAY,
+        &on,
+    )
+}
+
+/// Malloc arenas glibc may keep: each connection thread would otherwise get
+/// one of up to eight per core, each holding freed memory of its own (2.5 MB
+/// more at 50 keep-alive clients, for no measurable speed). musl has no
+/// arenas.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MALLOC_ARENAS: libc::c_int = 2;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt only sets a glibc tuning parameter; it is safe to call
+    // at any time, from any thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
+#[cfg(target_os = "linux")]
+fn set_option<T>(
+    fd: std::os::fd::RawFd,
+    level: libc::c_int,
+    option: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: `fd` is the listener's open descriptor, and `value` points to
+    // a live value of the size passed.
+    let done = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            option,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if done != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_no_delay(_: &TcpListener) -> io::Result<()> {
+    Ok(())
+}
