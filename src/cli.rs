@@ -948,7 +948,17 @@ fn start_status_server(
     board: Arc<StatusBoard>,
     wake: Option<std::sync::mpsc::SyncSender<crate::monitor::SyncNow>>,
 ) -> Result<StatusServer, CliError> {
-    StatusServer::start(settings, board, wake).map_err(|e| CliError::Other(e.to_string()))
+    let listen = settings.listen;
+    StatusServer::start(settings, board, wake).map_err(|e| match e.kind() {
+        // The address is a setting the engineer can fix: a config error.
+        std::io::ErrorKind::AddrInUse
+        | std::io::ErrorKind::AddrNotAvailable
+        | std::io::ErrorKind::PermissionDenied => CliError::Config(ConfigError::new(
+            "--listen (or ARCHIVIST_LISTEN)",
+            format!("{e}; is another archivist or program using {listen}?"),
+        )),
+        _ => CliError::Other(e.to_string()),
+    })
 }
 
 fn run_monitor(

@@ -119,12 +119,9 @@ impl ClientConnection {
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf).map_err(|_| {
-                    ReadError::ReadIoError(IoError::new(
-                        ErrorKind::InvalidInput,
-                        "Header is not in ASCII",
-                    ))
-                });
+                // A head that is not ASCII cannot be parsed: answered 400
+                // and closed, like any other malformed request line.
+                return AsciiString::from_ascii(buf).map_err(|_| ReadError::WrongRequestLine);
             }
 
             prev_byte_was_cr = byte == b'\r';

@@ -203,6 +203,21 @@ fn oversized_head_gets_431() {
 }
 
 #[test]
+fn non_ascii_head_gets_400() {
+    let (_server, port) = start(ConnectionLimits::default(), 1);
+    for head in [
+        &b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        &b"GET / HTTP/1.1\r\nX-Name: caf\xc3\xa9\r\n\r\n"[..],
+    ] {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.write_all(head).unwrap();
+        let response = read_response(&mut stream, 0, Duration::from_secs(2));
+        assert!(response.starts_with("HTTP/1.1 400"), "{}", response);
+        assert!(closed_within(&mut stream, Duration::from_secs(2)));
+    }
+}
+
+#[test]
 fn zero_timeout_is_rejected() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let limits = ConnectionLimits {
