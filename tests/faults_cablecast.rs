@@ -172,6 +172,7 @@ fn resets_silence_and_huge_answers_are_ridden_out() {
     // behind: the body is capped while it is read.
     let rss = number(&db, "SELECT max(rss_kb) FROM monitor_cycle");
     assert!(rss < 200 * 1024, "monitor RSS reached {rss} KiB");
+    eprintln!("resets, silence, 10 MB answers: peak monitor RSS {rss} KiB");
 }
 
 #[test]

@@ -135,6 +135,9 @@ fn hostile_requests_get_the_right_4xx() {
         "RSS grew from {rss_before} KiB to {rss_after} KiB"
     );
     assert!(!monitor.log().contains("panicked"), "{}", monitor.log());
+    eprintln!(
+        "hostile requests: threads {threads_before} -> {threads_after}, RSS {rss_before} -> {rss_after} KiB"
+    );
 }
 
 #[test]
@@ -144,6 +147,8 @@ fn slowloris_is_cut_off_and_never_starves_the_page() {
     let (monitor, addr) = serving(&scratch, &station);
     let pid = monitor.pid();
     let threads_before = proc_status(pid, "Threads");
+    let rss_before = proc_status(pid, "VmRSS");
+    let mut peak_rss = rss_before;
     const ATTACKERS: usize = 120;
     let mut trickling: Vec<TcpStream> = (0..ATTACKERS)
         .filter_map(|_| TcpStream::connect(addr).ok())
@@ -171,6 +176,7 @@ fn slowloris_is_cut_off_and_never_starves_the_page() {
         assert_eq!(code, 200, "a normal request was refused during the attack");
         slowest = slowest.max(asked.elapsed());
         peak_threads = peak_threads.max(proc_status(pid, "Threads"));
+        peak_rss = peak_rss.max(proc_status(pid, "VmRSS"));
         std::thread::sleep(Duration::from_millis(250));
     }
     // One thread per open connection (tiny_http's design): bounded by the
@@ -178,6 +184,10 @@ fn slowloris_is_cut_off_and_never_starves_the_page() {
     assert!(
         peak_threads <= threads_before + ATTACKERS as u64 + 16,
         "{peak_threads} threads for {ATTACKERS} connections"
+    );
+    assert!(
+        peak_rss <= rss_before + 64 * 1024,
+        "RSS went from {rss_before} KiB to {peak_rss} KiB"
     );
     assert!(
         slowest < Duration::from_secs(2),
@@ -204,7 +214,7 @@ fn slowloris_is_cut_off_and_never_starves_the_page() {
         proc_status(pid, "Threads")
     );
     eprintln!(
-        "slowloris: {ATTACKERS} connections, {threads_before} threads before, peak {peak_threads}, slowest normal request {slowest:?}"
+        "slowloris: {ATTACKERS} connections, {threads_before} threads before, peak {peak_threads}; RSS {rss_before} KiB before, peak {peak_rss} KiB; slowest normal request {slowest:?}"
     );
 }
 
