@@ -36,6 +36,13 @@ impl CacheCounters {
     }
 }
 
+/// Counts one lookup of a cache kept elsewhere (the status server's
+/// rendered answers), so the hit rate covers every cache in the process.
+pub fn record_lookup(hit: bool) {
+    let counter = if hit { &HITS } else { &MISSES };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 pub fn counters() -> CacheCounters {
     CacheCounters {
         hits: HITS.load(Ordering::Relaxed),
@@ -74,8 +81,7 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
             }
             None => None,
         };
-        let counter = if live.is_some() { &HITS } else { &MISSES };
-        counter.fetch_add(1, Ordering::Relaxed);
+        record_lookup(live.is_some());
         live
     }
 

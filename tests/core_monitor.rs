@@ -2,12 +2,9 @@
 //! database ends equal to what the server says, VOD for VOD, through state
 //! changes, removals and every kind of server failure.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use archivist::cablecast::CablecastSettings;
-use archivist::config::MonitorSettings;
 use archivist::demo::{DemoStation, Fault, StationOptions};
 use archivist::monitor::Monitor;
 use archivist::status::StatusBoard;
@@ -16,29 +13,15 @@ use archivist::store::{Access, Store};
 use crate::support::{
     self, archivist, counts_by_state, served_vods, single_run, sqlite, stderr, stored_vods, Scratch,
 };
-
-fn settings(api_url: &str) -> MonitorSettings {
-    MonitorSettings {
-        cablecast: CablecastSettings {
-            api_url: api_url.to_string(),
-            credentials: None,
-            location_id: None,
-            timeout_secs: 2,
-        },
-        interval: Duration::from_secs(1),
-        catalog_interval: Duration::from_secs(3600),
-        single_run: false,
-        performance: false,
-        batch_size: 50,
-        http_concurrency: 4,
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-    }
-}
+use crate::web_support::monitor_settings;
 
 fn monitor(db: &std::path::Path, api_url: &str) -> (Monitor, Arc<StatusBoard>) {
     let store = Arc::new(Store::open(db, Access::ReadWrite).expect("store opens"));
     let board = Arc::new(StatusBoard::new(store));
-    (Monitor::new(settings(api_url), Arc::clone(&board)), board)
+    (
+        Monitor::new(monitor_settings(api_url), Arc::clone(&board)),
+        board,
+    )
 }
 
 #[test]

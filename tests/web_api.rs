@@ -307,3 +307,45 @@ fn the_in_flight_list_is_every_vod_not_in_a_terminal_state() {
     assert!(expected.len() > 1);
     assert_eq!(ids, expected);
 }
+
+#[test]
+fn transcription_jobs_report_results_behind_the_admin_token() {
+    let site = site_with(20, 1, web_settings(), true);
+    let addr = site.addr();
+    let head = format!("POST /api/transcriptions HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json");
+    let report = br#"{"video": "/srv/video/council-2026-08-24.mp4", "output": "/srv/video/council-2026-08-24.scc"}"#;
+    assert_eq!(
+        exchange(addr, "POST /api/transcriptions HTTP/1.1", report).status,
+        401
+    );
+    let created = exchange(addr, &head, report);
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_str().expect("id").to_string();
+    let failed =
+        br#"{"video": "/srv/video/zoning.mp4", "status": "failed", "error": "no audio track"}"#;
+    assert_eq!(exchange(addr, &head, failed).status, 201);
+    for bad in [
+        &b"not json"[..],
+        br#"{"video": "relative/path.mp4"}"#,
+        br#"{"video": "/a.mp4", "status": "done"}"#,
+    ] {
+        let answer = exchange(addr, &head, bad);
+        assert_eq!(answer.status, 400, "{}", String::from_utf8_lossy(bad));
+    }
+    let conn = crate::support::sqlite(&site.db());
+    let (status, output): (String, String) = conn
+        .query_row(
+            "SELECT status, output_path FROM transcription_result WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("row");
+    assert_eq!(
+        (status.as_str(), output.as_str()),
+        ("completed", "/srv/video/council-2026-08-24.scc")
+    );
+    // The status JSON counts them at once.
+    let status = get(addr, "/api/status").json();
+    assert_eq!(status["transcriptions"]["total"], 2);
+    assert_eq!(status["transcriptions"]["failed"], 1);
+}

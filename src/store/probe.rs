@@ -41,7 +41,7 @@ impl VersionProbe {
     /// another process) has committed since the last look.
     pub fn data_version(&self) -> Result<i64, StoreError> {
         let conn = lock(&self.conn);
-        conn.prepare_cached("PRAGMA data_version")
+        conn.prepare_cached("PRAGMA main.data_version")
             .and_then(|mut pragma| pragma.query_row([], |row| row.get(0)))
             .map_err(|e| StoreError::Sqlite {
                 path: self.path.clone(),

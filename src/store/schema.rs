@@ -31,14 +31,7 @@ pub(super) fn apply(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         what: what.to_string(),
         detail: describe(&e),
     };
-    let found = version(conn, path)?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found,
-            known: SCHEMA_VERSION,
-        });
-    }
+    let found = known_version(conn, path)?;
     begin_immediate(conn, path, "applying the schema")?;
     let mut script = String::new();
     if found > 0 {
@@ -57,9 +50,8 @@ pub(super) fn apply(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     })
 }
 
-/// Refuses, before anything is written to it (even the journal mode), a file
-/// this binary must not touch: not SQLite, another program's, or newer.
-pub(super) fn check_writable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+/// The file's schema version, refused when newer than this binary knows.
+fn known_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
     let found = version(conn, path)?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
@@ -68,19 +60,18 @@ pub(super) fn check_writable(conn: &Connection, path: &Path) -> Result<(), Store
             known: SCHEMA_VERSION,
         });
     }
-    Ok(())
+    Ok(found)
+}
+
+/// Refuses, before anything is written to it (even the journal mode), a file
+/// this binary must not touch: not SQLite, another program's, or newer.
+pub(super) fn check_writable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    known_version(conn, path).map(|_| ())
 }
 
 /// Checks a file opened read-only is one this binary can read.
 pub(super) fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let found = version(conn, path)?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found,
-            known: SCHEMA_VERSION,
-        });
-    }
+    let found = known_version(conn, path)?;
     if found == 0 {
         return Err(StoreError::Open {
             path: path.to_path_buf(),

@@ -22,6 +22,7 @@ use crate::monitor::SyncNow;
 use crate::status::StatusBoard;
 use crate::store::StoreError;
 use crate::store::{HistoryRange, VersionProbe, VodEntry};
+use crate::transcription::{self, RecordError, TranscriptionReport};
 use crate::vod::VodState;
 
 /// Largest request body accepted (write endpoints take small JSON).
@@ -93,6 +94,7 @@ impl Site {
             "/metrics" => read_only(Site::metrics),
             "/badge.svg" => read_only(Site::badge),
             "/api/sync-now" => self.sync_now(request),
+            "/api/transcriptions" => self.add_transcription(request),
             _ => Err(WebError::NotFound),
         }
     }
@@ -269,6 +271,29 @@ impl Site {
             }
             Err(TrySendError::Disconnected(_)) => Err(WebError::NoMonitor),
         }
+    }
+}
+
+impl Site {
+    /// `POST /api/transcriptions`: a transcription job reports a result
+    /// (JSON `{"video", "output"?, "status"?, "error"?}`, absolute paths);
+    /// the same validation and storage as `archivist transcriptions add`.
+    fn add_transcription(&self, request: &mut Request) -> Result<Reply, WebError> {
+        admin::authorize(self.admin_token.as_ref(), header(request, "Authorization"))?;
+        if *request.method() != Method::Post {
+            return Err(WebError::MethodNotAllowed("POST"));
+        }
+        let body = read_body(request)?;
+        let report: TranscriptionReport = serde_json::from_slice(&body).map_err(|e| {
+            WebError::BadQuery(format!("the body is not a transcription report: {e}"))
+        })?;
+        let id = transcription::record(self.board.store(), &report).map_err(|e| match e {
+            RecordError::Store(store) => WebError::Store(store),
+            invalid => WebError::BadQuery(invalid.to_string()),
+        })?;
+        self.board.invalidate();
+        let body = serde_json::json!({ "id": id }).to_string();
+        Ok(Reply::new(201, reply::JSON, Body::Owned(body.into_bytes())))
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::WebError;
+use crate::cache;
 
 struct Entry<T> {
     version: i64,
@@ -45,8 +46,10 @@ impl<T> Snapshot<T> {
         build: impl FnOnce() -> Result<T, WebError>,
     ) -> Result<Arc<T>, WebError> {
         if let Some(value) = self.current(version) {
+            cache::record_lookup(true);
             return Ok(value);
         }
+        cache::record_lookup(false);
         let _building = self.building.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(value) = self.current(version) {
             return Ok(value);
