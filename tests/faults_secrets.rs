@@ -94,6 +94,14 @@ fn the_password_never_leaves_the_process() {
         assert_eq!(code, 200, "{path}: {text}");
         assert_no_secret(&text, path);
     }
+    // Without an admin token, the write endpoints do not exist at all.
+    for path in ["/api/sync-now", "/api/transcriptions"] {
+        let (codes, _) = http::exchange(
+            addr,
+            format!("POST {path} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {PASSWORD}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(codes.first(), Some(&404), "POST {path}");
+    }
     let log = monitor.log();
     assert!(
         log.contains("TRACE") || log.contains("DEBUG"),
