@@ -116,7 +116,12 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1000))]
+        // Found cases are kept as plain tests, not in a seeds file.
+        #![proptest_config(ProptestConfig {
+            cases: 1000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
 
         #[test]
         fn any_query_is_parsed_or_refused(text in "\\PC{0,64}|[%+&=0-9a-fA-Fg-z]{0,32}") {
