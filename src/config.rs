@@ -101,10 +101,11 @@ pub fn parse_listen(setting: &str, text: &str) -> Result<SocketAddr, ConfigError
 /// Validates the Cablecast API root. Plain `http` and `https` only; no
 /// credentials inside the URL (they would end up in logs).
 pub fn parse_api_url(setting: &str, text: &str) -> Result<String, ConfigError> {
-    let url = text.trim().trim_end_matches('/');
-    let rest = url
+    let text = text.trim();
+    let url = text.trim_end_matches('/');
+    let rest = text
         .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
+        .or_else(|| text.strip_prefix("http://"))
         .ok_or_else(|| {
             ConfigError::new(
                 setting,
@@ -179,7 +180,8 @@ mod tests {
             Ok("https://cc.example.org/CablecastAPI/v1")
         );
         assert!(parse_api_url("U", "ftp://x").is_err());
-        assert!(parse_api_url("U", "https://").is_err());
+        let e = parse_api_url("U", "https://").expect_err("no host");
+        assert!(e.reason.contains("no host"), "{e}");
         assert!(parse_api_url("U", "https://me:pw@host/v1").is_err());
         assert!(parse_api_url("U", "http://host/v1?x=1").is_err());
     }
