@@ -37,6 +37,28 @@ fn status_address(stdout: ChildStdout) -> std::net::SocketAddr {
         .expect("an address")
 }
 
+/// Starts `archivist --db DB ARGS...` (a command that serves the page) with
+/// `env`, and waits for it to print the page's address.
+fn start_with_page(
+    db: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Running, std::net::SocketAddr) {
+    let mut command = archivist();
+    command.arg("--db").arg(db).args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the command starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    (running, status_address(stdout))
+}
+
 #[test]
 fn serve_answers_from_the_database_like_status_json() {
     let scratch = Scratch::new();
@@ -51,17 +73,8 @@ fn serve_answers_from_the_database_like_status_json() {
         .expect("runs");
     let expected: serde_json::Value = serde_json::from_str(&stdout(&status)).expect("json");
 
-    let mut child = archivist()
-        .arg("--db")
-        .arg(scratch.db())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let _running = Running(child);
-    let addr = status_address(stdout);
+    let (_running, addr) =
+        start_with_page(&scratch.db(), &["serve", "--listen", "127.0.0.1:0"], &[]);
     let mut served = get(addr, "/api/status").json();
     // Performance counters are the monitor's, recorded with its last cycle;
     // both readers report them alike.
@@ -111,18 +124,11 @@ fn a_short_admin_token_is_a_config_error() {
 #[test]
 fn demo_serves_its_page_and_sync_now_runs_a_cycle() {
     let scratch = Scratch::new();
-    let mut child = archivist()
-        .arg("--db")
-        .arg(scratch.db())
-        .args(["demo", "--listen", "127.0.0.1:0", "--interval", "3600"])
-        .env("ARCHIVIST_ADMIN_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("demo starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let _running = Running(child);
-    let addr = status_address(stdout);
+    let (_running, addr) = start_with_page(
+        &scratch.db(),
+        &["demo", "--listen", "127.0.0.1:0", "--interval", "3600"],
+        &[("ARCHIVIST_ADMIN_TOKEN", TOKEN)],
+    );
     let cycles = || {
         support::sqlite(&scratch.db())
             .query_row("SELECT count(*) FROM monitor_cycle", [], |r| {
@@ -161,18 +167,9 @@ fn three_hundred_stalled_clients_cost_a_thread_each_and_little_memory() {
     let station = support::station(30);
     let out = support::single_run(&scratch.db(), &station.api_url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let mut child = archivist()
-        .arg("--db")
-        .arg(scratch.db())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let pid = child.id();
-    let stdout = child.stdout.take().expect("stdout");
-    let _running = Running(child);
-    let addr = status_address(stdout);
+    let (running, addr) =
+        start_with_page(&scratch.db(), &["serve", "--listen", "127.0.0.1:0"], &[]);
+    let pid = running.0.id();
     let idle_threads = proc_status(pid, "Threads:");
     let stalled: Vec<std::net::TcpStream> = (0..300)
         .map(|_| {
@@ -207,17 +204,8 @@ fn a_damaged_database_gets_a_page_that_says_so() {
     let out = support::single_run(&scratch.db(), &station.api_url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     crate::deploy_support::damage_page_of(&scratch.db(), "archivist_meta");
-    let mut child = archivist()
-        .arg("--db")
-        .arg(scratch.db())
-        .args(["demo", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("demo starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let _running = Running(child);
-    let addr = status_address(stdout);
+    let (_running, addr) =
+        start_with_page(&scratch.db(), &["demo", "--listen", "127.0.0.1:0"], &[]);
     let health = get(addr, "/healthz");
     assert_eq!(health.status, 503, "{}", health.text());
     let page = get(addr, "/");
