@@ -383,3 +383,45 @@ fn shared_options_go_anywhere_and_values_keep_their_dashes() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The file as engineers open it: the system's sqlite3 CLI (Debian 12 ships
+/// 3.40) reads it, checks it and can write to it (the history trigger runs).
+#[test]
+fn the_system_sqlite3_cli_reads_checks_and_writes_the_file() {
+    let scratch = Scratch::new();
+    let station = support::station(30);
+    let out = support::single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cli = |sql: &str| {
+        let out = std::process::Command::new("sqlite3")
+            .arg(scratch.db())
+            .arg(sql)
+            .output()
+            .expect("the sqlite3 CLI runs (.ci/run installs it)");
+        assert!(out.status.success(), "sqlite3 {sql}: {}", stderr(&out));
+        stdout(&out).trim().to_string()
+    };
+    assert_eq!(cli("PRAGMA integrity_check"), "ok");
+    let by_state = cli("SELECT vod_state || '=' || count(*) FROM cablecast_vod GROUP BY vod_state ORDER BY vod_state");
+    let expected: Vec<String> = support::counts_by_state(&scratch.db())
+        .into_iter()
+        .map(|(state, n)| format!("{state}={n}"))
+        .collect();
+    assert_eq!(by_state, expected.join("\n"));
+    cli(
+        "INSERT INTO monitor_cycle (started_at, finished_at, duration_ms, cablecast_reachable) \
+         VALUES ('2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', 1000, 1)",
+    );
+    assert_eq!(
+        cli("SELECT cycles FROM monitor_daily WHERE bucket = '2026-01-01T00:00:00Z'"),
+        "1"
+    );
+    // And the service still opens it afterwards.
+    let status = archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["status", "--json"])
+        .output()
+        .expect("runs");
+    assert!(status.status.success(), "{}", stderr(&status));
+}
