@@ -500,3 +500,31 @@ fn a_write_lock_held_by_another_process_delays_but_loses_nothing() {
     assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
     assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
 }
+
+#[test]
+fn a_deletion_while_a_pass_pages_never_removes_a_vod_the_server_still_has() {
+    let scratch = Scratch::new();
+    // Three pages of VODs.
+    let station = support::station(250);
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The VOD that sits on the first page boundary: when an earlier one is
+    // deleted mid-pass, it slides from the second page onto the first.
+    let boundary = station.catalogue().vods[archivist::cablecast::PAGE_SIZE].id;
+    station.set_fault(Fault::DeleteWhileListing);
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("changed while it was being read"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stored_vods(&scratch.db()).iter().any(|v| v.0 == boundary),
+        "VOD {boundary} is still on the server but was removed"
+    );
+    // The next complete pass makes the database equal to the server.
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+}

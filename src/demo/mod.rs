@@ -50,6 +50,9 @@ pub enum Fault {
     CountTooLarge,
     /// Only `GET /vods/{id}` answers with this status; listings stay healthy.
     VodStatus(u16),
+    /// Staff delete the first VOD while a catalogue pass pages through the
+    /// VODs: once, just before the listing's second page is answered.
+    DeleteWhileListing,
 }
 
 /// How to start a demo station.
@@ -258,7 +261,16 @@ fn route(shared: &Shared, request: &Request, fault: &Fault) -> (u16, String) {
     };
     let offset = param("offset").unwrap_or(0).max(0) as usize;
     let page_size = param("page_size").unwrap_or(25).clamp(1, 1000) as usize;
-    let catalogue = lock(&shared.catalogue);
+    let mut catalogue = lock(&shared.catalogue);
+    if *fault == Fault::DeleteWhileListing
+        && resource.trim_end_matches('/') == "/vods"
+        && offset > 0
+    {
+        if let Some(first) = catalogue.vods.first().map(|v| v.id) {
+            catalogue.remove_vod(first);
+        }
+        lock(&shared.behaviour).fault = Fault::None;
+    }
     let body = match resource.trim_end_matches('/') {
         "/shows" => {
             let location = param("location");
