@@ -31,7 +31,8 @@
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
 //! status -> {store, cache}; cli -> transcription -> store;
-//! cli -> web -> {status, store} (and the monitor's `SyncNow` wake-up);
+//! cli -> web -> {status, store, transcription} (and the monitor's
+//! `SyncNow` wake-up);
 //! cli -> systemd -> monitor's reports.
 //!
 //! # Invariants
@@ -41,16 +42,18 @@
 //!   transaction (or one single statement), so nothing is ever half applied.
 //! - In a process, only the monitor thread writes VOD and show state.
 //! - A catalogue pass removes rows only after it listed everything Cablecast
-//!   has (never on a partial or failed pass).
+//!   has (never on a partial or failed pass, nor when the listing moved while
+//!   it was read).
 //! - A VOD whose answer could not be read is never written (its `updated_at`
 //!   stays).
 //! - Cached sync figures are never stale: a write by this process invalidates
 //!   them, and a write by any other process changes `PRAGMA data_version`,
 //!   which every cached read checks.
-//! - The status server never writes VOD state; its only write endpoint
-//!   (`POST /api/sync-now`) exists only with `ARCHIVIST_ADMIN_TOKEN` set, and
-//!   only wakes the monitor. Its answers are rendered once per
-//!   `data_version` and served from memory.
+//! - The status server never writes VOD state. Its write endpoints
+//!   (`POST /api/sync-now`, which only wakes the monitor, and
+//!   `POST /api/transcriptions`) exist only with `ARCHIVIST_ADMIN_TOKEN` set.
+//!   Its answers are rendered once per `data_version` and served from
+//!   memory.
 //! - A transcription result's id is a stable hash of its stored output path
 //!   (video path when it has none); paths are stored as reached, never
 //!   resolved through symlinks.
