@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-/// The paths asked for, and how often, out of [`WEIGHT_TOTAL`].
+/// The paths asked for, and how often, out of `WEIGHT_TOTAL`.
 pub const ENDPOINTS: [(&str, u64); 4] = [
     ("/api/status", 50),
     ("/", 20),

@@ -329,7 +329,7 @@ fn median_micros<E>(runs: usize, mut work: impl FnMut() -> Result<(), E>) -> Res
     })
 }
 
-/// What [`median_micros`] measured.
+/// What `median_micros` measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     pub wall_us: f64,

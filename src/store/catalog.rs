@@ -128,7 +128,8 @@ fn upsert_vod(
 
 impl Store {
     /// Starts a catalogue pass and returns its number. Rows a complete pass
-    /// did not list are removed by [`Store::finish_pass`].
+    /// did not list are removed by [`Store::remove_unlisted_shows`] and
+    /// [`Store::remove_unlisted_vods`].
     pub fn begin_catalog_pass(&self) -> Result<i64, StoreError> {
         self.write("starting a catalogue pass", |conn| {
             conn.execute(

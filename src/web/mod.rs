@@ -12,7 +12,7 @@
 //! What this module is not: it never writes VOD state. The only endpoint
 //! that changes anything (`POST /api/sync-now`) asks the monitor to run a
 //! cycle, exists only when an admin token is configured, and checks it with
-//! [`admin::authorize`].
+//! `admin::authorize`.
 
 mod admin;
 mod badge;
