@@ -318,3 +318,42 @@ fn a_listen_port_in_use_is_named_at_start() {
     }
     drop(taken);
 }
+
+#[test]
+fn one_client_cannot_hold_more_than_its_share_of_connections() {
+    use archivist::web::MAX_CONNECTIONS_PER_CLIENT;
+    use std::io::Read;
+    let scratch = Scratch::new();
+    let station = support::station(20);
+    let (monitor, addr) = serving(&scratch, &station);
+    let pid = monitor.pid();
+    let threads_before = proc_status(pid, "Threads");
+    // One machine opens its share of connections and sends nothing.
+    let held: Vec<TcpStream> = (0..MAX_CONNECTIONS_PER_CLIENT)
+        .map(|_| TcpStream::connect(addr).expect("connects"))
+        .collect();
+    // One more from the same address is closed at once, unanswered.
+    let mut extra = TcpStream::connect(addr).expect("the kernel accepts it");
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let _ = extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut answer = Vec::new();
+    let read = extra.read_to_end(&mut answer);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err() && answer.is_empty(),
+        "a connection past the limit was served: {read:?} {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    let threads_held = proc_status(pid, "Threads");
+    assert!(
+        threads_held <= threads_before + MAX_CONNECTIONS_PER_CLIENT as u64 + 8,
+        "threads {threads_before} -> {threads_held}"
+    );
+    // Closing them gives the places back.
+    drop(held);
+    assert!(
+        wait_until(Duration::from_secs(10), || get(addr, "/healthz").0 == 200),
+        "the server did not take connections again"
+    );
+}

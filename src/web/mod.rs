@@ -30,7 +30,7 @@ mod snapshot;
 use std::fmt;
 
 pub use admin::{AdminToken, MIN_TOKEN_LEN};
-pub use server::{StatusServer, WebSettings};
+pub use server::{StatusServer, WebSettings, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT};
 
 use crate::store::StoreError;
 

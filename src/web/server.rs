@@ -40,6 +40,16 @@ pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
 /// it): browsers send 1 to 2 KiB.
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 
+/// Most connections open at once. Each holds one of tiny_http's threads
+/// (about 0.1 MB), so this bounds threads and memory however many clients
+/// connect; connections past it are closed at once and retried by browsers.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// Most connections open at once from one address: far above what a
+/// browser or a scraper opens (6 at most), and below `MAX_CONNECTIONS`, so
+/// one misbehaving machine on the LAN always leaves places for the others.
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 400;
+
 /// Longest a client may take to send one request head (browsers send it in
 /// one packet). tiny_http checks it as bytes arrive, so a client trickling
 /// its head is cut off within this plus the socket timeout: 15 s at most.
@@ -100,6 +110,8 @@ impl StatusServer {
             write_timeout: Some(settings.socket_timeout),
             header_timeout: Some(HEAD_TIMEOUT.min(settings.socket_timeout)),
             max_header_bytes: Some(MAX_HEAD_BYTES),
+            max_connections: Some(MAX_CONNECTIONS),
+            max_connections_per_ip: Some(MAX_CONNECTIONS_PER_CLIENT),
         };
         let server = Server::from_listener_with_limits(listener, None, limits)
             .map_err(|e| io::Error::other(format!("status server on {listen}: {e}")))?;

@@ -193,6 +193,8 @@ pub struct ServerConfig {
 ///     write_timeout: Some(Duration::from_secs(5)),
 ///     header_timeout: Some(Duration::from_secs(10)),
 ///     max_header_bytes: Some(16 * 1024),
+///     max_connections: Some(512),
+///     max_connections_per_ip: Some(64),
 /// };
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
 /// let server = tiny_http::Server::from_listener_with_limits(listener, None, limits).unwrap();
@@ -219,6 +221,16 @@ pub struct ConnectionLimits {
     /// gets a `431 Request Header Fields Too Large` and the connection is closed. `None` sets
     /// no limit.
     pub max_header_bytes: Option<usize>,
+
+    /// Most connections open at once. Each open connection holds a thread, so this bounds
+    /// the server's threads and memory; a connection accepted beyond it is closed at once.
+    /// `None` sets no limit.
+    pub max_connections: Option<usize>,
+
+    /// Most connections open at once from one IP address, so that one client cannot take
+    /// every place under `max_connections`; a connection beyond it is closed at once. `None`
+    /// sets no limit.
+    pub max_connections_per_ip: Option<usize>,
 }
 
 /// Configuration of the server for SSL.
@@ -355,11 +367,21 @@ impl Server {
             let tasks_pool = util::TaskPool::new();
 
             log::debug!("Running accept thread");
+            let open = Arc::new(util::OpenConnections::default());
             let mut accept_backoff = ACCEPT_BACKOFF_MIN;
             while !inside_close_trigger.load(Relaxed) {
+                let mut place = None;
                 let new_client = match server.accept() {
-                    Ok((sock, _)) => {
+                    Ok((sock, peer)) => {
                         use util::RefinedTcpStream;
+                        let ip = peer.map(|addr| addr.ip());
+                        match open.enter(ip, limits.max_connections, limits.max_connections_per_ip) {
+                            Some(taken) => place = Some(taken),
+                            None => {
+                                log::debug!("Dropping new client from {:?}: too many connections", ip);
+                                continue;
+                            }
+                        }
                         if limits.read_timeout.is_some() || limits.write_timeout.is_some() {
                             if let Err(e) =
                                 sock.set_timeouts(limits.read_timeout, limits.write_timeout)
@@ -397,7 +419,10 @@ impl Server {
                         accept_backoff = ACCEPT_BACKOFF_MIN;
                         let messages = inside_messages.clone();
                         let mut client = Some(client);
+                        let mut place = place.take();
                         tasks_pool.spawn(Box::new(move || {
+                            // Holds the connection's place until it is served and closed.
+                            let _place = place.take();
                             if let Some(client) = client.take() {
                                 // Synchronization is needed for HTTPS requests to avoid a deadlock
                                 if client.secure() {
