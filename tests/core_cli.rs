@@ -1,6 +1,7 @@
 //! The command line: exit codes, one-line errors, the database file's schema
 //! as engineers and other tools see it.
 
+use crate::support::run_on;
 use crate::support::{self, archivist, sqlite, stderr, stdout, Scratch};
 
 #[test]
@@ -24,12 +25,7 @@ fn unknown_command_is_a_usage_error() {
 #[test]
 fn monitor_without_cablecast_url_names_the_setting() {
     let scratch = Scratch::new();
-    let out = archivist()
-        .arg("--db")
-        .arg(scratch.db())
-        .args(["monitor", "--single-run"])
-        .output()
-        .expect("runs");
+    let out = run_on(&scratch.db(), &["monitor", "--single-run"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -100,12 +96,7 @@ fn malformed_settings_name_the_setting() {
 fn init_creates_the_documented_schema_idempotently() {
     let scratch = Scratch::new();
     for _ in 0..2 {
-        let out = archivist()
-            .arg("--db")
-            .arg(scratch.db())
-            .arg("init")
-            .output()
-            .expect("runs");
+        let out = run_on(&scratch.db(), &["init"]);
         assert!(out.status.success(), "{}", stderr(&out));
     }
     let conn = sqlite(&scratch.db());
@@ -213,46 +204,26 @@ fn init_creates_the_documented_schema_idempotently() {
 fn newer_foreign_and_broken_files_are_refused_untouched() {
     let scratch = Scratch::new();
     let db = scratch.db();
-    let out = archivist()
-        .arg("--db")
-        .arg(&db)
-        .arg("init")
-        .output()
-        .expect("runs");
+    let out = run_on(&db, &["init"]);
     assert!(out.status.success());
     sqlite(&db)
         .execute_batch("PRAGMA user_version = 99")
         .expect("bump version");
-    let out = archivist()
-        .arg("--db")
-        .arg(&db)
-        .arg("init")
-        .output()
-        .expect("runs");
+    let out = run_on(&db, &["init"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
         err.contains("newer") && err.contains(&db.display().to_string()),
         "{err}"
     );
-    let status = archivist()
-        .arg("--db")
-        .arg(&db)
-        .arg("status")
-        .output()
-        .expect("runs");
+    let status = run_on(&db, &["status"]);
     assert_eq!(status.status.code(), Some(1));
 
     let foreign = scratch.path("other.db");
     sqlite(&foreign)
         .execute_batch("CREATE TABLE invoices (id INTEGER)")
         .expect("foreign db");
-    let out = archivist()
-        .arg("--db")
-        .arg(&foreign)
-        .arg("init")
-        .output()
-        .expect("runs");
+    let out = run_on(&foreign, &["init"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("another program"), "{}", stderr(&out));
     let tables: i64 = sqlite(&foreign)
@@ -266,12 +237,7 @@ fn newer_foreign_and_broken_files_are_refused_untouched() {
 
     let text = scratch.path("notes.txt");
     std::fs::write(&text, "meeting notes, not a database\n".repeat(200)).expect("write");
-    let out = archivist()
-        .arg("--db")
-        .arg(&text)
-        .arg("init")
-        .output()
-        .expect("runs");
+    let out = run_on(&text, &["init"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -284,12 +250,7 @@ fn newer_foreign_and_broken_files_are_refused_untouched() {
 #[test]
 fn status_reads_the_database_alone() {
     let scratch = Scratch::new();
-    let missing = archivist()
-        .arg("--db")
-        .arg(scratch.db())
-        .arg("status")
-        .output()
-        .expect("runs");
+    let missing = run_on(&scratch.db(), &["status"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("archivist init"));
 
@@ -297,12 +258,7 @@ fn status_reads_the_database_alone() {
     let out = support::single_run(&scratch.db(), &station.api_url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     drop(station);
-    let out = archivist()
-        .arg("--db")
-        .arg(scratch.db())
-        .args(["status", "--json"])
-        .output()
-        .expect("runs");
+    let out = run_on(&scratch.db(), &["status", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     for key in [
@@ -341,12 +297,7 @@ fn status_reads_the_database_alone() {
             "transcriptions.{key}"
         );
     }
-    let text = archivist()
-        .arg("--db")
-        .arg(scratch.db())
-        .arg("status")
-        .output()
-        .expect("runs");
+    let text = run_on(&scratch.db(), &["status"]);
     assert!(stdout(&text).contains("VODs:"));
 }
 
@@ -417,11 +368,6 @@ fn the_system_sqlite3_cli_reads_checks_and_writes_the_file() {
         "1"
     );
     // And the service still opens it afterwards.
-    let status = archivist()
-        .arg("--db")
-        .arg(scratch.db())
-        .args(["status", "--json"])
-        .output()
-        .expect("runs");
+    let status = run_on(&scratch.db(), &["status", "--json"]);
     assert!(status.status.success(), "{}", stderr(&status));
 }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::deploy_support::{cycles, damage_page_of, wait_until, Running};
+use crate::support::run_on;
 use crate::support::{self, archivist, sqlite, stderr, stdout, stored_vods, Scratch};
 
 fn backup(db: &Path, dest: &Path, extra: &[&str]) -> std::process::Output {
@@ -262,12 +263,7 @@ fn damaged_database_is_never_written_and_says_how_to_restore() {
     );
     assert_eq!(station.requests(), requests, "no cycle ran");
 
-    let out = archivist()
-        .arg("--db")
-        .arg(&db)
-        .arg("init")
-        .output()
-        .expect("runs");
+    let out = run_on(&db, &["init"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("integrity check"), "{}", stderr(&out));
     assert_eq!(

@@ -13,6 +13,7 @@ use archivist::demo::{DemoShow, DemoStation, DemoVod};
 use archivist::store::{Access, Store};
 use archivist::transcription::{self, RecordError, TranscriptionReport};
 
+use crate::support::run_on;
 use crate::support::{self, archivist, sqlite, stderr, stdout, Scratch};
 
 /// 2026-08-24T23:30:00Z: a council meeting's end, as a file time.
@@ -96,12 +97,7 @@ fn stored(db: &Path) -> BTreeMap<String, Stored> {
 }
 
 fn status_json(db: &Path) -> serde_json::Value {
-    let out = archivist()
-        .arg("--db")
-        .arg(db)
-        .args(["status", "--json"])
-        .output()
-        .expect("runs");
+    let out = run_on(db, &["status", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     serde_json::from_str(&stdout(&out)).expect("status is JSON")
 }

@@ -6,6 +6,7 @@ use std::process::{Child, ChildStdout, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::support::run_on;
 use crate::support::{self, archivist, stderr, stdout, Scratch};
 use crate::web_support::{eventually, exchange, get, TOKEN};
 
@@ -65,12 +66,7 @@ fn serve_answers_from_the_database_like_status_json() {
     let station = support::station(60);
     let out = support::single_run(&scratch.db(), &station.api_url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let status = archivist()
-        .arg("--db")
-        .arg(scratch.db())
-        .args(["status", "--json"])
-        .output()
-        .expect("runs");
+    let status = run_on(&scratch.db(), &["status", "--json"]);
     let expected: serde_json::Value = serde_json::from_str(&stdout(&status)).expect("json");
 
     let (_running, addr) =
@@ -92,12 +88,7 @@ fn serve_answers_from_the_database_like_status_json() {
 #[test]
 fn serve_refuses_a_missing_database() {
     let scratch = Scratch::new();
-    let out = archivist()
-        .arg("--db")
-        .arg(scratch.db())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .output()
-        .expect("runs");
+    let out = run_on(&scratch.db(), &["serve", "--listen", "127.0.0.1:0"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -43,6 +43,16 @@ pub fn archivist() -> Command {
     command
 }
 
+/// `archivist --db DB ARGS...`, run to the end.
+pub fn run_on(db: &Path, args: &[&str]) -> Output {
+    archivist()
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("archivist runs")
+}
+
 /// `archivist --db DB monitor --single-run` against a station.
 pub fn single_run(db: &Path, api_url: &str, extra_env: &[(&str, &str)]) -> Output {
     let mut command = archivist();
