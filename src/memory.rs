@@ -17,11 +17,6 @@ pub fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-/// Threads in the process now.
-pub fn threads() -> Option<i64> {
-    status_field("Threads:")
-}
-
 fn status_field(name: &str) -> Option<i64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
@@ -38,6 +33,5 @@ mod tests {
         let rss = super::rss_kb().expect("VmRSS on Linux");
         assert!(rss > 0);
         assert!(super::peak_rss_kb().expect("VmHWM on Linux") >= rss);
-        assert!(super::threads().expect("Threads on Linux") >= 1);
     }
 }

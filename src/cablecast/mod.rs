@@ -215,16 +215,6 @@ impl CablecastClient {
         }
     }
 
-    /// One show.
-    pub fn show(&self, id: i64) -> Result<Option<Show>, CablecastError> {
-        let what = format!("reading show {id} from Cablecast");
-        match self.get::<wire::ShowEnvelope>(&format!("/shows/{id}"), &what) {
-            Ok(envelope) => Ok(Some(Show::from(envelope.show))),
-            Err(CablecastError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     fn user(&self) -> Option<String> {
         self.settings.credentials.as_ref().map(|c| c.user.clone())
     }

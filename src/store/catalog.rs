@@ -228,14 +228,4 @@ impl Store {
             Ok(())
         })
     }
-
-    /// One VOD as stored, if present.
-    pub fn vod(&self, id: i64) -> Result<Option<Vod>, StoreError> {
-        self.read("reading a VOD", |conn| {
-            let sql = format!("SELECT {VOD_COLUMNS} FROM cablecast_vod WHERE id = ?1");
-            let mut select = conn.prepare_cached(&sql)?;
-            let mut rows = select.query_map([id], vod_from_row)?;
-            rows.next().transpose()
-        })
-    }
 }

@@ -350,13 +350,6 @@ impl Store {
         })
     }
 
-    /// Runs `PRAGMA quick_check` and returns its verdict (`ok` when healthy).
-    pub fn quick_check(&self) -> Result<String, StoreError> {
-        self.read("checking integrity", |conn| {
-            conn.query_row("PRAGMA quick_check", [], |row| row.get(0))
-        })
-    }
-
     fn error(&self, what: &str, e: &rusqlite::Error) -> StoreError {
         if is_busy(e) {
             return StoreError::Locked {
