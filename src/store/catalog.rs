@@ -16,18 +16,26 @@ pub enum RefreshOutcome {
     Gone(i64),
 }
 
-/// The VOD columns read back as a [`Vod`], in this order.
-pub(super) const VOD_COLUMNS: &str =
-    "id, show_cablecast_id, vod_state, percent_complete, error_message, url, \
-     length, quality, file_name, state_changed_at, is_watchable, disabled";
+/// The VOD columns read back as a [`Vod`], in this order (a macro, so the
+/// queries below can be built from it at compile time).
+macro_rules! vod_columns {
+    () => {
+        "id, show_cablecast_id, vod_state, percent_complete, error_message, url, \
+         length, quality, file_name, state_changed_at, is_watchable, disabled"
+    };
+}
+
+pub(super) const VOD_COLUMNS: &str = vod_columns!();
 
 /// Terminal states; every other state, including ones Cablecast adds later,
-/// is re-checked each cycle.
-pub(super) const IN_FLIGHT_SQL: &str =
-    "SELECT id, show_cablecast_id, vod_state, percent_complete, error_message, url, \
-     length, quality, file_name, state_changed_at, is_watchable, disabled \
-     FROM cablecast_vod \
-     WHERE vod_state NOT IN ('complete', 'error', 'permanentFailure', 'disabled') ORDER BY id";
+/// is re-checked each cycle. The WHERE clause is word for word that of
+/// `idx_vod_in_flight` in schema.sql, so SQLite uses that index.
+pub(super) const IN_FLIGHT_SQL: &str = concat!(
+    "SELECT ",
+    vod_columns!(),
+    " FROM cablecast_vod \
+     WHERE vod_state NOT IN ('complete', 'error', 'permanentFailure', 'disabled') ORDER BY id"
+);
 
 pub(super) fn vod_from_row(row: &Row<'_>) -> rusqlite::Result<Vod> {
     let state: String = row.get(2)?;
