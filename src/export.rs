@@ -121,12 +121,22 @@ fn csv_line(line: &mut String, fields: &[Field<'_>]) {
     line.push_str("\r\n");
 }
 
+/// A text field. One that a spreadsheet would run as a formula (it starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`,
+/// as OWASP advises, so a show titled `=HYPERLINK(...)` opens as text.
 fn push_csv_text(line: &mut String, text: &str) {
+    let guard = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        "'"
+    } else {
+        ""
+    };
     if text.contains([',', '"', '\n', '\r']) {
         line.push('"');
+        line.push_str(guard);
         line.push_str(&text.replace('"', "\"\""));
         line.push('"');
     } else {
+        line.push_str(guard);
         line.push_str(text);
     }
 }
@@ -170,6 +180,26 @@ mod tests {
             ],
         );
         assert_eq!(line, "7,,plain,\"Parks, \"\"Summer\"\"\nSeries\",0.5\r\n");
+    }
+
+    #[test]
+    fn csv_text_never_opens_as_a_formula() {
+        let mut line = String::new();
+        csv_line(
+            &mut line,
+            &[
+                Field::Text("=HYPERLINK(\"http://x\",\"y\")".into()),
+                Field::Text("+1".into()),
+                Field::Text("-2, said".into()),
+                Field::Text("@SUM(A1)".into()),
+                Field::Text("Council - 11/4".into()),
+                Field::Integer(-3),
+            ],
+        );
+        assert_eq!(
+            line,
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1,\"'-2, said\",'@SUM(A1),Council - 11/4,-3\r\n"
+        );
     }
 
     #[test]

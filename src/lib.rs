@@ -68,6 +68,9 @@
 //!   does.
 //! - The Cablecast password, and the Basic auth header made from it, never
 //!   reach a log line, an error message, the page or any output.
+//! - No outbound request follows a redirect: credentials go to the configured
+//!   origin only, never to another host nor from https to http. A 3xx from
+//!   Cablecast is a configuration error naming where it pointed.
 
 pub mod bench;
 pub mod cablecast;

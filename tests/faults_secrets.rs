@@ -146,3 +146,111 @@ fn the_password_never_leaves_the_process() {
         }
     }
 }
+
+/// A loopback listener that records every request head it receives and
+/// answers each with `answer(port_of_the_other_listener)`.
+struct Recorder {
+    addr: std::net::SocketAddr,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Recorder {
+    fn start(answer: String) -> Recorder {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("address");
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen, stopped) = (heads.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::SeqCst) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                stream.set_nonblocking(false).expect("blocking");
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(2)))
+                    .expect("timeout");
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                    head.push(byte[0]);
+                }
+                seen.lock()
+                    .expect("heads")
+                    .push(String::from_utf8_lossy(&head).into_owned());
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        Recorder {
+            addr,
+            heads,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().expect("heads").clone()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn a_redirect_is_a_configuration_error_and_the_credentials_stay_home() {
+    // The target another host (here: another port) would be: it answers like
+    // Cablecast, so a client that followed would report success.
+    let target = Recorder::start(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 38\r\nConnection: close\r\n\r\n{\"shows\":[],\"meta\":{\"count\":0}}      "
+            .to_string(),
+    );
+    let location = format!("http://{}/CablecastAPI/v1/shows?page_size=1", target.addr);
+    let configured = Recorder::start(format!(
+        "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ));
+    let scratch = Scratch::new();
+    let out = single_run(
+        &scratch.db(),
+        &format!("http://{}/CablecastAPI/v1", configured.addr),
+        &[
+            ("CABLECAST_USER_ID", USER),
+            ("CABLECAST_PASSWORD", PASSWORD),
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "a configuration error: {err}");
+    assert!(
+        err.contains("answered 302") && err.contains("set CABLECAST_API_URL"),
+        "says what to do: {err}"
+    );
+    assert!(
+        err.contains(&format!("http://{}/CablecastAPI/v1/shows", target.addr)),
+        "names where Cablecast pointed: {err}"
+    );
+    assert_no_secret(&err, "stderr");
+    assert!(
+        configured
+            .heads()
+            .iter()
+            .any(|h| h.contains("Authorization: Basic")),
+        "the configured server got the credentials"
+    );
+    assert!(
+        target.heads().is_empty(),
+        "the redirect target was contacted: {:?}",
+        target.heads()
+    );
+}

@@ -16,6 +16,15 @@ pub enum CablecastError {
     NotFound { what: String },
     /// Any other unsuccessful HTTP status.
     Status { what: String, code: u16 },
+    /// A 3xx answer. Redirects are never followed: the credentials would go
+    /// with the request to wherever it points (another host, or plain HTTP).
+    /// The API URL is a setting to correct, so this is a configuration error.
+    Redirected {
+        what: String,
+        code: u16,
+        /// Where Cablecast pointed, without any credentials or query.
+        location: String,
+    },
     /// An answer that is not what the API contract says (bad JSON, wrong
     /// shape, too large).
     Malformed { what: String, detail: String },
@@ -39,6 +48,7 @@ impl CablecastError {
             CablecastError::Unauthorized { .. } => "unauthorized",
             CablecastError::NotFound { .. } => "not_found",
             CablecastError::Status { .. } => "http_status",
+            CablecastError::Redirected { .. } => "redirected",
             CablecastError::Malformed { .. } => "malformed",
         }
     }
@@ -63,6 +73,14 @@ impl fmt::Display for CablecastError {
             ),
             CablecastError::NotFound { what } => write!(f, "{what}: HTTP 404, not found"),
             CablecastError::Status { what, code } => write!(f, "{what}: HTTP {code}"),
+            CablecastError::Redirected {
+                what,
+                code,
+                location,
+            } => write!(
+                f,
+                "{what}: Cablecast answered {code} to {location}: set CABLECAST_API_URL to it (redirects are not followed, so the credentials never leave the configured server)"
+            ),
             CablecastError::Malformed { what, detail } => {
                 write!(f, "{what}: malformed answer: {detail}")
             }

@@ -246,7 +246,11 @@ impl CablecastClient {
             )
             .with_timeout(self.settings.timeout_secs)
             .with_max_headers_size(64 * 1024)
-            .with_max_status_line_length(1024);
+            .with_max_status_line_length(1024)
+            // Never: minreq would send every header, the Authorization one
+            // included, to wherever a 3xx points, even another host or
+            // plain HTTP.
+            .with_follow_redirects(false);
         if let Some(authorization) = &self.authorization {
             request = request.with_header("Authorization", authorization.as_str());
         }
@@ -258,6 +262,19 @@ impl CablecastClient {
         let code = response.status_code;
         match code {
             200..=299 => {}
+            300..=399 => {
+                return Err(CablecastError::Redirected {
+                    what: what.to_string(),
+                    code,
+                    location: shown_location(
+                        response
+                            .headers
+                            .iter()
+                            .find(|(name, _)| name.eq_ignore_ascii_case("location"))
+                            .map(|(_, value)| value),
+                    ),
+                })
+            }
             401 => {
                 return Err(CablecastError::Unauthorized {
                     what: what.to_string(),
@@ -312,9 +329,42 @@ impl CablecastClient {
     }
 }
 
+/// A redirect's target as it may be shown: at most 200 characters, printable,
+/// without user information (`user:password@`) or a query string.
+fn shown_location(location: Option<&String>) -> String {
+    let Some(location) = location else {
+        return "no location".to_string();
+    };
+    let mut shown: &str = location.split(['?', '#']).next().unwrap_or_default();
+    let owned;
+    if let Some((scheme, rest)) = shown.split_once("://") {
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let host = authority.rsplit('@').next().unwrap_or(authority);
+        owned = format!("{scheme}://{host}{path}");
+        shown = &owned;
+    }
+    shown
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shown_redirect_target_carries_no_credentials_or_query() {
+        let shown = |l: &str| shown_location(Some(&l.to_string()));
+        assert_eq!(
+            shown("https://user:secret@cablecast.example.org/CablecastAPI/v1/shows?page_size=1"),
+            "https://cablecast.example.org/CablecastAPI/v1/shows"
+        );
+        assert_eq!(shown("/CablecastAPI/v1/shows"), "/CablecastAPI/v1/shows");
+        assert_eq!(shown("http://h\r\nX: y/"), "http://hX: y/");
+        assert_eq!(shown_location(None), "no location");
+    }
 
     #[test]
     fn debug_never_shows_the_password() {

@@ -152,7 +152,9 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) | CliError::Config(_) => 2,
-            CliError::Cablecast(CablecastError::Unauthorized { .. }) => 2,
+            CliError::Cablecast(
+                CablecastError::Unauthorized { .. } | CablecastError::Redirected { .. },
+            ) => 2,
             _ => 1,
         }
     }

@@ -128,6 +128,7 @@ fn is_server_failure(e: &CablecastError) -> bool {
         CablecastError::Unreachable { .. }
             | CablecastError::Timeout { .. }
             | CablecastError::Unauthorized { .. }
+            | CablecastError::Redirected { .. }
     ) || e.is_transient()
 }
 

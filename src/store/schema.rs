@@ -16,11 +16,25 @@ use super::{begin_immediate, describe, open_failure, StoreError};
 const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The version `SCHEMA` describes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `MIGRATIONS[n]` upgrades a version `n + 1` file to version `n + 2`, before
-/// `SCHEMA` runs (so `SCHEMA` may rely on the columns they add).
-const MIGRATIONS: &[&str] = &[];
+/// `SCHEMA` runs (so `SCHEMA` may rely on the columns they add). A step adds
+/// columns (`ALTER TABLE ... ADD COLUMN`) and fills them; new tables and
+/// indexes come from `SCHEMA` itself, which creates what is missing.
+///
+/// Version 1 is release 0.1.0; `tests/fixtures/archivist-0.1.0.db` is a file
+/// it wrote, and `tests/schema_upgrade.rs` proves each step keeps every row
+/// and ends at the same tables, columns and indexes as a new file.
+const MIGRATIONS: &[&str] = &[
+    // 1 -> 2
+    MIGRATION_2,
+];
+
+/// Version 1 (0.1.0) to 2.
+const MIGRATION_2: &str = "
+SELECT 1;
+";
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);
 
