@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS cablecast_vod (
     updated_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS idx_vod_state ON cablecast_vod(vod_state);
+-- Stuck VODs (src/store/stuck.rs): one range per in-flight state of the VODs
+-- that entered it before that state's threshold, and the oldest VOD in flight.
+CREATE INDEX IF NOT EXISTS idx_vod_state_since ON cablecast_vod(vod_state, state_changed_at);
 -- The in-flight selection (src/store/catalog.rs) reads only this: its WHERE
 -- must stay word for word the same as that query's for SQLite to use it. Any
 -- state not listed here, including ones Cablecast adds later, is in it.

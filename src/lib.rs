@@ -24,6 +24,8 @@
 //! - `transcription`: caption files and reported transcription jobs: the
 //!   storage scan, `record` (shared by `transcriptions add` and
 //!   `POST /api/transcriptions`), and linking results to shows.
+//! - `stuck`: when a VOD in flight counts as stuck (`ARCHIVIST_STUCK_AFTER`),
+//!   one threshold per in-flight state, the same on every surface.
 //! - `systemd`: readiness, status and watchdog pings to systemd.
 //! - `web`: the status server: the page, the JSON API, `/metrics`,
 //!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
@@ -86,6 +88,7 @@ pub mod memory;
 pub mod monitor;
 pub mod status;
 pub mod store;
+pub mod stuck;
 pub mod systemd;
 pub mod transcription;
 pub mod vod;

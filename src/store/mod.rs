@@ -23,6 +23,7 @@ mod lock;
 mod probe;
 mod schema;
 mod stats;
+mod stuck;
 mod transcriptions;
 mod vod_lists;
 

@@ -561,7 +561,7 @@ impl Store {
     }
 
     /// `EXPLAIN QUERY PLAN` of `sql`, one detail line per step (read only).
-    pub(super) fn query_plan(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+    pub(crate) fn query_plan(&self, sql: &str) -> Result<Vec<String>, StoreError> {
         self.read("explaining a query", |conn| {
             let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
             // Parameters stay unbound (NULL): the plan does not depend on them.

@@ -24,7 +24,7 @@ pub struct VodEntry {
     pub updated_at: String,
 }
 
-const ENTRY_SELECT: &str = "
+pub(super) const ENTRY_SELECT: &str = "
 SELECT v.id, v.show_cablecast_id, coalesce(s.cg_title, s.title), v.vod_state,
     v.percent_complete, v.error_message, v.url, v.length, v.state_changed_at, v.updated_at
 FROM cablecast_vod v LEFT JOIN cablecast_show s ON s.id = v.show_id";
@@ -56,7 +56,7 @@ const PAGE_STATE_SQL: &str = " WHERE v.vod_state = ?3 ORDER BY v.id LIMIT ?1 OFF
 const COUNT_ALL_SQL: &str = "SELECT count(*) FROM cablecast_vod";
 const COUNT_STATE_SQL: &str = "SELECT count(*) FROM cablecast_vod WHERE vod_state = ?1";
 
-fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<VodEntry> {
+pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<VodEntry> {
     Ok(VodEntry {
         id: row.get(0)?,
         show_cablecast_id: row.get(1)?,
