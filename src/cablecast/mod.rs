@@ -25,6 +25,7 @@ use serde::de::DeserializeOwned;
 
 pub use error::CablecastError;
 
+use crate::clock::StationZone;
 use crate::vod::{Show, Vod};
 
 /// Requests per call at most: the first try and two retries.
@@ -74,6 +75,8 @@ pub struct CablecastSettings {
     pub location_id: Option<i64>,
     /// Per request, whole seconds.
     pub timeout_secs: u64,
+    /// Where Cablecast's date-times without an offset are (station-local).
+    pub time_zone: StationZone,
 }
 
 /// One page of a collection.
@@ -181,7 +184,11 @@ impl CablecastClient {
         let envelope: wire::ShowsEnvelope = self.get(&path, &what)?;
         Ok(Page {
             total: envelope.meta.and_then(|m| m.count),
-            items: envelope.shows.into_iter().map(Show::from).collect(),
+            items: envelope
+                .shows
+                .into_iter()
+                .map(|dto| dto.into_show(&self.settings.time_zone))
+                .collect(),
         })
     }
 
@@ -192,7 +199,11 @@ impl CablecastClient {
         let envelope: wire::VodsEnvelope = self.get(&path, &what)?;
         Ok(Page {
             total: envelope.meta.and_then(|m| m.count),
-            items: envelope.vods.into_iter().map(Vod::from).collect(),
+            items: envelope
+                .vods
+                .into_iter()
+                .map(|dto| dto.into_vod(&self.settings.time_zone))
+                .collect(),
         })
     }
 
@@ -201,7 +212,7 @@ impl CablecastClient {
         let what = format!("reading VOD {id} from Cablecast");
         match self.get::<wire::VodEnvelope>(&format!("/vods/{id}"), &what) {
             Ok(envelope) => {
-                let vod = Vod::from(envelope.vod);
+                let vod = envelope.vod.into_vod(&self.settings.time_zone);
                 if vod.id != id {
                     return Err(CablecastError::Malformed {
                         what,
@@ -376,6 +387,7 @@ mod tests {
             }),
             location_id: None,
             timeout_secs: 1,
+            time_zone: StationZone::utc(),
         });
         let shown = format!("{client:?} {:?}", client.settings());
         assert!(!shown.contains("hunter2"), "{shown}");

@@ -129,6 +129,8 @@ Cablecast (environment only):
   CABLECAST_USER_ID       Frontdoor user for HTTP Basic auth (optional)
   CABLECAST_PASSWORD      Its password (optional; never pass it as an argument)
   CABLECAST_LOCATION_ID   Keep only shows of this location (optional)
+  ARCHIVIST_TIMEZONE      Zone of Cablecast's times without an offset, an IANA name such as
+                          America/Chicago (optional; default the box's zone: TZ, /etc/localtime)
 ";
 
 /// How a command failed, and so which exit code it gets.

@@ -2,6 +2,7 @@
 //! `serve`, and the validation of their settings.
 
 use super::*;
+use crate::clock::StationZone;
 
 /// Longest interval accepted: a day.
 const MAX_INTERVAL_SECS: u64 = 86_400;
@@ -118,12 +119,24 @@ pub(super) fn monitor_settings(
         Some((name, text)) => config::parse_listen(name, text)?,
         None => SocketAddr::from(([127, 0, 0, 1], 8080)),
     };
+    // Cablecast's date-times without an offset are station-local: the
+    // box's zone (TZ, /etc/localtime), unless the station names another.
+    let time_zone = match env
+        .get("ARCHIVIST_TIMEZONE")
+        .map(|z| z.trim())
+        .filter(|z| !z.is_empty())
+    {
+        Some(name) => StationZone::named(name)
+            .map_err(|reason| ConfigError::new("ARCHIVIST_TIMEZONE", reason))?,
+        None => StationZone::of_this_box(),
+    };
     Ok(MonitorSettings {
         cablecast: CablecastSettings {
             api_url,
             credentials,
             location_id,
             timeout_secs: timeout.as_secs(),
+            time_zone,
         },
         interval: seconds(
             &flags.interval,
