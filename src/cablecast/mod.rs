@@ -11,11 +11,12 @@
 //! module.
 
 mod error;
+mod probe;
 mod wire;
 
 use std::fmt;
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -102,6 +103,9 @@ pub struct CablecastClient {
     /// `Basic ...`, built once; never printed.
     authorization: Option<String>,
     http_calls: AtomicU64,
+    /// The server has answered a connection check: no more plain-HTTP
+    /// probes.
+    tls_answered: AtomicBool,
     /// No retry starts that could not finish by then (the monitor's next
     /// cycle), so backoff never stretches the time between cycles.
     retry_deadline: Mutex<Option<Instant>>,
@@ -129,6 +133,7 @@ impl CablecastClient {
             settings,
             authorization,
             http_calls: AtomicU64::new(0),
+            tls_answered: AtomicBool::new(false),
             retry_deadline: Mutex::new(None),
         }
     }
@@ -162,10 +167,30 @@ impl CablecastClient {
         self.http_calls.load(Ordering::Relaxed)
     }
 
-    /// The connection check: one cheap authenticated listing.
+    /// The connection check: one cheap authenticated listing. Until an
+    /// `https://` server has answered once, it is first probed for plain
+    /// HTTP, which would otherwise surface only as a timeout.
     pub fn check_connection(&self) -> Result<(), CablecastError> {
-        self.get::<wire::ShowsEnvelope>("/shows?page_size=1", "checking the Cablecast connection")
-            .map(|_| ())
+        let what = "checking the Cablecast connection";
+        let api_url = &self.settings.api_url;
+        if api_url.starts_with("https://")
+            && !self.tls_answered.load(Ordering::Relaxed)
+            && probe::answers_plain_http(api_url, self.settings.timeout_secs)
+        {
+            return Err(CablecastError::PlainHttp { what: what.into() });
+        }
+        match self.get::<wire::ShowsEnvelope>("/shows?page_size=1", what) {
+            Ok(_) => {
+                self.tls_answered.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(CablecastError::NotFound { what }) => Err(CablecastError::WrongApiRoot {
+                what,
+                api_url: api_url.clone(),
+                suggestion: error::api_root_suggestion(api_url),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// One page of shows (of the configured location, if any).
@@ -315,9 +340,20 @@ impl CablecastClient {
                 detail: format!("answer larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024)),
             });
         }
-        serde_json::from_slice(&body).map_err(|e| CablecastError::Malformed {
-            what: what.to_string(),
-            detail: e.to_string(),
+        serde_json::from_slice(&body).map_err(|e| {
+            let text = String::from_utf8_lossy(&body);
+            // XML (the API's other language) is not a page.
+            let opening = text.chars().take(1024).collect::<String>().to_lowercase();
+            if opening.contains("<html") || opening.contains("<!doctype html") {
+                return CablecastError::HtmlPage {
+                    what: what.to_string(),
+                    title: error::html_title(&text),
+                };
+            }
+            CablecastError::Malformed {
+                what: what.to_string(),
+                detail: e.to_string(),
+            }
         })
     }
 

@@ -150,12 +150,17 @@ pub enum CliError {
 
 impl CliError {
     /// 2 for usage and configuration errors (a refused Cablecast login is
-    /// one), 1 for everything else.
+    /// one, as is an API URL that points at the wrong thing), 1 for
+    /// everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) | CliError::Config(_) => 2,
             CliError::Cablecast(
-                CablecastError::Unauthorized { .. } | CablecastError::Redirected { .. },
+                CablecastError::Unauthorized { .. }
+                | CablecastError::Redirected { .. }
+                | CablecastError::PlainHttp { .. }
+                | CablecastError::WrongApiRoot { .. }
+                | CablecastError::HtmlPage { .. },
             ) => 2,
             _ => 1,
         }
