@@ -119,17 +119,7 @@ pub(super) fn monitor_settings(
         Some((name, text)) => config::parse_listen(name, text)?,
         None => SocketAddr::from(([127, 0, 0, 1], 8080)),
     };
-    // Cablecast's date-times without an offset are station-local: the
-    // box's zone (TZ, /etc/localtime), unless the station names another.
-    let time_zone = match env
-        .get("ARCHIVIST_TIMEZONE")
-        .map(|z| z.trim())
-        .filter(|z| !z.is_empty())
-    {
-        Some(name) => StationZone::named(name)
-            .map_err(|reason| ConfigError::new("ARCHIVIST_TIMEZONE", reason))?,
-        None => StationZone::of_this_box(),
-    };
+    let time_zone = station_zone(env)?;
     Ok(MonitorSettings {
         cablecast: CablecastSettings {
             api_url,
@@ -170,6 +160,21 @@ pub(super) fn monitor_settings(
         )?,
         listen,
     })
+}
+
+/// The station's time zone: `ARCHIVIST_TIMEZONE` when set, else the box's
+/// own (`TZ`, `/etc/localtime`). Cablecast's date-times without an offset are
+/// station-local, and times shown to people are in this zone.
+pub(super) fn station_zone(env: &Env) -> Result<StationZone, ConfigError> {
+    match env
+        .get("ARCHIVIST_TIMEZONE")
+        .map(|z| z.trim())
+        .filter(|z| !z.is_empty())
+    {
+        Some(name) => StationZone::named(name)
+            .map_err(|reason| ConfigError::new("ARCHIVIST_TIMEZONE", reason)),
+        None => Ok(StationZone::of_this_box()),
+    }
 }
 
 /// `ARCHIVIST_ADMIN_TOKEN`, validated.
