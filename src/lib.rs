@@ -29,7 +29,10 @@
 //! - `systemd`: readiness, status and watchdog pings to systemd.
 //! - `web`: the status server: the page, the JSON API, `/metrics`,
 //!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
-//! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
+//! - `clock`: stored timestamps, and the station's time zone
+//!   (`clock::StationZone`): Cablecast's offset-less times are read in it,
+//!   and `clock::local_time` shows a stored time in it.
+//! - `vod`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
 //! status -> {store, cache}; cli -> transcription -> store;
@@ -44,8 +47,9 @@
 //!   transaction (or one single statement), so nothing is ever half applied.
 //! - In a process, only the monitor thread writes VOD and show state.
 //! - A catalogue pass removes rows only after it listed everything Cablecast
-//!   has (never on a partial or failed pass, nor when the listing moved while
-//!   it was read).
+//!   has, by Cablecast's own total (`meta.count`): never on a partial or
+//!   failed pass, nor when the listing moved while it was read, nor when the
+//!   server gave no total. A short page never ends a listing.
 //! - A VOD whose answer could not be read is never written (its `updated_at`
 //!   stays).
 //! - Cached sync figures are never stale: a write by this process invalidates

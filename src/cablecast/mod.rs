@@ -11,11 +11,12 @@
 //! module.
 
 mod error;
+mod probe;
 mod wire;
 
 use std::fmt;
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use serde::de::DeserializeOwned;
 
 pub use error::CablecastError;
 
+use crate::clock::StationZone;
 use crate::vod::{Show, Vod};
 
 /// Requests per call at most: the first try and two retries.
@@ -74,6 +76,8 @@ pub struct CablecastSettings {
     pub location_id: Option<i64>,
     /// Per request, whole seconds.
     pub timeout_secs: u64,
+    /// Where Cablecast's date-times without an offset are (station-local).
+    pub time_zone: StationZone,
 }
 
 /// One page of a collection.
@@ -99,6 +103,9 @@ pub struct CablecastClient {
     /// `Basic ...`, built once; never printed.
     authorization: Option<String>,
     http_calls: AtomicU64,
+    /// The server has answered a connection check: no more plain-HTTP
+    /// probes.
+    tls_answered: AtomicBool,
     /// No retry starts that could not finish by then (the monitor's next
     /// cycle), so backoff never stretches the time between cycles.
     retry_deadline: Mutex<Option<Instant>>,
@@ -126,6 +133,7 @@ impl CablecastClient {
             settings,
             authorization,
             http_calls: AtomicU64::new(0),
+            tls_answered: AtomicBool::new(false),
             retry_deadline: Mutex::new(None),
         }
     }
@@ -159,10 +167,30 @@ impl CablecastClient {
         self.http_calls.load(Ordering::Relaxed)
     }
 
-    /// The connection check: one cheap authenticated listing.
+    /// The connection check: one cheap authenticated listing. Until an
+    /// `https://` server has answered once, it is first probed for plain
+    /// HTTP, which would otherwise surface only as a timeout.
     pub fn check_connection(&self) -> Result<(), CablecastError> {
-        self.get::<wire::ShowsEnvelope>("/shows?page_size=1", "checking the Cablecast connection")
-            .map(|_| ())
+        let what = "checking the Cablecast connection";
+        let api_url = &self.settings.api_url;
+        if api_url.starts_with("https://")
+            && !self.tls_answered.load(Ordering::Relaxed)
+            && probe::answers_plain_http(api_url, self.settings.timeout_secs)
+        {
+            return Err(CablecastError::PlainHttp { what: what.into() });
+        }
+        match self.get::<wire::ShowsEnvelope>("/shows?page_size=1", what) {
+            Ok(_) => {
+                self.tls_answered.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(CablecastError::NotFound { what }) => Err(CablecastError::WrongApiRoot {
+                what,
+                api_url: api_url.clone(),
+                suggestion: error::api_root_suggestion(api_url),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// One page of shows (of the configured location, if any).
@@ -181,7 +209,11 @@ impl CablecastClient {
         let envelope: wire::ShowsEnvelope = self.get(&path, &what)?;
         Ok(Page {
             total: envelope.meta.and_then(|m| m.count),
-            items: envelope.shows.into_iter().map(Show::from).collect(),
+            items: envelope
+                .shows
+                .into_iter()
+                .map(|dto| dto.into_show(&self.settings.time_zone))
+                .collect(),
         })
     }
 
@@ -192,7 +224,11 @@ impl CablecastClient {
         let envelope: wire::VodsEnvelope = self.get(&path, &what)?;
         Ok(Page {
             total: envelope.meta.and_then(|m| m.count),
-            items: envelope.vods.into_iter().map(Vod::from).collect(),
+            items: envelope
+                .vods
+                .into_iter()
+                .map(|dto| dto.into_vod(&self.settings.time_zone))
+                .collect(),
         })
     }
 
@@ -201,7 +237,7 @@ impl CablecastClient {
         let what = format!("reading VOD {id} from Cablecast");
         match self.get::<wire::VodEnvelope>(&format!("/vods/{id}"), &what) {
             Ok(envelope) => {
-                let vod = Vod::from(envelope.vod);
+                let vod = envelope.vod.into_vod(&self.settings.time_zone);
                 if vod.id != id {
                     return Err(CablecastError::Malformed {
                         what,
@@ -304,9 +340,20 @@ impl CablecastClient {
                 detail: format!("answer larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024)),
             });
         }
-        serde_json::from_slice(&body).map_err(|e| CablecastError::Malformed {
-            what: what.to_string(),
-            detail: e.to_string(),
+        serde_json::from_slice(&body).map_err(|e| {
+            let text = String::from_utf8_lossy(&body);
+            // XML (the API's other language) is not a page.
+            let opening = text.chars().take(1024).collect::<String>().to_lowercase();
+            if opening.contains("<html") || opening.contains("<!doctype html") {
+                return CablecastError::HtmlPage {
+                    what: what.to_string(),
+                    title: error::html_title(&text),
+                };
+            }
+            CablecastError::Malformed {
+                what: what.to_string(),
+                detail: e.to_string(),
+            }
         })
     }
 
@@ -376,6 +423,7 @@ mod tests {
             }),
             location_id: None,
             timeout_secs: 1,
+            time_zone: StationZone::utc(),
         });
         let shown = format!("{client:?} {:?}", client.settings());
         assert!(!shown.contains("hunter2"), "{shown}");

@@ -18,6 +18,8 @@ pub struct VodEntry {
     pub state: String,
     pub percent_complete: Option<f64>,
     pub error_message: Option<String>,
+    /// Cablecast's reason for the current state.
+    pub status_message: Option<String>,
     pub url: Option<String>,
     pub length: Option<i64>,
     pub state_changed_at: Option<String>,
@@ -26,7 +28,8 @@ pub struct VodEntry {
 
 pub(super) const ENTRY_SELECT: &str = "
 SELECT v.id, v.show_cablecast_id, coalesce(s.cg_title, s.title), v.vod_state,
-    v.percent_complete, v.error_message, v.url, v.length, v.state_changed_at, v.updated_at
+    v.percent_complete, v.error_message, v.url, v.length, v.state_changed_at, v.updated_at,
+    v.status_message
 FROM cablecast_vod v LEFT JOIN cablecast_show s ON s.id = v.show_id";
 
 /// Oldest first: the VOD stuck longest is the one staff need to see. A VOD
@@ -68,6 +71,7 @@ pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<VodEntry> {
         length: row.get(7)?,
         state_changed_at: row.get(8)?,
         updated_at: row.get(9)?,
+        status_message: row.get(10)?,
     })
 }
 
