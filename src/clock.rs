@@ -56,6 +56,23 @@ pub fn from_cablecast(text: &str) -> Option<String> {
     Some(format_unix(at.unix_timestamp()))
 }
 
+/// A Cablecast date-time as Unix seconds and the UTC offset it was written
+/// with, in seconds (0 for the offset-less form, read as UTC as above).
+pub fn cablecast_instant(text: &str) -> Option<(i64, i64)> {
+    let text = text.trim();
+    match OffsetDateTime::parse(text, &Rfc3339) {
+        Ok(at) => Some((at.unix_timestamp(), i64::from(at.offset().whole_seconds()))),
+        Err(_) => Some((parse_stored(&from_cablecast(text)?)?, 0)),
+    }
+}
+
+/// Unix seconds as a station-local date-time without an offset
+/// (`2026-11-30T10:00:00`), given the station's offset from UTC in seconds:
+/// the form Cablecast's search filters compare with.
+pub fn station_local(unix: i64, offset_secs: i64) -> String {
+    format_unix(unix + offset_secs).trim_end_matches('Z').to_string()
+}
+
 /// A short human form of a duration in seconds, for the page and logs: `45 s`,
 /// `12 min`, `3 h 5 min`, `2 d 4 h`.
 pub fn humanize_secs(secs: i64) -> String {
@@ -71,6 +88,21 @@ pub fn humanize_secs(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cablecast_instants_keep_their_offset() {
+        assert_eq!(
+            cablecast_instant("2026-08-29T02:00:05.733-05:00"),
+            Some((parse_stored("2026-08-29T07:00:05Z").expect("stored"), -5 * 3600))
+        );
+        assert_eq!(
+            cablecast_instant("2026-08-29T07:00:05"),
+            Some((parse_stored("2026-08-29T07:00:05Z").expect("stored"), 0))
+        );
+        assert_eq!(cablecast_instant("yesterday"), None);
+        let (unix, offset) = cablecast_instant("2026-11-30T10:00:00-06:00").expect("parses");
+        assert_eq!(station_local(unix, offset), "2026-11-30T10:00:00");
+    }
 
     #[test]
     fn cablecast_offsets_become_utc() {

@@ -494,6 +494,7 @@ fn monitor_settings(demo: &DemoStation) -> MonitorSettings {
         interval: Duration::from_secs(300),
         // Steady state: only the first cycle runs a catalogue pass.
         catalog_interval: Duration::from_secs(86_400),
+        changes_interval: Duration::ZERO,
         single_run: false,
         performance: false,
         batch_size: BATCH_SIZES[0],

@@ -5,6 +5,10 @@ use super::*;
 
 /// Longest interval accepted: a day.
 const MAX_INTERVAL_SECS: u64 = 86_400;
+/// Full catalogue passes, by default: daily. Between them the saved show
+/// search brings new and changed shows every cycle; the full pass is for
+/// removals and for anything the search cannot see.
+const DEFAULT_CATALOG_INTERVAL_SECS: u64 = 86_400;
 /// Longest request timeout accepted.
 const MAX_TIMEOUT_SECS: u64 = 600;
 
@@ -13,6 +17,7 @@ const MAX_TIMEOUT_SECS: u64 = 600;
 pub(super) struct MonitorFlags {
     interval: Option<String>,
     catalog_interval: Option<String>,
+    changes_interval: Option<String>,
     single_run: bool,
     performance: bool,
     batch_size: Option<String>,
@@ -28,6 +33,7 @@ pub(super) fn monitor_flags(rest: Vec<OsString>) -> Result<MonitorFlags, CliErro
         match arg {
             Long("interval") => flags.interval = Some(parser.value()?.string()?),
             Long("catalog-interval") => flags.catalog_interval = Some(parser.value()?.string()?),
+            Long("changes-interval") => flags.changes_interval = Some(parser.value()?.string()?),
             Long("single-run") => flags.single_run = true,
             Long("performance") => flags.performance = true,
             Long("batch-size") => flags.batch_size = Some(parser.value()?.string()?),
@@ -136,9 +142,19 @@ pub(super) fn monitor_settings(
             &flags.catalog_interval,
             "--catalog-interval",
             "ARCHIVIST_CATALOG_INTERVAL",
-            3600,
+            DEFAULT_CATALOG_INTERVAL_SECS,
             MAX_INTERVAL_SECS * 7,
         )?,
+        // Unset: every cycle.
+        changes_interval: match pick(
+            &flags.changes_interval,
+            "--changes-interval",
+            env,
+            "ARCHIVIST_CHANGES_INTERVAL",
+        ) {
+            Some((name, text)) => config::parse_seconds(name, text, MAX_INTERVAL_SECS)?,
+            None => Duration::ZERO,
+        },
         single_run: flags.single_run,
         performance: flags.performance,
         batch_size: count(
