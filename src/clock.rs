@@ -70,7 +70,9 @@ pub fn cablecast_instant(text: &str) -> Option<(i64, i64)> {
 /// (`2026-11-30T10:00:00`), given the station's offset from UTC in seconds:
 /// the form Cablecast's search filters compare with.
 pub fn station_local(unix: i64, offset_secs: i64) -> String {
-    format_unix(unix + offset_secs).trim_end_matches('Z').to_string()
+    format_unix(unix + offset_secs)
+        .trim_end_matches('Z')
+        .to_string()
 }
 
 /// A short human form of a duration in seconds, for the page and logs: `45 s`,
@@ -93,7 +95,10 @@ mod tests {
     fn cablecast_instants_keep_their_offset() {
         assert_eq!(
             cablecast_instant("2026-08-29T02:00:05.733-05:00"),
-            Some((parse_stored("2026-08-29T07:00:05Z").expect("stored"), -5 * 3600))
+            Some((
+                parse_stored("2026-08-29T07:00:05Z").expect("stored"),
+                -5 * 3600
+            ))
         );
         assert_eq!(
             cablecast_instant("2026-08-29T07:00:05"),

@@ -129,7 +129,13 @@ fn not_only_asked(asked: &[i64], answered: &[i64], count: Option<i64>) -> Option
 /// A refusal of the `ids[]` form itself (bad request, query too long),
 /// which is the server not supporting it rather than a failure.
 fn refuses_ids(e: &CablecastError) -> bool {
-    matches!(e, CablecastError::Status { code: 400 | 414, .. })
+    matches!(
+        e,
+        CablecastError::Status {
+            code: 400 | 414,
+            ..
+        }
+    )
 }
 
 /// The password, kept out of every `Debug` and `Display`.
@@ -427,6 +433,14 @@ impl CablecastClient {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The newest show `lastModified` decoded so far (Unix seconds).
+    pub fn newest_show_change(&self) -> Option<i64> {
+        self.newest_modified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .map(|(unix, _)| unix)
     }
 
     /// Keeps the newest `lastModified` among `shows`, with its offset.

@@ -303,7 +303,13 @@ mod tests {
             assert!(catalogue.shows.len() <= shows);
             assert!(catalogue.vods.len() <= vods + shows / 10 + 2);
         }
-        assert!(late_changes > 500, "{late_changes} changes in the second half");
-        assert!(failures > 0 && retries > 0, "{failures} failures, {retries} retries");
+        assert!(
+            late_changes > 500,
+            "{late_changes} changes in the second half"
+        );
+        assert!(
+            failures > 0 && retries > 0,
+            "{failures} failures, {retries} retries"
+        );
     }
 }

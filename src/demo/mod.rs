@@ -312,7 +312,9 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
     let offset = param("offset").unwrap_or(0).max(0) as usize;
     let page_size = param("page_size").unwrap_or(25).clamp(1, 1000) as usize;
     // An older server knows neither `ids[]` nor `include`.
-    let ids = (*fault != Fault::OlderServer).then(|| ids_param(query)).flatten();
+    let ids = (*fault != Fault::OlderServer)
+        .then(|| ids_param(query))
+        .flatten();
     let include_vods = *fault != Fault::OlderServer
         && query
             .split('&')
@@ -336,7 +338,8 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
                 .filter(|s| location.is_none_or(|l| s.location == l))
                 .filter(|s| ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
                 .collect();
-            let shown: Vec<&DemoShow> = shows.iter().skip(offset).take(page_size).copied().collect();
+            let shown: Vec<&DemoShow> =
+                shows.iter().skip(offset).take(page_size).copied().collect();
             let page: Vec<Value> = shown.iter().map(|s| show_json(&catalogue, s)).collect();
             let mut body = listing("shows", page, offset, page_size, shows.len(), fault);
             if include_vods {
@@ -441,13 +444,22 @@ fn search(shared: &Shared, body: &str) -> (u16, String) {
     };
     let mut after: Option<i64> = None;
     let mut location: Option<i64> = None;
-    let groups = saved["query"]["groups"].as_array().cloned().unwrap_or_default();
-    for filter in groups.iter().flat_map(|g| g["filters"].as_array().cloned().unwrap_or_default()) {
+    let groups = saved["query"]["groups"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for filter in groups
+        .iter()
+        .flat_map(|g| g["filters"].as_array().cloned().unwrap_or_default())
+    {
         let value = filter["searchValue"].as_str().unwrap_or_default();
         match (filter["field"].as_str(), filter["operator"].as_str()) {
             (Some("lastModified"), Some("greaterThan")) => {
                 // Station-local time, no offset: the station is at -05:00.
-                let Some(local) = clock::from_cablecast(value).as_deref().and_then(clock::parse_stored) else {
+                let Some(local) = clock::from_cablecast(value)
+                    .as_deref()
+                    .and_then(clock::parse_stored)
+                else {
                     return refuse("lastModified needs a date-time");
                 };
                 after = Some(local + 5 * 3600);

@@ -10,11 +10,13 @@
 //! `include` on shows, is logged once and left to full passes until the
 //! next full pass tries again.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::cablecast::{id_groups, CablecastClient};
 use crate::clock;
 use crate::store::Store;
+use crate::vod::{Show, Vod};
 
 use super::CycleError;
 
@@ -44,14 +46,22 @@ pub struct Changes {
     unsupported: bool,
     /// Whether that was logged: once per process, not after every pass.
     told: bool,
+    /// Shows a look saved, with the `lastModified` saved, while it is
+    /// within the margin: each look finds them again, and one unchanged
+    /// since is not written again.
+    saved: HashMap<i64, i64>,
 }
 
 impl Changes {
-    /// A full pass ran: it may have stored newer changes, and it is the
-    /// moment to try the search again on a server that lacked it.
-    pub fn after_full_pass(&mut self) {
-        self.cursor = None;
+    /// A full pass ran: it is the moment to try the search again on a
+    /// server that lacked it. `newest` is the newest show change it stored
+    /// when it ended without error (every show it read was then saved), so
+    /// the next look needs no read of the database; otherwise that look
+    /// reads it.
+    pub fn after_full_pass(&mut self, newest: Option<i64>) {
+        self.cursor = newest;
         self.unsupported = false;
+        self.saved.clear();
     }
 
     /// Whether looks are possible on this server.
@@ -96,15 +106,48 @@ impl Changes {
                 );
                 return Ok(Some(summary));
             };
+            let modified = |show: &Show| show.last_modified.as_deref().and_then(clock::parse_stored);
+            let (shows, vods) = self.unsaved(shows, vods, modified);
+            if shows.is_empty() {
+                continue;
+            }
             summary.vods += store.save_changed_shows(&shows, &vods, only_known_shows)?;
             summary.shows += shows.len();
-            let newest = shows
-                .iter()
-                .filter_map(|s| s.last_modified.as_deref().and_then(clock::parse_stored))
-                .max();
-            self.cursor = self.cursor.max(newest);
+            for show in &shows {
+                if let Some(at) = modified(show) {
+                    self.saved.insert(show.cablecast_id, at);
+                }
+            }
+            self.cursor = self.cursor.max(shows.iter().filter_map(modified).max());
+        }
+        if let Some(cursor) = self.cursor {
+            self.saved.retain(|_, at| *at >= cursor - MARGIN_SECS);
         }
         Ok(Some(summary))
+    }
+
+    /// The shows (and their VODs) not already saved by a look as they are.
+    fn unsaved(
+        &self,
+        shows: Vec<Show>,
+        vods: Vec<Vod>,
+        modified: impl Fn(&Show) -> Option<i64>,
+    ) -> (Vec<Show>, Vec<Vod>) {
+        let (known, shows): (Vec<Show>, Vec<Show>) = shows.into_iter().partition(|show| {
+            modified(show).is_some_and(|at| self.saved.get(&show.cablecast_id) == Some(&at))
+        });
+        if known.is_empty() {
+            return (shows, vods);
+        }
+        let vods = vods
+            .into_iter()
+            .filter(|vod| {
+                !known
+                    .iter()
+                    .any(|show| Some(show.cablecast_id) == vod.show_cablecast_id)
+            })
+            .collect();
+        (shows, vods)
     }
 
     fn give_up(&mut self, why: &str, full_pass_every: Duration) {

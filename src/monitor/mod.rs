@@ -204,15 +204,19 @@ impl Monitor {
             // again lists everything, to end equal to it.
             let was_down = matches!(self.health, Health::Down(_));
             if self.catalog_due() || was_down {
+                let mut newest = None;
                 match catalog::sync(&self.client, self.store()) {
                     Ok(summary) => {
                         self.last_catalog = Some(Instant::now());
                         report.catalog = Some(summary);
+                        newest = self.client.newest_show_change();
                     }
                     Err(CycleError::Cablecast(e)) => report.cablecast_error = Some(e),
                     Err(CycleError::Store(e)) => report.store_error = Some(e.to_string()),
                 }
-                self.changes.after_full_pass();
+                // A pass is a look for changes and more.
+                self.changes.after_full_pass(newest);
+                self.last_changes = Some(Instant::now());
                 // Whatever pages were saved, the figures moved.
                 self.board.invalidate();
                 phases.push(("catalog", phase.elapsed()));

@@ -231,11 +231,9 @@ impl Store {
     /// changes starts.
     pub fn newest_show_change(&self) -> Result<Option<String>, StoreError> {
         self.read("finding the newest show change", |conn| {
-            conn.query_row(
-                "SELECT max(last_modified) FROM cablecast_show",
-                [],
-                |row| row.get(0),
-            )
+            conn.query_row("SELECT max(last_modified) FROM cablecast_show", [], |row| {
+                row.get(0)
+            })
         })
     }
 
