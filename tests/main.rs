@@ -8,6 +8,7 @@ mod bench;
 mod core_cli;
 mod core_https;
 mod core_monitor;
+mod core_scale;
 mod deploy_backup;
 mod deploy_service;
 mod deploy_support;

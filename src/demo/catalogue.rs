@@ -168,6 +168,7 @@ impl Catalogue {
     /// never grows. Returns how many VODs changed.
     pub fn advance(&mut self) -> usize {
         let mut changed = 0;
+        let mut touched = Vec::new();
         for i in 0..self.vods.len() {
             let roll = self.next() % 1000;
             let vod = &mut self.vods[i];
@@ -187,22 +188,27 @@ impl Catalogue {
                         vod.state = "complete".into();
                     }
                 }
-                // Staff retry a failed encode.
+                // Staff retry a failed encode, on the show.
                 "error" if roll < 100 => {
                     vod.state = "queued".into();
                     vod.percent = 0.0;
                     vod.error_message = None;
+                    touched.push(vod.show);
                 }
                 // A published VOD is re-encoded (a new cut, a better file).
                 "complete" if roll < 5 => {
                     vod.state = "queued".into();
                     vod.percent = 0.0;
+                    touched.push(vod.show);
                 }
                 _ => {}
             }
             if (vod.state.clone(), vod.percent) != before {
                 changed += 1;
             }
+        }
+        for show in touched {
+            self.touch_show(show);
         }
         if self.next() % 10 == 0 {
             self.add_show(clock::unix_now());

@@ -106,7 +106,8 @@ impl Changes {
                 );
                 return Ok(Some(summary));
             };
-            let modified = |show: &Show| show.last_modified.as_deref().and_then(clock::parse_stored);
+            let modified =
+                |show: &Show| show.last_modified.as_deref().and_then(clock::parse_stored);
             let (shows, vods) = self.unsaved(shows, vods, modified);
             if shows.is_empty() {
                 continue;
