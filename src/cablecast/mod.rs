@@ -642,6 +642,38 @@ mod tests {
     }
 
     #[test]
+    fn id_groups_hold_at_most_a_page_and_a_bounded_query() {
+        let ids: Vec<i64> = (1..=250).collect();
+        let groups = id_groups(&ids);
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            [100, 100, 50]
+        );
+        assert_eq!(groups.concat(), ids);
+        // Long ids: the query string bound cuts groups shorter.
+        let long: Vec<i64> = (0..300).map(|n| 9_000_000_000_000 + n).collect();
+        let groups = id_groups(&long);
+        assert!(groups.len() > 3, "{}", groups.len());
+        for group in &groups {
+            assert!(ids_query(group).len() <= MAX_IDS_QUERY_CHARS);
+        }
+        assert_eq!(groups.concat(), long);
+        assert!(id_groups(&[]).is_empty());
+        assert_eq!(ids_query(&[7, 9]), "ids%5B%5D=7&ids%5B%5D=9");
+    }
+
+    #[test]
+    fn answers_to_other_ids_are_told_apart() {
+        assert_eq!(not_only_asked(&[1, 2, 3], &[3, 1], Some(2)), None);
+        assert_eq!(not_only_asked(&[1, 2, 3], &[], None), None);
+        assert!(not_only_asked(&[1, 2], &[1, 2, 3], None).is_some());
+        assert!(not_only_asked(&[1, 2], &[1, 5], None).is_some());
+        assert!(not_only_asked(&[1, 2], &[1, 1], None).is_some());
+        // The first page of everything, which happens to be the ids asked.
+        assert!(not_only_asked(&[1, 2], &[1, 2], Some(40_000)).is_some());
+    }
+
+    #[test]
     fn debug_never_shows_the_password() {
         let client = CablecastClient::new(CablecastSettings {
             api_url: "http://127.0.0.1:9/cablecastapi/v1".into(),

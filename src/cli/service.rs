@@ -325,14 +325,18 @@ pub(super) fn run_monitor(
 /// Seconds between demo cycles: quick enough to watch states move.
 const DEMO_INTERVAL: &str = "10";
 
+/// Stands in for the demo station's address while the flags are checked.
+const DEMO_PLACEHOLDER_URL: &str = "http://127.0.0.1:9/CablecastAPI/v1";
+
+/// How often the standalone demo station's day moves on.
+const DEMO_STATION_STEP: Duration = Duration::from_secs(10);
+
 pub(super) fn run_demo(
     db: Option<PathBuf>,
     mut flags: MonitorFlags,
     env: &Env,
     admin_token: Option<AdminToken>,
 ) -> Result<ExitCode, CliError> {
-    let station = DemoStation::start(StationOptions::default())
-        .map_err(|e| CliError::Other(format!("starting the demo station: {e}")))?;
     flags.interval.get_or_insert_with(|| DEMO_INTERVAL.into());
     // The demo never reads the station's real settings: it has its own
     // station and, unless --db is given, its own database file.
@@ -341,24 +345,23 @@ pub(super) fn run_demo(
         .filter(|(k, _)| !k.starts_with("CABLECAST_") && k.as_str() != "ARCHIVIST_DB")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // Validated against a placeholder first, so a bad flag is said before
+    // anything starts; the station's day moves on once per cycle.
+    let interval = monitor_settings(&flags, &demo_env, Some(DEMO_PLACEHOLDER_URL.into()))?.interval;
+    let station = DemoStation::start(StationOptions {
+        moves_every: Some(interval),
+        ..StationOptions::default()
+    })
+    .map_err(|e| CliError::Other(format!("starting the demo station: {e}")))?;
     let settings = monitor_settings(&flags, &demo_env, Some(station.api_url()))?;
     let db = db.unwrap_or_else(|| PathBuf::from("archivist-demo.db"));
     println!("Demo station (Cablecast API): {}", station.api_url());
     println!("Database: {}  (inspect: sqlite3 -readonly {} 'SELECT vod_state, count(*) FROM cablecast_vod GROUP BY vod_state')", db.display(), db.display());
     println!("Status: archivist --db {} status", db.display());
-    let interval = settings.interval;
-    let ticker_station = Arc::new(station);
-    let mover = Arc::clone(&ticker_station);
-    if !settings.single_run {
-        std::thread::spawn(move || loop {
-            std::thread::sleep(interval);
-            mover.catalogue().advance();
-        });
-    }
     let outcome = run_monitor(&db, settings, env, admin_token, &|addr| {
         println!("Status page: http://{addr}/");
     });
-    drop(ticker_station);
+    drop(station);
     outcome
 }
 
@@ -369,7 +372,10 @@ const DEMO_STATION_LISTEN: &str = "127.0.0.1:8090";
 /// stopped, for running a separately started monitor against it (the CI's
 /// arm run under qemu does).
 pub(super) fn run_demo_station(rest: Vec<OsString>) -> Result<ExitCode, CliError> {
-    let mut options = StationOptions::default();
+    let mut options = StationOptions {
+        moves_every: Some(DEMO_STATION_STEP),
+        ..StationOptions::default()
+    };
     let mut listen = DEMO_STATION_LISTEN.to_string();
     let mut parser = lexopt::Parser::from_args(rest);
     while let Some(arg) = parser.next()? {
