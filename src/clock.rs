@@ -137,6 +137,31 @@ pub fn local_time(stored: &str, zone: &StationZone) -> Option<String> {
     )
 }
 
+/// A Cablecast date-time as Unix seconds and the UTC offset it was written
+/// with, in seconds: the one given, or for the offset-less form the offset of
+/// `zone` at that time (the form is station-local, as in [`from_cablecast`]).
+pub fn cablecast_instant(text: &str, zone: &StationZone) -> Option<(i64, i64)> {
+    let text = text.trim();
+    let unix = parse_stored(&from_cablecast(text, zone)?)?;
+    // The wall-clock time as written, read as if it were UTC: its distance
+    // from the instant is the offset.
+    let wall: jiff::civil::DateTime = text.get(..19)?.parse().ok()?;
+    let wall = jiff::tz::TimeZone::UTC
+        .to_ambiguous_timestamp(wall)
+        .compatible()
+        .ok()?;
+    Some((unix, wall.as_second() - unix))
+}
+
+/// Unix seconds as a station-local date-time without an offset
+/// (`2026-11-30T10:00:00`), given the station's offset from UTC in seconds:
+/// the form Cablecast's search filters compare with.
+pub fn station_local(unix: i64, offset_secs: i64) -> String {
+    format_unix(unix + offset_secs)
+        .trim_end_matches('Z')
+        .to_string()
+}
+
 /// A short human form of a duration in seconds, for the page and logs: `45 s`,
 /// `12 min`, `3 h 5 min`, `2 d 4 h`.
 pub fn humanize_secs(secs: i64) -> String {
@@ -155,6 +180,37 @@ mod tests {
 
     fn chicago() -> StationZone {
         StationZone::named("America/Chicago").expect("the system knows America/Chicago")
+    }
+
+    #[test]
+    fn cablecast_instants_keep_their_offset() {
+        let utc = StationZone::utc();
+        assert_eq!(
+            cablecast_instant("2026-08-29T02:00:05.733-05:00", &utc),
+            Some((
+                parse_stored("2026-08-29T07:00:05Z").expect("stored"),
+                -5 * 3600
+            ))
+        );
+        assert_eq!(
+            cablecast_instant("2026-08-29T07:00:05", &utc),
+            Some((parse_stored("2026-08-29T07:00:05Z").expect("stored"), 0))
+        );
+        // Offset-less: station-local, in the station's offset of that day.
+        assert_eq!(
+            cablecast_instant("2026-08-29T02:00:05", &chicago()),
+            Some((
+                parse_stored("2026-08-29T07:00:05Z").expect("stored"),
+                -5 * 3600
+            ))
+        );
+        assert_eq!(
+            cablecast_instant("2026-11-30T10:00:00", &chicago()).map(|(_, o)| o),
+            Some(-6 * 3600)
+        );
+        assert_eq!(cablecast_instant("yesterday", &utc), None);
+        let (unix, offset) = cablecast_instant("2026-11-30T10:00:00-06:00", &utc).expect("parses");
+        assert_eq!(station_local(unix, offset), "2026-11-30T10:00:00");
     }
 
     #[test]

@@ -38,8 +38,12 @@ pub struct MonitorSettings {
     pub cablecast: CablecastSettings,
     /// Time from one cycle's start to the next.
     pub interval: Duration,
-    /// Time between catalogue passes (the first cycle always runs one).
+    /// Time between full catalogue passes (the first cycle always runs
+    /// one).
     pub catalog_interval: Duration,
+    /// Time between looks for changed shows between full passes; zero looks
+    /// every cycle.
+    pub changes_interval: Duration,
     pub single_run: bool,
     /// Log each cycle's phase timings too.
     pub performance: bool,

@@ -426,8 +426,9 @@ fn real_answers() -> Vec<(Value, Value)> {
 }
 
 /// A loopback server answering like the real stations: single objects
-/// verbatim, listings in the documented envelope. Listed VODs say
-/// `processing`, so the refresh reads each verbatim answer. Stops on drop.
+/// verbatim, listings in the documented envelope, VODs read by id as the
+/// verbatim objects. Listed VODs say `processing`, so the refresh reads each
+/// verbatim answer. Stops on drop.
 struct RealStation {
     server: Arc<tiny_http::Server>,
     worker: Option<std::thread::JoinHandle<()>>,
@@ -442,10 +443,23 @@ impl RealStation {
         let serving = Arc::clone(&server);
         let worker = std::thread::spawn(move || {
             while let Ok(request) = serving.recv() {
-                let path = request.url().to_ascii_lowercase();
-                let path = path.split('?').next().unwrap_or_default().to_string();
+                let url = request.url().to_ascii_lowercase();
+                let (path, query) = url.split_once('?').unwrap_or((&url, ""));
                 let resource = path.trim_start_matches("/cablecastapi/v1");
+                // VODs read by id (`ids[]=...`): the verbatim objects asked for.
+                let asked: Vec<String> = query
+                    .split('&')
+                    .filter_map(|pair| pair.strip_prefix("ids%5b%5d="))
+                    .map(str::to_string)
+                    .collect();
                 let body = match resource {
+                    "/vods" if !asked.is_empty() => Some(serde_json::json!({
+                        "vods": answers
+                            .iter()
+                            .filter(|(_, v)| asked.contains(&v["vod"]["id"].to_string()))
+                            .map(|(_, v)| v["vod"].clone())
+                            .collect::<Vec<_>>(),
+                    })),
                     "/shows" => Some(serde_json::json!({
                         "shows": answers.iter().map(|(s, _)| s["show"].clone()).collect::<Vec<_>>(),
                         "meta": {"offset": 0, "pageSize": 100, "count": answers.len()},

@@ -9,6 +9,7 @@ mod cablecast_truth;
 mod core_cli;
 mod core_https;
 mod core_monitor;
+mod core_scale;
 mod deploy_backup;
 mod deploy_service;
 mod deploy_support;

@@ -55,6 +55,7 @@ pub fn monitor_settings(api_url: &str) -> MonitorSettings {
         },
         interval: Duration::from_secs(1),
         catalog_interval: Duration::from_secs(3600),
+        changes_interval: Duration::ZERO,
         single_run: false,
         performance: false,
         batch_size: 50,

@@ -20,7 +20,7 @@ pub use report::{BenchReport, CycleFigures, Figure, Machine, StationFigures, Wri
 use crate::cablecast::{CablecastClient, CablecastError, CablecastSettings};
 use crate::cache::TtlCache;
 use crate::config::MonitorSettings;
-use crate::demo::{DemoStation, StationOptions};
+use crate::demo::{DemoStation, Fault, StationOptions};
 use crate::memory;
 use crate::monitor::{Monitor, CONNECTION_CHECK_TTL};
 use crate::status::StatusBoard;
@@ -50,6 +50,13 @@ const REFRESH_VODS: usize = 1_000;
 const REFRESH_LATENCY: Duration = Duration::from_millis(50);
 /// ... with the monitor's default concurrency.
 const REFRESH_CONCURRENCY: usize = 4;
+/// The incremental catalogue target: this many shows changed since the
+/// last cycle ...
+const CHANGED_SHOWS: usize = 20;
+/// ... on a server answering each request this slowly.
+const CHANGES_LATENCY: Duration = Duration::from_millis(200);
+/// VODs per show on the demo station (every tenth show has two).
+const VODS_PER_SHOW: f64 = 1.1;
 const SEED: u64 = 2026;
 /// Less CPU time than this is not reported (the fallback clock ticks every
 /// 10 ms).
@@ -153,7 +160,10 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
     progress("refresh of in-flight VODs from a slow server");
     // Scaled down with the station, so a small bench stays quick.
     let refresh_vods = REFRESH_VODS.min((vods / 10).max(1) as usize);
-    let refresh = measure_refresh(&scratch.file("refresh.db"), refresh_vods)?;
+    let refresh = measure_refresh(&scratch, refresh_vods)?;
+
+    progress("incremental catalogue against a full pass");
+    let changes = measure_changes(&scratch.file("changes.db"), vods as usize)?;
 
     progress("building the station database");
     let started = Instant::now();
@@ -293,6 +303,7 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
         connections,
         cycle,
         refresh,
+        changes,
     })
 }
 
@@ -495,6 +506,7 @@ fn monitor_settings(demo: &DemoStation) -> MonitorSettings {
         interval: Duration::from_secs(300),
         // Steady state: only the first cycle runs a catalogue pass.
         catalog_interval: Duration::from_secs(86_400),
+        changes_interval: Duration::ZERO,
         single_run: false,
         performance: false,
         batch_size: BATCH_SIZES[0],
@@ -549,14 +561,43 @@ fn measure_cycles(db: &Path, shows: usize, runs: usize) -> Result<CycleFigures, 
     })
 }
 
-/// One cycle refreshing `vods` in-flight VODs from a server that takes
-/// [`REFRESH_LATENCY`] per answer; returns its wall time in milliseconds.
-fn measure_refresh(db: &Path, vods: usize) -> Result<report::RefreshFigures, BenchError> {
+/// A steady cycle refreshing `vods` in-flight VODs from a server that takes
+/// [`REFRESH_LATENCY`] per answer, read by id in groups, and the same from
+/// an older server read one VOD per request; with their request counts and
+/// whether both databases end the same.
+fn measure_refresh(scratch: &Scratch, vods: usize) -> Result<report::RefreshFigures, BenchError> {
+    let (batched, batched_vods) = refresh_cycle(&scratch.file("refresh.db"), vods, Fault::None)?;
+    let (single, single_vods) =
+        refresh_cycle(&scratch.file("refresh-single.db"), vods, Fault::OlderServer)?;
+    Ok(report::RefreshFigures {
+        vods: batched.refresh.checked,
+        changed: batched.refresh.changed,
+        latency_ms: REFRESH_LATENCY.as_millis() as u64,
+        concurrency: REFRESH_CONCURRENCY,
+        wall_ms: batched.record.duration_ms as f64,
+        http_calls: batched.record.http_calls,
+        single_wall_ms: single.record.duration_ms as f64,
+        single_http_calls: single.record.http_calls,
+        same_database: batched_vods == single_vods && single.refresh.changed == vods,
+        floor_ms: (batched.refresh.checked as f64 * ms(REFRESH_LATENCY))
+            / REFRESH_CONCURRENCY as f64,
+    })
+}
+
+/// A first cycle (catalogue pass) and a second (the server's abilities
+/// learnt), then the measured steady cycle after every in-flight VOD moved,
+/// at [`REFRESH_LATENCY`]; returns it and the in-flight rows it left.
+fn refresh_cycle(
+    db: &Path,
+    vods: usize,
+    fault: Fault,
+) -> Result<(crate::monitor::CycleReport, Vec<Vod>), BenchError> {
     let demo = DemoStation::start(StationOptions {
         shows: vods,
         ..StationOptions::default()
     })
     .map_err(|e| BenchError::Setup(format!("starting the demo station: {e}")))?;
+    demo.set_fault(fault);
     {
         let mut catalogue = demo.catalogue();
         for (n, vod) in catalogue.vods.iter_mut().enumerate() {
@@ -567,9 +608,10 @@ fn measure_refresh(db: &Path, vods: usize) -> Result<report::RefreshFigures, Ben
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
     let board = Arc::new(StatusBoard::new(Arc::clone(&store)));
     let mut monitor = Monitor::new(monitor_settings(&demo), board);
-    let first = monitor.cycle();
-    if let Some(e) = first.cablecast_error {
-        return Err(BenchError::Cablecast(e));
+    for _ in 0..2 {
+        if let Some(e) = monitor.cycle().cablecast_error {
+            return Err(BenchError::Cablecast(e));
+        }
     }
     {
         let mut catalogue = demo.catalogue();
@@ -578,20 +620,70 @@ fn measure_refresh(db: &Path, vods: usize) -> Result<report::RefreshFigures, Ben
         }
     }
     demo.set_latency(REFRESH_LATENCY);
-    let started = Instant::now();
     let report = monitor.cycle();
-    let wall_ms = ms(started.elapsed());
     if let Some(e) = report.cablecast_error {
         return Err(BenchError::Cablecast(e));
     }
-    Ok(report::RefreshFigures {
-        vods: report.refresh.checked,
-        changed: report.refresh.changed,
-        latency_ms: REFRESH_LATENCY.as_millis() as u64,
-        concurrency: REFRESH_CONCURRENCY,
-        wall_ms,
-        floor_ms: (report.refresh.checked as f64 * ms(REFRESH_LATENCY))
-            / REFRESH_CONCURRENCY as f64,
+    Ok((report, store.in_flight_vods()?))
+}
+
+/// A station of `vods` VODs: a full catalogue pass (requests counted, time
+/// measured on loopback without latency), then [`CHANGED_SHOWS`] shows
+/// edited upstream and the next cycle's look for changes at
+/// [`CHANGES_LATENCY`] per request. Every VOD is complete, so the cycles'
+/// requests are the catalogue's alone.
+fn measure_changes(db: &Path, vods: usize) -> Result<report::ChangesFigures, BenchError> {
+    let shows = ((vods as f64 / VODS_PER_SHOW).round() as usize).max(CHANGED_SHOWS);
+    let demo = DemoStation::start(StationOptions {
+        shows,
+        ..StationOptions::default()
+    })
+    .map_err(|e| BenchError::Setup(format!("starting the demo station: {e}")))?;
+    for vod in demo.catalogue().vods.iter_mut() {
+        vod.state = "complete".into();
+        vod.percent = 1.0;
+    }
+    let store = Arc::new(Store::open(db, Access::ReadWrite)?);
+    let board = Arc::new(StatusBoard::new(Arc::clone(&store)));
+    let mut monitor = Monitor::new(monitor_settings(&demo), board);
+    let pass = monitor.cycle();
+    if let Some(e) = pass.cablecast_error {
+        return Err(BenchError::Cablecast(e));
+    }
+    {
+        let mut catalogue = demo.catalogue();
+        let step = (catalogue.shows.len() / CHANGED_SHOWS).max(1);
+        let edited: Vec<i64> = catalogue
+            .shows
+            .iter()
+            .step_by(step)
+            .take(CHANGED_SHOWS)
+            .map(|s| s.id)
+            .collect();
+        for id in edited {
+            catalogue.touch_show(id);
+            if let Some(show) = catalogue.shows.iter_mut().find(|s| s.id == id) {
+                show.title.push_str(" (edited)");
+            }
+        }
+    }
+    demo.set_latency(CHANGES_LATENCY);
+    let look = monitor.cycle();
+    if let Some(e) = look.cablecast_error {
+        return Err(BenchError::Cablecast(e));
+    }
+    let changes = look.changes.unwrap_or_default();
+    // The pass's requests, less its connection check.
+    let pass_requests = pass.record.http_calls.saturating_sub(1);
+    Ok(report::ChangesFigures {
+        vods: pass.stats.as_ref().map_or(0, |s| s.total_vods),
+        shows_changed: changes.shows,
+        latency_ms: CHANGES_LATENCY.as_millis() as u64,
+        look_requests: look.record.http_calls,
+        look_wall_ms: look.record.duration_ms as f64,
+        pass_requests,
+        pass_wall_ms: pass.record.duration_ms as f64,
+        pass_ms_at_latency: pass_requests as f64 * ms(CHANGES_LATENCY),
     })
 }
 

@@ -111,16 +111,41 @@ pub struct CycleFigures {
     pub peak_rss_is_cycles_only: bool,
 }
 
-/// One cycle refreshing in-flight VODs from a slow server.
+/// One steady cycle refreshing in-flight VODs from a slow server: read by
+/// id in groups, and one VOD per request as from an older server.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RefreshFigures {
     pub vods: usize,
     pub changed: usize,
     pub latency_ms: u64,
     pub concurrency: usize,
+    /// The whole cycle, reads by id.
     pub wall_ms: f64,
+    pub http_calls: i64,
+    /// The same cycle against an older server: one GET per VOD.
+    pub single_wall_ms: f64,
+    pub single_http_calls: i64,
+    /// Both ways left the same in-flight rows, every VOD moved.
+    pub same_database: bool,
     /// vods x latency / concurrency: the least it can take.
     pub floor_ms: f64,
+}
+
+/// The incremental catalogue against a full pass on a large station.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChangesFigures {
+    pub vods: u64,
+    /// Shows edited upstream since the last cycle, as the look saved them.
+    pub shows_changed: usize,
+    pub latency_ms: u64,
+    /// The cycle with the look for changes, at `latency_ms` per request.
+    pub look_requests: i64,
+    pub look_wall_ms: f64,
+    /// The full pass, on loopback without added latency.
+    pub pass_requests: i64,
+    pub pass_wall_ms: f64,
+    /// The full pass's requests at `latency_ms` each (computed, not run).
+    pub pass_ms_at_latency: f64,
 }
 
 /// Everything `archivist bench` measured.
@@ -139,6 +164,7 @@ pub struct BenchReport {
     pub connections: Vec<Figure>,
     pub cycle: CycleFigures,
     pub refresh: RefreshFigures,
+    pub changes: ChangesFigures,
 }
 
 impl BenchReport {
@@ -244,9 +270,52 @@ impl BenchReport {
         );
         let _ = writeln!(
             out,
+            "  {:<60} {:>12} {:>10}",
+            format!(
+                "reads by id, whole cycle (one-by-one floor {:.1} s)",
+                r.floor_ms / 1000.0
+            ),
+            format!("{:.2} s", r.wall_ms / 1000.0),
+            format!("{} HTTP", r.http_calls)
+        );
+        let _ = writeln!(
+            out,
+            "  {:<60} {:>12} {:>10}",
+            "older server, one GET per VOD",
+            format!("{:.2} s", r.single_wall_ms / 1000.0),
+            format!("{} HTTP", r.single_http_calls)
+        );
+        let _ = writeln!(
+            out,
             "  {:<60} {:>12}",
-            format!("wall time (floor {:.1} s)", r.floor_ms / 1000.0),
-            format!("{:.2} s", r.wall_ms / 1000.0)
+            "same database both ways",
+            if r.same_database { "yes" } else { "NO" }
+        );
+        let c = &self.changes;
+        let _ = writeln!(
+            out,
+            "\nCatalogue on {} VODs, {} shows changed, {} ms per request",
+            c.vods, c.shows_changed, c.latency_ms
+        );
+        let _ = writeln!(
+            out,
+            "  {:<60} {:>12} {:>10}",
+            "look for changes (search, shows with VODs), whole cycle",
+            format!("{:.2} s", c.look_wall_ms / 1000.0),
+            format!("{} HTTP", c.look_requests)
+        );
+        let _ = writeln!(
+            out,
+            "  {:<60} {:>12} {:>10}",
+            format!("full pass at {} ms per request (computed)", c.latency_ms),
+            format!("{:.1} s", c.pass_ms_at_latency / 1000.0),
+            format!("{} HTTP", c.pass_requests)
+        );
+        let _ = writeln!(
+            out,
+            "  {:<60} {:>12}",
+            "full pass on loopback, no added latency",
+            format!("{:.2} s", c.pass_wall_ms / 1000.0)
         );
         out
     }

@@ -2,18 +2,27 @@
 //! network requests.
 //!
 //! It speaks the slice of Cablecast API v1 that Archivist needs (see the API
-//! contract in the README): the connection check, paged shows and VODs, and
-//! single VODs. Every request authenticates with HTTP Basic when credentials
+//! contract in the README): the connection check, paged shows and VODs,
+//! VODs and shows by id in groups (`ids[]`, with VODs sideloaded on shows),
+//! the saved show search for recent changes, and single VODs. Every request authenticates with HTTP Basic when credentials
 //! are set, asks for JSON, has a timeout, and is retried with backoff on
 //! timeouts and 5xx answers only, and only while a retry can end before the
 //! monitor's next cycle is due. Answers are read with a size cap and decoded
 //! leniently into domain types; Cablecast's JSON shapes never leave this
 //! module.
+//!
+//! Connections: minreq 3 has no connection pool and no keep-alive reuse, so
+//! every request opens its own TCP connection (and, on HTTPS, does a full
+//! TLS handshake), and a request with a timeout runs on a thread of its own
+//! (minreq's `enforce_timeout`, because name resolution cannot time out
+//! otherwise). Those costs are per request; what cuts them is asking for up
+//! to [`MAX_IDS_PER_REQUEST`] items per request instead of one.
 
 mod error;
 mod probe;
 mod wire;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +35,7 @@ use serde::de::DeserializeOwned;
 
 pub use error::CablecastError;
 
+use crate::clock;
 use crate::clock::StationZone;
 use crate::vod::{Show, Vod};
 
@@ -41,6 +51,94 @@ const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Page size for catalogue listings.
 pub const PAGE_SIZE: usize = 100;
+
+/// Ids asked for in one `ids[]` request at most: Cablecast's largest page,
+/// so one page answers them all.
+pub const MAX_IDS_PER_REQUEST: usize = 100;
+
+/// Longest `ids[]` part of a query string: IIS, which Cablecast runs on,
+/// refuses query strings over 2,048 characters by default; this leaves room
+/// for the path and the other parameters.
+const MAX_IDS_QUERY_CHARS: usize = 1_800;
+
+/// `ids[]=`, percent-encoded as a query string carries it.
+const IDS_PARAM: &str = "ids%5B%5D=";
+
+/// The widest offset of any time zone from UTC. Until the station's own
+/// offset is known, a search for changes starts this much earlier, so it
+/// can only ask for more than needed, never less.
+const WIDEST_UTC_OFFSET_SECS: i64 = 14 * 3600;
+
+/// `ids` cut into groups for `ids[]` requests: at most
+/// [`MAX_IDS_PER_REQUEST`] each, and a query string under
+/// [`MAX_IDS_QUERY_CHARS`].
+pub fn id_groups(ids: &[i64]) -> Vec<&[i64]> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    while start < ids.len() {
+        let mut end = start;
+        let mut chars = 0;
+        while end < ids.len() && end - start < MAX_IDS_PER_REQUEST {
+            let more = IDS_PARAM.len() + ids[end].to_string().len() + 1;
+            if end > start && chars + more > MAX_IDS_QUERY_CHARS {
+                break;
+            }
+            chars += more;
+            end += 1;
+        }
+        groups.push(&ids[start..end]);
+        start = end;
+    }
+    groups
+}
+
+fn ids_query(ids: &[i64]) -> String {
+    ids.iter()
+        .map(|id| format!("{IDS_PARAM}{id}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Why an answer to an `ids[]` request is not an answer to the ids asked
+/// (the server or a proxy ignored the filter), if it is not.
+fn not_only_asked(asked: &[i64], answered: &[i64], count: Option<i64>) -> Option<String> {
+    if answered.len() > asked.len() {
+        return Some(format!(
+            "{} items answered for {} ids asked",
+            answered.len(),
+            asked.len()
+        ));
+    }
+    let asked: HashSet<i64> = asked.iter().copied().collect();
+    let mut seen = HashSet::new();
+    for id in answered {
+        if !asked.contains(id) {
+            return Some(format!("id {id} answered, not asked"));
+        }
+        if !seen.insert(*id) {
+            return Some(format!("id {id} answered twice"));
+        }
+    }
+    match count {
+        Some(count) if count > asked.len() as i64 => Some(format!(
+            "{count} items said to match {} ids asked",
+            asked.len()
+        )),
+        _ => None,
+    }
+}
+
+/// A refusal of the `ids[]` form itself (bad request, query too long),
+/// which is the server not supporting it rather than a failure.
+fn refuses_ids(e: &CablecastError) -> bool {
+    matches!(
+        e,
+        CablecastError::Status {
+            code: 400 | 414,
+            ..
+        }
+    )
+}
 
 /// The password, kept out of every `Debug` and `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -109,6 +207,13 @@ pub struct CablecastClient {
     /// No retry starts that could not finish by then (the monitor's next
     /// cycle), so backoff never stretches the time between cycles.
     retry_deadline: Mutex<Option<Instant>>,
+    /// Set once this server was seen to ignore `ids[]` on VODs: from then
+    /// on in-flight VODs are read one request each.
+    vod_ids_ignored: AtomicBool,
+    /// The newest show `lastModified` decoded, as Unix seconds and the
+    /// station's UTC offset it carried: the offset a search for changes
+    /// writes its station-local time with.
+    newest_modified: Mutex<Option<(i64, i64)>>,
 }
 
 impl fmt::Debug for CablecastClient {
@@ -135,6 +240,8 @@ impl CablecastClient {
             http_calls: AtomicU64::new(0),
             tls_answered: AtomicBool::new(false),
             retry_deadline: Mutex::new(None),
+            vod_ids_ignored: AtomicBool::new(false),
+            newest_modified: Mutex::new(None),
         }
     }
 
@@ -207,6 +314,7 @@ impl CablecastClient {
         let path = format!("/shows?offset={offset}&page_size={page_size}{location}");
         let what = format!("listing shows from Cablecast (offset {offset})");
         let envelope: wire::ShowsEnvelope = self.get(&path, &what)?;
+        self.note_modified(&envelope.shows);
         Ok(Page {
             total: envelope.meta.and_then(|m| m.count),
             items: envelope
@@ -251,18 +359,195 @@ impl CablecastClient {
         }
     }
 
+    /// Whether VODs are worth asking for by `ids[]`: false once this server
+    /// was seen to ignore the filter.
+    pub fn reads_vods_by_ids(&self) -> bool {
+        !self.vod_ids_ignored.load(Ordering::Relaxed)
+    }
+
+    /// The VODs among `ids` that Cablecast has, in one request
+    /// (`GET /vods?ids[]=...`; at most one group of [`id_groups`]). A VOD
+    /// asked for and not answered may still exist: confirm it with
+    /// [`CablecastClient::vod`] before taking it as gone.
+    ///
+    /// `Ok(None)` when the server does not honour the filter (it answered
+    /// other VODs or more than asked, or refused the form): logged once, and
+    /// [`CablecastClient::reads_vods_by_ids`] is false from then on.
+    pub fn vods_by_ids(&self, ids: &[i64]) -> Result<Option<Vec<Vod>>, CablecastError> {
+        let path = format!("/vods?{}&page_size={}", ids_query(ids), ids.len());
+        let what = format!("reading {} VODs by id from Cablecast", ids.len());
+        let envelope: wire::VodsEnvelope = match self.get(&path, &what) {
+            Err(e) if refuses_ids(&e) => {
+                self.vod_ids_ignored_because(&e.to_string());
+                return Ok(None);
+            }
+            other => other?,
+        };
+        let answered: Vec<i64> = envelope.vods.iter().map(|v| v.id()).collect();
+        if let Some(why) = not_only_asked(ids, &answered, envelope.meta.and_then(|m| m.count)) {
+            self.vod_ids_ignored_because(&why);
+            return Ok(None);
+        }
+        Ok(Some(
+            envelope
+                .vods
+                .into_iter()
+                .map(|dto| dto.into_vod(&self.settings.time_zone))
+                .collect(),
+        ))
+    }
+
+    fn vod_ids_ignored_because(&self, why: &str) {
+        if !self.vod_ids_ignored.swap(true, Ordering::Relaxed) {
+            log::warn!(
+                "Cablecast does not honour ids[] when asked for VODs by id ({why}); reading in-flight VODs one request each from now on"
+            );
+        }
+    }
+
+    /// The shows among `ids` that Cablecast has, with their VODs sideloaded
+    /// (`GET /shows?ids[]=...&include=vod`), in one request (at most one
+    /// group of [`id_groups`]). VODs of shows not answered are dropped.
+    /// `Ok(None)` when the server does not honour `ids[]` or `include`.
+    #[allow(clippy::type_complexity)]
+    pub fn shows_with_vods(
+        &self,
+        ids: &[i64],
+    ) -> Result<Option<(Vec<Show>, Vec<Vod>)>, CablecastError> {
+        let path = format!(
+            "/shows?{}&page_size={}&include=vod",
+            ids_query(ids),
+            ids.len()
+        );
+        let what = format!("reading {} changed shows from Cablecast", ids.len());
+        let envelope: wire::ShowsWithVodsEnvelope = match self.get(&path, &what) {
+            Err(e) if refuses_ids(&e) => {
+                log::debug!("{e}");
+                return Ok(None);
+            }
+            other => other?,
+        };
+        let answered: Vec<i64> = envelope.shows.iter().map(|s| s.id()).collect();
+        if let Some(why) = not_only_asked(ids, &answered, envelope.meta.and_then(|m| m.count)) {
+            log::debug!("{what}: the answer is not the shows asked for: {why}");
+            return Ok(None);
+        }
+        let Some(vods) = envelope.vods else {
+            log::debug!("{what}: no VODs sideloaded (include=vod ignored)");
+            return Ok(None);
+        };
+        self.note_modified(&envelope.shows);
+        let shows: HashSet<i64> = answered.into_iter().collect();
+        let vods = vods
+            .into_iter()
+            .filter(|v| v.show().is_some_and(|show| shows.contains(&show)))
+            .map(|dto| dto.into_vod(&self.settings.time_zone))
+            .collect();
+        Ok(Some((
+            envelope
+                .shows
+                .into_iter()
+                .map(|dto| dto.into_show(&self.settings.time_zone))
+                .collect(),
+            vods,
+        )))
+    }
+
+    /// The ids of the shows (of the configured location, if any) modified
+    /// after `since` (Unix seconds), from the saved show search
+    /// (`POST /shows/search/advanced`). `Ok(None)` when the server has no
+    /// such search (404 or 405).
+    ///
+    /// Cablecast compares station-local times, so `since` is written in the
+    /// station's offset as seen on the newest `lastModified` decoded; before
+    /// any was, it starts earlier by the widest offset there is.
+    pub fn shows_modified_since(&self, since: i64) -> Result<Option<Vec<i64>>, CablecastError> {
+        let known = *self
+            .newest_modified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let local = match known {
+            Some((_, offset)) => clock::station_local(since, offset),
+            None => clock::station_local(since - WIDEST_UTC_OFFSET_SECS, 0),
+        };
+        let body = wire::modified_since_search(&local, self.settings.location_id);
+        let what = format!("searching Cablecast for shows modified after {local}");
+        match self.post::<wire::SavedShowSearchEnvelope>("/shows/search/advanced", &body, &what) {
+            Ok(answer) => Ok(Some(answer.saved_show_search.results)),
+            Err(CablecastError::NotFound { .. } | CablecastError::Status { code: 405, .. }) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The newest show `lastModified` decoded so far (Unix seconds).
+    pub fn newest_show_change(&self) -> Option<i64> {
+        self.newest_modified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .map(|(unix, _)| unix)
+    }
+
+    /// Keeps the newest `lastModified` among `shows`, with its offset.
+    fn note_modified(&self, shows: &[wire::ShowDto]) {
+        let newest = shows
+            .iter()
+            .filter_map(|s| {
+                s.last_modified()
+                    .and_then(|t| clock::cablecast_instant(t, &self.settings.time_zone))
+            })
+            .max_by_key(|(unix, _)| *unix);
+        if let Some(newest) = newest {
+            let mut known = self
+                .newest_modified
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if known.is_none_or(|(unix, _)| newest.0 >= unix) {
+                *known = Some(newest);
+            }
+        }
+    }
+
     fn user(&self) -> Option<String> {
         self.settings.credentials.as_ref().map(|c| c.user.clone())
     }
 
     /// GET with retries on transient failures, then decode.
     fn get<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, CablecastError> {
+        let url = format!("{}{path}", self.settings.api_url);
+        self.with_retries(what, || self.send_once(minreq::get(url.as_str()), what))
+    }
+
+    /// POST a JSON body (a query: sending it twice does no harm), with
+    /// retries on transient failures, then decode.
+    fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        what: &str,
+    ) -> Result<T, CablecastError> {
+        let url = format!("{}{path}", self.settings.api_url);
+        let body = body.to_string();
+        self.with_retries(what, || {
+            let request = minreq::post(url.as_str())
+                .with_header("Content-Type", "application/json")
+                .with_body(body.as_str());
+            self.send_once(request, what)
+        })
+    }
+
+    fn with_retries<T>(
+        &self,
+        what: &str,
+        mut send: impl FnMut() -> Result<T, CablecastError>,
+    ) -> Result<T, CablecastError> {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
-            match self.get_once(path, what) {
+            match send() {
                 Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS && self.may_retry(backoff) => {
-                    log::debug!("{e}; retrying in {} ms", backoff.as_millis());
+                    log::debug!("{what}: {e}; retrying in {} ms", backoff.as_millis());
                     thread::sleep(backoff);
                     backoff *= 2;
                     attempt += 1;
@@ -272,9 +557,12 @@ impl CablecastClient {
         }
     }
 
-    fn get_once<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, CablecastError> {
-        let url = format!("{}{path}", self.settings.api_url);
-        let mut request = minreq::get(url)
+    fn send_once<T: DeserializeOwned>(
+        &self,
+        request: minreq::Request,
+        what: &str,
+    ) -> Result<T, CablecastError> {
+        let mut request = request
             .with_header("Accept", "application/json")
             .with_header(
                 "User-Agent",
@@ -411,6 +699,38 @@ mod tests {
         assert_eq!(shown("/CablecastAPI/v1/shows"), "/CablecastAPI/v1/shows");
         assert_eq!(shown("http://h\r\nX: y/"), "http://hX: y/");
         assert_eq!(shown_location(None), "no location");
+    }
+
+    #[test]
+    fn id_groups_hold_at_most_a_page_and_a_bounded_query() {
+        let ids: Vec<i64> = (1..=250).collect();
+        let groups = id_groups(&ids);
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            [100, 100, 50]
+        );
+        assert_eq!(groups.concat(), ids);
+        // Long ids: the query string bound cuts groups shorter.
+        let long: Vec<i64> = (0..300).map(|n| 9_000_000_000_000 + n).collect();
+        let groups = id_groups(&long);
+        assert!(groups.len() > 3, "{}", groups.len());
+        for group in &groups {
+            assert!(ids_query(group).len() <= MAX_IDS_QUERY_CHARS);
+        }
+        assert_eq!(groups.concat(), long);
+        assert!(id_groups(&[]).is_empty());
+        assert_eq!(ids_query(&[7, 9]), "ids%5B%5D=7&ids%5B%5D=9");
+    }
+
+    #[test]
+    fn answers_to_other_ids_are_told_apart() {
+        assert_eq!(not_only_asked(&[1, 2, 3], &[3, 1], Some(2)), None);
+        assert_eq!(not_only_asked(&[1, 2, 3], &[], None), None);
+        assert!(not_only_asked(&[1, 2], &[1, 2, 3], None).is_some());
+        assert!(not_only_asked(&[1, 2], &[1, 5], None).is_some());
+        assert!(not_only_asked(&[1, 2], &[1, 1], None).is_some());
+        // The first page of everything, which happens to be the ids asked.
+        assert!(not_only_asked(&[1, 2], &[1, 2], Some(40_000)).is_some());
     }
 
     #[test]

@@ -38,6 +38,72 @@ pub(super) struct VodEnvelope {
     pub vod: VodDto,
 }
 
+/// Shows asked for by id with their VODs sideloaded (`include=vod`). A
+/// server that ignores `include` sends no `vods` at all.
+#[derive(Debug, Deserialize)]
+pub(super) struct ShowsWithVodsEnvelope {
+    pub shows: Vec<ShowDto>,
+    #[serde(default)]
+    pub vods: Option<Vec<VodDto>>,
+    #[serde(default)]
+    pub meta: Option<Meta>,
+}
+
+/// The saved show search's answer: the ids of the shows that match.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct SavedShowSearchEnvelope {
+    pub saved_show_search: SavedShowSearchDto,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SavedShowSearchDto {
+    #[serde(default)]
+    pub results: Vec<i64>,
+}
+
+/// The body of `POST /shows/search/advanced` asking for shows modified
+/// after `since` (station-local, no offset), oldest change first, of one
+/// location when given.
+pub(super) fn modified_since_search(since: &str, location: Option<i64>) -> serde_json::Value {
+    let mut filters = vec![serde_json::json!({
+        "field": "lastModified", "operator": "greaterThan", "searchValue": since
+    })];
+    if let Some(location) = location {
+        filters.push(serde_json::json!({
+            "field": "location", "operator": "equals", "searchValue": location.to_string()
+        }));
+    }
+    serde_json::json!({"savedShowSearch": {
+        "query": {
+            "groups": [{"orAnd": "and", "filters": filters}],
+            "sortOptions": [{"field": "lastModified", "descending": false}]
+        },
+        "name": ""
+    }})
+}
+
+impl ShowDto {
+    pub(super) fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// `lastModified` as sent, offset and all.
+    pub(super) fn last_modified(&self) -> Option<&str> {
+        self.last_modified.as_deref()
+    }
+}
+
+impl VodDto {
+    pub(super) fn id(&self) -> i64 {
+        self.id
+    }
+
+    pub(super) fn show(&self) -> Option<i64> {
+        self.show
+    }
+}
+
 /// A single show's answer: the client does not ask for one show, but its
 /// shape is the one real servers document, so the decoding test reads it.
 #[cfg(test)]

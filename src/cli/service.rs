@@ -6,6 +6,10 @@ use crate::clock::StationZone;
 
 /// Longest interval accepted: a day.
 const MAX_INTERVAL_SECS: u64 = 86_400;
+/// Full catalogue passes, by default: daily. Between them the saved show
+/// search brings new and changed shows every cycle; the full pass is for
+/// removals and for anything the search cannot see.
+const DEFAULT_CATALOG_INTERVAL_SECS: u64 = 86_400;
 /// Longest request timeout accepted.
 const MAX_TIMEOUT_SECS: u64 = 600;
 
@@ -14,6 +18,7 @@ const MAX_TIMEOUT_SECS: u64 = 600;
 pub(super) struct MonitorFlags {
     interval: Option<String>,
     catalog_interval: Option<String>,
+    changes_interval: Option<String>,
     single_run: bool,
     performance: bool,
     batch_size: Option<String>,
@@ -29,6 +34,7 @@ pub(super) fn monitor_flags(rest: Vec<OsString>) -> Result<MonitorFlags, CliErro
         match arg {
             Long("interval") => flags.interval = Some(parser.value()?.string()?),
             Long("catalog-interval") => flags.catalog_interval = Some(parser.value()?.string()?),
+            Long("changes-interval") => flags.changes_interval = Some(parser.value()?.string()?),
             Long("single-run") => flags.single_run = true,
             Long("performance") => flags.performance = true,
             Long("batch-size") => flags.batch_size = Some(parser.value()?.string()?),
@@ -139,9 +145,19 @@ pub(super) fn monitor_settings(
             &flags.catalog_interval,
             "--catalog-interval",
             "ARCHIVIST_CATALOG_INTERVAL",
-            3600,
+            DEFAULT_CATALOG_INTERVAL_SECS,
             MAX_INTERVAL_SECS * 7,
         )?,
+        // Unset: every cycle.
+        changes_interval: match pick(
+            &flags.changes_interval,
+            "--changes-interval",
+            env,
+            "ARCHIVIST_CHANGES_INTERVAL",
+        ) {
+            Some((name, text)) => config::parse_seconds(name, text, MAX_INTERVAL_SECS)?,
+            None => Duration::ZERO,
+        },
         single_run: flags.single_run,
         performance: flags.performance,
         batch_size: count(
@@ -327,14 +343,18 @@ pub(super) fn run_monitor(
 /// Seconds between demo cycles: quick enough to watch states move.
 const DEMO_INTERVAL: &str = "10";
 
+/// Stands in for the demo station's address while the flags are checked.
+const DEMO_PLACEHOLDER_URL: &str = "http://127.0.0.1:9/CablecastAPI/v1";
+
+/// How often the standalone demo station's day moves on.
+const DEMO_STATION_STEP: Duration = Duration::from_secs(10);
+
 pub(super) fn run_demo(
     db: Option<PathBuf>,
     mut flags: MonitorFlags,
     env: &Env,
     admin_token: Option<AdminToken>,
 ) -> Result<ExitCode, CliError> {
-    let station = DemoStation::start(StationOptions::default())
-        .map_err(|e| CliError::Other(format!("starting the demo station: {e}")))?;
     flags.interval.get_or_insert_with(|| DEMO_INTERVAL.into());
     // The demo never reads the station's real settings: it has its own
     // station and, unless --db is given, its own database file.
@@ -343,24 +363,23 @@ pub(super) fn run_demo(
         .filter(|(k, _)| !k.starts_with("CABLECAST_") && k.as_str() != "ARCHIVIST_DB")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // Validated against a placeholder first, so a bad flag is said before
+    // anything starts; the station's day moves on once per cycle.
+    let interval = monitor_settings(&flags, &demo_env, Some(DEMO_PLACEHOLDER_URL.into()))?.interval;
+    let station = DemoStation::start(StationOptions {
+        moves_every: Some(interval),
+        ..StationOptions::default()
+    })
+    .map_err(|e| CliError::Other(format!("starting the demo station: {e}")))?;
     let settings = monitor_settings(&flags, &demo_env, Some(station.api_url()))?;
     let db = db.unwrap_or_else(|| PathBuf::from("archivist-demo.db"));
     println!("Demo station (Cablecast API): {}", station.api_url());
     println!("Database: {}  (inspect: sqlite3 -readonly {} 'SELECT vod_state, count(*) FROM cablecast_vod GROUP BY vod_state')", db.display(), db.display());
     println!("Status: archivist --db {} status", db.display());
-    let interval = settings.interval;
-    let ticker_station = Arc::new(station);
-    let mover = Arc::clone(&ticker_station);
-    if !settings.single_run {
-        std::thread::spawn(move || loop {
-            std::thread::sleep(interval);
-            mover.catalogue().advance();
-        });
-    }
     let outcome = run_monitor(&db, settings, env, admin_token, &|addr| {
         println!("Status page: http://{addr}/");
     });
-    drop(ticker_station);
+    drop(station);
     outcome
 }
 
@@ -371,7 +390,10 @@ const DEMO_STATION_LISTEN: &str = "127.0.0.1:8090";
 /// stopped, for running a separately started monitor against it (the CI's
 /// arm run under qemu does).
 pub(super) fn run_demo_station(rest: Vec<OsString>) -> Result<ExitCode, CliError> {
-    let mut options = StationOptions::default();
+    let mut options = StationOptions {
+        moves_every: Some(DEMO_STATION_STEP),
+        ..StationOptions::default()
+    };
     let mut listen = DEMO_STATION_LISTEN.to_string();
     let mut parser = lexopt::Parser::from_args(rest);
     while let Some(arg) = parser.next()? {

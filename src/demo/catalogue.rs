@@ -1,5 +1,10 @@
 //! The demo station's catalogue: believable shows and VODs, generated from a
-//! seed, whose states move along as a real station's do.
+//! seed, whose states move along as a real station's do, for as long as the
+//! station runs: new meetings arrive and the oldest leave, encodes start,
+//! finish, fail and are retried, and now and then a published VOD is
+//! re-encoded, all within the generated size.
+
+use std::collections::HashMap;
 
 use crate::clock;
 
@@ -39,6 +44,14 @@ pub struct Catalogue {
     pub shows: Vec<DemoShow>,
     pub vods: Vec<DemoVod>,
     rng: u64,
+    /// When the catalogue was generated (Unix seconds): no generated show
+    /// was modified later.
+    generated_at: i64,
+    /// Shows modified since generation (added or touched), by id.
+    modified: HashMap<i64, i64>,
+    /// The most shows [`Catalogue::advance`] keeps: adding a meeting then
+    /// retires the oldest.
+    capacity: usize,
 }
 
 const BODIES: [&str; 10] = [
@@ -73,16 +86,34 @@ impl Catalogue {
     /// published, some moving, a few failed. The same seed gives the same
     /// catalogue.
     pub fn generate(shows: usize, seed: u64) -> Catalogue {
+        let now = clock::unix_now();
         let mut catalogue = Catalogue {
             rng: seed | 1,
+            generated_at: now,
+            capacity: shows.max(1),
             ..Catalogue::default()
         };
-        let now = clock::unix_now();
         for n in 0..shows {
             let days_ago = (shows - n) as i64 * 2 / 3 + 1;
             catalogue.add_show(now - days_ago * 86_400);
         }
+        // Generated shows were last edited a few days after they aired.
+        catalogue.modified.clear();
         catalogue
+    }
+
+    /// When a show was last modified (Unix seconds): when it was added or
+    /// touched, else three days after it aired (but not after generation).
+    pub fn last_modified(&self, show: &DemoShow) -> i64 {
+        self.modified
+            .get(&show.id)
+            .copied()
+            .unwrap_or_else(|| (show.event_at + 3 * 86_400).min(self.generated_at))
+    }
+
+    /// Marks a show as edited now, as staff changing it in Cablecast do.
+    pub fn touch_show(&mut self, id: i64) {
+        self.modified.insert(id, clock::unix_now());
     }
 
     /// Adds a show (and its VODs) that aired at `event_at`; returns its id.
@@ -125,6 +156,7 @@ impl Catalogue {
             });
             vod_ids.push(vod_id);
         }
+        self.modified.insert(id, clock::unix_now());
         self.shows.push(DemoShow {
             id,
             location: 1,
@@ -140,21 +172,25 @@ impl Catalogue {
     }
 
     /// One step of a station's day: queued VODs start, processing ones move
-    /// on and finish (now and then one fails), and once in a while a new
-    /// meeting is added. Returns how many VODs changed.
+    /// on and finish (now and then one fails), failed encodes are retried
+    /// now and then, a published VOD is sometimes re-encoded, and once in a
+    /// while a new meeting is added and, past the generated size, the oldest
+    /// show retired. So the station keeps moving for as long as it runs, and
+    /// never grows. Returns how many VODs changed.
     pub fn advance(&mut self) -> usize {
         let mut changed = 0;
+        let mut touched = Vec::new();
         for i in 0..self.vods.len() {
-            let roll = self.next() % 100;
+            let roll = self.next() % 1000;
             let vod = &mut self.vods[i];
             let before = (vod.state.clone(), vod.percent);
             match vod.state.as_str() {
-                "queued" | "waiting" | "unknown" if roll < 50 => {
+                "queued" | "waiting" | "unknown" if roll < 500 => {
                     vod.state = "processing".into();
                     vod.percent = 0.0;
                     vod.status_message = None;
                 }
-                "processing" | "partial" if roll < 3 => {
+                "processing" | "partial" if roll < 30 => {
                     vod.state = "error".into();
                     vod.error_message = Some(ERRORS[1].into());
                 }
@@ -164,15 +200,36 @@ impl Catalogue {
                         vod.state = "complete".into();
                     }
                 }
+                // Staff retry a failed encode, on the show.
+                "error" if roll < 100 => {
+                    vod.state = "queued".into();
+                    vod.percent = 0.0;
+                    vod.error_message = None;
+                    touched.push(vod.show);
+                }
+                // A published VOD is re-encoded (a new cut, a better file).
+                "complete" if roll < 5 => {
+                    vod.state = "queued".into();
+                    vod.percent = 0.0;
+                    touched.push(vod.show);
+                }
                 _ => {}
             }
             if (vod.state.clone(), vod.percent) != before {
                 changed += 1;
             }
         }
+        for show in touched {
+            self.touch_show(show);
+        }
         if self.next() % 10 == 0 {
             self.add_show(clock::unix_now());
             changed += 1;
+            if self.shows.len() > self.capacity {
+                let oldest = self.shows[0].id;
+                changed += self.vods.iter().filter(|v| v.show == oldest).count();
+                self.remove_show(oldest);
+            }
         }
         changed
     }
@@ -196,6 +253,7 @@ impl Catalogue {
         let before = self.shows.len();
         self.shows.retain(|s| s.id != id);
         self.vods.retain(|v| v.show != id);
+        self.modified.remove(&id);
         self.shows.len() != before
     }
 
@@ -241,5 +299,35 @@ mod tests {
         }
         assert!(changed > 0);
         assert!(in_flight(&catalogue) < before + 5);
+    }
+
+    #[test]
+    fn a_long_run_keeps_moving_within_its_size() {
+        let mut catalogue = Catalogue::generate(100, 5);
+        let (shows, vods) = (catalogue.shows.len(), catalogue.vods.len());
+        let mut late_changes = 0;
+        let mut failures = 0;
+        let mut retries = 0;
+        for step in 0..2_000 {
+            let before: Vec<String> = catalogue.vods.iter().map(|v| v.state.clone()).collect();
+            let changed = catalogue.advance();
+            if step >= 1_000 {
+                late_changes += changed;
+            }
+            for (old, vod) in before.iter().zip(&catalogue.vods) {
+                failures += usize::from(old != "error" && vod.state == "error");
+                retries += usize::from(old == "error" && vod.state == "queued");
+            }
+            assert!(catalogue.shows.len() <= shows);
+            assert!(catalogue.vods.len() <= vods + shows / 10 + 2);
+        }
+        assert!(
+            late_changes > 500,
+            "{late_changes} changes in the second half"
+        );
+        assert!(
+            failures > 0 && retries > 0,
+            "{failures} failures, {retries} retries"
+        );
     }
 }

@@ -5,14 +5,18 @@
 //! benchmark and the load test use it as the Cablecast they talk to. Its
 //! answers have the shape of a real server's (envelopes, paging `meta`, nulls,
 //! properties Archivist ignores), and it can be told to misbehave the way
-//! real servers do (see [`Fault`]). It is not a Cablecast emulator beyond the
-//! endpoints Archivist calls.
+//! real servers do (see [`Fault`]). It serves listings, reads by id
+//! (`ids[]`, with `include=vod` sideloading on shows), single shows and
+//! VODs, and the saved show search (`POST /shows/search/advanced`, filters
+//! `lastModified greaterThan` and `location equals`). It is not a Cablecast
+//! emulator beyond the endpoints Archivist calls.
 
 mod catalogue;
 
-use std::io;
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -48,8 +52,17 @@ pub enum Fault {
     WrongShape,
     /// Listings claim more items than they return.
     CountTooLarge,
-    /// Only `GET /vods/{id}` answers with this status; listings stay healthy.
+    /// Reads of VODs by id (`GET /vods/{id}`, and `GET /vods?ids[]=...`)
+    /// answer with this status; listings stay healthy.
     VodStatus(u16),
+    /// An older Cablecast (or a proxy in front of one): `ids[]` and
+    /// `include` are ignored, so a read by id answers a plain page of the
+    /// listing, and there is no saved show search.
+    OlderServer,
+    /// This VOD is left out of every `ids[]` answer, as a server whose
+    /// batched read lags its single reads might; `GET /vods/{id}` still
+    /// answers it.
+    OmittedFromIds(i64),
     /// Staff delete the first VOD while a catalogue pass pages through the
     /// VODs: once, just before the listing's second page is answered.
     DeleteWhileListing,
@@ -69,6 +82,9 @@ pub struct StationOptions {
     pub credentials: Option<(String, String)>,
     /// Added before every answer, to play a slow server.
     pub latency: Duration,
+    /// When set, the station's day moves on ([`Catalogue::advance`]) this
+    /// often, for as long as the station runs.
+    pub moves_every: Option<Duration>,
 }
 
 impl Default for StationOptions {
@@ -79,6 +95,7 @@ impl Default for StationOptions {
             seed: 2026,
             credentials: None,
             latency: Duration::ZERO,
+            moves_every: None,
         }
     }
 }
@@ -96,6 +113,8 @@ struct Shared {
     /// `Basic ...` expected, when credentials are required.
     authorization: Option<String>,
     requests: AtomicU64,
+    /// Saved searches answered so far (each gets an id, as Cablecast's do).
+    searches: AtomicU64,
 }
 
 /// A running demo station. Stops when dropped.
@@ -104,6 +123,8 @@ pub struct DemoStation {
     server: Arc<Server>,
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
+    /// The thread moving the station's day on, and what stops it.
+    mover: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
 }
 
 impl DemoStation {
@@ -128,6 +149,7 @@ impl DemoStation {
                 )
             }),
             requests: AtomicU64::new(0),
+            searches: AtomicU64::new(0),
         });
         let workers = (0..WORKERS)
             .map(|_| {
@@ -141,11 +163,22 @@ impl DemoStation {
                 })
             })
             .collect();
+        let mover = options.moves_every.map(|every| {
+            let (stop, stopped) = mpsc::channel::<()>();
+            let shared = Arc::clone(&shared);
+            let thread = thread::spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    lock(&shared.catalogue).advance();
+                }
+            });
+            (stop, thread)
+        });
         Ok(DemoStation {
             addr,
             server,
             shared,
             workers,
+            mover,
         })
     }
 
@@ -179,6 +212,10 @@ impl DemoStation {
 
 impl Drop for DemoStation {
     fn drop(&mut self) {
+        if let Some((stop, thread)) = self.mover.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
         for _ in 0..self.workers.len() {
             self.server.unblock();
         }
@@ -198,7 +235,7 @@ fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
 }
 
-fn answer(shared: &Shared, request: Request) {
+fn answer(shared: &Shared, mut request: Request) {
     let (fault, latency) = {
         let behaviour = lock(&shared.behaviour);
         (behaviour.fault.clone(), behaviour.latency)
@@ -206,7 +243,7 @@ fn answer(shared: &Shared, request: Request) {
     if !latency.is_zero() {
         thread::sleep(latency);
     }
-    let (status, body) = route(shared, &request, &fault);
+    let (status, body) = route(shared, &mut request, &fault);
     let content_type = if body.starts_with('<') {
         "text/html; charset=utf-8"
     } else {
@@ -222,7 +259,7 @@ fn answer(shared: &Shared, request: Request) {
     let _ = request.respond(response);
 }
 
-fn route(shared: &Shared, request: &Request, fault: &Fault) -> (u16, String) {
+fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String) {
     if let Some(expected) = &shared.authorization {
         let given = request
             .headers()
@@ -239,15 +276,28 @@ fn route(shared: &Shared, request: &Request, fault: &Fault) -> (u16, String) {
     if let Fault::Status(code) = fault {
         return (*code, error_page(*code));
     }
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let path = path.to_ascii_lowercase();
+    let search_path = format!("{}/shows/search/advanced", API_PATH.to_ascii_lowercase());
+    if *request.method() == Method::Post && path == search_path && *fault != Fault::OlderServer {
+        let mut body = String::new();
+        if request
+            .as_reader()
+            .take(64 * 1024)
+            .read_to_string(&mut body)
+            .is_err()
+        {
+            return (400, json!({"message": "unreadable body"}).to_string());
+        }
+        return search(shared, &body);
+    }
     if *request.method() != Method::Get {
         return (
             405,
             json!({"message": "The requested resource does not support this method."}).to_string(),
         );
     }
-    let url = request.url();
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let path = path.to_ascii_lowercase();
     let Some(resource) = path.strip_prefix(&API_PATH.to_ascii_lowercase()) else {
         return (
             404,
@@ -264,6 +314,14 @@ fn route(shared: &Shared, request: &Request, fault: &Fault) -> (u16, String) {
     };
     let offset = param("offset").unwrap_or(0).max(0) as usize;
     let page_size = param("page_size").unwrap_or(25).clamp(1, 1000) as usize;
+    // An older server knows neither `ids[]` nor `include`.
+    let ids = (*fault != Fault::OlderServer)
+        .then(|| ids_param(query))
+        .flatten();
+    let include_vods = *fault != Fault::OlderServer
+        && query
+            .split('&')
+            .any(|pair| pair.eq_ignore_ascii_case("include=vod"));
     let mut catalogue = lock(&shared.catalogue);
     if *fault == Fault::DeleteWhileListing
         && resource.trim_end_matches('/') == "/vods"
@@ -281,24 +339,42 @@ fn route(shared: &Shared, request: &Request, fault: &Fault) -> (u16, String) {
                 .shows
                 .iter()
                 .filter(|s| location.is_none_or(|l| s.location == l))
+                .filter(|s| ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
                 .collect();
-            let page: Vec<Value> = shows
-                .iter()
-                .skip(offset)
-                .take(page_size)
-                .map(|s| show_json(s))
-                .collect();
-            listing("shows", page, offset, page_size, shows.len(), fault)
+            let shown: Vec<&DemoShow> =
+                shows.iter().skip(offset).take(page_size).copied().collect();
+            let page: Vec<Value> = shown.iter().map(|s| show_json(&catalogue, s)).collect();
+            let mut body = listing("shows", page, offset, page_size, shows.len(), fault);
+            if include_vods {
+                let vods: Vec<Value> = catalogue
+                    .vods
+                    .iter()
+                    .filter(|v| shown.iter().any(|s| s.id == v.show))
+                    .map(vod_json)
+                    .collect();
+                body["vods"] = Value::from(vods);
+            }
+            body
         }
         "/vods" => {
-            let page: Vec<Value> = catalogue
+            if ids.is_some() {
+                if let Fault::VodStatus(code) = fault {
+                    return (*code, error_page(*code));
+                }
+            }
+            let vods: Vec<&DemoVod> = catalogue
                 .vods
+                .iter()
+                .filter(|v| ids.as_ref().is_none_or(|ids| ids.contains(&v.id)))
+                .filter(|v| ids.is_none() || *fault != Fault::OmittedFromIds(v.id))
+                .collect();
+            let page: Vec<Value> = vods
                 .iter()
                 .skip(offset)
                 .take(page_size)
-                .map(vod_json)
+                .map(|v| vod_json(v))
                 .collect();
-            listing("vods", page, offset, page_size, catalogue.vods.len(), fault)
+            listing("vods", page, offset, page_size, vods.len(), fault)
         }
         other => {
             if let Some(id) = other
@@ -322,7 +398,7 @@ fn route(shared: &Shared, request: &Request, fault: &Fault) -> (u16, String) {
                 .and_then(|id| id.parse::<i64>().ok())
             {
                 match catalogue.shows.iter().find(|s| s.id == id) {
-                    Some(show) => json!({"meta": null, "show": show_json(show)}),
+                    Some(show) => json!({"meta": null, "show": show_json(&catalogue, show)}),
                     None => {
                         return (
                             404,
@@ -341,6 +417,77 @@ fn route(shared: &Shared, request: &Request, fault: &Fault) -> (u16, String) {
     };
     drop(catalogue);
     (200, misbehave(body, fault))
+}
+
+/// The ids of an `ids[]=` filter (also spelt `ids%5B%5D=`), if the query
+/// has one.
+fn ids_param(query: &str) -> Option<Vec<i64>> {
+    let ids: Vec<i64> = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| {
+            key.eq_ignore_ascii_case("ids[]") || key.eq_ignore_ascii_case("ids%5B%5D")
+        })
+        .filter_map(|(_, value)| value.parse().ok())
+        .collect();
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// The saved show search: shows matching every filter (`lastModified
+/// greaterThan` a station-local time, `location equals`), oldest change
+/// first. Any other filter is refused, so a client asking for more than
+/// this station knows hears so.
+fn search(shared: &Shared, body: &str) -> (u16, String) {
+    let refuse = |why: &str| (400, json!({"message": why}).to_string());
+    let Ok(mut request) = serde_json::from_str::<Value>(body) else {
+        return refuse("the body is not JSON");
+    };
+    let Some(saved) = request.get_mut("savedShowSearch") else {
+        return refuse("no savedShowSearch");
+    };
+    let mut after: Option<i64> = None;
+    let mut location: Option<i64> = None;
+    let groups = saved["query"]["groups"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for filter in groups
+        .iter()
+        .flat_map(|g| g["filters"].as_array().cloned().unwrap_or_default())
+    {
+        let value = filter["searchValue"].as_str().unwrap_or_default();
+        match (filter["field"].as_str(), filter["operator"].as_str()) {
+            (Some("lastModified"), Some("greaterThan")) => {
+                // Station-local time, no offset: the station is at -05:00.
+                let Some(local) = clock::from_cablecast(value, &clock::StationZone::utc())
+                    .as_deref()
+                    .and_then(clock::parse_stored)
+                else {
+                    return refuse("lastModified needs a date-time");
+                };
+                after = Some(local + 5 * 3600);
+            }
+            (Some("location"), Some("equals")) => match value.parse() {
+                Ok(l) => location = Some(l),
+                Err(_) => return refuse("location needs a number"),
+            },
+            _ => return refuse("unsupported filter"),
+        }
+    }
+    let catalogue = lock(&shared.catalogue);
+    let mut found: Vec<(i64, i64)> = catalogue
+        .shows
+        .iter()
+        .filter(|s| location.is_none_or(|l| s.location == l))
+        .map(|s| (catalogue.last_modified(s), s.id))
+        .filter(|(modified, _)| after.is_none_or(|after| *modified > after))
+        .collect();
+    drop(catalogue);
+    found.sort_unstable();
+    let id = 1 + shared.searches.fetch_add(1, Ordering::Relaxed);
+    saved["id"] = Value::from(id);
+    saved["results"] = Value::from(found.into_iter().map(|(_, id)| id).collect::<Vec<_>>());
+    (200, json!({"savedShowSearch": saved}).to_string())
 }
 
 fn listing(
@@ -386,14 +533,14 @@ fn cablecast_time(unix: i64) -> String {
     format!("{}-05:00", local.trim_end_matches('Z'))
 }
 
-fn show_json(show: &DemoShow) -> Value {
+fn show_json(catalogue: &Catalogue, show: &DemoShow) -> Value {
     json!({
         "id": show.id,
         "location": show.location,
         "title": show.title,
         "cgTitle": show.cg_title,
         "eventDate": cablecast_time(show.event_at),
-        "lastModified": cablecast_time(show.event_at + 3 * 86_400),
+        "lastModified": cablecast_time(catalogue.last_modified(show)),
         "vods": show.vods,
         "reels": [show.id + 1],
         "totalRunTime": show.run_time,

@@ -1,16 +1,19 @@
 //! The monitoring cycle, and the loop that runs it every `--interval`.
 //!
 //! Each cycle: (1) the connection check, cached for a minute; (2) on the
-//! process's first cycle and then every `--catalog-interval`, a catalogue
-//! pass; (3) a refresh of every in-flight VOD; (4) the sync figures (one
-//! statement, cached until the next write); (5) one row in `monitor_cycle`
-//! and one log line.
+//! process's first cycle and then every `--catalog-interval` (daily by
+//! default), a full catalogue pass, and otherwise (every cycle, or every
+//! `--changes-interval`) a look for shows changed since the last one; (3) a
+//! refresh of every in-flight VOD, by id in groups of up to 100; (4) the
+//! sync figures (one statement, cached until the next write); (5) one row in
+//! `monitor_cycle` and one log line.
 //!
 //! Cablecast failures never stop the loop: they are logged once per change of
 //! state, recorded on the cycle, and the next cycle tries again. Nothing is
 //! written from an answer that could not be read.
 
 mod catalog;
+mod changes;
 mod refresh;
 
 use std::fmt;
@@ -20,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use catalog::CatalogSummary;
+pub use changes::ChangesSummary;
 pub use refresh::RefreshSummary;
 
 use crate::cablecast::{CablecastClient, CablecastError};
@@ -70,6 +74,9 @@ pub struct CycleReport {
     /// A database failure that stopped part of the cycle, if any.
     pub store_error: Option<String>,
     pub catalog: Option<CatalogSummary>,
+    /// The look for changed shows, when one ran and the server could
+    /// answer it.
+    pub changes: Option<ChangesSummary>,
     pub refresh: RefreshSummary,
     pub stats: Option<Arc<SyncStats>>,
     /// SQL statements of the cycle outside batch writes.
@@ -104,6 +111,9 @@ pub struct Monitor {
     settings: MonitorSettings,
     checks: TtlCache<(), ()>,
     last_catalog: Option<Instant>,
+    /// The incremental catalogue between full passes.
+    changes: changes::Changes,
+    last_changes: Option<Instant>,
     health: Health,
     /// The database failure last logged, so a full disk or a read-only file
     /// is said once, not every cycle.
@@ -118,6 +128,8 @@ impl Monitor {
             settings,
             checks: TtlCache::new(NonZeroUsize::MIN),
             last_catalog: None,
+            changes: changes::Changes::default(),
+            last_changes: None,
             health: Health::Unknown,
             database_trouble: None,
         }
@@ -164,6 +176,7 @@ impl Monitor {
             cablecast_error: None,
             store_error: None,
             catalog: None,
+            changes: None,
             refresh: RefreshSummary::default(),
             stats: None,
             reads_and_records: 0,
@@ -191,17 +204,34 @@ impl Monitor {
             // again lists everything, to end equal to it.
             let was_down = matches!(self.health, Health::Down(_));
             if self.catalog_due() || was_down {
+                let mut newest = None;
                 match catalog::sync(&self.client, self.store()) {
                     Ok(summary) => {
                         self.last_catalog = Some(Instant::now());
                         report.catalog = Some(summary);
+                        newest = self.client.newest_show_change();
                     }
                     Err(CycleError::Cablecast(e)) => report.cablecast_error = Some(e),
                     Err(CycleError::Store(e)) => report.store_error = Some(e.to_string()),
                 }
+                // A pass is a look for changes and more.
+                self.changes.after_full_pass(newest);
+                self.last_changes = Some(Instant::now());
                 // Whatever pages were saved, the figures moved.
                 self.board.invalidate();
                 phases.push(("catalog", phase.elapsed()));
+            } else if self.changes_due() {
+                let every = self.settings.catalog_interval;
+                match self.changes.look(&self.client, self.board.store(), every) {
+                    Ok(summary) => report.changes = summary,
+                    Err(CycleError::Cablecast(e)) => report.cablecast_error = Some(e),
+                    Err(CycleError::Store(e)) => report.store_error = Some(e.to_string()),
+                }
+                self.last_changes = Some(Instant::now());
+                if report.changes.is_some_and(|c| c.shows > 0) {
+                    self.board.invalidate();
+                }
+                phases.push(("changes", phase.elapsed()));
             }
         }
 
@@ -291,6 +321,13 @@ impl Monitor {
         Ok(())
     }
 
+    fn changes_due(&self) -> bool {
+        self.changes.supported()
+            && self
+                .last_changes
+                .is_none_or(|at| at.elapsed() >= self.settings.changes_interval)
+    }
+
     fn catalog_due(&self) -> bool {
         self.last_catalog
             .is_none_or(|at| at.elapsed() >= self.settings.catalog_interval)
@@ -353,9 +390,13 @@ impl Monitor {
             ),
             None => String::new(),
         };
+        let changes = match report.changes {
+            Some(c) => format!(", changed shows {} ({} VODs)", c.shows, c.vods),
+            None => String::new(),
+        };
         let hit_rate = cache::counters().hit_rate() * 100.0;
         log::info!(
-            "cycle {} ms: {counts}{catalog}; refreshed {} changed {} failed {}; {} HTTP calls, {} SQL statements ({} in batch writes), cache hit rate {hit_rate:.1} %",
+            "cycle {} ms: {counts}{catalog}{changes}; refreshed {} changed {} failed {}; {} HTTP calls, {} SQL statements ({} in batch writes), cache hit rate {hit_rate:.1} %",
             record.duration_ms,
             report.refresh.checked,
             report.refresh.changed,

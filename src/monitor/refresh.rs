@@ -1,12 +1,22 @@
-//! The in-flight refresh: re-reads every VOD still moving, a few requests at
-//! a time on std threads, and writes what changed in batches, one transaction
-//! per batch, all from the calling (monitor) thread.
+//! The in-flight refresh: re-reads every VOD still moving, in groups of up
+//! to 100 by `ids[]` (a few groups at a time on std threads), and writes
+//! what changed in batches, one transaction per batch, all from the calling
+//! (monitor) thread.
+//!
+//! A VOD asked for and missing from a group's answer is read on its own
+//! before anything is removed: only Cablecast's 404 for that VOD removes
+//! it. A server that ignores `ids[]` is noticed on its first answer (the
+//! client remembers it) and its VODs are read one request each, as they
+//! were before reads by id.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::thread;
+use std::time::Duration;
 
-use crate::cablecast::{CablecastClient, CablecastError};
+use crate::cablecast::{id_groups, CablecastClient, CablecastError};
 use crate::store::{RefreshOutcome, Store};
 use crate::vod::Vod;
 
@@ -29,7 +39,32 @@ pub struct RefreshSummary {
     pub store_error: Option<String>,
 }
 
-/// Refreshes `in_flight` (the rows as stored now).
+/// One request's worth of work: a group of VODs by `ids[]`, or one VOD.
+enum Read {
+    /// Indices into the in-flight list.
+    Group(Range<usize>),
+    One(usize),
+}
+
+/// The reads not yet taken, and how many are being read now.
+struct Queue {
+    reads: VecDeque<Read>,
+    busy: usize,
+}
+
+/// How long an idle worker waits before looking for reads put back.
+const REQUEUE_WAIT: Duration = Duration::from_millis(5);
+
+fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    queue
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One VOD's answer: `Ok(None)` when Cablecast says it is gone.
+type Answer = (usize, Result<Option<Vod>, CablecastError>);
+
+/// Refreshes `in_flight` (the rows as stored now, sorted by id).
 pub fn refresh(
     client: &CablecastClient,
     store: &Store,
@@ -44,29 +79,63 @@ pub fn refresh(
     if in_flight.is_empty() {
         return summary;
     }
-    let next = AtomicUsize::new(0);
+    let reads: VecDeque<Read> = if client.reads_vods_by_ids() {
+        let ids: Vec<i64> = in_flight.iter().map(|v| v.id).collect();
+        let mut start = 0;
+        id_groups(&ids)
+            .into_iter()
+            .map(|group| {
+                start += group.len();
+                Read::Group(start - group.len()..start)
+            })
+            .collect()
+    } else {
+        (0..in_flight.len()).map(Read::One).collect()
+    };
+    // As many workers as single reads could use: a group a server answers
+    // with other VODs goes back on the queue as single reads.
+    let workers = concurrency.clamp(1, in_flight.len());
+    let reads = Mutex::new(Queue { reads, busy: 0 });
     // Set when Cablecast itself fails (down, refusing credentials, 5xx after
-    // retries): workers stop taking VODs instead of failing each in turn.
+    // retries): workers stop taking reads instead of failing each in turn.
     let stop = AtomicBool::new(false);
-    let (sender, answers) = mpsc::channel::<(usize, Result<Option<Vod>, CablecastError>)>();
+    let (sender, answers) = mpsc::channel::<Answer>();
+    let mut received = 0;
     thread::scope(|scope| {
-        for _ in 0..concurrency.clamp(1, in_flight.len()) {
+        for _ in 0..workers {
             let sender = sender.clone();
-            let (next, stop) = (&next, &stop);
+            let (reads, stop) = (&reads, &stop);
             scope.spawn(move || loop {
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(stored) = in_flight.get(index) else {
-                    return;
+                let next = {
+                    let mut queue = lock(reads);
+                    let next = queue.reads.pop_front();
+                    queue.busy += usize::from(next.is_some());
+                    (next, queue.busy)
                 };
-                let answer = client.vod(stored.id);
-                if answer.as_ref().is_err_and(is_server_failure) {
-                    stop.store(true, Ordering::Relaxed);
-                }
-                if sender.send((index, answer)).is_err() {
-                    return;
+                let read = match next {
+                    (Some(read), _) => read,
+                    // Done, unless a read in progress may put more back.
+                    (None, 0) => return,
+                    (None, _) => {
+                        thread::sleep(REQUEUE_WAIT);
+                        continue;
+                    }
+                };
+                let answered = match read {
+                    Read::Group(range) => read_group(client, in_flight, range, reads),
+                    Read::One(index) => vec![(index, client.vod(in_flight[index].id))],
+                };
+                lock(reads).busy -= 1;
+                for answer in answered {
+                    if answer.1.as_ref().is_err_and(is_server_failure) {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    if sender.send(answer).is_err() {
+                        return;
+                    }
                 }
             });
         }
@@ -74,6 +143,7 @@ pub fn refresh(
 
         let mut batch = Vec::with_capacity(batch_size);
         for (index, answer) in answers {
+            received += 1;
             let stored = &in_flight[index];
             match answer {
                 Ok(Some(fresh)) => {
@@ -101,9 +171,47 @@ pub fn refresh(
         write_batch(store, &mut batch, &mut summary);
     });
     // VODs never asked because the refresh stopped early count as failed.
-    let asked = next.load(Ordering::Relaxed).min(in_flight.len());
-    summary.failed += in_flight.len() - asked;
+    summary.failed += in_flight.len() - received;
     summary
+}
+
+/// Reads one group by `ids[]`. VODs missing from the answer are read on
+/// their own (only their own 404 says they are gone). When the server does
+/// not honour `ids[]`, the group goes back on the queue as single reads, so
+/// every worker helps with them.
+fn read_group(
+    client: &CablecastClient,
+    in_flight: &[Vod],
+    range: Range<usize>,
+    reads: &Mutex<Queue>,
+) -> Vec<Answer> {
+    let requeue = |range: Range<usize>| {
+        lock(reads).reads.extend(range.map(Read::One));
+        Vec::new()
+    };
+    if !client.reads_vods_by_ids() {
+        return requeue(range);
+    }
+    let ids: Vec<i64> = in_flight[range.clone()].iter().map(|v| v.id).collect();
+    match client.vods_by_ids(&ids) {
+        Ok(Some(vods)) => {
+            let mut found: HashMap<i64, Vod> = vods.into_iter().map(|v| (v.id, v)).collect();
+            range
+                .map(|index| {
+                    let id = in_flight[index].id;
+                    match found.remove(&id) {
+                        Some(vod) => (index, Ok(Some(vod))),
+                        None => {
+                            log::debug!("VOD {id} missing from a read by id; reading it alone");
+                            (index, client.vod(id))
+                        }
+                    }
+                })
+                .collect()
+        }
+        Ok(None) => requeue(range),
+        Err(e) => range.map(|index| (index, Err(e.clone()))).collect(),
+    }
 }
 
 fn write_batch(store: &Store, batch: &mut Vec<RefreshOutcome>, summary: &mut RefreshSummary) {

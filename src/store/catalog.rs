@@ -100,7 +100,7 @@ const UPSERT_SHOW: &str = "
 INSERT INTO cablecast_show (cablecast_id, location_id, title, cg_title, event_date,
     last_modified, total_run_time, seen_pass, created_at, updated_at, has_captions,
     caption_provider)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, 0), ?9, ?9, ?10, ?11)
 ON CONFLICT(cablecast_id) DO UPDATE SET
     updated_at = CASE WHEN location_id IS excluded.location_id AND title IS excluded.title
             AND cg_title IS excluded.cg_title AND event_date IS excluded.event_date
@@ -117,7 +117,30 @@ ON CONFLICT(cablecast_id) DO UPDATE SET
     total_run_time = excluded.total_run_time,
     has_captions = excluded.has_captions,
     caption_provider = excluded.caption_provider,
-    seen_pass = excluded.seen_pass";
+    seen_pass = coalesce(?8, seen_pass)";
+
+/// Inserts or updates one show. With `pass` set, the row is marked as listed
+/// by that catalogue pass; without, its mark stays.
+fn upsert_show(
+    conn: &Connection,
+    show: &Show,
+    pass: Option<i64>,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(UPSERT_SHOW)?.execute(params![
+        show.cablecast_id,
+        show.location_id,
+        show.title,
+        show.cg_title,
+        show.event_date,
+        show.last_modified,
+        show.total_run_time,
+        pass,
+        now,
+        show.has_captions,
+        show.caption_provider,
+    ])
+}
 
 fn upsert_vod(
     conn: &Connection,
@@ -169,21 +192,8 @@ impl Store {
     pub fn upsert_shows(&self, shows: &[Show], pass: i64) -> Result<(), StoreError> {
         let now = clock::now();
         self.write("saving a page of shows", |conn| {
-            let mut upsert = conn.prepare_cached(UPSERT_SHOW)?;
             for show in shows {
-                upsert.execute(params![
-                    show.cablecast_id,
-                    show.location_id,
-                    show.title,
-                    show.cg_title,
-                    show.event_date,
-                    show.last_modified,
-                    show.total_run_time,
-                    pass,
-                    now,
-                    show.has_captions,
-                    show.caption_provider,
-                ])?;
+                upsert_show(conn, show, Some(pass), &now)?;
             }
             Ok(())
         })
@@ -205,6 +215,39 @@ impl Store {
                 stored += upsert_vod(conn, vod, Some(pass), only_known_shows, &now)?;
             }
             Ok(stored)
+        })
+    }
+
+    /// Saves changed shows and their VODs (read between catalogue passes)
+    /// in one transaction, leaving every row's catalogue pass mark as it
+    /// was. With `only_known_shows`, VODs of shows outside the catalogue are
+    /// skipped. Returns how many VODs were stored.
+    pub fn save_changed_shows(
+        &self,
+        shows: &[Show],
+        vods: &[Vod],
+        only_known_shows: bool,
+    ) -> Result<usize, StoreError> {
+        let now = clock::now();
+        self.write("saving changed shows", |conn| {
+            for show in shows {
+                upsert_show(conn, show, None, &now)?;
+            }
+            let mut stored = 0;
+            for vod in vods {
+                stored += upsert_vod(conn, vod, None, only_known_shows, &now)?;
+            }
+            Ok(stored)
+        })
+    }
+
+    /// The newest `last_modified` of any stored show: where a look for
+    /// changes starts.
+    pub fn newest_show_change(&self) -> Result<Option<String>, StoreError> {
+        self.read("finding the newest show change", |conn| {
+            conn.query_row("SELECT max(last_modified) FROM cablecast_show", [], |row| {
+                row.get(0)
+            })
         })
     }
 
