@@ -28,6 +28,8 @@ pub enum CablecastError {
     /// An answer that is not what the API contract says (bad JSON, wrong
     /// shape, too large).
     Malformed { what: String, detail: String },
+    /// Not sent: the service is stopping (SIGTERM or SIGINT).
+    Stopped { what: String },
 }
 
 impl CablecastError {
@@ -50,6 +52,7 @@ impl CablecastError {
             CablecastError::Status { .. } => "http_status",
             CablecastError::Redirected { .. } => "redirected",
             CablecastError::Malformed { .. } => "malformed",
+            CablecastError::Stopped { .. } => "stopped",
         }
     }
 }
@@ -83,6 +86,9 @@ impl fmt::Display for CablecastError {
             ),
             CablecastError::Malformed { what, detail } => {
                 write!(f, "{what}: malformed answer: {detail}")
+            }
+            CablecastError::Stopped { what } => {
+                write!(f, "{what}: not sent, the service is stopping")
             }
         }
     }

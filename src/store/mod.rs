@@ -300,6 +300,29 @@ impl Store {
         statement(&conn).map_err(|e| self.error(what, &e))
     }
 
+    /// Folds the write-ahead log into the file and empties it
+    /// (`wal_checkpoint(TRUNCATE)`): the clean end of a process. Waits for a
+    /// write in progress to commit first (the writer is one connection).
+    /// `Ok(false)` when this store does not write (read-only or damaged).
+    pub fn checkpoint(&self) -> Result<bool, StoreError> {
+        let what = "checkpointing the write-ahead log";
+        let Ok(writer) = self.writer_for(what) else {
+            return Ok(false);
+        };
+        let conn = lock(writer);
+        let busy: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+            .map_err(|e| self.error(what, &e))?;
+        if busy != 0 {
+            return Err(StoreError::Sqlite {
+                path: self.path.clone(),
+                what: what.to_string(),
+                detail: "another connection is still reading; the log is folded in later".into(),
+            });
+        }
+        Ok(true)
+    }
+
     /// The writer connection, unless the file is read-only or damaged.
     fn writer_for(&self, what: &str) -> Result<&Mutex<Connection>, StoreError> {
         if let Some(damage) = &self.damage {
