@@ -173,6 +173,25 @@ pub fn on_request(wake: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// Blocks until a stop is asked for, or `timeout` passes; says whether one
+/// was.
+pub fn wait_timeout(timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let condvar = &state().1;
+    let mut guard = lock();
+    while guard.signal.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        guard = condvar
+            .wait_timeout(guard, left)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+    true
+}
+
 /// Blocks until a stop is asked for.
 pub fn wait() {
     let (_, condvar) = state();

@@ -218,17 +218,40 @@ pub(super) fn run_serve(db: &std::path::Path, settings: WebSettings) -> Result<E
         Access::ReadOnly
     };
     listen_for_stop()?;
-    let store = Arc::new(Store::open(db, access)?);
-    close_on_stop(&store);
-    let board = Arc::new(StatusBoard::new(store));
-    let server = start_status_server(settings, board, None)?;
-    println!("Status page: http://{}/", server.addr());
-    log::info!("serving {} on http://{}/", db.display(), server.addr());
-    shutdown::wait();
-    drop(server);
-    shutdown::finish();
-    Ok(ExitCode::SUCCESS)
+    let mut settings = settings;
+    let mut first = true;
+    loop {
+        let store = Arc::new(Store::open(db, access)?);
+        close_on_stop(&store);
+        let board = Arc::new(StatusBoard::new(Arc::clone(&store)));
+        let server = start_status_server(settings.clone(), board, None)?;
+        if first {
+            println!("Status page: http://{}/", server.addr());
+            log::info!("serving {} on http://{}/", db.display(), server.addr());
+            first = false;
+        }
+        // The same address (a `:0` port resolved) after a reopen.
+        settings.listen = server.addr();
+        // `restore` renames a new file over the database: serve that one.
+        while !shutdown::wait_timeout(REPLACED_CHECK) {
+            if store.replaced() {
+                break;
+            }
+        }
+        drop(server);
+        if shutdown::requested() {
+            shutdown::finish();
+            return Ok(ExitCode::SUCCESS);
+        }
+        log::info!(
+            "{} was replaced (restored from a backup): serving the new file",
+            db.display()
+        );
+    }
 }
+
+/// How often `serve` looks whether the database file was replaced.
+const REPLACED_CHECK: Duration = Duration::from_secs(1);
 
 /// Makes SIGTERM and SIGINT stop the command cleanly (see `shutdown`).
 /// Called before the command starts any thread.

@@ -136,7 +136,8 @@ pub fn check_copy(src: &Path) -> Result<CopyFacts, StoreError> {
 /// Replaces the database `db` with a checked copy of `src`. Refuses while a
 /// monitor holds the database's lock, and holds it itself meanwhile so a
 /// monitor starting now waits for the restore. The replaced file is kept as
-/// `DB.before-restore` (with its `-wal`, so it is complete).
+/// `DB.before-restore-TIMESTAMP`, a name no earlier restore used, with its
+/// write-ahead log folded in (or moved along), so it is complete.
 pub fn restore(src: &Path, db: &Path) -> Result<Restored, StoreError> {
     if fs::canonicalize(src)
         .ok()
@@ -151,7 +152,7 @@ pub fn restore(src: &Path, db: &Path) -> Result<Restored, StoreError> {
     let _lock = DatabaseLock::acquire(db, "restore")?;
     let source = open_source(src)?;
     check(&source, src, true)?;
-    let previous = db.exists().then(|| with_suffix(db, ".before-restore"));
+    let previous = db.exists().then(|| unused_name(db, ".before-restore"));
     let owner = fs::metadata(db).ok();
     let copy = place_checked_copy(
         &source,
@@ -169,6 +170,11 @@ fn open_source(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_path_buf(),
         detail,
     };
+    if path.is_dir() {
+        return Err(open_error(
+            "is a directory; give a backup file in it (e.g. archivist-YYYY-MM-DD.db)".into(),
+        ));
+    }
     if !path.is_file() {
         return Err(open_error("no such file".into()));
     }
@@ -309,9 +315,13 @@ fn place_checked_copy(
 /// the lock held, so no connection has the files open.
 fn keep_previous(db: &Path, keep_as: &Path) -> Result<(), StoreError> {
     let what = "keeping the replaced database";
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = fs::remove_file(with_suffix(keep_as, suffix));
+    // Folds the log into the file, so the kept copy is one file; a file too
+    // damaged for that keeps its -wal beside it instead (below).
+    if let Ok(conn) = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
+    // Never replaces anything: `keep_as` is a name no file has.
     fs::hard_link(db, keep_as).map_err(|e| file_error(keep_as, what, e.to_string()))?;
     let wal = with_suffix(db, "-wal");
     if wal.exists() {
@@ -350,6 +360,24 @@ fn sync_dir(path: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| file_error(dir, "flushing the directory to disk", e.to_string()))
+}
+
+/// `PATH` + `suffix` + `-YYYYMMDDTHHMMSSZ` (and `-2`, `-3`, ... after it if
+/// taken): a name for a kept copy that no earlier copy (nor its `-wal`) has.
+fn unused_name(path: &Path, suffix: &str) -> PathBuf {
+    let stamp: String = crate::clock::now()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let base = with_suffix(path, &format!("{suffix}-{stamp}"));
+    let taken = |p: &Path| p.exists() || with_suffix(p, "-wal").exists();
+    let mut candidate = base.clone();
+    let mut n = 1;
+    while taken(&candidate) {
+        n += 1;
+        candidate = with_suffix(&base, &format!("-{n}"));
+    }
+    candidate
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

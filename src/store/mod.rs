@@ -186,6 +186,14 @@ pub struct Store {
     writer: Option<Mutex<Connection>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     watch: Mutex<Connection>,
+    /// The file's (device, inode) at open, to notice it being replaced.
+    file_id: Option<(u64, u64)>,
+}
+
+/// (device, inode) of the file at `path` now.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl fmt::Debug for Store {
@@ -239,6 +247,7 @@ impl Store {
             .build(manager)
             .map_err(|e| open_error(e.to_string()))?;
         Ok(Store {
+            file_id: file_id(&path),
             path,
             damage,
             writer,
@@ -249,6 +258,15 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Another file now has this database's name (`restore` renamed a copy
+    /// over it): this store still reads the file it opened, which is gone.
+    pub fn replaced(&self) -> bool {
+        match (self.file_id, file_id(&self.path)) {
+            (Some(opened), Some(now)) => opened != now,
+            _ => false,
+        }
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction and commits it. If
