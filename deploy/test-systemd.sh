@@ -294,6 +294,12 @@ check "today's backup written" test -s "$root/var/lib/archivist/backups/archivis
 check "monitor starts again" inside systemctl start archivist.service
 check "and is active" within "$STEP_SECS" inside systemctl is-active --quiet archivist.service
 
+# --- an engineer's `archivist status` on the box ----------------------------------------
+status_elsewhere=$(inside sh -c 'cd /root && archivist status' 2>&1) || true
+check "status elsewhere names the service's database" \
+    grep -q 'keeps its database in /var/lib/archivist/archivist.db' <<<"$status_elsewhere"
+check "the way it names works" inside runuser -u archivist -- archivist --db /var/lib/archivist/archivist.db status
+
 # --- no blocked system call anywhere ----------------------------------------------------
 strict_loaded() {
     show "$1" DropInPaths | grep -q strict-seccomp.conf

@@ -121,6 +121,30 @@ impl Store {
                 "already exists; choose another name or pass --force to replace it".into(),
             ));
         }
+        let folder = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !folder.is_dir() {
+            return Err(file_error(
+                dest,
+                "writing a backup",
+                format!(
+                    "the folder {} does not exist; create it or choose another",
+                    folder.display()
+                ),
+            ));
+        }
+        if !super::writable_dir(folder) {
+            return Err(file_error(
+                dest,
+                "writing a backup",
+                format!(
+                    "the folder {} is not writable by this user",
+                    folder.display()
+                ),
+            ));
+        }
         let source = open_source(&self.path)?;
         place_checked_copy(&source, &self.path, dest, replace, None)
     }

@@ -208,9 +208,7 @@ impl Store {
         let path = path.to_path_buf();
         let open_error = |detail: String| open_failure(&path, detail);
         if access == Access::ReadOnly && !path.exists() {
-            return Err(open_error(
-                "no such file (run `archivist init` or the monitor first)".into(),
-            ));
+            return Err(open_error(missing_database(&path, Path::new(SERVICE_DB))));
         }
         let mut damage = None;
         let writer = match access {
@@ -424,11 +422,18 @@ fn why_unopenable(path: &Path) -> Option<String> {
     if path.is_dir() {
         return Some("it is a directory, not a file".into());
     }
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(parent) = parent {
-        if !parent.is_dir() {
-            return Some(format!("directory {} does not exist", parent.display()));
-        }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Some(format!("directory {} does not exist", parent.display()));
+    }
+    if !writable_dir(parent) {
+        return Some(format!(
+            "the folder {} is not writable by this user (SQLite keeps the database's -wal and -shm files beside it there); run as the user that owns it or give a --db in a writable folder",
+            parent.display()
+        ));
     }
     if path.exists() {
         // Opened for appending and closed at once: nothing is written.
@@ -437,6 +442,39 @@ fn why_unopenable(path: &Path) -> Option<String> {
         }
     }
     None
+}
+
+/// Where the installed service keeps its database (`deploy/archivist.service`).
+pub const SERVICE_DB: &str = "/var/lib/archivist/archivist.db";
+
+/// What to say when the database a command reads does not exist: on an
+/// installed machine the engineer most likely meant the service's.
+fn missing_database(path: &Path, service_db: &Path) -> String {
+    let reach = format!(
+        "sudo -u archivist archivist --db {} COMMAND",
+        service_db.display()
+    );
+    if path != service_db && service_db.exists() {
+        format!(
+            "no such file; this machine's service keeps its database in {}: {reach}",
+            service_db.display()
+        )
+    } else {
+        format!(
+            "no such file (run `archivist init` or the monitor first; on an installed machine: {reach})"
+        )
+    }
+}
+
+/// Whether this process may create files in `dir` (its effective user and
+/// groups, as the kernel decides, read-only mounts included).
+pub(crate) fn writable_dir(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(text) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated path.
+    unsafe { libc::access(text.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
 }
 
 /// Takes the write lock, waiting (bounded) while another process holds it.
@@ -519,5 +557,36 @@ fn describe(e: &rusqlite::Error) -> String {
         }
         rusqlite::Error::SqliteFailure(code, None) => format!("{code}"),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_database_points_to_the_service_one_when_it_exists() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let service_db = dir.path().join("service.db");
+        let here = Path::new("archivist.db");
+        let said = missing_database(here, &service_db);
+        assert!(
+            said.contains("no such file (run `archivist init`"),
+            "{said}"
+        );
+        assert!(said.contains("--db"), "{said}");
+        std::fs::write(&service_db, b"").expect("file written");
+        let said = missing_database(here, &service_db);
+        assert!(
+            said.contains(&format!("keeps its database in {}", service_db.display())),
+            "{said}"
+        );
+        assert!(
+            said.contains(&format!(
+                "sudo -u archivist archivist --db {}",
+                service_db.display()
+            )),
+            "{said}"
+        );
     }
 }
