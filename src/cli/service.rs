@@ -271,7 +271,7 @@ fn close_on_stop(store: &Arc<Store>) {
                 store.path().display()
             ),
             Ok(false) => log::info!(
-                "stopped on {signal}: {} closed (opened read-only)",
+                "stopped on {signal}: {} closed, not written (read-only or damaged)",
                 store.path().display()
             ),
             Err(e) => log::warn!("stopped on {signal}: {e}"),
@@ -342,12 +342,20 @@ pub(super) fn run_monitor(
     let board = Arc::new(StatusBoard::new(store));
     let single_run = settings.single_run;
     let interval = settings.interval;
-    log::info!(
-        "monitoring {} every {} s into {}",
-        settings.cablecast.api_url,
-        settings.interval.as_secs(),
-        db.display()
-    );
+    if single_run {
+        log::info!(
+            "checking {} once into {}",
+            settings.cablecast.api_url,
+            db.display()
+        );
+    } else {
+        log::info!(
+            "monitoring {} every {} s into {}",
+            settings.cablecast.api_url,
+            settings.interval.as_secs(),
+            db.display()
+        );
+    }
     let mut monitor = Monitor::new(settings, Arc::clone(&board));
     if single_run {
         let report = monitor.cycle();

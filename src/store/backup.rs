@@ -25,8 +25,8 @@ use super::{describe, schema, Store, StoreError, BUSY_TIMEOUT};
 /// schema version but without them is not ours.
 const ARCHIVIST_TABLES: &[&str] = &["cablecast_show", "cablecast_vod", "monitor_cycle"];
 
-/// Problems `PRAGMA integrity_check` lists before it stops; the first few say
-/// enough in a log line.
+/// Problems of `PRAGMA integrity_check` said in the one log line; the first
+/// few say enough.
 const VERDICT_LINES: usize = 5;
 
 /// What a checked copy holds.
@@ -58,22 +58,48 @@ pub(super) fn damage_of(conn: &Connection, full: bool) -> rusqlite::Result<Optio
     let lines: rusqlite::Result<Vec<String>> = conn.prepare(pragma).and_then(|mut statement| {
         statement
             .query_map([], |row| row.get::<_, String>(0))?
-            .take(VERDICT_LINES)
             .collect()
     });
     match lines {
         Ok(lines) if lines.len() == 1 && lines[0] == "ok" => Ok(None),
-        Ok(lines) => Ok(Some(lines.join("; "))),
+        Ok(lines) => Ok(Some(one_line_verdict(&lines))),
+        // SQLite reports some malformed records as running out of memory
+        // (a length field read from garbage): the same verdict.
         Err(e)
             if matches!(
                 e.sqlite_error_code(),
-                Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+                Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase | ErrorCode::OutOfMemory)
             ) =>
         {
-            Ok(Some(describe(&e)))
+            Ok(Some(format!("unreadable: {}", describe(&e))))
         }
         Err(e) => Err(e),
     }
+}
+
+/// The check's problems as one line: SQLite puts several in one row,
+/// separated by newlines, under a `*** in database main ***` heading. The
+/// first [`VERDICT_LINES`] say enough; the rest are counted.
+fn one_line_verdict(rows: &[String]) -> String {
+    let problems: Vec<&str> = rows
+        .iter()
+        .flat_map(|row| row.lines())
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("***"))
+        .collect();
+    let mut verdict = problems
+        .iter()
+        .take(VERDICT_LINES)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems.len() > VERDICT_LINES {
+        verdict.push_str(&format!(
+            "; and {} more problems",
+            problems.len() - VERDICT_LINES
+        ));
+    }
+    verdict
 }
 
 /// The refusal for a damaged database, naming the newest daily backup next

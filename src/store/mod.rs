@@ -339,6 +339,32 @@ impl Store {
         Ok(true)
     }
 
+    /// A read that failed the way a damaged file fails (malformed, not a
+    /// database, or SQLite's "out of memory" on a garbled record) gets the
+    /// integrity verdict and the backup to restore, as at open, rather
+    /// than SQLite's bare words; checked on a connection of its own.
+    fn damage_behind(&self, e: &rusqlite::Error) -> Option<StoreError> {
+        if let Some(damage) = &self.damage {
+            return Some(damage.clone());
+        }
+        if !matches!(
+            e.sqlite_error_code(),
+            Some(
+                rusqlite::ErrorCode::DatabaseCorrupt
+                    | rusqlite::ErrorCode::NotADatabase
+                    | rusqlite::ErrorCode::OutOfMemory
+            )
+        ) {
+            return None;
+        }
+        let conn = open_reader(&self.path, WATCH_CACHE_KIB).ok()?;
+        let verdict = match backup::damage_of(&conn, false) {
+            Ok(verdict) => verdict?,
+            Err(check) => format!("unreadable: {}", describe(&check)),
+        };
+        Some(backup::damaged(&self.path, verdict))
+    }
+
     /// The writer connection, unless the file is read-only or damaged.
     fn writer_for(&self, what: &str) -> Result<&Mutex<Connection>, StoreError> {
         if let Some(damage) = &self.damage {
@@ -395,6 +421,9 @@ impl Store {
                 path: self.path.clone(),
                 what: what.to_string(),
             };
+        }
+        if let Some(damage) = self.damage_behind(e) {
+            return damage;
         }
         StoreError::Sqlite {
             path: self.path.clone(),
