@@ -27,6 +27,8 @@
 //! - `stuck`: when a VOD in flight counts as stuck (`ARCHIVIST_STUCK_AFTER`),
 //!   one threshold per in-flight state, the same on every surface.
 //! - `systemd`: readiness, status and watchdog pings to systemd.
+//! - `shutdown`: SIGTERM and SIGINT: the process-wide stop flag, and the
+//!   closing steps (checkpoint, one log line) run once before exit 0.
 //! - `web`: the status server: the page, the JSON API, `/metrics`,
 //!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
 //! - `clock`: stored timestamps, and the station's time zone
@@ -70,6 +72,10 @@
 //!   show to a second video without reporting it as a conflict.
 //! - Nothing writes to a database that failed its integrity check at open
 //!   (`Store::damage`); the monitor then runs no cycles.
+//! - A stop signal never ends the process mid-transaction: the monitor,
+//!   `serve` and the demo stop sending requests, the closing steps wait for
+//!   the writer, checkpoint the log (`wal_checkpoint(TRUNCATE)`) and exit 0
+//!   within `shutdown::GRACE` plus a commit.
 //! - A running monitor holds `DB.lock` (`flock`); `restore` refuses while it
 //!   does.
 //! - The Cablecast password, and the Basic auth header made from it, never
@@ -90,6 +96,7 @@ pub mod loadtest;
 pub mod logging;
 pub mod memory;
 pub mod monitor;
+pub mod shutdown;
 pub mod status;
 pub mod store;
 pub mod stuck;

@@ -17,6 +17,8 @@
 //! systemd's start timeout, so a first catalogue pass that takes longer than
 //! `TimeoutStartSec=` is not mistaken for a hung start.
 //!
+//! On SIGTERM the service says `STOPPING=1` (see `shutdown`).
+//!
 //! What this is not: no other systemd feature (socket activation, journald's
 //! native protocol, the `libsystemd` library).
 
@@ -216,6 +218,17 @@ impl ServiceLink {
     pub fn read_only(&self, damage: &StoreError) {
         self.pulse.idle_until_ms.store(u64::MAX, Ordering::Relaxed);
         self.tell(&format!("read-only: {damage}"));
+    }
+
+    /// What tells systemd the service is stopping (`STOPPING=1`), to run
+    /// from the thread that learns of the stop.
+    pub fn stopping_notice(&self) -> impl FnOnce() + Send + 'static {
+        let notifier = self.notifier.clone();
+        move || {
+            if let Some(notifier) = notifier {
+                notifier.send("STOPPING=1\nSTATUS=stopping\n");
+            }
+        }
     }
 
     fn set_idle_for(&self, wait: Duration) {

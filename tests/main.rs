@@ -22,6 +22,8 @@ mod faults_secrets;
 mod faults_web;
 mod loadtest;
 mod schema_upgrade;
+mod service_messages;
+mod service_stop;
 mod transcriptions;
 
 mod web_api;

@@ -79,7 +79,7 @@ Commands:
              (--force replaces an existing DEST)
   restore SRC
              Replace the database with a checked copy of SRC (stop the service first);
-             the replaced file is kept as DB.before-restore
+             the replaced file is kept as DB.before-restore-TIMESTAMP
   demo-station [--listen ADDR] [--shows N]
              Serve only the demo Cablecast until stopped [default 127.0.0.1:8090, 300 shows]
   help       Print this help (--version: version, commit, target and SQLite)

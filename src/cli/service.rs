@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::clock::StationZone;
+use crate::monitor::SyncNow;
+use crate::shutdown;
 
 /// Longest interval accepted: a day.
 const MAX_INTERVAL_SECS: u64 = 86_400;
@@ -249,13 +251,66 @@ pub(super) fn run_serve(db: &std::path::Path, settings: WebSettings) -> Result<E
     } else {
         Access::ReadOnly
     };
-    let store = Arc::new(Store::open(db, access)?);
-    let board = Arc::new(StatusBoard::new(store));
-    let server = start_status_server(settings, board, None)?;
-    println!("Status page: http://{}/", server.addr());
-    log::info!("serving {} on http://{}/", db.display(), server.addr());
-    server.wait();
-    Ok(ExitCode::SUCCESS)
+    listen_for_stop()?;
+    let mut settings = settings;
+    let mut first = true;
+    loop {
+        let store = Arc::new(Store::open(db, access)?);
+        close_on_stop(&store);
+        let board = Arc::new(StatusBoard::new(Arc::clone(&store)));
+        let server = start_status_server(settings.clone(), board, None)?;
+        if first {
+            println!("Status page: http://{}/", server.addr());
+            log::info!("serving {} on http://{}/", db.display(), server.addr());
+            first = false;
+        }
+        // The same address (a `:0` port resolved) after a reopen.
+        settings.listen = server.addr();
+        // `restore` renames a new file over the database: serve that one.
+        while !shutdown::wait_timeout(REPLACED_CHECK) {
+            if store.replaced() {
+                break;
+            }
+        }
+        drop(server);
+        if shutdown::requested() {
+            shutdown::finish();
+            return Ok(ExitCode::SUCCESS);
+        }
+        log::info!(
+            "{} was replaced (restored from a backup): serving the new file",
+            db.display()
+        );
+    }
+}
+
+/// How often `serve` looks whether the database file was replaced.
+const REPLACED_CHECK: Duration = Duration::from_secs(1);
+
+/// Makes SIGTERM and SIGINT stop the command cleanly (see `shutdown`).
+/// Called before the command starts any thread.
+fn listen_for_stop() -> Result<(), CliError> {
+    shutdown::listen().map_err(|e| CliError::Other(format!("listening for stop signals: {e}")))
+}
+
+/// What ends a stopped process that has the database open: the log folded
+/// into the file, and the one line that says so.
+fn close_on_stop(store: &Arc<Store>) {
+    let store = Arc::clone(store);
+    shutdown::closing_steps(move || {
+        let signal = shutdown::signal().unwrap_or("a stop request");
+        match store.checkpoint() {
+            Ok(true) => log::info!(
+                "stopped on {signal}: {} checkpointed and closed",
+                store.path().display()
+            ),
+            Ok(false) => log::info!(
+                "stopped on {signal}: {} closed, not written (read-only or damaged)",
+                store.path().display()
+            ),
+            Err(e) => log::warn!("stopped on {signal}: {e}"),
+        }
+    });
 }
 
 fn start_status_server(
@@ -266,11 +321,20 @@ fn start_status_server(
     let listen = settings.listen;
     StatusServer::start(settings, board, wake).map_err(|e| match e.kind() {
         // The address is a setting the engineer can fix: a config error.
-        std::io::ErrorKind::AddrInUse
-        | std::io::ErrorKind::AddrNotAvailable
-        | std::io::ErrorKind::PermissionDenied => CliError::Config(ConfigError::new(
+        std::io::ErrorKind::AddrInUse => CliError::Config(ConfigError::new(
             "--listen (or ARCHIVIST_LISTEN)",
             format!("{e}; is another archivist or program using {listen}?"),
+        )),
+        std::io::ErrorKind::PermissionDenied => CliError::Config(ConfigError::new(
+            "--listen (or ARCHIVIST_LISTEN)",
+            format!(
+                "{e}; this user may not listen on port {}: ports below 1024 need privileges the service does not have, use 1024 or above (e.g. 8080)",
+                listen.port()
+            ),
+        )),
+        std::io::ErrorKind::AddrNotAvailable => CliError::Config(ConfigError::new(
+            "--listen (or ARCHIVIST_LISTEN)",
+            format!("{e}; {} is not an address of this machine", listen.ip()),
         )),
         _ => CliError::Other(e.to_string()),
     })
@@ -283,10 +347,13 @@ pub(super) fn run_monitor(
     admin_token: Option<AdminToken>,
     on_listening: &dyn Fn(SocketAddr),
 ) -> Result<ExitCode, CliError> {
+    listen_for_stop()?;
     // Held for the whole run, so `restore` can tell the service is running.
     let _lock = DatabaseLock::acquire(db, "monitor")?;
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
+    close_on_stop(&store);
     let service = ServiceLink::start(env, crate::cablecast::requests_begun);
+    shutdown::on_request(service.stopping_notice());
     let mut web = WebSettings::new(settings.listen, settings.interval);
     web.admin_token = admin_token;
     if let Some(damage) = store.damage().cloned() {
@@ -301,21 +368,35 @@ pub(super) fn run_monitor(
         let board = Arc::new(StatusBoard::new(store));
         let server = start_status_server(web, board, None)?;
         on_listening(server.addr());
-        server.wait();
+        shutdown::wait();
+        drop(server);
+        shutdown::finish();
         return Ok(ExitCode::SUCCESS);
     }
     let board = Arc::new(StatusBoard::new(store));
     let single_run = settings.single_run;
     let interval = settings.interval;
-    log::info!(
-        "monitoring {} every {} s into {}",
-        settings.cablecast.api_url,
-        settings.interval.as_secs(),
-        db.display()
-    );
+    if single_run {
+        log::info!(
+            "checking {} once into {}",
+            settings.cablecast.api_url,
+            db.display()
+        );
+    } else {
+        log::info!(
+            "monitoring {} every {} s into {}",
+            settings.cablecast.api_url,
+            settings.interval.as_secs(),
+            db.display()
+        );
+    }
     let mut monitor = Monitor::new(settings, Arc::clone(&board));
     if single_run {
         let report = monitor.cycle();
+        if report.stopped {
+            shutdown::finish();
+            return Ok(ExitCode::SUCCESS);
+        }
         service.cycle_done(&report, Duration::ZERO);
         return match report.cablecast_error {
             Some(e @ CablecastError::Unauthorized { .. }) => Err(CliError::Cablecast(e)),
@@ -330,6 +411,10 @@ pub(super) fn run_monitor(
     }
     // One pending wake-up is enough: more requests while it waits add nothing.
     let (wake, woken) = std::sync::mpsc::sync_channel(1);
+    let stop_waiting = wake.clone();
+    shutdown::on_request(move || {
+        let _ = stop_waiting.try_send(SyncNow);
+    });
     let server = start_status_server(web, Arc::clone(&board), Some(wake))?;
     on_listening(server.addr());
     monitor.run(Some(woken), |report| {
@@ -337,6 +422,7 @@ pub(super) fn run_monitor(
         service.cycle_done(report, interval.saturating_sub(took));
     });
     drop(server);
+    shutdown::finish();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -355,6 +441,8 @@ pub(super) fn run_demo(
     env: &Env,
     admin_token: Option<AdminToken>,
 ) -> Result<ExitCode, CliError> {
+    // Before the station's threads start, so they leave the signals to it.
+    listen_for_stop()?;
     flags.interval.get_or_insert_with(|| DEMO_INTERVAL.into());
     // The demo never reads the station's real settings: it has its own
     // station and, unless --db is given, its own database file.
@@ -407,12 +495,19 @@ pub(super) fn run_demo_station(rest: Vec<OsString>) -> Result<ExitCode, CliError
         }
     }
     options.listen = config::parse_listen("--listen", &listen)?;
+    listen_for_stop()?;
     let station = DemoStation::start(options)
         .map_err(|e| CliError::Other(format!("starting the demo station: {e}")))?;
     println!("CABLECAST_API_URL={}", station.api_url());
-    loop {
-        std::thread::park();
-    }
+    log::info!("demo station on {}", station.api_url());
+    shutdown::closing_steps(|| {
+        let signal = shutdown::signal().unwrap_or("a stop request");
+        log::info!("stopped on {signal}: demo station closed");
+    });
+    shutdown::wait();
+    drop(station);
+    shutdown::finish();
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use crate::cache::{self, TtlCache};
 use crate::clock;
 use crate::config::MonitorSettings;
 use crate::memory;
+use crate::shutdown;
 use crate::status::StatusBoard;
 use crate::store::{counters, CycleRecord, Store, StoreError, SyncStats};
 
@@ -83,6 +84,9 @@ pub struct CycleReport {
     pub reads_and_records: u64,
     /// SQL statements inside batch write transactions.
     pub batch_write_statements: u64,
+    /// The service began stopping during the cycle: its remaining requests
+    /// were not sent, and it is neither recorded nor logged.
+    pub stopped: bool,
 }
 
 impl CycleReport {
@@ -139,17 +143,21 @@ impl Monitor {
         self.board.store()
     }
 
-    /// Runs cycles until `wake` is disconnected (or forever without one),
-    /// starting each `interval` after the previous one started; a `SyncNow`
-    /// on `wake` starts the next cycle at once.
+    /// Runs cycles until `wake` is disconnected or the service is stopping
+    /// (see `shutdown`; send a `SyncNow` then, to end the wait), starting
+    /// each `interval` after the previous one started; a `SyncNow` on `wake`
+    /// starts the next cycle at once.
     pub fn run(
         &mut self,
         wake: Option<Receiver<SyncNow>>,
         mut after_cycle: impl FnMut(&CycleReport),
     ) {
-        loop {
+        while !shutdown::requested() {
             let started = Instant::now();
             let report = self.cycle();
+            if report.stopped {
+                return;
+            }
             after_cycle(&report);
             let next = started + self.settings.interval;
             let wait = next.saturating_duration_since(Instant::now());
@@ -181,6 +189,7 @@ impl Monitor {
             stats: None,
             reads_and_records: 0,
             batch_write_statements: 0,
+            stopped: false,
         };
 
         // A running monitor's retries end before its next cycle is due; a
@@ -255,6 +264,11 @@ impl Monitor {
                 Err(e) => report.store_error = Some(e.to_string()),
             }
             phases.push(("refresh", phase.elapsed()));
+        }
+        if shutdown::requested() {
+            // What was committed stays; the rest is for the next start.
+            report.stopped = true;
+            return report;
         }
         if report.cablecast_error.is_some() {
             // Whatever failed, the next cycle checks the connection afresh.
@@ -343,6 +357,9 @@ impl Monitor {
             return;
         }
         match (&self.health, &health, &report.cablecast_error) {
+            (_, Health::Down(_), Some(e)) if self.settings.single_run => {
+                log::error!("{e}; keeping the last known state")
+            }
             (_, Health::Down(_), Some(e)) => {
                 log::error!("{e}; keeping the last known state and retrying every cycle")
             }

@@ -237,6 +237,7 @@ fn is_server_failure(e: &CablecastError) -> bool {
             | CablecastError::Timeout { .. }
             | CablecastError::Unauthorized { .. }
             | CablecastError::Redirected { .. }
+            | CablecastError::Stopped { .. }
     ) || e.is_transient()
 }
 
