@@ -4,8 +4,10 @@
 //!
 //! # Code map
 //!
-//! - `cli`: parses arguments and the environment once into a validated
-//!   [`config`] and runs one command. Nothing else reads `std::env`.
+//! - `cli`: `cli::parse` turns the arguments and the environment (read once,
+//!   in `main`) into one validated `cli::Command`; `cli::execute` runs it.
+//!   `cli::spec` is the one definition of every command, flag and variable:
+//!   the parser accepts only what it lists and the help is rendered from it.
 //! - `monitor`: the monitoring cycle (connection check, catalogue sync,
 //!   in-flight refresh, stats, one log line).
 //! - `cablecast`: the Cablecast HTTP client. Cablecast's JSON shapes
@@ -24,7 +26,9 @@
 //! - `transcription`: caption files and reported transcription jobs: the
 //!   storage scan, `record` (shared by `transcriptions add` and
 //!   `POST /api/transcriptions`), and linking results to shows.
-//! - `systemd`: readiness, status and watchdog pings to systemd.
+//! - `systemd`: readiness, status and watchdog pings to systemd, from the
+//!   `SystemdEnv` that `cli` read (uses `monitor`'s cycle report and
+//!   `store`'s errors).
 //! - `web`: the status server: the page, the JSON API, `/metrics`,
 //!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
 //! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
@@ -33,7 +37,7 @@
 //! status -> {store, cache}; cli -> transcription -> store;
 //! cli -> web -> {status, store, transcription} (and the monitor's
 //! `SyncNow` wake-up);
-//! cli -> systemd -> monitor's reports.
+//! cli -> systemd -> {monitor, store} (the cycle report and store errors).
 //!
 //! # Invariants
 //!
