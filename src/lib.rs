@@ -14,7 +14,11 @@
 //!   (`cablecast::wire`) never leave it; it hands out domain types from `vod`.
 //! - `store`: the SQLite file, its checked copies (backup, restore) and its
 //!   lock file. All SQL lives here.
-//! - `cache`: the in-process LRU with expiry, with hit and miss counters.
+//! - `cache`: the process's one answer cache (an LRU of the sync figures, the
+//!   status report and every rendered GET answer, keyed by route and
+//!   normalised query, each valid for one data version, built once while
+//!   others wait, bounded in entries and bytes), the connection check's
+//!   time-based entry, and the hit and miss counters.
 //! - `status`: the cached sync figures and the status report built on them.
 //! - `demo`: a built-in Cablecast-compatible station on loopback.
 //! - `bench`: `archivist bench`, the before/after figures of each
@@ -34,7 +38,7 @@
 //! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
-//! status -> {store, cache}; cli -> transcription -> store;
+//! status -> {store, cache}; web -> cache; cli -> transcription -> store;
 //! cli -> web -> {status, store, transcription} (and the monitor's
 //! `SyncNow` wake-up);
 //! cli -> systemd -> {monitor, store} (the cycle report and store errors).
@@ -55,9 +59,11 @@
 //!   which every cached read checks.
 //! - The status server never writes VOD state. Its write endpoints
 //!   (`POST /api/sync-now`, which only wakes the monitor, and
-//!   `POST /api/transcriptions`) exist only with `ARCHIVIST_ADMIN_TOKEN` set.
-//!   Its answers are rendered once per `data_version` and served from
-//!   memory.
+//!   `POST /api/transcriptions`, which records a caption result) exist only
+//!   with `ARCHIVIST_ADMIN_TOKEN` set. Every GET answer is rendered once per
+//!   `data_version` (and route and query) and served from the answer cache;
+//!   `/healthz` alone is computed per request, from the cached figures and
+//!   the clock.
 //! - A transcription result's id is a stable hash of its stored output path
 //!   (video path when it has none); paths are stored as reached, never
 //!   resolved through symlinks.

@@ -14,7 +14,6 @@ mod catalog;
 mod refresh;
 
 use std::fmt;
-use std::num::NonZeroUsize;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +22,7 @@ pub use catalog::CatalogSummary;
 pub use refresh::RefreshSummary;
 
 use crate::cablecast::{CablecastClient, CablecastError};
-use crate::cache::{self, TtlCache};
+use crate::cache::{self, Expiring};
 use crate::clock;
 use crate::config::MonitorSettings;
 use crate::memory;
@@ -102,7 +101,7 @@ pub struct Monitor {
     client: CablecastClient,
     board: Arc<StatusBoard>,
     settings: MonitorSettings,
-    checks: TtlCache<(), ()>,
+    checks: Expiring,
     last_catalog: Option<Instant>,
     health: Health,
     /// The database failure last logged, so a full disk or a read-only file
@@ -116,7 +115,7 @@ impl Monitor {
             client: CablecastClient::new(settings.cablecast.clone()),
             board,
             settings,
-            checks: TtlCache::new(NonZeroUsize::MIN),
+            checks: Expiring::default(),
             last_catalog: None,
             health: Health::Unknown,
             database_trouble: None,
@@ -228,7 +227,7 @@ impl Monitor {
         }
         if report.cablecast_error.is_some() {
             // Whatever failed, the next cycle checks the connection afresh.
-            self.checks.invalidate(&());
+            self.checks.forget();
         }
 
         let phase = Instant::now();
@@ -281,13 +280,13 @@ impl Monitor {
     }
 
     fn check_connection(&mut self) -> Result<(), CablecastError> {
-        if self.checks.get(&()).is_some() {
+        if self.checks.holds() {
             return Ok(());
         }
         // Only success is cached: a failed check is repeated next cycle, so
         // recovery is noticed within one interval.
         self.client.check_connection()?;
-        self.checks.insert((), (), CONNECTION_CHECK_TTL);
+        self.checks.confirm(CONNECTION_CHECK_TTL);
         Ok(())
     }
 

@@ -4,15 +4,16 @@
 //! - `server`: the listener, socket timeouts and the fixed pool of workers.
 //! - `routes`: which path answers what, and the one place errors become
 //!   HTTP statuses ([`WebError`]).
-//! - `facts`, `snapshot`: answers rendered once per database change and
-//!   served from memory.
+//! - `facts`: the figures behind several answers, read once per database
+//!   change. Every GET answer is rendered once per data version and served
+//!   from the process's answer cache (`cache::Answers`, via `routes`).
 //! - `page`, `chart`, `html`: the HTML page and its SVG history charts.
 //! - `metrics`, `badge`, `query`, `admin`, `reply`: one small concern each.
 //!
-//! What this module is not: it never writes VOD state. The only endpoint
-//! that changes anything (`POST /api/sync-now`) asks the monitor to run a
-//! cycle, exists only when an admin token is configured, and checks it with
-//! `admin::authorize`.
+//! What this module is not: it never writes VOD state. Its write endpoints
+//! (`POST /api/sync-now`, which asks the monitor to run a cycle, and
+//! `POST /api/transcriptions`, which records a caption result) exist only
+//! when an admin token is configured, and check it with `admin::authorize`.
 
 mod admin;
 mod badge;
@@ -25,7 +26,6 @@ mod query;
 mod reply;
 mod routes;
 mod server;
-mod snapshot;
 
 use std::fmt;
 
