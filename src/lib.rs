@@ -45,8 +45,16 @@
 //!
 //! # Invariants
 //!
-//! - Only `cablecast` does outbound network IO.
-//! - Only `store` speaks SQL; every write is one `BEGIN IMMEDIATE`
+//! `tests/tidy.rs` checks the ones that show in the source: SQL only in
+//! `store`, outbound IO only where named below, `std::env` only in `main`,
+//! `//!` docs on every file, and a `// reason:` for every `unwrap`/`expect`
+//! outside tests.
+//!
+//! - Only `cablecast` does outbound network IO, with two named exceptions:
+//!   `loadtest`'s client (load against a status server, loopback only
+//!   unless told otherwise) and the notification senders (`notify`).
+//!   `tests/tidy.rs` checks it.
+//! - Only `store` speaks SQL (and only it names `rusqlite`); every write is one `BEGIN IMMEDIATE`
 //!   transaction (or one single statement), so nothing is ever half applied.
 //! - In a process, only the monitor thread writes VOD and show state.
 //! - A catalogue pass removes rows only after it listed everything Cablecast

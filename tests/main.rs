@@ -20,6 +20,7 @@ mod faults_secrets;
 mod faults_web;
 mod loadtest;
 mod schema_upgrade;
+mod tidy;
 mod transcriptions;
 
 mod web_api;

@@ -278,6 +278,6 @@ pub fn version_line() -> String {
         env!("CARGO_PKG_VERSION"),
         env!("ARCHIVIST_COMMIT"),
         env!("ARCHIVIST_TARGET"),
-        rusqlite::version()
+        store::sqlite_version()
     )
 }

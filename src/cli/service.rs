@@ -146,7 +146,12 @@ pub(super) fn run_demo(db: &Path, mut service: Service) -> Result<ExitCode, CliE
         })?;
     service.settings.cablecast.api_url = station.api_url();
     println!("Demo station (Cablecast API): {}", station.api_url());
-    println!("Database: {}  (inspect: sqlite3 -readonly {} 'SELECT vod_state, count(*) FROM cablecast_vod GROUP BY vod_state')", db.display(), db.display());
+    println!(
+        "Database: {}  (inspect: sqlite3 -readonly {} '{}')",
+        db.display(),
+        db.display(),
+        crate::store::VODS_BY_STATE_SQL
+    );
     println!("Status: archivist --db {} status", db.display());
     let interval = service.settings.interval;
     let ticker_station = Arc::new(station);
