@@ -11,6 +11,20 @@
 //! parser and the help both read it); `parse` validates; `service` runs the
 //! long-running commands (monitor, demo, serve), `measure` the measuring
 //! ones (bench, loadtest, export) and `transcriptions` the caption commands.
+//!
+//! Adding to it, each a local change:
+//! - A flag: an `Opt` in the command's list in `spec` (`switch(..)` or
+//!   `flag(..)` with its value name, variable and default); read it in the
+//!   command's arm of `parse` with `given.switch(..)`, `given.setting(..)`
+//!   or `given.required(..)` into a field of its `Action`. Help, `--help` and
+//!   the unknown-flag check follow from the spec.
+//! - An environment setting: an `Opt` with an empty flag (`var(..)`) in the
+//!   list of every command that uses it (a shared `const` group when
+//!   several do), validated in `parse` into the settings that need it.
+//!   Nothing outside `main` reads the environment.
+//! - A command: a `CommandSpec` in `spec::COMMANDS` (an action of a group is
+//!   named `"group action"`, as `"transcriptions scan"`), an `Action`
+//!   variant, an arm in `parse` and one in [`execute`].
 
 mod measure;
 mod parse;
@@ -49,8 +63,8 @@ pub enum CliError {
     Store(StoreError),
     /// Cablecast failed in a one-shot command.
     Cablecast(CablecastError),
-    /// A monitoring cycle ran but left VODs unrefreshed or unwritten.
-    Incomplete(String),
+    /// A single cycle ran, but VODs could not be refreshed.
+    Unrefreshed { vods: usize },
     /// The load test could not start (a bad or remote `--url`, a host name
     /// that does not resolve).
     Load(LoadError),
@@ -102,7 +116,7 @@ impl fmt::Display for CliError {
             CliError::Config(e) => e.fmt(f),
             CliError::Store(e) => e.fmt(f),
             CliError::Cablecast(e) => e.fmt(f),
-            CliError::Incomplete(message) => f.write_str(message),
+            CliError::Unrefreshed { vods } => write!(f, "{vods} VODs could not be refreshed"),
             CliError::Load(e) => e.fmt(f),
             CliError::NothingAnswered { requests } => write!(
                 f,

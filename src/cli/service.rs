@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CliError, Service};
-use crate::cablecast::CablecastError;
 use crate::config::ConfigError;
 use crate::demo::{DemoStation, StationOptions};
 use crate::monitor::Monitor;
@@ -113,15 +112,14 @@ pub(super) fn run_monitor(
     if single_run {
         let report = monitor.cycle();
         service.cycle_done(&report, Duration::ZERO);
-        return match report.cablecast_error {
-            Some(e @ CablecastError::Unauthorized { .. }) => Err(CliError::Cablecast(e)),
-            Some(e) => Err(CliError::Cablecast(e)),
-            None if !report.is_current() => {
-                Err(CliError::Incomplete(report.store_error.unwrap_or_else(
-                    || format!("{} VODs could not be refreshed", report.refresh.failed),
-                )))
-            }
-            None => Ok(ExitCode::SUCCESS),
+        let current = report.is_current();
+        return match (report.cablecast_error, report.store_error) {
+            (Some(e), _) => Err(CliError::Cablecast(e)),
+            (None, Some(e)) => Err(CliError::Store(e)),
+            (None, None) if !current => Err(CliError::Unrefreshed {
+                vods: report.refresh.failed,
+            }),
+            (None, None) => Ok(ExitCode::SUCCESS),
         };
     }
     // One pending wake-up is enough: more requests while it waits add nothing.

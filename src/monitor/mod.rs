@@ -67,7 +67,7 @@ pub struct CycleReport {
     /// The first Cablecast failure of the cycle, if any.
     pub cablecast_error: Option<CablecastError>,
     /// A database failure that stopped part of the cycle, if any.
-    pub store_error: Option<String>,
+    pub store_error: Option<StoreError>,
     pub catalog: Option<CatalogSummary>,
     pub refresh: RefreshSummary,
     pub stats: Option<Arc<SyncStats>>,
@@ -196,7 +196,7 @@ impl Monitor {
                         report.catalog = Some(summary);
                     }
                     Err(CycleError::Cablecast(e)) => report.cablecast_error = Some(e),
-                    Err(CycleError::Store(e)) => report.store_error = Some(e.to_string()),
+                    Err(CycleError::Store(e)) => report.store_error = Some(e),
                 }
                 // Whatever pages were saved, the figures moved.
                 self.board.invalidate();
@@ -221,7 +221,7 @@ impl Monitor {
                     report.cablecast_error = report.refresh.cablecast_error.clone();
                     report.store_error = report.refresh.store_error.clone();
                 }
-                Err(e) => report.store_error = Some(e.to_string()),
+                Err(e) => report.store_error = Some(e),
             }
             phases.push(("refresh", phase.elapsed()));
         }
@@ -234,7 +234,7 @@ impl Monitor {
         match self.board.sync_stats() {
             Ok(stats) => report.stats = Some(stats),
             Err(e) => {
-                report.store_error.get_or_insert_with(|| e.to_string());
+                report.store_error.get_or_insert(e);
             }
         }
         phases.push(("stats", phase.elapsed()));
@@ -268,7 +268,7 @@ impl Monitor {
         report.batch_write_statements = statements.writes;
         report.reads_and_records = statements.reads + 1;
         if let Err(e) = self.store().record_cycle(&report.record) {
-            report.store_error.get_or_insert_with(|| e.to_string());
+            report.store_error.get_or_insert(e);
         }
         // The record is a write, so the cached figures go, as after every
         // write: its data version moved anyway, and dropping them now saves
@@ -317,7 +317,8 @@ impl Monitor {
     /// Logs a database failure (full disk, read-only file, lock held too
     /// long), a change to another one, or its end, once each.
     fn note_database(&mut self, report: &CycleReport) {
-        if report.store_error == self.database_trouble {
+        let trouble = report.store_error.as_ref().map(ToString::to_string);
+        if trouble == self.database_trouble {
             return;
         }
         match &report.store_error {
@@ -326,7 +327,7 @@ impl Monitor {
             ),
             None => log::info!("database writes work again"),
         }
-        self.database_trouble = report.store_error.clone();
+        self.database_trouble = trouble;
     }
 
     fn log_cycle(&self, report: &CycleReport, phases: &[(&str, Duration)]) {

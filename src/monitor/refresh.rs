@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::cablecast::{CablecastClient, CablecastError};
-use crate::store::{RefreshOutcome, Store};
+use crate::store::{RefreshOutcome, Store, StoreError};
 use crate::vod::Vod;
 
 /// What a refresh did.
@@ -26,7 +26,7 @@ pub struct RefreshSummary {
     pub cablecast_error: Option<CablecastError>,
     /// The first failed batch write; its VODs stay in flight and are
     /// re-read next cycle.
-    pub store_error: Option<String>,
+    pub store_error: Option<StoreError>,
 }
 
 /// Refreshes `in_flight` (the rows as stored now).
@@ -115,7 +115,7 @@ fn write_batch(store: &Store, batch: &mut Vec<RefreshOutcome>, summary: &mut Ref
         Err(e) => {
             // The monitor logs it, once per change of state.
             summary.failed += batch.len();
-            summary.store_error.get_or_insert_with(|| e.to_string());
+            summary.store_error.get_or_insert(e);
         }
     }
     batch.clear();

@@ -94,7 +94,7 @@ pub enum Access {
 }
 
 /// What went wrong with the database, always naming the file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StoreError {
     /// The file could not be opened, or is not an SQLite database.
     Open { path: PathBuf, detail: String },

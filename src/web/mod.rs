@@ -33,6 +33,7 @@ pub use admin::{AdminToken, MIN_TOKEN_LEN};
 pub use server::{StatusServer, WebSettings, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT};
 
 use crate::store::StoreError;
+use crate::transcription::RecordError;
 
 /// Why a request gets something other than its answer. Each variant maps to
 /// one HTTP status in [`WebError::status`]; the body is [`fmt::Display`]: one
@@ -45,6 +46,8 @@ pub enum WebError {
     MethodNotAllowed(&'static str),
     /// A query parameter is malformed or out of range.
     BadQuery(String),
+    /// A transcription job's report was refused.
+    BadReport(RecordError),
     /// The request body is larger than the server accepts.
     BodyTooLarge,
     /// An admin endpoint without the right `Authorization: Bearer` token.
@@ -62,7 +65,7 @@ impl WebError {
         match self {
             WebError::NotFound => 404,
             WebError::MethodNotAllowed(_) => 405,
-            WebError::BadQuery(_) => 400,
+            WebError::BadQuery(_) | WebError::BadReport(_) => 400,
             WebError::BodyTooLarge => 413,
             WebError::Unauthorized => 401,
             WebError::Store(_) | WebError::NoMonitor => 503,
@@ -77,6 +80,7 @@ impl fmt::Display for WebError {
             WebError::NotFound => f.write_str("not found"),
             WebError::MethodNotAllowed(allowed) => write!(f, "method not allowed (use {allowed})"),
             WebError::BadQuery(why) => write!(f, "bad request: {why}"),
+            WebError::BadReport(why) => write!(f, "bad request: {why}"),
             WebError::BodyTooLarge => f.write_str("request body too large"),
             WebError::Unauthorized => f.write_str("admin token required"),
             WebError::Store(e) => write!(f, "database unavailable: {e}"),

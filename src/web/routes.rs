@@ -376,7 +376,7 @@ impl Site {
         })?;
         let id = transcription::record(self.board.store(), &report).map_err(|e| match e {
             RecordError::Store(store) => WebError::Store(store),
-            invalid => WebError::BadQuery(invalid.to_string()),
+            invalid => WebError::BadReport(invalid),
         })?;
         self.board.invalidate();
         let body = serde_json::json!({ "id": id }).to_string();
