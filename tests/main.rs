@@ -24,6 +24,7 @@ mod loadtest;
 mod schema_upgrade;
 mod service_messages;
 mod service_stop;
+mod tidy;
 mod transcriptions;
 
 mod web_api;

@@ -17,7 +17,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::cablecast::{id_groups, CablecastClient, CablecastError};
-use crate::store::{RefreshOutcome, Store};
+use crate::store::{RefreshOutcome, Store, StoreError};
 use crate::vod::Vod;
 
 /// What a refresh did.
@@ -36,7 +36,7 @@ pub struct RefreshSummary {
     pub cablecast_error: Option<CablecastError>,
     /// The first failed batch write; its VODs stay in flight and are
     /// re-read next cycle.
-    pub store_error: Option<String>,
+    pub store_error: Option<StoreError>,
 }
 
 /// One request's worth of work: a group of VODs by `ids[]`, or one VOD.
@@ -223,7 +223,7 @@ fn write_batch(store: &Store, batch: &mut Vec<RefreshOutcome>, summary: &mut Ref
         Err(e) => {
             // The monitor logs it, once per change of state.
             summary.failed += batch.len();
-            summary.store_error.get_or_insert_with(|| e.to_string());
+            summary.store_error.get_or_insert(e);
         }
     }
     batch.clear();

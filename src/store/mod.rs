@@ -49,6 +49,16 @@ pub use transcriptions::{
 };
 pub use vod_lists::VodEntry;
 
+/// The SQLite library bundled into the binary, e.g. `3.53.2`.
+pub fn sqlite_version() -> &'static str {
+    rusqlite::version()
+}
+
+/// A query an engineer can paste into the sqlite3 shell to see the VODs by
+/// state (the demo prints it).
+pub const VODS_BY_STATE_SQL: &str =
+    "SELECT vod_state, count(*) FROM cablecast_vod GROUP BY vod_state";
+
 /// Largest size, in bytes, the `-wal` file keeps after a checkpoint. A long
 /// read (a backup of a big file) lets the WAL grow meanwhile; without a limit
 /// the file would stay at that high-water mark for good.
@@ -85,7 +95,7 @@ pub enum Access {
 }
 
 /// What went wrong with the database, always naming the file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StoreError {
     /// The file could not be opened, or is not an SQLite database.
     Open { path: PathBuf, detail: String },

@@ -149,6 +149,25 @@ impl Running {
         status
     }
 
+    /// Waits for the process to exit by itself (a `--single-run`); panics
+    /// with the log after `timeout`.
+    pub fn finish(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut status = None;
+        let exited = super::wait_until(timeout, || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        if let Some(reader) = self.reader.take() {
+            if exited {
+                let _ = reader.join();
+            }
+        }
+        match status {
+            Some(status) => status,
+            None => panic!("still running after {timeout:?}; log:\n{}", self.log()),
+        }
+    }
+
     /// SIGKILL: the power cut.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
