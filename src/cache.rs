@@ -29,7 +29,7 @@ static MISSES: AtomicU64 = AtomicU64::new(0);
 pub const MAX_ENTRIES: usize = 128;
 /// Bytes of answers kept at most (an `/api/vods` page of 1000 rows is
 /// about 200 kB; the status page with its charts about 100 kB).
-pub const MAX_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 
 /// Hits and misses of every cache in the process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
