@@ -6,8 +6,9 @@
 //!
 //! - `cli`: parses arguments and the environment once into a validated
 //!   [`config`] and runs one command. Nothing else reads `std::env`.
-//! - `monitor`: the monitoring cycle (connection check, catalogue sync,
-//!   in-flight refresh, stats, one log line).
+//! - `monitor`: the monitoring cycle (connection check, a full catalogue
+//!   pass or a look for changed shows, in-flight refresh by id in groups,
+//!   stats, one log line).
 //! - `cablecast`: the Cablecast HTTP client. Cablecast's JSON shapes
 //!   (`cablecast::wire`) never leave it; it hands out domain types from `vod`.
 //! - `store`: the SQLite file, its checked copies (backup, restore) and its
@@ -43,7 +44,10 @@
 //! - In a process, only the monitor thread writes VOD and show state.
 //! - A catalogue pass removes rows only after it listed everything Cablecast
 //!   has (never on a partial or failed pass, nor when the listing moved while
-//!   it was read).
+//!   it was read). A look for changed shows never removes anything.
+//! - A VOD missing from an answer to a read by id (`ids[]`) is removed only
+//!   after its own `GET /vods/{id}` answers 404; an answer holding VODs not
+//!   asked for (a server ignoring `ids[]`) is never used.
 //! - A VOD whose answer could not be read is never written (its `updated_at`
 //!   stays).
 //! - Cached sync figures are never stale: a write by this process invalidates
