@@ -24,7 +24,11 @@ CREATE TABLE IF NOT EXISTS cablecast_show (
     -- the shows it did not list.
     seen_pass      INTEGER NOT NULL DEFAULT 0,
     created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
-    updated_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    updated_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    -- Captions Cablecast already has (hasCaptions, captionProvider): such a
+    -- show does not need captions from the station.
+    has_captions     INTEGER NOT NULL DEFAULT 0,
+    caption_provider TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_show_cablecast_id ON cablecast_show(cablecast_id);
 
@@ -49,9 +53,15 @@ CREATE TABLE IF NOT EXISTS cablecast_vod (
     state_changed_at  TEXT,
     seen_pass         INTEGER NOT NULL DEFAULT 0,
     created_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
-    updated_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    updated_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    -- Cablecast's reason for the current state (statusMessage), e.g. why a
+    -- VOD is waiting.
+    status_message    TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_vod_state ON cablecast_vod(vod_state);
+-- Stuck VODs (src/store/stuck.rs): one range per in-flight state of the VODs
+-- that entered it before that state's threshold, and the oldest VOD in flight.
+CREATE INDEX IF NOT EXISTS idx_vod_state_since ON cablecast_vod(vod_state, state_changed_at);
 -- The in-flight selection (src/store/catalog.rs) reads only this: its WHERE
 -- must stay word for word the same as that query's for SQLite to use it. Any
 -- state not listed here, including ones Cablecast adds later, is in it.

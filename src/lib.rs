@@ -25,10 +25,15 @@
 //! - `transcription`: caption files and reported transcription jobs: the
 //!   storage scan, `record` (shared by `transcriptions add` and
 //!   `POST /api/transcriptions`), and linking results to shows.
+//! - `stuck`: when a VOD in flight counts as stuck (`ARCHIVIST_STUCK_AFTER`),
+//!   one threshold per in-flight state, the same on every surface.
 //! - `systemd`: readiness, status and watchdog pings to systemd.
 //! - `web`: the status server: the page, the JSON API, `/metrics`,
 //!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
-//! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
+//! - `clock`: stored timestamps, and the station's time zone
+//!   (`clock::StationZone`): Cablecast's offset-less times are read in it,
+//!   and `clock::local_time` shows a stored time in it.
+//! - `vod`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
 //! status -> {store, cache}; cli -> transcription -> store;
@@ -43,8 +48,10 @@
 //!   transaction (or one single statement), so nothing is ever half applied.
 //! - In a process, only the monitor thread writes VOD and show state.
 //! - A catalogue pass removes rows only after it listed everything Cablecast
-//!   has (never on a partial or failed pass, nor when the listing moved while
-//!   it was read). A look for changed shows never removes anything.
+//!   has, by Cablecast's own total (`meta.count`): never on a partial or
+//!   failed pass, nor when the listing moved while it was read, nor when the
+//!   server gave no total. A short page never ends a listing. A look for
+//!   changed shows never removes anything.
 //! - A VOD missing from an answer to a read by id (`ids[]`) is removed only
 //!   after its own `GET /vods/{id}` answers 404; an answer holding VODs not
 //!   asked for (a server ignoring `ids[]`) is never used.
@@ -90,6 +97,7 @@ pub mod memory;
 pub mod monitor;
 pub mod status;
 pub mod store;
+pub mod stuck;
 pub mod systemd;
 pub mod transcription;
 pub mod vod;

@@ -1,6 +1,9 @@
 //! Log output: one line per event on stderr (journald adds its own
 //! timestamps under systemd; a terminal gets ours).
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use log::LevelFilter;
 
 use crate::clock;
@@ -42,6 +45,29 @@ pub fn init(level: LevelFilter) {
         .apply();
     // Already installed (tests run several commands in one process): keep it.
     drop(result);
+}
+
+/// Distinct warnings remembered by [`warn_once`]: enough for every oddity of
+/// a real catalogue, bounded so a hostile server cannot grow the set.
+const MAX_WARNED: usize = 4096;
+
+/// Logs `message()` at warn level the first time `key` is seen in this
+/// process, so something Cablecast repeats every cycle is said once. After
+/// [`MAX_WARNED`] distinct keys, one last line says further ones are quiet.
+pub fn warn_once(key: &str, message: impl FnOnce() -> String) {
+    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let seen = seen.get_or_insert_with(HashSet::new);
+    if seen.len() > MAX_WARNED || seen.contains(key) {
+        return;
+    }
+    if seen.len() == MAX_WARNED {
+        seen.insert(String::new());
+        log::warn!("{MAX_WARNED} distinct warnings about Cablecast's answers so far; further ones are not logged");
+        return;
+    }
+    seen.insert(key.to_string());
+    log::warn!("{}", message());
 }
 
 #[cfg(test)]

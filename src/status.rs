@@ -89,7 +89,10 @@ impl StatusBoard {
         }
         let last_cycle = self.store.last_cycle()?;
         let mut report = StatusReport::new(&stats, last_cycle.as_ref());
-        report.transcriptions.needs_captions = self.store.count_shows_needing_captions()?;
+        let captions = self.store.caption_counts()?;
+        report.transcriptions.needs_captions = captions.needs_captions;
+        report.transcriptions.captioned_by_cablecast = captions.captioned_by_cablecast;
+        report.transcriptions.captioned_by_transcriptions = captions.captioned_by_transcriptions;
         report.transcriptions.recent = self
             .store
             .recent_transcriptions(RECENT_TRANSCRIPTIONS)?
@@ -128,8 +131,13 @@ pub struct TranscriptionSummary {
     pub linked_to_show: u64,
     pub failed: u64,
     pub unlinked: u64,
-    /// Shows with a `complete` VOD but no caption linked.
+    /// Shows with a `complete` VOD but no captions, in Cablecast or linked.
     pub needs_captions: u64,
+    /// Shows Cablecast says are captioned (`hasCaptions`).
+    pub captioned_by_cablecast: u64,
+    /// Shows with a current, completed transcription of the station's
+    /// linked (a show can also be captioned by Cablecast).
+    pub captioned_by_transcriptions: u64,
     /// The most recent results, newest first (filled by [`StatusBoard::report`]).
     pub recent: Vec<RecentTranscription>,
 }
@@ -226,6 +234,8 @@ impl StatusReport {
                 unlinked: stats.transcriptions.unlinked,
                 // Filled in by `StatusBoard::report`.
                 needs_captions: 0,
+                captioned_by_cablecast: 0,
+                captioned_by_transcriptions: 0,
                 recent: Vec::new(),
             },
             last_cycle: last_cycle.map(|cycle| LastCycleSummary {
@@ -266,6 +276,11 @@ impl StatusReport {
             self.transcriptions.unlinked,
             self.transcriptions.failed,
             self.transcriptions.needs_captions
+        ));
+        out.push_str(&format!(
+            "Captioned shows: {} by Cablecast, {} by the station's own transcriptions\n",
+            self.transcriptions.captioned_by_cablecast,
+            self.transcriptions.captioned_by_transcriptions
         ));
         for recent in &self.transcriptions.recent {
             out.push_str(&format!(

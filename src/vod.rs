@@ -4,9 +4,7 @@
 //! These are domain types, not wire types: Cablecast's JSON shapes stay inside
 //! `cablecast::wire`, and the database's rows stay inside `store`.
 
-use std::collections::HashSet;
 use std::fmt;
-use std::sync::Mutex;
 
 /// Where a VOD stands, as Cablecast names it (`vodState`).
 ///
@@ -127,15 +125,11 @@ impl fmt::Display for VodState {
 /// Logs an unrecognised vodState once per distinct value for the life of the
 /// process, so a server that adds a state does not flood the log.
 fn warn_once_unrecognised(text: &str) {
-    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let seen = seen.get_or_insert_with(HashSet::new);
-    // Bound the set: a hostile server could send a new value on every VOD.
-    if seen.len() < 64 && seen.insert(text.to_string()) {
-        log::warn!(
+    crate::logging::warn_once(&format!("vodState {text}"), || {
+        format!(
             "Cablecast sent an unrecognised vodState {text:?}: stored as sent, counted as unknown"
-        );
-    }
+        )
+    });
 }
 
 /// A show as Archivist keeps it.
@@ -152,6 +146,10 @@ pub struct Show {
     pub event_date: Option<String>,
     pub last_modified: Option<String>,
     pub total_run_time: Option<i64>,
+    /// Cablecast already has captions for this show (`hasCaptions`).
+    pub has_captions: bool,
+    /// Who made them (`captionProvider`), when Cablecast says; never empty.
+    pub caption_provider: Option<String>,
 }
 
 /// A VOD as Archivist keeps it.
@@ -173,6 +171,9 @@ pub struct Vod {
     pub state_changed_at: Option<String>,
     pub is_watchable: bool,
     pub disabled: bool,
+    /// Cablecast's reason for the current state (`statusMessage`), e.g. why
+    /// a VOD is waiting.
+    pub status_message: Option<String>,
 }
 
 #[cfg(test)]

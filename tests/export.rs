@@ -109,7 +109,8 @@ fn export(db: &std::path::Path, args: &[&str]) -> String {
 }
 
 const SHOWS: &str = "SELECT cablecast_id, location_id, title, cg_title, event_date, \
-     last_modified, total_run_time, created_at, updated_at FROM cablecast_show ORDER BY cablecast_id";
+     last_modified, total_run_time, created_at, updated_at, has_captions, caption_provider \
+     FROM cablecast_show ORDER BY cablecast_id";
 
 #[test]
 fn shows_round_trip_through_csv() {

@@ -5,6 +5,7 @@
 mod support;
 
 mod bench;
+mod cablecast_truth;
 mod core_cli;
 mod core_https;
 mod core_monitor;

@@ -591,7 +591,11 @@ const LABELLED_FILES: [(&str, &str, Option<i64>); 26] = [
 
 /// Unix seconds of a local -05:00 time written `YYYY-MM-DDTHH:MM:SS`.
 fn station_time(local: &str) -> i64 {
-    let utc = archivist::clock::from_cablecast(&format!("{local}-05:00")).expect("valid time");
+    let utc = archivist::clock::from_cablecast(
+        &format!("{local}-05:00"),
+        &archivist::clock::StationZone::utc(),
+    )
+    .expect("valid time");
     archivist::clock::parse_stored(&utc).expect("stored form")
 }
 
@@ -611,6 +615,8 @@ fn labelled_station(scratch: &Scratch) -> DemoStation {
                 event_at: station_time(local),
                 run_time: *run_time,
                 vods: vec![vod],
+                has_captions: false,
+                caption_provider: None,
             });
             catalogue.vods.push(DemoVod {
                 id: vod,
@@ -619,6 +625,7 @@ fn labelled_station(scratch: &Scratch) -> DemoStation {
                 percent: 1.0,
                 error_message: None,
                 length: *run_time,
+                status_message: None,
             });
         }
     }

@@ -51,6 +51,7 @@ pub fn monitor_settings(api_url: &str) -> MonitorSettings {
             credentials: None,
             location_id: None,
             timeout_secs: 2,
+            time_zone: archivist::clock::StationZone::utc(),
         },
         interval: Duration::from_secs(1),
         catalog_interval: Duration::from_secs(3600),

@@ -496,6 +496,7 @@ fn demo_settings(demo: &DemoStation) -> CablecastSettings {
         credentials: None,
         location_id: None,
         timeout_secs: 10,
+        time_zone: crate::clock::StationZone::utc(),
     }
 }
 

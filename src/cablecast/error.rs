@@ -28,6 +28,48 @@ pub enum CablecastError {
     /// An answer that is not what the API contract says (bad JSON, wrong
     /// shape, too large).
     Malformed { what: String, detail: String },
+    /// An `https://` API URL whose server answered plain HTTP.
+    PlainHttp { what: String },
+    /// HTTP 404 for the connection check: nothing of the API is at the
+    /// configured root (`/CablecastAPI/v1` left out, or a typo).
+    WrongApiRoot {
+        what: String,
+        api_url: String,
+        /// The root as it should look on that server.
+        suggestion: String,
+    },
+    /// A successful answer that is an HTML page (a login page, a portal, a
+    /// proxy's notice), not the API's JSON.
+    HtmlPage {
+        what: String,
+        /// The page's `<title>`, shortened, when it has one.
+        title: Option<String>,
+    },
+}
+
+/// The API root as it should look on the server of `api_url`:
+/// `scheme://host/CablecastAPI/v1`.
+pub(super) fn api_root_suggestion(api_url: &str) -> String {
+    let (scheme, rest) = api_url.split_once("://").unwrap_or(("https", api_url));
+    let host = rest.split('/').next().unwrap_or_default();
+    format!("{scheme}://{host}/CablecastAPI/v1")
+}
+
+/// The `<title>` of an HTML page, at most 80 printable characters.
+pub(super) fn html_title(page: &str) -> Option<String> {
+    let lower = page.to_ascii_lowercase();
+    let start = lower.find("<title")?;
+    let start = start + lower[start..].find('>')? + 1;
+    let end = start + lower[start..].find("</title")?;
+    let title: String = page[start..end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(80)
+        .collect();
+    (!title.is_empty()).then_some(title)
 }
 
 impl CablecastError {
@@ -50,6 +92,9 @@ impl CablecastError {
             CablecastError::Status { .. } => "http_status",
             CablecastError::Redirected { .. } => "redirected",
             CablecastError::Malformed { .. } => "malformed",
+            CablecastError::PlainHttp { .. } => "plain_http",
+            CablecastError::WrongApiRoot { .. } => "wrong_api_root",
+            CablecastError::HtmlPage { .. } => "html_page",
         }
     }
 }
@@ -84,8 +129,79 @@ impl fmt::Display for CablecastError {
             CablecastError::Malformed { what, detail } => {
                 write!(f, "{what}: malformed answer: {detail}")
             }
+            CablecastError::PlainHttp { what } => write!(
+                f,
+                "{what}: CABLECAST_API_URL says https://, but the server answered plain HTTP; is the server HTTPS? (use http://, or the server's HTTPS port)"
+            ),
+            CablecastError::WrongApiRoot {
+                what,
+                api_url,
+                suggestion,
+            } => write!(
+                f,
+                "{what}: HTTP 404, no Cablecast API at {api_url}: the API root is likely wrong; CABLECAST_API_URL should look like {suggestion}"
+            ),
+            CablecastError::HtmlPage { what, title } => write!(
+                f,
+                "{what}: the server answered an HTML page{}, not the Cablecast API's JSON; CABLECAST_API_URL should be the API root, like https://cablecast.example.org/CablecastAPI/v1",
+                title.as_deref().map(|t| format!(" ({t:?})")).unwrap_or_default()
+            ),
         }
     }
 }
 
 impl std::error::Error for CablecastError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_root_is_suggested_on_the_same_server() {
+        assert_eq!(
+            api_root_suggestion("https://cablecast.example.org:8443/Cablecast"),
+            "https://cablecast.example.org:8443/CablecastAPI/v1"
+        );
+        assert_eq!(
+            api_root_suggestion("http://10.0.0.5"),
+            "http://10.0.0.5/CablecastAPI/v1"
+        );
+    }
+
+    #[test]
+    fn an_html_title_is_read_and_tamed() {
+        assert_eq!(
+            html_title("<!DOCTYPE html><html><head><TITLE>\n Cablecast  Login\r\n</TITLE>")
+                .as_deref(),
+            Some("Cablecast Login")
+        );
+        assert_eq!(html_title("<html><body>no title</body></html>"), None);
+        assert_eq!(html_title("<title></title>"), None);
+        assert_eq!(
+            html_title(&format!("<title>{}</title>", "x".repeat(500))).map(|t| t.len()),
+            Some(80)
+        );
+    }
+
+    #[test]
+    fn each_message_is_one_line() {
+        let errors = [
+            CablecastError::PlainHttp {
+                what: "checking".into(),
+            },
+            CablecastError::WrongApiRoot {
+                what: "checking".into(),
+                api_url: "https://h".into(),
+                suggestion: api_root_suggestion("https://h"),
+            },
+            CablecastError::HtmlPage {
+                what: "checking".into(),
+                title: html_title("<title>a\nb</title>"),
+            },
+        ];
+        for e in errors {
+            assert!(!e.to_string().contains('\n'), "{e}");
+            assert!(!e.is_transient(), "{e}");
+        }
+    }
+}

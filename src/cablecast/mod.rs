@@ -19,6 +19,7 @@
 //! to [`MAX_IDS_PER_REQUEST`] items per request instead of one.
 
 mod error;
+mod probe;
 mod wire;
 
 use std::collections::HashSet;
@@ -34,7 +35,7 @@ use serde::de::DeserializeOwned;
 
 pub use error::CablecastError;
 
-use crate::clock;
+use crate::clock::{self, StationZone};
 use crate::vod::{Show, Vod};
 
 /// Requests per call at most: the first try and two retries.
@@ -61,11 +62,6 @@ const MAX_IDS_QUERY_CHARS: usize = 1_800;
 
 /// `ids[]=`, percent-encoded as a query string carries it.
 const IDS_PARAM: &str = "ids%5B%5D=";
-
-/// The widest offset of any time zone from UTC. Until the station's own
-/// offset is known, a search for changes starts this much earlier, so it
-/// can only ask for more than needed, never less.
-const WIDEST_UTC_OFFSET_SECS: i64 = 14 * 3600;
 
 /// `ids` cut into groups for `ids[]` requests: at most
 /// [`MAX_IDS_PER_REQUEST`] each, and a query string under
@@ -172,6 +168,8 @@ pub struct CablecastSettings {
     pub location_id: Option<i64>,
     /// Per request, whole seconds.
     pub timeout_secs: u64,
+    /// Where Cablecast's date-times without an offset are (station-local).
+    pub time_zone: StationZone,
 }
 
 /// One page of a collection.
@@ -197,6 +195,9 @@ pub struct CablecastClient {
     /// `Basic ...`, built once; never printed.
     authorization: Option<String>,
     http_calls: AtomicU64,
+    /// The server has answered a connection check: no more plain-HTTP
+    /// probes.
+    tls_answered: AtomicBool,
     /// No retry starts that could not finish by then (the monitor's next
     /// cycle), so backoff never stretches the time between cycles.
     retry_deadline: Mutex<Option<Instant>>,
@@ -204,9 +205,9 @@ pub struct CablecastClient {
     /// on in-flight VODs are read one request each.
     vod_ids_ignored: AtomicBool,
     /// The newest show `lastModified` decoded, as Unix seconds and the
-    /// station's UTC offset it carried: the offset a search for changes
+    /// UTC offset it carried, if any: the offset a search for changes
     /// writes its station-local time with.
-    newest_modified: Mutex<Option<(i64, i64)>>,
+    newest_modified: Mutex<Option<(i64, Option<i64>)>>,
 }
 
 impl fmt::Debug for CablecastClient {
@@ -231,6 +232,7 @@ impl CablecastClient {
             settings,
             authorization,
             http_calls: AtomicU64::new(0),
+            tls_answered: AtomicBool::new(false),
             retry_deadline: Mutex::new(None),
             vod_ids_ignored: AtomicBool::new(false),
             newest_modified: Mutex::new(None),
@@ -266,10 +268,30 @@ impl CablecastClient {
         self.http_calls.load(Ordering::Relaxed)
     }
 
-    /// The connection check: one cheap authenticated listing.
+    /// The connection check: one cheap authenticated listing. Until an
+    /// `https://` server has answered once, it is first probed for plain
+    /// HTTP, which would otherwise surface only as a timeout.
     pub fn check_connection(&self) -> Result<(), CablecastError> {
-        self.get::<wire::ShowsEnvelope>("/shows?page_size=1", "checking the Cablecast connection")
-            .map(|_| ())
+        let what = "checking the Cablecast connection";
+        let api_url = &self.settings.api_url;
+        if api_url.starts_with("https://")
+            && !self.tls_answered.load(Ordering::Relaxed)
+            && probe::answers_plain_http(api_url, self.settings.timeout_secs)
+        {
+            return Err(CablecastError::PlainHttp { what: what.into() });
+        }
+        match self.get::<wire::ShowsEnvelope>("/shows?page_size=1", what) {
+            Ok(_) => {
+                self.tls_answered.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(CablecastError::NotFound { what }) => Err(CablecastError::WrongApiRoot {
+                what,
+                api_url: api_url.clone(),
+                suggestion: error::api_root_suggestion(api_url),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// One page of shows (of the configured location, if any).
@@ -289,7 +311,11 @@ impl CablecastClient {
         self.note_modified(&envelope.shows);
         Ok(Page {
             total: envelope.meta.and_then(|m| m.count),
-            items: envelope.shows.into_iter().map(Show::from).collect(),
+            items: envelope
+                .shows
+                .into_iter()
+                .map(|dto| dto.into_show(&self.settings.time_zone))
+                .collect(),
         })
     }
 
@@ -300,7 +326,11 @@ impl CablecastClient {
         let envelope: wire::VodsEnvelope = self.get(&path, &what)?;
         Ok(Page {
             total: envelope.meta.and_then(|m| m.count),
-            items: envelope.vods.into_iter().map(Vod::from).collect(),
+            items: envelope
+                .vods
+                .into_iter()
+                .map(|dto| dto.into_vod(&self.settings.time_zone))
+                .collect(),
         })
     }
 
@@ -309,7 +339,7 @@ impl CablecastClient {
         let what = format!("reading VOD {id} from Cablecast");
         match self.get::<wire::VodEnvelope>(&format!("/vods/{id}"), &what) {
             Ok(envelope) => {
-                let vod = Vod::from(envelope.vod);
+                let vod = envelope.vod.into_vod(&self.settings.time_zone);
                 if vod.id != id {
                     return Err(CablecastError::Malformed {
                         what,
@@ -352,7 +382,14 @@ impl CablecastClient {
             self.vod_ids_ignored_because(&why);
             return Ok(None);
         }
-        Ok(Some(envelope.vods.into_iter().map(Vod::from).collect()))
+        let zone = &self.settings.time_zone;
+        Ok(Some(
+            envelope
+                .vods
+                .into_iter()
+                .map(|dto| dto.into_vod(zone))
+                .collect(),
+        ))
     }
 
     fn vod_ids_ignored_because(&self, why: &str) {
@@ -395,14 +432,19 @@ impl CablecastClient {
             return Ok(None);
         };
         self.note_modified(&envelope.shows);
+        let zone = &self.settings.time_zone;
         let shows: HashSet<i64> = answered.into_iter().collect();
         let vods = vods
             .into_iter()
             .filter(|v| v.show().is_some_and(|show| shows.contains(&show)))
-            .map(Vod::from)
+            .map(|dto| dto.into_vod(zone))
             .collect();
         Ok(Some((
-            envelope.shows.into_iter().map(Show::from).collect(),
+            envelope
+                .shows
+                .into_iter()
+                .map(|dto| dto.into_show(zone))
+                .collect(),
             vods,
         )))
     }
@@ -412,18 +454,16 @@ impl CablecastClient {
     /// (`POST /shows/search/advanced`). `Ok(None)` when the server has no
     /// such search (404 or 405).
     ///
-    /// Cablecast compares station-local times, so `since` is written in the
-    /// station's offset as seen on the newest `lastModified` decoded; before
-    /// any was, it starts earlier by the widest offset there is.
+    /// Cablecast compares station-local times, so `since` is written at the
+    /// offset the newest `lastModified` decoded carried (the server's own
+    /// word), else in the station's time zone.
     pub fn shows_modified_since(&self, since: i64) -> Result<Option<Vec<i64>>, CablecastError> {
-        let known = *self
+        let offset = self
             .newest_modified
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let local = match known {
-            Some((_, offset)) => clock::station_local(since, offset),
-            None => clock::station_local(since - WIDEST_UTC_OFFSET_SECS, 0),
-        };
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .and_then(|(_, offset)| offset);
+        let local = clock::station_local(since, offset, &self.settings.time_zone);
         let body = wire::modified_since_search(&local, self.settings.location_id);
         let what = format!("searching Cablecast for shows modified after {local}");
         match self.post::<wire::SavedShowSearchEnvelope>("/shows/search/advanced", &body, &what) {
@@ -447,7 +487,10 @@ impl CablecastClient {
     fn note_modified(&self, shows: &[wire::ShowDto]) {
         let newest = shows
             .iter()
-            .filter_map(|s| s.last_modified().and_then(clock::cablecast_instant))
+            .filter_map(|s| {
+                s.last_modified()
+                    .and_then(|text| clock::cablecast_instant(text, &self.settings.time_zone))
+            })
             .max_by_key(|(unix, _)| *unix);
         if let Some(newest) = newest {
             let mut known = self
@@ -579,9 +622,20 @@ impl CablecastClient {
                 detail: format!("answer larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024)),
             });
         }
-        serde_json::from_slice(&body).map_err(|e| CablecastError::Malformed {
-            what: what.to_string(),
-            detail: e.to_string(),
+        serde_json::from_slice(&body).map_err(|e| {
+            let text = String::from_utf8_lossy(&body);
+            // XML (the API's other language) is not a page.
+            let opening = text.chars().take(1024).collect::<String>().to_lowercase();
+            if opening.contains("<html") || opening.contains("<!doctype html") {
+                return CablecastError::HtmlPage {
+                    what: what.to_string(),
+                    title: error::html_title(&text),
+                };
+            }
+            CablecastError::Malformed {
+                what: what.to_string(),
+                detail: e.to_string(),
+            }
         })
     }
 
@@ -683,6 +737,7 @@ mod tests {
             }),
             location_id: None,
             timeout_secs: 1,
+            time_zone: StationZone::utc(),
         });
         let shown = format!("{client:?} {:?}", client.settings());
         assert!(!shown.contains("hunter2"), "{shown}");

@@ -7,7 +7,8 @@
 
 use serde::Deserialize;
 
-use crate::clock;
+use crate::clock::{self, StationZone};
+use crate::logging;
 use crate::vod::{Show, Vod, VodState};
 
 /// Paging facts of a collection answer.
@@ -127,6 +128,10 @@ pub(super) struct ShowDto {
     last_modified: Option<String>,
     #[serde(default)]
     total_run_time: Option<f64>,
+    #[serde(default)]
+    has_captions: Option<bool>,
+    #[serde(default)]
+    caption_provider: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +160,8 @@ pub(super) struct VodDto {
     is_watchable: Option<bool>,
     #[serde(default)]
     disabled: Option<bool>,
+    #[serde(default)]
+    status_message: Option<String>,
 }
 
 /// Longest text kept from a free-text field, so a hostile server cannot make
@@ -190,8 +197,10 @@ fn seconds(value: Option<f64>) -> Option<i64> {
         .map(|v| v.round() as i64)
 }
 
-impl From<ShowDto> for Show {
-    fn from(dto: ShowDto) -> Show {
+impl ShowDto {
+    /// The show as Archivist keeps it; offset-less times are read in `zone`.
+    pub(super) fn into_show(self, zone: &StationZone) -> Show {
+        let dto = self;
         let title = bounded(dto.title)
             .filter(|t| !t.trim().is_empty())
             .or_else(|| bounded(dto.cg_title.clone()))
@@ -201,36 +210,63 @@ impl From<ShowDto> for Show {
             location_id: dto.location,
             title,
             cg_title: bounded(dto.cg_title),
-            event_date: dto.event_date.as_deref().and_then(clock::from_cablecast),
-            last_modified: dto.last_modified.as_deref().and_then(clock::from_cablecast),
+            event_date: date(dto.event_date, zone),
+            last_modified: date(dto.last_modified, zone),
             total_run_time: seconds(dto.total_run_time),
+            has_captions: dto.has_captions.unwrap_or(false),
+            caption_provider: bounded(dto.caption_provider).filter(|p| !p.trim().is_empty()),
         }
     }
 }
 
-impl From<VodDto> for Vod {
-    fn from(dto: VodDto) -> Vod {
-        let state = dto.vod_state.as_deref().map_or(VodState::Unknown, |text| {
-            VodState::from_cablecast(prefix(text, MAX_STATE_TEXT))
+fn date(text: Option<String>, zone: &StationZone) -> Option<String> {
+    text.as_deref()
+        .and_then(|text| clock::from_cablecast(text, zone))
+}
+
+/// Progress as a fraction in [0, 1]. Cablecast sends a fraction (1.0 when
+/// complete); anything outside is clamped, with a warning once per VOD.
+fn progress(id: i64, value: Option<f64>) -> Option<f64> {
+    let value = value.filter(|p| p.is_finite())?;
+    if !(0.0..=1.0).contains(&value) {
+        logging::warn_once(&format!("percentComplete {id}"), || {
+            format!(
+                "Cablecast sent percentComplete {value} for VOD {id}, outside 0 to 1: stored as {}",
+                value.clamp(0.0, 1.0)
+            )
         });
+    }
+    Some(value.clamp(0.0, 1.0))
+}
+
+impl VodDto {
+    /// The VOD as Archivist keeps it; offset-less times are read in `zone`.
+    pub(super) fn into_vod(self, zone: &StationZone) -> Vod {
+        let dto = self;
+        let state = match dto.vod_state.as_deref() {
+            Some(text) => VodState::from_cablecast(prefix(text, MAX_STATE_TEXT)),
+            None => {
+                let id = dto.id;
+                logging::warn_once(&format!("no vodState {id}"), || {
+                    format!("Cablecast sent VOD {id} without a vodState: stored as unknown, so it is read again every cycle")
+                });
+                VodState::Unknown
+            }
+        };
         Vod {
             id: dto.id,
             show_cablecast_id: dto.show,
             state,
-            // Progress is a fraction; servers have been seen sending
-            // percentages and negative values.
-            percent_complete: dto
-                .percent_complete
-                .filter(|p| p.is_finite())
-                .map(|p| if p > 1.0 { p / 100.0 } else { p }.clamp(0.0, 1.0)),
+            percent_complete: progress(dto.id, dto.percent_complete),
             error_message: bounded(dto.error_message),
             url: bounded(dto.url),
             length: seconds(dto.length),
             quality: dto.quality,
             file_name: bounded(dto.file_name),
-            state_changed_at: dto.state_change.as_deref().and_then(clock::from_cablecast),
+            state_changed_at: date(dto.state_change, zone),
             is_watchable: dto.is_watchable.unwrap_or(false),
             disabled: dto.disabled.unwrap_or(false),
+            status_message: bounded(dto.status_message),
         }
     }
 }
@@ -238,6 +274,10 @@ impl From<VodDto> for Vod {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn utc() -> StationZone {
+        StationZone::utc()
+    }
 
     #[test]
     fn real_vod_answer_decodes() {
@@ -248,7 +288,12 @@ mod tests {
            "meta": {"offset": 0, "pageSize": 1, "count": 311}}"#;
         let page: VodsEnvelope = serde_json::from_str(body).expect("decodes");
         assert_eq!(page.meta.and_then(|m| m.count), Some(311));
-        let vod = Vod::from(page.vods.into_iter().next().expect("one vod"));
+        let vod = page
+            .vods
+            .into_iter()
+            .next()
+            .expect("one vod")
+            .into_vod(&utc());
         assert_eq!(vod.id, 1207);
         assert_eq!(vod.show_cablecast_id, Some(870));
         assert_eq!(vod.state, VodState::Complete);
@@ -263,11 +308,10 @@ mod tests {
  "cgTitle": "City Council Regular meeting 08/24/26", "eventDate": "2026-08-24T18:30:00-05:00",
  "lastModified": "2026-08-29T02:00:05.733-05:00", "vods": [1207], "reels": [871], "totalRunTime": 4346,
  "custom1": null, "customFields": [{"id": 2534, "fieldName": "Tags", "value": null}]}}"#;
-        let show = Show::from(
-            serde_json::from_str::<ShowEnvelope>(body)
-                .expect("decodes")
-                .show,
-        );
+        let show = serde_json::from_str::<ShowEnvelope>(body)
+            .expect("decodes")
+            .show
+            .into_show(&utc());
         assert_eq!(show.cablecast_id, 870);
         assert_eq!(show.event_date.as_deref(), Some("2026-08-24T23:30:00Z"));
         assert_eq!(show.last_modified.as_deref(), Some("2026-08-29T07:00:05Z"));
@@ -277,20 +321,34 @@ mod tests {
     #[test]
     fn absurd_values_are_tamed() {
         let body = r#"{"vod": {"id": 5, "percentComplete": -3, "vodState": null, "length": -1, "title": 7}}"#;
-        let vod = Vod::from(
-            serde_json::from_str::<VodEnvelope>(body)
-                .expect("decodes")
-                .vod,
-        );
+        let vod = serde_json::from_str::<VodEnvelope>(body)
+            .expect("decodes")
+            .vod
+            .into_vod(&utc());
         assert_eq!(vod.percent_complete, Some(0.0));
         assert_eq!(vod.state, VodState::Unknown);
         assert_eq!(vod.length, None);
-        let vod: Vod =
-            serde_json::from_str::<VodEnvelope>(r#"{"vod":{"id":6,"percentComplete":55}}"#)
+        // A fraction always: a value above 1 is clamped, not read as a
+        // percentage (that would store 1 % as 100 %... or 55 as 55 %).
+        let progress_of = |text: &str| {
+            serde_json::from_str::<VodEnvelope>(text)
                 .expect("decodes")
                 .vod
-                .into();
-        assert_eq!(vod.percent_complete, Some(0.55));
+                .into_vod(&utc())
+                .percent_complete
+        };
+        assert_eq!(
+            progress_of(r#"{"vod":{"id":6,"percentComplete":55}}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            progress_of(r#"{"vod":{"id":7,"percentComplete":0.01}}"#),
+            Some(0.01)
+        );
+        assert_eq!(
+            progress_of(r#"{"vod":{"id":8,"percentComplete":1.0}}"#),
+            Some(1.0)
+        );
     }
 
     #[test]
@@ -310,7 +368,7 @@ mod tests {
         )
         .expect("decodes")
         .show
-        .into();
+        .into_show(&utc());
         assert_eq!(show.title, "Show 9");
     }
 }
@@ -403,9 +461,14 @@ mod properties {
         if let Some(length) = vod.length {
             assert!(length >= 0, "length {length}");
         }
-        for text in [&vod.error_message, &vod.url, &vod.file_name]
-            .into_iter()
-            .flatten()
+        for text in [
+            &vod.error_message,
+            &vod.url,
+            &vod.file_name,
+            &vod.status_message,
+        ]
+        .into_iter()
+        .flatten()
         {
             assert!(text.len() <= MAX_TEXT);
         }
@@ -418,20 +481,20 @@ mod properties {
     fn decode_all(bytes: &[u8]) {
         if let Ok(page) = serde_json::from_slice::<VodsEnvelope>(bytes) {
             for dto in page.vods {
-                check_vod(&Vod::from(dto));
+                check_vod(&dto.into_vod(&StationZone::utc()));
             }
         }
         if let Ok(page) = serde_json::from_slice::<ShowsEnvelope>(bytes) {
             for dto in page.shows {
-                let show = Show::from(dto);
+                let show = dto.into_show(&StationZone::utc());
                 assert!(show.title.len() <= MAX_TEXT + 32);
             }
         }
         if let Ok(one) = serde_json::from_slice::<VodEnvelope>(bytes) {
-            check_vod(&Vod::from(one.vod));
+            check_vod(&one.vod.into_vod(&StationZone::utc()));
         }
         if let Ok(one) = serde_json::from_slice::<ShowEnvelope>(bytes) {
-            let _ = Show::from(one.show);
+            let _ = one.show.into_show(&StationZone::utc());
         }
     }
 

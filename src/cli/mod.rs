@@ -132,6 +132,8 @@ Cablecast (environment only):
   CABLECAST_USER_ID       Frontdoor user for HTTP Basic auth (optional)
   CABLECAST_PASSWORD      Its password (optional; never pass it as an argument)
   CABLECAST_LOCATION_ID   Keep only shows of this location (optional)
+  ARCHIVIST_TIMEZONE      Zone of Cablecast's times without an offset, an IANA name such as
+                          America/Chicago (optional; default the box's zone: TZ, /etc/localtime)
 ";
 
 /// How a command failed, and so which exit code it gets.
@@ -151,12 +153,17 @@ pub enum CliError {
 
 impl CliError {
     /// 2 for usage and configuration errors (a refused Cablecast login is
-    /// one), 1 for everything else.
+    /// one, as is an API URL that points at the wrong thing), 1 for
+    /// everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) | CliError::Config(_) => 2,
             CliError::Cablecast(
-                CablecastError::Unauthorized { .. } | CablecastError::Redirected { .. },
+                CablecastError::Unauthorized { .. }
+                | CablecastError::Redirected { .. }
+                | CablecastError::PlainHttp { .. }
+                | CablecastError::WrongApiRoot { .. }
+                | CablecastError::HtmlPage { .. },
             ) => 2,
             _ => 1,
         }

@@ -2,6 +2,7 @@
 //! `serve`, and the validation of their settings.
 
 use super::*;
+use crate::clock::StationZone;
 
 /// Longest interval accepted: a day.
 const MAX_INTERVAL_SECS: u64 = 86_400;
@@ -124,12 +125,14 @@ pub(super) fn monitor_settings(
         Some((name, text)) => config::parse_listen(name, text)?,
         None => SocketAddr::from(([127, 0, 0, 1], 8080)),
     };
+    let time_zone = station_zone(env)?;
     Ok(MonitorSettings {
         cablecast: CablecastSettings {
             api_url,
             credentials,
             location_id,
             timeout_secs: timeout.as_secs(),
+            time_zone,
         },
         interval: seconds(
             &flags.interval,
@@ -173,6 +176,21 @@ pub(super) fn monitor_settings(
         )?,
         listen,
     })
+}
+
+/// The station's time zone: `ARCHIVIST_TIMEZONE` when set, else the box's
+/// own (`TZ`, `/etc/localtime`). Cablecast's date-times without an offset are
+/// station-local, and times shown to people are in this zone.
+pub(super) fn station_zone(env: &Env) -> Result<StationZone, ConfigError> {
+    match env
+        .get("ARCHIVIST_TIMEZONE")
+        .map(|z| z.trim())
+        .filter(|z| !z.is_empty())
+    {
+        Some(name) => StationZone::named(name)
+            .map_err(|reason| ConfigError::new("ARCHIVIST_TIMEZONE", reason)),
+        None => Ok(StationZone::of_this_box()),
+    }
 }
 
 /// `ARCHIVIST_ADMIN_TOKEN`, validated.

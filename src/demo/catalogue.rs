@@ -19,6 +19,9 @@ pub struct DemoShow {
     pub event_at: i64,
     pub run_time: i64,
     pub vods: Vec<i64>,
+    /// Cablecast already has captions (`hasCaptions`), from this provider.
+    pub has_captions: bool,
+    pub caption_provider: Option<String>,
 }
 
 /// A VOD on the demo station.
@@ -31,6 +34,8 @@ pub struct DemoVod {
     pub percent: f64,
     pub error_message: Option<String>,
     pub length: i64,
+    /// Cablecast's reason for the state (`statusMessage`).
+    pub status_message: Option<String>,
 }
 
 /// Everything the demo station serves.
@@ -67,6 +72,9 @@ const ERRORS: [&str; 3] = [
     "Upload to store-3 timed out",
     "Unsupported audio codec in source",
 ];
+
+/// Why a demo VOD waits, as Cablecast words such reasons.
+const WAITING_REASON: &str = "Waiting for the source file to finish uploading";
 
 /// First show id: Cablecast ids are not small numbers in practice.
 const FIRST_SHOW_ID: i64 = 800;
@@ -144,6 +152,7 @@ impl Catalogue {
                 percent,
                 error_message: error,
                 length: run_time,
+                status_message: (state == "waiting").then(|| WAITING_REASON.to_string()),
             });
             vod_ids.push(vod_id);
         }
@@ -156,6 +165,8 @@ impl Catalogue {
             event_at,
             run_time,
             vods: vod_ids,
+            has_captions: false,
+            caption_provider: None,
         });
         id
     }
@@ -177,6 +188,7 @@ impl Catalogue {
                 "queued" | "waiting" | "unknown" if roll < 500 => {
                     vod.state = "processing".into();
                     vod.percent = 0.0;
+                    vod.status_message = None;
                 }
                 "processing" | "partial" if roll < 30 => {
                     vod.state = "error".into();

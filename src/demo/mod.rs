@@ -66,6 +66,9 @@ pub enum Fault {
     /// Staff delete the first VOD while a catalogue pass pages through the
     /// VODs: once, just before the listing's second page is answered.
     DeleteWhileListing,
+    /// Listings carry no `meta` (so no total) and hold at most this many
+    /// items, whatever `page_size` asks: a server capping its pages.
+    CappedPagesWithoutMeta(usize),
 }
 
 /// How to start a demo station.
@@ -456,7 +459,7 @@ fn search(shared: &Shared, body: &str) -> (u16, String) {
         match (filter["field"].as_str(), filter["operator"].as_str()) {
             (Some("lastModified"), Some("greaterThan")) => {
                 // Station-local time, no offset: the station is at -05:00.
-                let Some(local) = clock::from_cablecast(value)
+                let Some(local) = clock::from_cablecast(value, &clock::StationZone::utc())
                     .as_deref()
                     .and_then(clock::parse_stored)
                 else {
@@ -495,6 +498,10 @@ fn listing(
     count: usize,
     fault: &Fault,
 ) -> Value {
+    if let Fault::CappedPagesWithoutMeta(cap) = fault {
+        let page: Vec<Value> = page.into_iter().take(*cap).collect();
+        return json!({ name: page });
+    }
     let count = if *fault == Fault::CountTooLarge {
         count + 50
     } else {
@@ -544,7 +551,9 @@ fn show_json(catalogue: &Catalogue, show: &DemoShow) -> Value {
         "producer": 12,
         "project": null,
         "showThumbnails": [],
-        "customFields": [{"id": show.id * 3, "fieldName": "Tags", "value": null}]
+        "customFields": [{"id": show.id * 3, "fieldName": "Tags", "value": null}],
+        "hasCaptions": show.has_captions,
+        "captionProvider": show.caption_provider
     })
 }
 
@@ -556,7 +565,7 @@ fn vod_json(vod: &DemoVod) -> Value {
         "vodState": vod.state,
         "percentComplete": vod.percent,
         "errorMessage": vod.error_message,
-        "statusMessage": null,
+        "statusMessage": vod.status_message,
         "url": complete.then(|| format!("https://demo.cablecast.invalid/store-3/{}-v1/vod.mp4", vod.show)),
         "embedCode": null,
         "length": vod.length,

@@ -1,6 +1,12 @@
 //! The catalogue pass: pages through every show and VOD Cablecast lists,
 //! upserts each page in one transaction, and removes what Cablecast no longer
 //! lists once (and only once) a pass has seen everything.
+//!
+//! "Everything" needs the server's total (`meta.count`): a pass removes rows
+//! only when it listed as many items as the server says it holds. Without a
+//! total a short page proves nothing (servers cap pages below the size asked
+//! for), so such a listing is read until a page brings nothing new, every
+//! row is kept, and nothing is removed.
 
 use crate::cablecast::{CablecastClient, Page, PAGE_SIZE};
 use crate::store::Store;
@@ -56,8 +62,9 @@ pub fn sync(client: &CablecastClient, store: &Store) -> Result<CatalogSummary, C
 
 /// Pages through one listing, saving each page as it comes. Returns how many
 /// items were listed and whether the listing was complete: it reached the
-/// server's `count` (or a short page when the server gives no count), and
-/// nothing moved under it while it paged.
+/// server's `count`, and nothing moved under it while it paged. A listing
+/// without a count is never complete: it is read to its first page that
+/// brings nothing new, whatever size the pages are.
 ///
 /// Cablecast pages by offset. If an item before the current offset is
 /// deleted while a pass pages, everything after it shifts down one place and
@@ -87,7 +94,6 @@ fn list_all<T>(
             );
             return Ok((listed, false));
         }
-        let returned = page.items.len();
         let mut items = page.items;
         if overlap == 1 && !items.is_empty() {
             if ids.first() == previous_ids.last() {
@@ -105,17 +111,20 @@ fn list_all<T>(
         if reached_count {
             return Ok((listed, settled));
         }
-        // The end: nothing new came back (at most the overlap), or a short
-        // page from a server that gives no count.
-        if items.is_empty() || (page.total.is_none() && returned < asked) {
-            let complete = page.total.is_none();
-            if !complete {
-                log::warn!(
-                    "Cablecast said it has {} {noun} but listed only {listed}; keeping {noun} it did not list until a complete pass",
-                    page.total.unwrap_or_default()
-                );
+        // The end: nothing new came back (at most the overlap). A short
+        // page is no end: servers cap page sizes below what is asked.
+        if items.is_empty() {
+            match page.total {
+                Some(total) => log::warn!(
+                    "Cablecast said it has {total} {noun} but listed only {listed}; keeping {noun} it did not list until a complete pass"
+                ),
+                None => crate::logging::warn_once(&format!("no total for {noun}"), || {
+                    format!(
+                        "Cablecast's listing of {noun} gives no total (meta.count): every page is read, and {noun} it no longer lists are kept, never removed"
+                    )
+                }),
             }
-            return Ok((listed, complete && settled));
+            return Ok((listed, false));
         }
         previous_ids = ids;
         if listed >= MAX_LISTED {

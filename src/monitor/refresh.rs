@@ -274,6 +274,7 @@ mod tests {
             state_changed_at: Some("2026-01-01T00:00:00Z".into()),
             is_watchable: false,
             disabled: false,
+            status_message: None,
         }
     }
 

@@ -9,6 +9,9 @@ use crate::vod::{Show, Vod, VodState};
 
 /// What one refreshed VOD does to the database.
 #[derive(Debug, Clone, PartialEq)]
+// A batch holds at most `--batch-size` outcomes for a moment; boxing each
+// VOD would cost an allocation per refreshed VOD to save a few KiB.
+#[allow(clippy::large_enum_variant)]
 pub enum RefreshOutcome {
     /// Cablecast answered: store the VOD as it now is.
     Changed(Vod),
@@ -21,7 +24,7 @@ pub enum RefreshOutcome {
 macro_rules! vod_columns {
     () => {
         "id, show_cablecast_id, vod_state, percent_complete, error_message, url, \
-         length, quality, file_name, state_changed_at, is_watchable, disabled"
+         length, quality, file_name, state_changed_at, is_watchable, disabled, status_message"
     };
 }
 
@@ -52,6 +55,7 @@ pub(super) fn vod_from_row(row: &Row<'_>) -> rusqlite::Result<Vod> {
         state_changed_at: row.get(9)?,
         is_watchable: row.get(10)?,
         disabled: row.get(11)?,
+        status_message: row.get(12)?,
     })
 }
 
@@ -63,8 +67,8 @@ pub(super) fn vod_from_row(row: &Row<'_>) -> rusqlite::Result<Vod> {
 const UPSERT_VOD: &str = "
 INSERT INTO cablecast_vod (id, show_id, show_cablecast_id, vod_state, percent_complete,
     error_message, url, length, quality, file_name, state_changed_at, is_watchable, disabled,
-    seen_pass, created_at, updated_at)
-SELECT ?1, s.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, coalesce(?10, ?13), ?11, ?12, coalesce(?14, 0), ?13, ?13
+    seen_pass, created_at, updated_at, status_message)
+SELECT ?1, s.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, coalesce(?10, ?13), ?11, ?12, coalesce(?14, 0), ?13, ?13, ?16
 FROM (SELECT 1) LEFT JOIN cablecast_show s ON s.cablecast_id = ?2
 WHERE ?15 = 0 OR s.id IS NOT NULL
 ON CONFLICT(id) DO UPDATE SET
@@ -78,6 +82,7 @@ ON CONFLICT(id) DO UPDATE SET
             AND length IS excluded.length AND quality IS excluded.quality
             AND file_name IS excluded.file_name AND is_watchable IS excluded.is_watchable
             AND disabled IS excluded.disabled AND show_id IS excluded.show_id
+            AND status_message IS excluded.status_message
         THEN updated_at ELSE ?13 END,
     vod_state = excluded.vod_state,
     percent_complete = excluded.percent_complete,
@@ -88,17 +93,21 @@ ON CONFLICT(id) DO UPDATE SET
     file_name = excluded.file_name,
     is_watchable = excluded.is_watchable,
     disabled = excluded.disabled,
+    status_message = excluded.status_message,
     seen_pass = coalesce(?14, seen_pass)";
 
 const UPSERT_SHOW: &str = "
 INSERT INTO cablecast_show (cablecast_id, location_id, title, cg_title, event_date,
-    last_modified, total_run_time, seen_pass, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, 0), ?9, ?9)
+    last_modified, total_run_time, seen_pass, created_at, updated_at, has_captions,
+    caption_provider)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, 0), ?9, ?9, ?10, ?11)
 ON CONFLICT(cablecast_id) DO UPDATE SET
     updated_at = CASE WHEN location_id IS excluded.location_id AND title IS excluded.title
             AND cg_title IS excluded.cg_title AND event_date IS excluded.event_date
             AND last_modified IS excluded.last_modified
             AND total_run_time IS excluded.total_run_time
+            AND has_captions IS excluded.has_captions
+            AND caption_provider IS excluded.caption_provider
         THEN updated_at ELSE ?9 END,
     location_id = excluded.location_id,
     title = excluded.title,
@@ -106,6 +115,8 @@ ON CONFLICT(cablecast_id) DO UPDATE SET
     event_date = excluded.event_date,
     last_modified = excluded.last_modified,
     total_run_time = excluded.total_run_time,
+    has_captions = excluded.has_captions,
+    caption_provider = excluded.caption_provider,
     seen_pass = coalesce(?8, seen_pass)";
 
 /// Inserts or updates one show. With `pass` set, the row is marked as listed
@@ -126,6 +137,8 @@ fn upsert_show(
         show.total_run_time,
         pass,
         now,
+        show.has_captions,
+        show.caption_provider,
     ])
 }
 
@@ -152,6 +165,7 @@ fn upsert_vod(
         now,
         pass,
         only_known_shows,
+        vod.status_message,
     ])
 }
 

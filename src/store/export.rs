@@ -30,12 +30,13 @@ pub enum Field<'a> {
 
 const VODS_SQL: &str = "
 SELECT id, show_cablecast_id, vod_state, percent_complete, error_message, url, length,
-    quality, file_name, is_watchable, disabled, state_changed_at, created_at, updated_at
+    quality, file_name, is_watchable, disabled, state_changed_at, created_at, updated_at,
+    status_message
 FROM cablecast_vod";
 
 const SHOWS_SQL: &str = "
 SELECT cablecast_id, location_id, title, cg_title, event_date, last_modified, total_run_time,
-    created_at, updated_at
+    created_at, updated_at, has_captions, caption_provider
 FROM cablecast_show";
 
 const TRANSCRIPTIONS_SQL: &str = "

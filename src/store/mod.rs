@@ -23,6 +23,7 @@ mod lock;
 mod probe;
 mod schema;
 mod stats;
+mod stuck;
 mod transcriptions;
 mod vod_lists;
 
@@ -43,8 +44,8 @@ pub use probe::VersionProbe;
 pub use schema::SCHEMA_VERSION;
 pub use stats::{SyncStats, TranscriptionCounts};
 pub use transcriptions::{
-    ManualLinkOutcome, ReportedTranscription, ScanCounts, ScannedCaption, ShowNeedingCaptions,
-    ShowToLink, TranscriptionFilter, TranscriptionRow, UnlinkedCaption,
+    CaptionCounts, ManualLinkOutcome, ReportedTranscription, ScanCounts, ScannedCaption,
+    ShowNeedingCaptions, ShowToLink, TranscriptionFilter, TranscriptionRow, UnlinkedCaption,
 };
 pub use vod_lists::VodEntry;
 

@@ -33,7 +33,10 @@ const MIGRATIONS: &[&str] = &[
 
 /// Version 1 (0.1.0) to 2.
 const MIGRATION_2: &str = "
-SELECT 1;
+-- Captions Cablecast already has, and its reason for a VOD's state.
+ALTER TABLE cablecast_show ADD COLUMN has_captions INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cablecast_show ADD COLUMN caption_provider TEXT;
+ALTER TABLE cablecast_vod ADD COLUMN status_message TEXT;
 ";
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);

@@ -80,7 +80,19 @@ pub struct ShowToLink {
     pub run_time: Option<i64>,
 }
 
-/// A show whose VOD is published but which has no caption linked.
+/// Shows by caption state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaptionCounts {
+    /// Published, with no captions in Cablecast and none of the station's.
+    pub needs_captions: u64,
+    /// Cablecast says it has captions (`hasCaptions`).
+    pub captioned_by_cablecast: u64,
+    /// A current, completed transcription of the station's is linked.
+    pub captioned_by_transcriptions: u64,
+}
+
+/// A show whose VOD is published but which has no caption, in Cablecast or
+/// linked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShowNeedingCaptions {
     pub cablecast_id: i64,
@@ -198,12 +210,14 @@ FROM transcription_result t LEFT JOIN cablecast_show s ON s.id = t.show_id
 WHERE t.completed_at >= ?1 AND t.removed_at IS NULL
 ORDER BY t.completed_at DESC";
 
-/// Shows with a `complete` VOD and no current, completed caption. Both
-/// probes are covering: `idx_vod_show` is (show_id, vod_state) and
+/// Shows with a `complete` VOD, no captions in Cablecast (`hasCaptions`) and
+/// no current, completed caption of the station's own. Both probes are
+/// covering: `idx_vod_show` is (show_id, vod_state) and
 /// `idx_transcription_show` is (show_id, status, removed_at).
 macro_rules! needing_captions_where {
     () => {
-        "WHERE EXISTS (SELECT 1 FROM cablecast_vod v WHERE v.show_id = s.id AND v.vod_state = 'complete')
+        "WHERE s.has_captions = 0
+  AND EXISTS (SELECT 1 FROM cablecast_vod v WHERE v.show_id = s.id AND v.vod_state = 'complete')
   AND NOT EXISTS (SELECT 1 FROM transcription_result t
                   WHERE t.show_id = s.id AND t.status = 'completed' AND t.removed_at IS NULL)"
     };
@@ -215,9 +229,15 @@ const NEEDING_CAPTIONS: &str = concat!(
     " ORDER BY s.event_date DESC, s.cablecast_id"
 );
 
-const COUNT_NEEDING_CAPTIONS: &str = concat!(
-    "SELECT count(*) FROM cablecast_show s ",
-    needing_captions_where!()
+/// The caption figures of the status report: shows needing captions, shows
+/// Cablecast says are captioned, and shows captioned by the station's own
+/// transcriptions (a show can be both).
+const CAPTION_COUNTS: &str = concat!(
+    "SELECT (SELECT count(*) FROM cablecast_show s ",
+    needing_captions_where!(),
+    "), (SELECT count(*) FROM cablecast_show WHERE has_captions <> 0), \
+     (SELECT count(DISTINCT show_id) FROM transcription_result \
+      WHERE show_id IS NOT NULL AND status = 'completed' AND removed_at IS NULL)"
 );
 
 /// The queries over time ranges, for the plan check.
@@ -549,19 +569,25 @@ impl Store {
         })
     }
 
-    /// How many shows need captions (see [`Store::shows_needing_captions`]).
-    /// Not part of the sync aggregate: it visits every show, so the status
-    /// report computes it only when the database changed.
-    pub fn count_shows_needing_captions(&self) -> Result<u64, StoreError> {
+    /// How many shows need captions (see [`Store::shows_needing_captions`])
+    /// and how many are captioned, by Cablecast and by the station. Not part
+    /// of the sync aggregate: it visits every show, so the status report
+    /// computes it only when the database changed.
+    pub fn caption_counts(&self) -> Result<CaptionCounts, StoreError> {
         self.read("counting shows that need captions", |conn| {
-            conn.prepare_cached(COUNT_NEEDING_CAPTIONS)?
-                .query_row([], |row| row.get::<_, i64>(0))
-                .map(|n| n.max(0) as u64)
+            conn.prepare_cached(CAPTION_COUNTS)?.query_row([], |row| {
+                let count = |i| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
+                Ok(CaptionCounts {
+                    needs_captions: count(0)?,
+                    captioned_by_cablecast: count(1)?,
+                    captioned_by_transcriptions: count(2)?,
+                })
+            })
         })
     }
 
     /// `EXPLAIN QUERY PLAN` of `sql`, one detail line per step (read only).
-    pub(super) fn query_plan(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+    pub(crate) fn query_plan(&self, sql: &str) -> Result<Vec<String>, StoreError> {
         self.read("explaining a query", |conn| {
             let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
             // Parameters stay unbound (NULL): the plan does not depend on them.

@@ -18,15 +18,18 @@ pub struct VodEntry {
     pub state: String,
     pub percent_complete: Option<f64>,
     pub error_message: Option<String>,
+    /// Cablecast's reason for the current state.
+    pub status_message: Option<String>,
     pub url: Option<String>,
     pub length: Option<i64>,
     pub state_changed_at: Option<String>,
     pub updated_at: String,
 }
 
-const ENTRY_SELECT: &str = "
+pub(super) const ENTRY_SELECT: &str = "
 SELECT v.id, v.show_cablecast_id, coalesce(s.cg_title, s.title), v.vod_state,
-    v.percent_complete, v.error_message, v.url, v.length, v.state_changed_at, v.updated_at
+    v.percent_complete, v.error_message, v.url, v.length, v.state_changed_at, v.updated_at,
+    v.status_message
 FROM cablecast_vod v LEFT JOIN cablecast_show s ON s.id = v.show_id";
 
 /// Oldest first: the VOD stuck longest is the one staff need to see. A VOD
@@ -56,7 +59,7 @@ const PAGE_STATE_SQL: &str = " WHERE v.vod_state = ?3 ORDER BY v.id LIMIT ?1 OFF
 const COUNT_ALL_SQL: &str = "SELECT count(*) FROM cablecast_vod";
 const COUNT_STATE_SQL: &str = "SELECT count(*) FROM cablecast_vod WHERE vod_state = ?1";
 
-fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<VodEntry> {
+pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<VodEntry> {
     Ok(VodEntry {
         id: row.get(0)?,
         show_cablecast_id: row.get(1)?,
@@ -68,6 +71,7 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<VodEntry> {
         length: row.get(7)?,
         state_changed_at: row.get(8)?,
         updated_at: row.get(9)?,
+        status_message: row.get(10)?,
     })
 }
 

@@ -60,7 +60,7 @@ th{color:var(--muted);font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .scroll{overflow-x:auto}
 .err{color:var(--bad);word-break:break-word}
-.state{white-space:nowrap}
+.state{white-space:nowrap}.status-message{white-space:normal}
 .s-complete{color:var(--ok)}.s-error,.s-permanentFailure{color:var(--bad)}.s-processing,.s-queued,.s-partial,.s-waiting{color:var(--warn)}
 .figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(8em,1fr));gap:.6em}
 .figures div{background:#f5f7f9;border-radius:.4em;padding:.5em .7em}
@@ -176,8 +176,15 @@ fn transcriptions_section(html: &mut String, report: &StatusReport) {
     let tx = &report.transcriptions;
     let _ = write!(
         html,
-        r#"<section><h2>Transcriptions</h2><div class="figures"><div>last 24 h<b id="tx-24h">{}</b></div><div>total<b id="tx-total">{}</b></div><div>linked to a show<b id="tx-linked">{}</b></div><div>failed<b id="tx-failed">{}</b></div><div>not linked<b id="tx-unlinked">{}</b></div><div>shows needing captions<b id="tx-needs-captions">{}</b></div></div></section>"#,
-        tx.last_24h, tx.total, tx.linked_to_show, tx.failed, tx.unlinked, tx.needs_captions
+        r#"<section><h2>Transcriptions</h2><div class="figures"><div>last 24 h<b id="tx-24h">{}</b></div><div>total<b id="tx-total">{}</b></div><div>linked to a show<b id="tx-linked">{}</b></div><div>failed<b id="tx-failed">{}</b></div><div>not linked<b id="tx-unlinked">{}</b></div><div>shows needing captions<b id="tx-needs-captions">{}</b></div><div>captioned by Cablecast<b id="captioned-by-cablecast">{}</b></div><div>captioned by our transcriptions<b id="captioned-by-transcriptions">{}</b></div></div></section>"#,
+        tx.last_24h,
+        tx.total,
+        tx.linked_to_show,
+        tx.failed,
+        tx.unlinked,
+        tx.needs_captions,
+        tx.captioned_by_cablecast,
+        tx.captioned_by_transcriptions
     );
 }
 
@@ -271,10 +278,11 @@ fn in_flight_section(html: &mut String, report: &StatusReport, entries: &[VodEnt
     for entry in entries {
         let _ = write!(
             html,
-            r#"<tr data-vod="{id}"><td>{id}</td><td>{show}</td><td class="state s-{state}">{state}</td><td class="n">{percent}</td><td>{since}</td></tr>"#,
+            r#"<tr data-vod="{id}"><td>{id}</td><td>{show}</td><td class="state s-{state}">{state}{reason}</td><td class="n">{percent}</td><td>{since}</td></tr>"#,
             id = entry.id,
             show = show_cell(entry),
             state = escape(&entry.state),
+            reason = reason(entry),
             percent = percent(entry),
             since = in_state(entry, now),
         );
@@ -297,15 +305,26 @@ fn failed_section(html: &mut String, report: &StatusReport, entries: &[VodEntry]
     for entry in entries {
         let _ = write!(
             html,
-            r#"<tr data-vod="{id}"><td>{id}</td><td>{show}</td><td class="state s-{state}">{state}</td><td class="err">{error}</td><td>{since}</td></tr>"#,
+            r#"<tr data-vod="{id}"><td>{id}</td><td>{show}</td><td class="state s-{state}">{state}{reason}</td><td class="err">{error}</td><td>{since}</td></tr>"#,
             id = entry.id,
             show = show_cell(entry),
             state = escape(&entry.state),
+            reason = reason(entry),
             error = escape(entry.error_message.as_deref().unwrap_or("(no message)")),
             since = in_state(entry, now),
         );
     }
     html.push_str("</tbody></table></div></section>");
+}
+
+/// Cablecast's reason for the state (`statusMessage`), under the state.
+fn reason(entry: &VodEntry) -> String {
+    entry
+        .status_message
+        .as_deref()
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| format!(r#"<div class="sub status-message">{}</div>"#, escape(m)))
+        .unwrap_or_default()
 }
 
 fn shown_note(total: u64, shown: usize, order: &str) -> String {
