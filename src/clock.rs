@@ -137,29 +137,41 @@ pub fn local_time(stored: &str, zone: &StationZone) -> Option<String> {
     )
 }
 
-/// A Cablecast date-time as Unix seconds and the UTC offset it was written
-/// with, in seconds: the one given, or for the offset-less form the offset of
-/// `zone` at that time (the form is station-local, as in [`from_cablecast`]).
-pub fn cablecast_instant(text: &str, zone: &StationZone) -> Option<(i64, i64)> {
-    let text = text.trim();
+/// A Cablecast date-time as Unix seconds, and the UTC offset it was
+/// written with in seconds when it carries one (`None` for the offset-less,
+/// station-local form). `None` where [`from_cablecast`] has no date.
+pub fn cablecast_instant(text: &str, zone: &StationZone) -> Option<(i64, Option<i64>)> {
     let unix = parse_stored(&from_cablecast(text, zone)?)?;
-    // The wall-clock time as written, read as if it were UTC: its distance
-    // from the instant is the offset.
-    let wall: jiff::civil::DateTime = text.get(..19)?.parse().ok()?;
-    let wall = jiff::tz::TimeZone::UTC
-        .to_ambiguous_timestamp(wall)
-        .compatible()
-        .ok()?;
-    Some((unix, wall.as_second() - unix))
+    let text = text.trim();
+    // Only a time with an offset (or `Z`) reads as an instant on its own;
+    // the offset is how far the written time is from UTC.
+    let offset = text.parse::<jiff::Timestamp>().ok().and_then(|_| {
+        let civil = text.get(..19)?.parse::<jiff::civil::DateTime>().ok()?;
+        let written = jiff::tz::TimeZone::UTC
+            .to_ambiguous_timestamp(civil)
+            .compatible()
+            .ok()?;
+        Some(written.as_second() - unix)
+    });
+    Some((unix, offset))
 }
 
 /// Unix seconds as a station-local date-time without an offset
-/// (`2026-11-30T10:00:00`), given the station's offset from UTC in seconds:
-/// the form Cablecast's search filters compare with.
-pub fn station_local(unix: i64, offset_secs: i64) -> String {
-    format_unix(unix + offset_secs)
-        .trim_end_matches('Z')
-        .to_string()
+/// (`2026-11-30T10:00:00`), the form Cablecast's search filters compare
+/// with: at `offset` seconds from UTC when known (as the station's own
+/// answers carry it), else in `zone`.
+pub fn station_local(unix: i64, offset: Option<i64>, zone: &StationZone) -> String {
+    let local = match offset {
+        Some(offset) => format_unix(unix + offset),
+        None => jiff::Timestamp::from_second(unix)
+            .map(|at| {
+                at.to_zoned_datetime(zone.0.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string()
+            })
+            .unwrap_or_else(|_| format_unix(unix)),
+    };
+    local.trim_end_matches('Z').to_string()
 }
 
 /// A short human form of a duration in seconds, for the page and logs: `45 s`,
@@ -185,32 +197,25 @@ mod tests {
     #[test]
     fn cablecast_instants_keep_their_offset() {
         let utc = StationZone::utc();
+        let chicago = StationZone::named("America/Chicago").expect("zone");
         assert_eq!(
             cablecast_instant("2026-08-29T02:00:05.733-05:00", &utc),
             Some((
                 parse_stored("2026-08-29T07:00:05Z").expect("stored"),
-                -5 * 3600
+                Some(-5 * 3600)
             ))
         );
+        // Offset-less: station-local, read in the zone, no offset learnt.
         assert_eq!(
-            cablecast_instant("2026-08-29T07:00:05", &utc),
-            Some((parse_stored("2026-08-29T07:00:05Z").expect("stored"), 0))
-        );
-        // Offset-less: station-local, in the station's offset of that day.
-        assert_eq!(
-            cablecast_instant("2026-08-29T02:00:05", &chicago()),
-            Some((
-                parse_stored("2026-08-29T07:00:05Z").expect("stored"),
-                -5 * 3600
-            ))
-        );
-        assert_eq!(
-            cablecast_instant("2026-11-30T10:00:00", &chicago()).map(|(_, o)| o),
-            Some(-6 * 3600)
+            cablecast_instant("2026-08-29T02:00:05", &chicago),
+            Some((parse_stored("2026-08-29T07:00:05Z").expect("stored"), None))
         );
         assert_eq!(cablecast_instant("yesterday", &utc), None);
         let (unix, offset) = cablecast_instant("2026-11-30T10:00:00-06:00", &utc).expect("parses");
-        assert_eq!(station_local(unix, offset), "2026-11-30T10:00:00");
+        assert_eq!(station_local(unix, offset, &utc), "2026-11-30T10:00:00");
+        // Without an offset, the zone says it (CST in November).
+        assert_eq!(station_local(unix, None, &chicago), "2026-11-30T10:00:00");
+        assert_eq!(station_local(unix, None, &utc), "2026-11-30T16:00:00");
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //!   in `main`) into one validated `cli::Command`; `cli::execute` runs it.
 //!   `cli::spec` is the one definition of every command, flag and variable:
 //!   the parser accepts only what it lists and the help is rendered from it.
-//! - `monitor`: the monitoring cycle (connection check, catalogue sync,
-//!   in-flight refresh, stats, one log line).
+//! - `monitor`: the monitoring cycle (connection check, a full catalogue
+//!   pass or a look for changed shows, in-flight refresh by id in groups,
+//!   stats, one log line).
 //! - `cablecast`: the Cablecast HTTP client. Cablecast's JSON shapes
 //!   (`cablecast::wire`) never leave it; it hands out domain types from `vod`.
 //! - `store`: the SQLite file, its checked copies (backup, restore) and its
@@ -67,7 +68,11 @@
 //! - A catalogue pass removes rows only after it listed everything Cablecast
 //!   has, by Cablecast's own total (`meta.count`): never on a partial or
 //!   failed pass, nor when the listing moved while it was read, nor when the
-//!   server gave no total. A short page never ends a listing.
+//!   server gave no total. A short page never ends a listing. A look for
+//!   changed shows never removes anything.
+//! - A VOD missing from an answer to a read by id (`ids[]`) is removed only
+//!   after its own `GET /vods/{id}` answers 404; an answer holding VODs not
+//!   asked for (a server ignoring `ids[]`) is never used.
 //! - A VOD whose answer could not be read is never written (its `updated_at`
 //!   stays).
 //! - Cached sync figures are never stale: a write by this process invalidates

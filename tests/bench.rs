@@ -68,6 +68,15 @@ fn a_small_run_reports_every_section_as_json() {
     let refresh = &report["refresh"];
     assert_eq!(refresh["vods"], 30);
     assert_eq!(refresh["changed"], 30);
+    assert_eq!(refresh["same_database"], true);
+    // One read by id (and the look for changes) against one GET per VOD.
+    assert!(refresh["http_calls"].as_i64() <= Some(3), "{refresh}");
+    assert_eq!(refresh["single_http_calls"], 30);
+    let changes = &report["changes"];
+    assert_eq!(changes["shows_edited"], 20);
+    assert!(changes["shows_saved"].as_u64() >= Some(20), "{changes}");
+    assert!(changes["look_requests"].as_i64() <= Some(3), "{changes}");
+    assert!(changes["pass_requests"].as_i64() >= Some(6), "{changes}");
 
     let left: Vec<_> = std::fs::read_dir(scratch.dir.path())
         .expect("scratch lists")

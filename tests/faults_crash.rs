@@ -184,7 +184,7 @@ fn kill_9_during_batched_refreshes_never_half_applies_a_batch() {
     // each start lists them all as in flight and the refresh, reading the
     // VODs by id, writes every one of them back as complete in batches.
     let lagging: Rewrite = Arc::new(|path: &str, body: String| {
-        if path.contains("/vods?") && !path.contains("ids%5B%5D=") {
+        if path.contains("/vods?offset=") {
             body.replace("\"vodState\":\"complete\"", "\"vodState\":\"processing\"")
                 .replace("\"percentComplete\":1.0", "\"percentComplete\":0.5")
         } else {

@@ -624,7 +624,16 @@ fn refresh_cycle(
     if let Some(e) = report.cablecast_error {
         return Err(BenchError::Cablecast(e));
     }
-    Ok((report, store.in_flight_vods()?))
+    // When Archivist first saw a state is its own clock's, not the server's.
+    let rows = store
+        .in_flight_vods()?
+        .into_iter()
+        .map(|vod| Vod {
+            state_changed_at: None,
+            ..vod
+        })
+        .collect();
+    Ok((report, rows))
 }
 
 /// A station of `vods` VODs: a full catalogue pass (requests counted, time
@@ -677,7 +686,8 @@ fn measure_changes(db: &Path, vods: usize) -> Result<report::ChangesFigures, Ben
     let pass_requests = pass.record.http_calls.saturating_sub(1);
     Ok(report::ChangesFigures {
         vods: pass.stats.as_ref().map_or(0, |s| s.total_vods),
-        shows_changed: changes.shows,
+        shows_edited: CHANGED_SHOWS,
+        shows_saved: changes.shows,
         latency_ms: CHANGES_LATENCY.as_millis() as u64,
         look_requests: look.record.http_calls,
         look_wall_ms: look.record.duration_ms as f64,

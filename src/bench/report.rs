@@ -135,8 +135,11 @@ pub struct RefreshFigures {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ChangesFigures {
     pub vods: u64,
-    /// Shows edited upstream since the last cycle, as the look saved them.
-    pub shows_changed: usize,
+    /// Shows edited upstream since the last cycle.
+    pub shows_edited: usize,
+    /// Shows the look saved: those, and the few in its safety margin that
+    /// it had not saved yet.
+    pub shows_saved: usize,
     pub latency_ms: u64,
     /// The cycle with the look for changes, at `latency_ms` per request.
     pub look_requests: i64,
@@ -294,8 +297,8 @@ impl BenchReport {
         let c = &self.changes;
         let _ = writeln!(
             out,
-            "\nCatalogue on {} VODs, {} shows changed, {} ms per request",
-            c.vods, c.shows_changed, c.latency_ms
+            "\nCatalogue on {} VODs, {} shows edited ({} saved), {} ms per request",
+            c.vods, c.shows_edited, c.shows_saved, c.latency_ms
         );
         let _ = writeln!(
             out,

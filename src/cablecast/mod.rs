@@ -35,8 +35,7 @@ use serde::de::DeserializeOwned;
 
 pub use error::CablecastError;
 
-use crate::clock;
-use crate::clock::StationZone;
+use crate::clock::{self, StationZone};
 use crate::vod::{Show, Vod};
 
 /// Requests per call at most: the first try and two retries.
@@ -63,11 +62,6 @@ const MAX_IDS_QUERY_CHARS: usize = 1_800;
 
 /// `ids[]=`, percent-encoded as a query string carries it.
 const IDS_PARAM: &str = "ids%5B%5D=";
-
-/// The widest offset of any time zone from UTC. Until the station's own
-/// offset is known, a search for changes starts this much earlier, so it
-/// can only ask for more than needed, never less.
-const WIDEST_UTC_OFFSET_SECS: i64 = 14 * 3600;
 
 /// `ids` cut into groups for `ids[]` requests: at most
 /// [`MAX_IDS_PER_REQUEST`] each, and a query string under
@@ -211,9 +205,9 @@ pub struct CablecastClient {
     /// on in-flight VODs are read one request each.
     vod_ids_ignored: AtomicBool,
     /// The newest show `lastModified` decoded, as Unix seconds and the
-    /// station's UTC offset it carried: the offset a search for changes
+    /// UTC offset it carried, if any: the offset a search for changes
     /// writes its station-local time with.
-    newest_modified: Mutex<Option<(i64, i64)>>,
+    newest_modified: Mutex<Option<(i64, Option<i64>)>>,
 }
 
 impl fmt::Debug for CablecastClient {
@@ -388,11 +382,12 @@ impl CablecastClient {
             self.vod_ids_ignored_because(&why);
             return Ok(None);
         }
+        let zone = &self.settings.time_zone;
         Ok(Some(
             envelope
                 .vods
                 .into_iter()
-                .map(|dto| dto.into_vod(&self.settings.time_zone))
+                .map(|dto| dto.into_vod(zone))
                 .collect(),
         ))
     }
@@ -437,17 +432,18 @@ impl CablecastClient {
             return Ok(None);
         };
         self.note_modified(&envelope.shows);
+        let zone = &self.settings.time_zone;
         let shows: HashSet<i64> = answered.into_iter().collect();
         let vods = vods
             .into_iter()
             .filter(|v| v.show().is_some_and(|show| shows.contains(&show)))
-            .map(|dto| dto.into_vod(&self.settings.time_zone))
+            .map(|dto| dto.into_vod(zone))
             .collect();
         Ok(Some((
             envelope
                 .shows
                 .into_iter()
-                .map(|dto| dto.into_show(&self.settings.time_zone))
+                .map(|dto| dto.into_show(zone))
                 .collect(),
             vods,
         )))
@@ -458,18 +454,16 @@ impl CablecastClient {
     /// (`POST /shows/search/advanced`). `Ok(None)` when the server has no
     /// such search (404 or 405).
     ///
-    /// Cablecast compares station-local times, so `since` is written in the
-    /// station's offset as seen on the newest `lastModified` decoded; before
-    /// any was, it starts earlier by the widest offset there is.
+    /// Cablecast compares station-local times, so `since` is written at the
+    /// offset the newest `lastModified` decoded carried (the server's own
+    /// word), else in the station's time zone.
     pub fn shows_modified_since(&self, since: i64) -> Result<Option<Vec<i64>>, CablecastError> {
-        let known = *self
+        let offset = self
             .newest_modified
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let local = match known {
-            Some((_, offset)) => clock::station_local(since, offset),
-            None => clock::station_local(since - WIDEST_UTC_OFFSET_SECS, 0),
-        };
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .and_then(|(_, offset)| offset);
+        let local = clock::station_local(since, offset, &self.settings.time_zone);
         let body = wire::modified_since_search(&local, self.settings.location_id);
         let what = format!("searching Cablecast for shows modified after {local}");
         match self.post::<wire::SavedShowSearchEnvelope>("/shows/search/advanced", &body, &what) {
@@ -495,7 +489,7 @@ impl CablecastClient {
             .iter()
             .filter_map(|s| {
                 s.last_modified()
-                    .and_then(|t| clock::cablecast_instant(t, &self.settings.time_zone))
+                    .and_then(|text| clock::cablecast_instant(text, &self.settings.time_zone))
             })
             .max_by_key(|(unix, _)| *unix);
         if let Some(newest) = newest {
