@@ -458,9 +458,9 @@ fn why_unopenable(path: &Path) -> Option<String> {
     if !parent.is_dir() {
         return Some(format!("directory {} does not exist", parent.display()));
     }
-    if !writable_dir(parent) {
+    if let Err(e) = writable_dir(parent) {
         return Some(format!(
-            "the folder {} is not writable by this user (SQLite keeps the database's -wal and -shm files beside it there); run as the user that owns it or give a --db in a writable folder",
+            "the folder {} is not writable by this user ({e}; SQLite keeps the database's -wal and -shm files beside it there): run as the user that owns it or give a --db in a writable folder",
             parent.display()
         ));
     }
@@ -497,13 +497,16 @@ fn missing_database(path: &Path, service_db: &Path) -> String {
 
 /// Whether this process may create files in `dir` (its effective user and
 /// groups, as the kernel decides, read-only mounts included).
-pub(crate) fn writable_dir(dir: &Path) -> bool {
+pub(crate) fn writable_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
-    let Ok(text) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
+    let text = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     // SAFETY: a valid NUL-terminated path.
-    unsafe { libc::access(text.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+    if unsafe { libc::access(text.as_ptr(), libc::W_OK | libc::X_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Takes the write lock, waiting (bounded) while another process holds it.
