@@ -35,7 +35,8 @@
 //! status -> {store, cache}; cli -> transcription -> store;
 //! cli -> web -> {status, store, transcription} (and the monitor's
 //! `SyncNow` wake-up);
-//! cli -> systemd -> monitor's reports.
+//! cli -> systemd -> monitor's reports; cli, monitor and cablecast ->
+//! shutdown (the stop flag).
 //!
 //! # Invariants
 //!
