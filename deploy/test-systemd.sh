@@ -298,7 +298,10 @@ check "and is active" within "$STEP_SECS" inside systemctl is-active --quiet arc
 status_elsewhere=$(inside sh -c 'cd /root && archivist status' 2>&1) || true
 check "status elsewhere names the service's database" \
     grep -q 'keeps its database in /var/lib/archivist/archivist.db' <<<"$status_elsewhere"
-check "the way it names works" inside runuser -u archivist -- archivist --db /var/lib/archivist/archivist.db status
+status_as_service_user() {
+    inside runuser -u archivist -- archivist --db /var/lib/archivist/archivist.db status >/dev/null
+}
+check "the way it names works" status_as_service_user
 
 # --- no blocked system call anywhere ----------------------------------------------------
 strict_loaded() {

@@ -49,7 +49,8 @@
 //! status -> {store, cache}; web -> cache; cli -> transcription -> store;
 //! cli -> web -> {status, store, transcription} (and the monitor's
 //! `SyncNow` wake-up);
-//! cli -> systemd -> {monitor, store} (the cycle report and store errors).
+//! cli -> systemd -> {monitor, store} (the cycle report and store errors);
+//! cli, monitor and cablecast -> shutdown (the stop flag).
 //!
 //! # Invariants
 //!

@@ -116,7 +116,7 @@ fn sigint_between_cycles_stops_at_once() {
 }
 
 #[test]
-fn serve_and_demo_station_stop_on_sigterm() {
+fn serve_demo_and_demo_station_stop_on_sigterm() {
     let scratch = Scratch::new();
     let station = support::station(30);
     let db = scratch.db();
@@ -137,6 +137,21 @@ fn serve_and_demo_station_stop_on_sigterm() {
     assert_eq!(status.code(), Some(0), "log:\n{}", serve.log());
     assert_eq!(serve.count("stopped on SIGTERM"), 1, "{}", serve.log());
     assert_checkpointed(&db);
+
+    let demo_db = scratch.path("demo.db");
+    let mut demo = archivist();
+    demo.arg("--db")
+        .arg(&demo_db)
+        .args(["demo", "--listen", "127.0.0.1:0"]);
+    let mut demo = Running::start(demo);
+    demo.wait_for("INFO  cycle ", 1, Duration::from_secs(30));
+    demo.signal(libc::SIGTERM);
+    let status = demo
+        .wait_exit(STOP_WITHIN)
+        .unwrap_or_else(|| panic!("demo still running; log:\n{}", demo.log()));
+    assert_eq!(status.code(), Some(0), "log:\n{}", demo.log());
+    assert_eq!(demo.count("stopped on SIGTERM"), 1, "{}", demo.log());
+    assert_checkpointed(&demo_db);
 
     let mut demo = archivist();
     demo.args(["demo-station", "--listen", "127.0.0.1:0", "--shows", "5"]);

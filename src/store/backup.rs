@@ -161,12 +161,12 @@ impl Store {
                 ),
             ));
         }
-        if !super::writable_dir(folder) {
+        if let Err(e) = super::writable_dir(folder) {
             return Err(file_error(
                 dest,
                 "writing a backup",
                 format!(
-                    "the folder {} is not writable by this user",
+                    "the folder {} is not writable by this user ({e})",
                     folder.display()
                 ),
             ));

@@ -469,15 +469,9 @@ fn why_unopenable(path: &Path) -> Option<String> {
     if !parent.is_dir() {
         return Some(format!("directory {} does not exist", parent.display()));
     }
-    if let Some(e) = dir_write_error(parent) {
-        if e.raw_os_error() == Some(libc::EROFS) {
-            return Some(format!(
-                "the folder {} is not writable: it is on a read-only file system ({e}); give a --db on a writable disk",
-                parent.display()
-            ));
-        }
+    if let Err(e) = writable_dir(parent) {
         return Some(format!(
-            "the folder {} is not writable by this user (SQLite keeps the database's -wal and -shm files beside it there); run as the user that owns it or give a --db in a writable folder",
+            "the folder {} is not writable by this user ({e}; SQLite keeps the database's -wal and -shm files beside it there): run as the user that owns it or give a --db in a writable folder",
             parent.display()
         ));
     }
@@ -514,20 +508,16 @@ fn missing_database(path: &Path, service_db: &Path) -> String {
 
 /// Whether this process may create files in `dir` (its effective user and
 /// groups, as the kernel decides, read-only mounts included).
-pub(crate) fn writable_dir(dir: &Path) -> bool {
-    dir_write_error(dir).is_none()
-}
-
-/// Why this user cannot create files in `dir` (`access(2)`'s reason: a
-/// permission, a read-only file system), or `None` when it can.
-fn dir_write_error(dir: &Path) -> Option<std::io::Error> {
+pub(crate) fn writable_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
-    let Ok(text) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return Some(std::io::Error::from(std::io::ErrorKind::InvalidInput));
-    };
+    let text = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     // SAFETY: a valid NUL-terminated path.
-    let allowed = unsafe { libc::access(text.as_ptr(), libc::W_OK | libc::X_OK) == 0 };
-    (!allowed).then(std::io::Error::last_os_error)
+    if unsafe { libc::access(text.as_ptr(), libc::W_OK | libc::X_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Takes the write lock, waiting (bounded) while another process holds it.
