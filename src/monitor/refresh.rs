@@ -121,7 +121,9 @@ fn write_batch(store: &Store, batch: &mut Vec<RefreshOutcome>, summary: &mut Ref
     batch.clear();
 }
 
-/// A failure of Cablecast as a whole rather than of one VOD's answer.
+/// A failure of Cablecast as a whole rather than of one VOD's answer. An
+/// HTML page in place of a VOD is a portal or proxy in front of the server,
+/// not one VOD's trouble.
 fn is_server_failure(e: &CablecastError) -> bool {
     matches!(
         e,
@@ -129,6 +131,7 @@ fn is_server_failure(e: &CablecastError) -> bool {
             | CablecastError::Timeout { .. }
             | CablecastError::Unauthorized { .. }
             | CablecastError::Redirected { .. }
+            | CablecastError::HtmlPage { .. }
     ) || e.is_transient()
 }
 
