@@ -691,3 +691,30 @@ fn an_html_page_is_not_taken_for_the_api() {
     assert!(line.contains("\"Cablecast Login\""), "{line}");
     assert!(line.contains("not the Cablecast API"), "{line}");
 }
+
+#[test]
+fn html_pages_in_place_of_vods_stop_the_refresh_with_one_line() {
+    let station = support::station(30);
+    let page: Rewrite = Arc::new(|path: &str, body: String| {
+        if path.to_ascii_lowercase().contains("/vods/") {
+            "<!DOCTYPE html><html><head><title>Portal</title></head></html>".to_string()
+        } else {
+            body
+        }
+    });
+    let raw = RawStation::start(RawMode::Forward(station.addr(), Some(page)));
+    let scratch = Scratch::new();
+    let out = single_run(&scratch.db(), &raw.api_url(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        final_line(&out).contains("answered an HTML page (\"Portal\")"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        stderr(&out).matches("will retry next cycle").count(),
+        0,
+        "not one warning per VOD: {}",
+        stderr(&out)
+    );
+}

@@ -229,7 +229,9 @@ fn write_batch(store: &Store, batch: &mut Vec<RefreshOutcome>, summary: &mut Ref
     batch.clear();
 }
 
-/// A failure of Cablecast as a whole rather than of one VOD's answer.
+/// A failure of Cablecast as a whole rather than of one VOD's answer. An
+/// HTML page in place of a VOD is a portal or proxy in front of the server,
+/// not one VOD's trouble.
 fn is_server_failure(e: &CablecastError) -> bool {
     matches!(
         e,
@@ -238,6 +240,7 @@ fn is_server_failure(e: &CablecastError) -> bool {
             | CablecastError::Unauthorized { .. }
             | CablecastError::Redirected { .. }
             | CablecastError::Stopped { .. }
+            | CablecastError::HtmlPage { .. }
     ) || e.is_transient()
 }
 
