@@ -427,7 +427,8 @@ fn real_answers() -> Vec<(Value, Value)> {
 
 /// A loopback server answering like the real stations: single objects
 /// verbatim, listings in the documented envelope. Listed VODs say
-/// `processing`, so the refresh reads each verbatim answer. Stops on drop.
+/// `processing`, so the refresh reads each verbatim answer (by id, in the
+/// listing envelope). Stops on drop.
 struct RealStation {
     server: Arc<tiny_http::Server>,
     worker: Option<std::thread::JoinHandle<()>>,
@@ -442,10 +443,15 @@ impl RealStation {
         let serving = Arc::clone(&server);
         let worker = std::thread::spawn(move || {
             while let Ok(request) = serving.recv() {
-                let path = request.url().to_ascii_lowercase();
-                let path = path.split('?').next().unwrap_or_default().to_string();
+                let url = request.url().to_ascii_lowercase();
+                let path = url.split('?').next().unwrap_or_default().to_string();
+                let by_id = url.contains("ids%5b%5d=");
                 let resource = path.trim_start_matches("/cablecastapi/v1");
                 let body = match resource {
+                    "/vods" if by_id => Some(serde_json::json!({
+                        "vods": answers.iter().map(|(_, v)| v["vod"].clone()).collect::<Vec<_>>(),
+                        "meta": {"offset": 0, "pageSize": 100, "count": answers.len()},
+                    })),
                     "/shows" => Some(serde_json::json!({
                         "shows": answers.iter().map(|(s, _)| s["show"].clone()).collect::<Vec<_>>(),
                         "meta": {"offset": 0, "pageSize": 100, "count": answers.len()},
