@@ -91,7 +91,7 @@ Options for every command:
 monitor (and demo) options:
   --interval SECONDS          Between cycle starts [ARCHIVIST_INTERVAL, default 300; demo 10]
   --catalog-interval SECONDS  Between full catalogue passes, which also find removals
-                              [ARCHIVIST_CATALOG_INTERVAL, default 86400]
+                              [ARCHIVIST_CATALOG_INTERVAL, default 86400; demo 300]
   --changes-interval SECONDS  Between looks for changed shows (saved show search) between
                               full passes [ARCHIVIST_CHANGES_INTERVAL, default every cycle]
   --single-run                Run one cycle and exit: 0 current, 1 Cablecast failed, 2 config error

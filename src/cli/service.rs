@@ -343,6 +343,10 @@ pub(super) fn run_monitor(
 /// Seconds between demo cycles: quick enough to watch states move.
 const DEMO_INTERVAL: &str = "10";
 
+/// Seconds between the demo's full passes: its station retires old shows,
+/// and a visitor should see them go within minutes, not a day.
+const DEMO_CATALOG_INTERVAL: &str = "300";
+
 /// Stands in for the demo station's address while the flags are checked.
 const DEMO_PLACEHOLDER_URL: &str = "http://127.0.0.1:9/CablecastAPI/v1";
 
@@ -356,6 +360,9 @@ pub(super) fn run_demo(
     admin_token: Option<AdminToken>,
 ) -> Result<ExitCode, CliError> {
     flags.interval.get_or_insert_with(|| DEMO_INTERVAL.into());
+    flags
+        .catalog_interval
+        .get_or_insert_with(|| DEMO_CATALOG_INTERVAL.into());
     // The demo never reads the station's real settings: it has its own
     // station and, unless --db is given, its own database file.
     let demo_env: Env = env
