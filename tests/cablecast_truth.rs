@@ -696,7 +696,9 @@ fn an_html_page_is_not_taken_for_the_api() {
 fn html_pages_in_place_of_vods_stop_the_refresh_with_one_line() {
     let station = support::station(30);
     let page: Rewrite = Arc::new(|path: &str, body: String| {
-        if path.to_ascii_lowercase().contains("/vods/") {
+        // The refresh's reads (by id in groups, or one VOD), not the listing.
+        let path = path.to_ascii_lowercase();
+        if path.contains("/vods/") || (path.contains("/vods?") && path.contains("ids%5b%5d=")) {
             "<!DOCTYPE html><html><head><title>Portal</title></head></html>".to_string()
         } else {
             body

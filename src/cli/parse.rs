@@ -36,6 +36,9 @@ const MAX_INTERVAL_SECS: u64 = 86_400;
 const MAX_TIMEOUT_SECS: u64 = 600;
 /// Seconds between demo cycles: quick enough to watch states move.
 const DEMO_INTERVAL: &str = "10";
+/// Seconds between the demo's full passes: its station retires old shows,
+/// and a visitor should see them go within minutes, not a day.
+const DEMO_CATALOG_INTERVAL: &str = "300";
 /// The demo's own database, unless `--db` is given.
 const DEMO_DB: &str = "archivist-demo.db";
 /// Largest generated database: ten million VODs is far past any station.
@@ -189,7 +192,10 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
         env.iter()
             .filter(|(k, _)| {
                 !k.starts_with("CABLECAST_")
-                    && !matches!(k.as_str(), "ARCHIVIST_DB" | "ARCHIVIST_INTERVAL")
+                    && !matches!(
+                        k.as_str(),
+                        "ARCHIVIST_DB" | "ARCHIVIST_INTERVAL" | "ARCHIVIST_CATALOG_INTERVAL"
+                    )
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
@@ -219,6 +225,7 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
         "demo" => {
             no_operands(&given)?;
             given.default_to("interval", DEMO_INTERVAL);
+            given.default_to("catalog-interval", DEMO_CATALOG_INTERVAL);
             command.db = global.db.unwrap_or_else(|| PathBuf::from(DEMO_DB));
             // A placeholder the demo replaces with its station's address;
             // it is validated like any other.
@@ -871,6 +878,7 @@ mod tests {
         vars.extend([
             ("ARCHIVIST_DB", "/srv/real.db"),
             ("ARCHIVIST_INTERVAL", "600"),
+            ("ARCHIVIST_CATALOG_INTERVAL", "86400"),
         ]);
         let command = parsed(&["demo"], &vars);
         assert_eq!(command.db, PathBuf::from(DEMO_DB));
@@ -878,6 +886,7 @@ mod tests {
             panic!("not the demo");
         };
         assert_eq!(service.settings.interval, Duration::from_secs(10));
+        assert_eq!(service.settings.catalog_interval, Duration::from_secs(300));
         assert!(service.settings.cablecast.credentials.is_none());
         let command = parsed(&["demo", "--db", "x.db", "--interval", "2"], &vars);
         assert_eq!(command.db, PathBuf::from("x.db"));
