@@ -327,6 +327,12 @@ fn times_without_an_offset_are_station_local() {
         "a placeholder date is no date"
     );
 
+    // Unset, the box's own zone counts (here from TZ).
+    let boxed = Scratch::new();
+    let out = single_run(&boxed.db(), &raw.api_url(), &[("TZ", "America/Bogota")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(event_dates(&boxed.db()), event_dates(&with_offsets.db()));
+
     let out = single_run(
         &local.db(),
         &raw.api_url(),
