@@ -4,7 +4,8 @@
 #     `monitor --single-run` against it, `status --json` (checks total_vods > 0) and
 #     `backup`;
 #   - the x86_64 binary through deploy/test-install.sh (install, upgrade, daily backup,
-#     uninstall, purge in a temporary root).
+#     uninstall, purge in a temporary root), then through deploy/test-systemd.sh (the
+#     units under a real systemd, booted in a Debian container).
 # Called by .ci/run; runnable by hand from any directory. Installs the toolchain with
 # deploy/setup-toolchain.sh first, which needs root only when something is missing.
 #
@@ -101,4 +102,5 @@ wait "$station_pid" 2>/dev/null || true
 station_pid=""
 
 "$DEPLOY_DIR/test-install.sh" --binary "$x86"
+"$DEPLOY_DIR/test-systemd.sh" --binary "$x86"
 echo "ci-cross: passed"

@@ -76,13 +76,18 @@ systemctl_run() {
     fi
 }
 
-# Runs the installed program as the service user, with the database the service uses.
+# Runs the installed program as the service user, with the database the service uses,
+# under the units' UMask=0027: the files it creates (the database, the pre-upgrade copy)
+# get mode 0640, as the service's own files do, whatever root's umask is.
 run_as_service_user() {
-    if is_real_root; then
-        run runuser -u "$SERVICE_USER" -- env ARCHIVIST_DB="$DB_PATH" "$@"
-    else
-        run env ARCHIVIST_DB="$DB_PATH" "$@"
-    fi
+    (
+        umask 0027
+        if is_real_root; then
+            run runuser -u "$SERVICE_USER" -- env ARCHIVIST_DB="$DB_PATH" "$@"
+        else
+            run env ARCHIVIST_DB="$DB_PATH" "$@"
+        fi
+    )
 }
 
 # Prints archivist-x86_64 or archivist-aarch64 for this machine.
@@ -179,7 +184,9 @@ do_install() {
 
     # The settings hold the Cablecast password: root only. systemd reads the file as root
     # before it starts the service, so the service user never needs to.
+    local settings_kept=0
     if [ -e "$ENV_FILE" ]; then
+        settings_kept=1
         say "keeping existing settings $ENV_FILE"
     else
         say "writing settings $ENV_FILE from the example (edit it next)"
@@ -239,6 +246,12 @@ do_install() {
         install_file 0644 "$SOURCE_DIR/$unit" "$UNIT_DIR/$unit"
     done
 
+    # Files an earlier installer left readable by everyone (root's umask): the service's
+    # mode. `find` never follows the links it meets.
+    if [ "$dry_run" -eq 0 ] && [ -d "$STATE_DIR" ]; then
+        find "$STATE_DIR" -type f -perm /o=rwx -exec chmod o-rwx {} +
+    fi
+
     say "preparing the database (archivist init)"
     if ! run_as_service_user "$BIN" init; then
         if [ "$upgrading" -eq 1 ]; then
@@ -260,7 +273,9 @@ do_install() {
     echo "  Status page:  $(status_address)"
     echo "  Settings:     $ENV_FILE"
     echo "  Logs:         journalctl -u archivist -f"
-    if [ "$upgrading" -eq 0 ]; then
+    # The hint is for settings just written from the example; kept settings (an upgrade,
+    # or a reinstall after --uninstall) are already the station's.
+    if [ "$settings_kept" -eq 0 ]; then
         echo
         echo "  Next: put the Cablecast address, user and password in the settings file,"
         echo "  then: sudo systemctl restart archivist"

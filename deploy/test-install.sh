@@ -121,6 +121,8 @@ done
 cp "$binary" "$stick/$arch_name"
 
 log="$work/install.log"
+# Root's usual umask, which the installer must not pass on to the service's files.
+umask 0022
 if [ "$system" -eq 1 ]; then
     root=""
     unset ARCHIVIST_INSTALL_ROOT
@@ -218,6 +220,8 @@ check "example copied next to it" cmp -s "$DEPLOY_DIR/archivist.env.example" "$r
 check "state directory mode 750" has_mode 750 "$root/var/lib/archivist"
 check "backups directory exists" test -d "$root/var/lib/archivist/backups"
 check "init created the database" test -f "$root/var/lib/archivist/archivist.db"
+check "database mode 640 (not readable by others)" has_mode 640 "$root/var/lib/archivist/archivist.db"
+check "first install says to edit the settings" log_has "Next: put the Cablecast address"
 check "status page address printed" log_has "Status page:  http://.*:8080/"
 if [ "$system" -eq 1 ]; then
     check "service user created" user_exists
@@ -234,11 +238,22 @@ check "systemctl skipped" log_has "skipping: systemctl enable archivist.service 
 echo "CABLECAST_PASSWORD=edited-by-test" >>"$root/etc/archivist/archivist.env"
 chmod 0600 "$root/etc/archivist/archivist.env"
 settings_before=$(cat "$root/etc/archivist/archivist.env")
+# As an earlier installer left it under root's umask.
+chmod 0644 "$root/var/lib/archivist/archivist.db"
 check "re-run (upgrade) exits 0" installer
+check "upgrade gives the database mode 640" has_mode 640 "$root/var/lib/archivist/archivist.db"
 check "re-run reports an upgrade" log_has "upgrading Archivist"
 check "re-run keeps the edited settings" test "$(cat "$root/etc/archivist/archivist.env")" = "$settings_before"
 check "settings file still mode 600" has_mode 600 "$root/etc/archivist/archivist.env"
 check "pre-upgrade backup made" files_match "$root/var/lib/archivist/backups/archivist-pre-upgrade-*.db"
+pre_upgrade_copies_are_640() {
+    local copy
+    for copy in "$root"/var/lib/archivist/backups/archivist-pre-upgrade-*.db; do
+        has_mode 640 "$copy" || return 1
+    done
+}
+check "pre-upgrade backup mode 640" pre_upgrade_copies_are_640
+check "upgrade does not ask to edit the settings again" fails log_has "Next: put the Cablecast address"
 check "previous binary kept" test -f "$root/usr/local/bin/archivist.previous"
 
 # --- the daily backup writes today's copy and keeps the newest ARCHIVIST_BACKUP_KEEP ----
@@ -313,6 +328,8 @@ check "settings kept" test "$(cat "$root/etc/archivist/archivist.env")" = "$sett
 # --- reinstall keeps the settings, purge removes everything ------------------------------
 check "reinstall after uninstall exits 0" installer
 check "reinstall keeps the settings" test "$(cat "$root/etc/archivist/archivist.env")" = "$settings_before"
+check "reinstall does not ask to edit the kept settings" fails log_has "Next: put the Cablecast address"
+check "reinstall says the settings are kept" log_has "keeping existing settings"
 check "purge dry run exits 0" installer --purge --dry-run
 check "purge dry run keeps the data" test -f "$root/var/lib/archivist/archivist.db"
 check "purge exits 0" installer --uninstall --purge

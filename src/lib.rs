@@ -4,8 +4,10 @@
 //!
 //! # Code map
 //!
-//! - `cli`: parses arguments and the environment once into a validated
-//!   [`config`] and runs one command. Nothing else reads `std::env`.
+//! - `cli`: `cli::parse` turns the arguments and the environment (read once,
+//!   in `main`) into one validated `cli::Command`; `cli::execute` runs it.
+//!   `cli::spec` is the one definition of every command, flag and variable:
+//!   the parser accepts only what it lists and the help is rendered from it.
 //! - `monitor`: the monitoring cycle (connection check, a full catalogue
 //!   pass or a look for changed shows, in-flight refresh by id in groups,
 //!   stats, one log line).
@@ -13,7 +15,11 @@
 //!   (`cablecast::wire`) never leave it; it hands out domain types from `vod`.
 //! - `store`: the SQLite file, its checked copies (backup, restore) and its
 //!   lock file. All SQL lives here.
-//! - `cache`: the in-process LRU with expiry, with hit and miss counters.
+//! - `cache`: the process's one answer cache (an LRU of the sync figures, the
+//!   status report and every rendered GET answer, keyed by route and
+//!   normalised query, each valid for one data version, built once while
+//!   others wait, bounded in entries and bytes), the connection check's
+//!   time-based entry, and the hit and miss counters.
 //! - `status`: the cached sync figures and the status report built on them.
 //! - `demo`: a built-in Cablecast-compatible station on loopback.
 //! - `bench`: `archivist bench`, the before/after figures of each
@@ -27,7 +33,11 @@
 //!   `POST /api/transcriptions`), and linking results to shows.
 //! - `stuck`: when a VOD in flight counts as stuck (`ARCHIVIST_STUCK_AFTER`),
 //!   one threshold per in-flight state, the same on every surface.
-//! - `systemd`: readiness, status and watchdog pings to systemd.
+//! - `systemd`: readiness, status and watchdog pings to systemd, from the
+//!   `SystemdEnv` that `cli` read (uses `monitor`'s cycle report and
+//!   `store`'s errors).
+//! - `shutdown`: SIGTERM and SIGINT: the process-wide stop flag, and the
+//!   closing steps (checkpoint, one log line) run once before exit 0.
 //! - `web`: the status server: the page, the JSON API, `/metrics`,
 //!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
 //! - `clock`: stored timestamps, and the station's time zone
@@ -36,15 +46,24 @@
 //! - `vod`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
-//! status -> {store, cache}; cli -> transcription -> store;
+//! status -> {store, cache}; web -> cache; cli -> transcription -> store;
 //! cli -> web -> {status, store, transcription} (and the monitor's
 //! `SyncNow` wake-up);
-//! cli -> systemd -> monitor's reports.
+//! cli -> systemd -> {monitor, store} (the cycle report and store errors);
+//! cli, monitor and cablecast -> shutdown (the stop flag).
 //!
 //! # Invariants
 //!
-//! - Only `cablecast` does outbound network IO.
-//! - Only `store` speaks SQL; every write is one `BEGIN IMMEDIATE`
+//! `tests/tidy.rs` checks the ones that show in the source: SQL only in
+//! `store`, outbound IO only where named below, `std::env` only in `main`,
+//! `//!` docs on every file, and a `// reason:` for every `unwrap`/`expect`
+//! outside tests.
+//!
+//! - Only `cablecast` does outbound network IO, with two named exceptions:
+//!   `loadtest`'s client (load against a status server, loopback only
+//!   unless told otherwise) and the notification senders (`notify`).
+//!   `tests/tidy.rs` checks it.
+//! - Only `store` speaks SQL (and only it names `rusqlite`); every write is one `BEGIN IMMEDIATE`
 //!   transaction (or one single statement), so nothing is ever half applied.
 //! - In a process, only the monitor thread writes VOD and show state.
 //! - A catalogue pass removes rows only after it listed everything Cablecast
@@ -62,9 +81,11 @@
 //!   which every cached read checks.
 //! - The status server never writes VOD state. Its write endpoints
 //!   (`POST /api/sync-now`, which only wakes the monitor, and
-//!   `POST /api/transcriptions`) exist only with `ARCHIVIST_ADMIN_TOKEN` set.
-//!   Its answers are rendered once per `data_version` and served from
-//!   memory.
+//!   `POST /api/transcriptions`, which records a caption result) exist only
+//!   with `ARCHIVIST_ADMIN_TOKEN` set. Every GET answer is rendered once per
+//!   `data_version` (and route and query) and served from the answer cache;
+//!   `/healthz` alone is computed per request, from the cached figures and
+//!   the clock.
 //! - A transcription result's id is a stable hash of its stored output path
 //!   (video path when it has none); paths are stored as reached, never
 //!   resolved through symlinks.
@@ -75,6 +96,10 @@
 //!   show to a second video without reporting it as a conflict.
 //! - Nothing writes to a database that failed its integrity check at open
 //!   (`Store::damage`); the monitor then runs no cycles.
+//! - A stop signal never ends the process mid-transaction: the monitor,
+//!   `serve` and the demo stop sending requests, the closing steps wait for
+//!   the writer, checkpoint the log (`wal_checkpoint(TRUNCATE)`) and exit 0
+//!   within `shutdown::GRACE` plus a commit.
 //! - A running monitor holds `DB.lock` (`flock`); `restore` refuses while it
 //!   does.
 //! - The Cablecast password, and the Basic auth header made from it, never
@@ -95,6 +120,7 @@ pub mod loadtest;
 pub mod logging;
 pub mod memory;
 pub mod monitor;
+pub mod shutdown;
 pub mod status;
 pub mod store;
 pub mod stuck;

@@ -1,19 +1,20 @@
 //! The sync figures as everyone reads them: cached, never stale, and the
 //! status report (`archivist status`, `/api/status`) built on them.
 //!
-//! The figures come from one aggregate statement and are kept in the LRU for
-//! up to [`STATS_TTL`]. A write by this process invalidates them at once
-//! ([`StatusBoard::invalidate`]); a write by any other process (a second
-//! Archivist, the sqlite3 CLI) changes the store's data version, which every
-//! cached read compares, one cheap `PRAGMA` per read.
+//! The figures come from one aggregate statement and are kept in the
+//! process's one answer cache ([`cache::Answers`], which the status server
+//! shares through [`StatusBoard::answers`]) for up to [`STATS_TTL`]. A write
+//! by this process clears it at once ([`StatusBoard::invalidate`]); a write
+//! by any other process (a second Archivist, the sqlite3 CLI) changes the
+//! store's data version, which every cached read compares, one cheap
+//! `PRAGMA` per read.
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cache::{self, TtlCache};
+use crate::cache::{self, Answers, Key, Weigh};
 use crate::store::{counters, CycleRecord, Store, StoreError, SyncStats, TranscriptionRow};
 use crate::vod::VodState;
 
@@ -24,22 +25,41 @@ pub const STATS_TTL: Duration = Duration::from_secs(300);
 /// Results listed under `transcriptions.recent`.
 pub const RECENT_TRANSCRIPTIONS: u32 = 10;
 
-/// The cached sync figures of one database.
+/// Cache keys of the figures and the report.
+const SYNC_STATS: &str = "sync-stats";
+const REPORT: &str = "status-report";
+
+/// The cached sync figures of one database, and the answer cache they live
+/// in.
 pub struct StatusBoard {
     store: Arc<Store>,
-    stats: TtlCache<(), Arc<SyncStats>>,
-    /// The whole report, with the data version of the figures it was built
-    /// on: its other parts (last cycle, recent results, shows needing
-    /// captions) are read only when the database changed.
-    reports: TtlCache<(), (i64, Arc<StatusReport>)>,
+    answers: Answers,
+}
+
+impl Weigh for SyncStats {
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<SyncStats>()
+    }
+}
+
+impl Weigh for StatusReport {
+    fn bytes(&self) -> usize {
+        // The recent results hold paths; the rest is small and fixed.
+        std::mem::size_of::<StatusReport>()
+            + self
+                .transcriptions
+                .recent
+                .iter()
+                .map(|r| 256 + r.video_path.len() + r.output_path.as_ref().map_or(0, String::len))
+                .sum::<usize>()
+    }
 }
 
 impl StatusBoard {
     pub fn new(store: Arc<Store>) -> StatusBoard {
         StatusBoard {
             store,
-            stats: TtlCache::new(NonZeroUsize::MIN),
-            reports: TtlCache::new(NonZeroUsize::MIN),
+            answers: Answers::default(),
         }
     }
 
@@ -47,64 +67,54 @@ impl StatusBoard {
         &self.store
     }
 
+    /// The process's answer cache (the status server keeps its rendered
+    /// answers here too).
+    pub fn answers(&self) -> &Answers {
+        &self.answers
+    }
+
     /// The sync figures: from the cache while the database is unchanged,
     /// otherwise freshly computed (one statement).
     pub fn sync_stats(&self) -> Result<Arc<SyncStats>, StoreError> {
-        let mut version_error = None;
-        let cached = self
-            .stats
-            .get_valid(&(), |stats| match self.store.data_version() {
-                Ok(version) => version == stats.data_version,
-                Err(e) => {
-                    version_error = Some(e);
-                    false
-                }
-            });
-        if let Some(e) = version_error {
-            return Err(e);
-        }
-        if let Some(stats) = cached {
-            return Ok(stats);
-        }
-        let stats = Arc::new(self.store.sync_stats()?);
-        self.stats.insert((), Arc::clone(&stats), STATS_TTL);
-        Ok(stats)
+        // The figures record the version they were read at, so a miss (as
+        // after every write by the monitor) is the aggregate alone.
+        self.answers.get_current(
+            Key::new(SYNC_STATS, ""),
+            || self.store.data_version(),
+            STATS_TTL,
+            || self.store.sync_stats(),
+            |stats| stats.data_version,
+        )
     }
 
-    /// Drops the cached figures: call after every write.
+    /// Drops every cached answer: call after every write.
     pub fn invalidate(&self) {
-        self.stats.invalidate(&());
-        self.reports.invalidate(&());
+        self.answers.clear();
     }
 
     /// The full status report: while the database is unchanged, one
     /// data-version check; otherwise the aggregate and three small reads.
     pub fn report(&self) -> Result<StatusReport, StoreError> {
         let stats = self.sync_stats()?;
-        let cached = self
-            .reports
-            .get_valid(&(), |(version, _)| *version == stats.data_version);
-        if let Some((_, report)) = cached {
-            return Ok(StatusReport::clone(&report));
-        }
-        let last_cycle = self.store.last_cycle()?;
-        let mut report = StatusReport::new(&stats, last_cycle.as_ref());
-        let captions = self.store.caption_counts()?;
-        report.transcriptions.needs_captions = captions.needs_captions;
-        report.transcriptions.captioned_by_cablecast = captions.captioned_by_cablecast;
-        report.transcriptions.captioned_by_transcriptions = captions.captioned_by_transcriptions;
-        report.transcriptions.recent = self
-            .store
-            .recent_transcriptions(RECENT_TRANSCRIPTIONS)?
-            .into_iter()
-            .map(RecentTranscription::from)
-            .collect();
-        self.reports.insert(
-            (),
-            (stats.data_version, Arc::new(report.clone())),
-            STATS_TTL,
-        );
-        Ok(report)
+        let report =
+            self.answers
+                .get(Key::new(REPORT, ""), stats.data_version, STATS_TTL, || {
+                    let last_cycle = self.store.last_cycle()?;
+                    let mut report = StatusReport::new(&stats, last_cycle.as_ref());
+                    let captions = self.store.caption_counts()?;
+                    report.transcriptions.needs_captions = captions.needs_captions;
+                    report.transcriptions.captioned_by_cablecast = captions.captioned_by_cablecast;
+                    report.transcriptions.captioned_by_transcriptions =
+                        captions.captioned_by_transcriptions;
+                    report.transcriptions.recent = self
+                        .store
+                        .recent_transcriptions(RECENT_TRANSCRIPTIONS)?
+                        .into_iter()
+                        .map(RecentTranscription::from)
+                        .collect();
+                    Ok::<_, StoreError>(report)
+                })?;
+        Ok(StatusReport::clone(&report))
     }
 }
 

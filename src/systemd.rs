@@ -17,6 +17,8 @@
 //! systemd's start timeout, so a first catalogue pass that takes longer than
 //! `TimeoutStartSec=` is not mistaken for a hung start.
 //!
+//! On SIGTERM the service says `STOPPING=1` (see `shutdown`).
+//!
 //! What this is not: no other systemd feature (socket activation, journald's
 //! native protocol, the `libsystemd` library).
 
@@ -27,13 +29,24 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::cli::Env;
 use crate::monitor::CycleReport;
 use crate::store::StoreError;
 
 /// Tick of the timer when systemd asked for no watchdog: only the start
 /// timeout is extended then.
 const START_EXTENSION_TICK: Duration = Duration::from_secs(30);
+
+/// What systemd puts in the environment of a service it starts, as `cli`
+/// read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SystemdEnv {
+    /// `NOTIFY_SOCKET`: where readiness and status go.
+    pub notify_socket: Option<String>,
+    /// `WATCHDOG_USEC`: the watchdog period.
+    pub watchdog_usec: Option<String>,
+    /// `WATCHDOG_PID`: the process the watchdog is meant for.
+    pub watchdog_pid: Option<String>,
+}
 
 /// The socket systemd listens on, from the environment it started us with.
 #[derive(Debug)]
@@ -47,8 +60,8 @@ pub struct Notifier {
 impl Notifier {
     /// `None` when not started by systemd (or `$NOTIFY_SOCKET` is unusable,
     /// which is logged once).
-    pub fn from_env(env: &Env) -> Option<Notifier> {
-        let target = env.get("NOTIFY_SOCKET").filter(|s| !s.is_empty())?;
+    pub fn from_env(env: &SystemdEnv) -> Option<Notifier> {
+        let target = env.notify_socket.as_ref().filter(|s| !s.is_empty())?;
         let address = match socket_address(target) {
             Ok(address) => address,
             Err(e) => {
@@ -64,10 +77,12 @@ impl Notifier {
             }
         };
         let for_us = env
-            .get("WATCHDOG_PID")
+            .watchdog_pid
+            .as_ref()
             .is_none_or(|pid| pid.trim() == std::process::id().to_string());
         let watchdog = env
-            .get("WATCHDOG_USEC")
+            .watchdog_usec
+            .as_ref()
             .and_then(|usec| usec.trim().parse::<u64>().ok())
             .filter(|usec| *usec > 0 && for_us)
             .map(Duration::from_micros);
@@ -126,7 +141,7 @@ impl ServiceLink {
     /// Connects to systemd if it started this process, and starts the
     /// watchdog timer. `progress` is a counter that moves while the monitor
     /// works inside a cycle (Cablecast requests begun).
-    pub fn start(env: &Env, progress: fn() -> u64) -> ServiceLink {
+    pub fn start(env: &SystemdEnv, progress: fn() -> u64) -> ServiceLink {
         let pulse = Arc::new(Pulse {
             started: Instant::now(),
             cycles: AtomicU64::new(0),
@@ -218,6 +233,17 @@ impl ServiceLink {
         self.tell(&format!("read-only: {damage}"));
     }
 
+    /// What tells systemd the service is stopping (`STOPPING=1`), to run
+    /// from the thread that learns of the stop.
+    pub fn stopping_notice(&self) -> impl FnOnce() + Send + 'static {
+        let notifier = self.notifier.clone();
+        move || {
+            if let Some(notifier) = notifier {
+                notifier.send("STOPPING=1\nSTATUS=stopping\n");
+            }
+        }
+    }
+
     fn set_idle_for(&self, wait: Duration) {
         let until = self.pulse.started.elapsed() + wait;
         self.pulse
@@ -292,14 +318,11 @@ mod tests {
 
     #[test]
     fn watchdog_meant_for_another_process_is_ignored() {
-        let env: Env = [
-            ("NOTIFY_SOCKET", "@archivist-test"),
-            ("WATCHDOG_USEC", "2000000"),
-            ("WATCHDOG_PID", "1"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let env = SystemdEnv {
+            notify_socket: Some("@archivist-test".into()),
+            watchdog_usec: Some("2000000".into()),
+            watchdog_pid: Some("1".into()),
+        };
         let notifier = Notifier::from_env(&env).expect("socket");
         assert_eq!(notifier.watchdog(), None);
     }

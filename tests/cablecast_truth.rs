@@ -426,9 +426,9 @@ fn real_answers() -> Vec<(Value, Value)> {
 }
 
 /// A loopback server answering like the real stations: single objects
-/// verbatim, listings in the documented envelope. Listed VODs say
-/// `processing`, so the refresh reads each verbatim answer (by id, in the
-/// listing envelope). Stops on drop.
+/// verbatim, listings in the documented envelope, VODs read by id as the
+/// verbatim objects. Listed VODs say `processing`, so the refresh reads each
+/// verbatim answer. Stops on drop.
 struct RealStation {
     server: Arc<tiny_http::Server>,
     worker: Option<std::thread::JoinHandle<()>>,
@@ -444,13 +444,21 @@ impl RealStation {
         let worker = std::thread::spawn(move || {
             while let Ok(request) = serving.recv() {
                 let url = request.url().to_ascii_lowercase();
-                let path = url.split('?').next().unwrap_or_default().to_string();
-                let by_id = url.contains("ids%5b%5d=");
+                let (path, query) = url.split_once('?').unwrap_or((&url, ""));
                 let resource = path.trim_start_matches("/cablecastapi/v1");
+                // VODs read by id (`ids[]=...`): the verbatim objects asked for.
+                let asked: Vec<String> = query
+                    .split('&')
+                    .filter_map(|pair| pair.strip_prefix("ids%5b%5d="))
+                    .map(str::to_string)
+                    .collect();
                 let body = match resource {
-                    "/vods" if by_id => Some(serde_json::json!({
-                        "vods": answers.iter().map(|(_, v)| v["vod"].clone()).collect::<Vec<_>>(),
-                        "meta": {"offset": 0, "pageSize": 100, "count": answers.len()},
+                    "/vods" if !asked.is_empty() => Some(serde_json::json!({
+                        "vods": answers
+                            .iter()
+                            .filter(|(_, v)| asked.contains(&v["vod"]["id"].to_string()))
+                            .map(|(_, v)| v["vod"].clone())
+                            .collect::<Vec<_>>(),
                     })),
                     "/shows" => Some(serde_json::json!({
                         "shows": answers.iter().map(|(s, _)| s["show"].clone()).collect::<Vec<_>>(),
@@ -682,4 +690,33 @@ fn an_html_page_is_not_taken_for_the_api() {
     assert!(line.contains("answered an HTML page"), "{line}");
     assert!(line.contains("\"Cablecast Login\""), "{line}");
     assert!(line.contains("not the Cablecast API"), "{line}");
+}
+
+#[test]
+fn html_pages_in_place_of_vods_stop_the_refresh_with_one_line() {
+    let station = support::station(30);
+    let page: Rewrite = Arc::new(|path: &str, body: String| {
+        // The refresh's reads (by id in groups, or one VOD), not the listing.
+        let path = path.to_ascii_lowercase();
+        if path.contains("/vods/") || (path.contains("/vods?") && path.contains("ids%5b%5d=")) {
+            "<!DOCTYPE html><html><head><title>Portal</title></head></html>".to_string()
+        } else {
+            body
+        }
+    });
+    let raw = RawStation::start(RawMode::Forward(station.addr(), Some(page)));
+    let scratch = Scratch::new();
+    let out = single_run(&scratch.db(), &raw.api_url(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        final_line(&out).contains("answered an HTML page (\"Portal\")"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        stderr(&out).matches("will retry next cycle").count(),
+        0,
+        "not one warning per VOD: {}",
+        stderr(&out)
+    );
 }

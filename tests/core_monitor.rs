@@ -10,6 +10,7 @@ use archivist::monitor::Monitor;
 use archivist::status::StatusBoard;
 use archivist::store::{Access, Store};
 
+use crate::support::child::Running;
 use crate::support::run_on;
 use crate::support::{
     self, archivist, counts_by_state, served_vods, single_run, sqlite, stderr, stored_vods, Scratch,
@@ -486,18 +487,22 @@ fn a_write_lock_held_by_another_process_delays_but_loses_nothing() {
         vod.state = "complete".into();
         vod.percent = 1.0;
     }
-    // An engineer's sqlite3 session holds the write lock for six seconds,
-    // longer than one busy timeout.
+    // An engineer's sqlite3 session holds the write lock ...
     let locker = sqlite(&scratch.db());
     locker.execute_batch("BEGIN IMMEDIATE").expect("lock");
-    let release = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(6));
-        locker.execute_batch("COMMIT").expect("unlock");
-    });
-    let out = single_run(&scratch.db(), &station.api_url(), &[]);
-    release.join().expect("locker thread");
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+    let mut command = support::archivist();
+    command
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["monitor", "--single-run", "--http-timeout", "2"])
+        .env("CABLECAST_API_URL", station.api_url());
+    let mut monitor = Running::start(command);
+    // ... past one busy timeout: the monitor says so when its first wait
+    // for the lock ran out (a state, not a guess at how long that takes).
+    monitor.wait_for("locked by another process", 1, Duration::from_secs(60));
+    locker.execute_batch("COMMIT").expect("unlock");
+    let status = monitor.finish(Duration::from_secs(60));
+    assert!(status.success(), "{}", monitor.log());
     assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
 }
 

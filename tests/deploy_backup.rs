@@ -45,6 +45,15 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The `archivist.db.before-restore-*` copies in `dir` (no -wal/-shm), sorted.
+fn kept_copies(dir: &Path) -> Vec<String> {
+    files_in(dir)
+        .into_iter()
+        .filter(|n| n.starts_with("archivist.db.before-restore-") && !n.contains("-wal"))
+        .filter(|n| !n.ends_with("-shm"))
+        .collect()
+}
+
 /// A database with one cycle against a small station, and that station.
 fn station_and_db(scratch: &Scratch) -> archivist::demo::DemoStation {
     let station = support::station(40);
@@ -181,7 +190,9 @@ fn restore_refuses_while_a_monitor_runs_and_works_once_it_stopped() {
     assert!(stdout(&out).contains("before-restore"), "{}", stdout(&out));
     assert_eq!(stored_vods(&db), saved_vods);
     assert_eq!(integrity(&db), "ok");
-    let previous = scratch.path("archivist.db.before-restore");
+    let previous = kept_copies(&scratch.path("."));
+    assert_eq!(previous.len(), 1, "{previous:?}");
+    let previous = scratch.path(&previous[0]);
     assert_eq!(
         stored_vods(&previous),
         live_vods,
@@ -277,4 +288,99 @@ fn damaged_database_is_never_written_and_says_how_to_restore() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = support::single_run(&db, &station.api_url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn restore_twice_keeps_every_replaced_database_whole() {
+    let scratch = Scratch::new();
+    let station = station_and_db(&scratch);
+    let db = scratch.db();
+    let saved = scratch.path("saved.db");
+    assert!(backup(&db, &saved, &[]).status.success());
+
+    // Two different live states, each replaced by the same backup in turn.
+    let mut replaced = Vec::new();
+    for _ in 0..2 {
+        station.catalogue().advance();
+        let out = support::single_run(&db, &station.api_url(), &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        replaced.push(stored_vods(&db));
+        let out = restore(&db, &saved);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_ne!(
+        replaced[0], replaced[1],
+        "the station moved between restores"
+    );
+    let kept = kept_copies(&scratch.path("."));
+    assert_eq!(kept.len(), 2, "{:?}", files_in(&scratch.path(".")));
+    for (name, vods) in kept.iter().zip(&replaced) {
+        let copy = scratch.path(name);
+        // One self-contained file: its log was folded in before the move.
+        let wal = scratch.path(&format!("{name}-wal"));
+        assert!(
+            std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+            "{name} left a log"
+        );
+        assert_eq!(integrity(&copy), "ok");
+        assert_eq!(&stored_vods(&copy), vods, "{name} is the state it replaced");
+    }
+}
+
+#[test]
+fn restore_from_a_directory_says_it_is_one() {
+    let scratch = Scratch::new();
+    let _station = station_and_db(&scratch);
+    let backups = scratch.path("backups");
+    std::fs::create_dir(&backups).expect("backups directory");
+    let out = restore(&scratch.db(), &backups);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("is a directory"), "{err}");
+    assert!(!err.contains("no such file"), "{err}");
+}
+
+#[test]
+fn serve_serves_the_restored_file() {
+    let scratch = Scratch::new();
+    let small = support::station(5);
+    let small_db = scratch.path("small.db");
+    let out = support::single_run(&small_db, &small.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let _station = station_and_db(&scratch);
+    let db = scratch.db();
+    let total = |addr| {
+        let (code, body) = crate::support::http::get(addr, "/api/status");
+        assert_eq!(code, 200, "{body}");
+        let body = body.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let json: serde_json::Value = serde_json::from_str(body).expect("json");
+        json["total_vods"].as_i64().expect("total_vods")
+    };
+    let mut command = archivist();
+    command
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let serve = crate::support::child::Running::start(command);
+    serve.wait_for("serving ", 1, std::time::Duration::from_secs(20));
+    let line = serve.log();
+    let addr: std::net::SocketAddr = line
+        .rsplit("http://")
+        .next()
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line}"));
+    let before = total(addr);
+    let restored = stored_vods(&small_db).len() as i64;
+    assert_ne!(before, restored);
+    let out = restore(&db, &small_db);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        crate::support::wait_until(std::time::Duration::from_secs(10), || {
+            std::panic::catch_unwind(|| total(addr)).ok() == Some(restored)
+        }),
+        "serve still shows {before} VODs, not the restored {restored}; log:\n{}",
+        serve.log()
+    );
 }

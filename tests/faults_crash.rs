@@ -21,16 +21,33 @@ const PAGE: usize = archivist::cablecast::PAGE_SIZE;
 /// Refresh results per transaction, as given to the monitor.
 const BATCH: i64 = 50;
 
+/// Where a failing run's seed goes to replay it: the first kill of the
+/// replay is the kill that failed.
+const SEED_VARIABLE: &str = "ARCHIVIST_CRASH_SEED";
+
 /// A small xorshift generator: random kill moments, reproducible from the
-/// seed printed with any failure.
+/// seed printed at the start and with any failure.
 struct Dice(u64);
 
 impl Dice {
-    fn from_clock() -> Dice {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.subsec_nanos() as u64);
-        Dice(nanos | 1)
+    /// From `ARCHIVIST_CRASH_SEED` when set, else from the clock; printed
+    /// either way.
+    fn new() -> Dice {
+        let seed = match std::env::var(SEED_VARIABLE) {
+            Ok(text) => text
+                .trim()
+                .parse::<u64>()
+                .unwrap_or_else(|_| panic!("{SEED_VARIABLE}={text:?} is not a number")),
+            Err(_) => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.subsec_nanos() as u64),
+        };
+        let dice = Dice(seed | 1);
+        eprintln!(
+            "kill moments from seed {} (replay: {SEED_VARIABLE}={0})",
+            dice.0
+        );
+        dice
     }
 
     fn below(&mut self, n: u64) -> u64 {
@@ -65,13 +82,13 @@ fn assert_pages_whole(stored: &HashMap<i64, i64>, ids: &[i64], what: &str, seed:
             .collect();
         assert!(
             present.is_empty() || present.len() == page.len(),
-            "{what} page {n}: {} of {} rows stored (seed {seed})",
+            "{what} page {n}: {} of {} rows stored (replay: {SEED_VARIABLE}={seed})",
             present.len(),
             page.len()
         );
         assert!(
             present.windows(2).all(|w| w[0] == w[1]),
-            "{what} page {n} written by two passes: {present:?} (seed {seed})"
+            "{what} page {n} written by two passes: {present:?} (replay: {SEED_VARIABLE}={seed})"
         );
     }
 }
@@ -86,7 +103,7 @@ fn kill_again_and_again(
     max_delay: Duration,
     mut check: impl FnMut(u64),
 ) -> usize {
-    let mut dice = Dice::from_clock();
+    let mut dice = Dice::new();
     let started = Instant::now();
     let mut kills = 0;
     while started.elapsed() < budget {
@@ -106,7 +123,7 @@ fn kill_again_and_again(
         assert_eq!(
             integrity(db),
             "ok",
-            "after a kill at {delay} ms (seed {seed})"
+            "after a kill at {delay} ms (replay: {SEED_VARIABLE}={seed})"
         );
         check(seed);
     }
@@ -189,7 +206,7 @@ fn kill_9_during_batched_refreshes_never_half_applies_a_batch() {
             assert_eq!(
                 complete % BATCH,
                 0,
-                "{complete} VODs complete: a batch of {BATCH} was half applied (seed {seed})"
+                "{complete} VODs complete: a batch of {BATCH} was half applied (replay: {SEED_VARIABLE}={seed})"
             );
             assert_pages_whole(&passes(&db, "cablecast_vod", "id"), &vod_ids, "VOD", seed);
         },

@@ -76,6 +76,7 @@ impl Drop for Sqlite3 {
 }
 
 #[test]
+#[ignore = "needs the sqlite3 CLI; .ci/run runs it"]
 fn a_write_lock_held_by_sqlite3_delays_a_running_monitor_and_loses_nothing() {
     let scratch = Scratch::new();
     let db = scratch.db();
@@ -122,6 +123,7 @@ fn a_write_lock_held_by_sqlite3_delays_a_running_monitor_and_loses_nothing() {
 }
 
 #[test]
+#[ignore = "needs root (mount, chattr); .ci/run runs it"]
 fn a_read_only_directory_is_named_and_nothing_is_lost() {
     let scratch = Scratch::new();
     let station = support::station(40);
@@ -151,6 +153,7 @@ fn a_read_only_directory_is_named_and_nothing_is_lost() {
 }
 
 #[test]
+#[ignore = "needs root (mount, chattr); .ci/run runs it"]
 fn an_immutable_file_is_named_and_nothing_is_lost() {
     let scratch = Scratch::new();
     let db = scratch.db();
@@ -178,6 +181,7 @@ fn an_immutable_file_is_named_and_nothing_is_lost() {
 }
 
 #[test]
+#[ignore = "needs root (mount, chattr); .ci/run runs it"]
 fn a_full_disk_is_named_and_committed_pages_stay() {
     let disk = SmallDisk::mount("2m");
     let db = disk.path("archivist.db");
@@ -280,6 +284,7 @@ fn files_that_are_not_archivists_are_refused_untouched() {
 }
 
 #[test]
+#[ignore = "needs root (mount, chattr); .ci/run runs it"]
 fn a_disk_that_fills_under_a_running_monitor_is_survived() {
     let disk = SmallDisk::mount("4m");
     let db = disk.path("archivist.db");

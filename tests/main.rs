@@ -22,6 +22,9 @@ mod faults_secrets;
 mod faults_web;
 mod loadtest;
 mod schema_upgrade;
+mod service_messages;
+mod service_stop;
+mod tidy;
 mod transcriptions;
 
 mod web_api;

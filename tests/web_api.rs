@@ -33,6 +33,14 @@ fn answers_follow_writes_by_another_process_at_once() {
     let site = site();
     let before = get(site.addr(), "/api/status").json();
     let complete = before["by_state"]["complete"].as_i64().expect("count");
+    // The lists are cached too (asked twice: the second is from memory).
+    let failed_list = "/api/vods?state=error&limit=1000";
+    let failed_before = get(site.addr(), failed_list).json()["total"].as_i64();
+    assert_eq!(
+        get(site.addr(), failed_list).json()["total"].as_i64(),
+        failed_before
+    );
+    let history_before = get(site.addr(), "/api/history").json();
     // An engineer using the sqlite3 shell marks one VOD failed.
     let conn = crate::support::sqlite(&site.db());
     conn.execute(
@@ -43,6 +51,23 @@ fn answers_follow_writes_by_another_process_at_once() {
     .expect("update");
     let after = get(site.addr(), "/api/status").json();
     assert_eq!(after["by_state"]["complete"].as_i64(), Some(complete - 1));
+    let failed_after = get(site.addr(), failed_list).json()["total"].as_i64();
+    assert_eq!(failed_after, failed_before.map(|n| n + 1));
+    // A cycle recorded by another process shows in the history at once.
+    conn.execute(
+        "INSERT INTO monitor_cycle (started_at, finished_at, duration_ms, cablecast_reachable) \
+         VALUES (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 1, 1)",
+        [],
+    )
+    .expect("insert");
+    let history_after = get(site.addr(), "/api/history").json();
+    let cycles = |h: &serde_json::Value| -> i64 {
+        h["samples"]
+            .as_array()
+            .map(|s| s.iter().filter_map(|x| x["cycles"].as_i64()).sum())
+            .unwrap_or(0)
+    };
+    assert_eq!(cycles(&history_after), cycles(&history_before) + 1);
     let metrics = get(site.addr(), "/metrics").text();
     assert!(
         metrics.contains(&format!(

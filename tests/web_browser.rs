@@ -91,6 +91,7 @@ fn make_titles_hostile(site: &Site) {
 }
 
 #[test]
+#[ignore = "needs chromium; .ci/run runs it"]
 fn the_page_in_a_browser_shows_the_database_figures() {
     let site = site();
     make_titles_hostile(&site);
@@ -168,6 +169,7 @@ fn the_page_in_a_browser_shows_the_database_figures() {
 }
 
 #[test]
+#[ignore = "needs chromium; .ci/run runs it"]
 fn the_page_renders_at_phone_and_desktop_widths() {
     let site = site();
     let scratch = Scratch::new();

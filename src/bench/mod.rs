@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 pub use report::{BenchReport, CycleFigures, Figure, Machine, StationFigures, WriteFigure};
 
 use crate::cablecast::{CablecastClient, CablecastError, CablecastSettings};
-use crate::cache::TtlCache;
+use crate::cache::Expiring;
 use crate::config::MonitorSettings;
 use crate::demo::{DemoStation, Fault, StationOptions};
 use crate::memory;
@@ -267,11 +267,11 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
     .map_err(|e| BenchError::Setup(format!("starting the demo station: {e}")))?;
     let client = CablecastClient::new(demo_settings(&demo));
     let uncached = median_micros(runs, || client.check_connection())?;
-    let checks: TtlCache<(), ()> = TtlCache::new(std::num::NonZeroUsize::MIN);
+    let checks = Expiring::default();
     let cached_check = median_micros(runs, || {
-        if checks.get(&()).is_none() {
+        if !checks.holds() {
             client.check_connection()?;
-            checks.insert((), (), CONNECTION_CHECK_TTL);
+            checks.confirm(CONNECTION_CHECK_TTL);
         }
         Ok::<(), CablecastError>(())
     })?;

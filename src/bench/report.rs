@@ -27,7 +27,7 @@ impl Machine {
         Machine {
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cpu_model,
-            sqlite: rusqlite::version().to_string(),
+            sqlite: crate::store::sqlite_version().to_string(),
             archivist: env!("CARGO_PKG_VERSION").to_string(),
         }
     }

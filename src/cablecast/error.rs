@@ -45,6 +45,8 @@ pub enum CablecastError {
         /// The page's `<title>`, shortened, when it has one.
         title: Option<String>,
     },
+    /// Not sent: the service is stopping (SIGTERM or SIGINT).
+    Stopped { what: String },
 }
 
 /// The API root as it should look on the server of `api_url`:
@@ -95,6 +97,7 @@ impl CablecastError {
             CablecastError::PlainHttp { .. } => "plain_http",
             CablecastError::WrongApiRoot { .. } => "wrong_api_root",
             CablecastError::HtmlPage { .. } => "html_page",
+            CablecastError::Stopped { .. } => "stopped",
         }
     }
 }
@@ -146,6 +149,9 @@ impl fmt::Display for CablecastError {
                 "{what}: the server answered an HTML page{}, not the Cablecast API's JSON; CABLECAST_API_URL should be the API root, like https://cablecast.example.org/CablecastAPI/v1",
                 title.as_deref().map(|t| format!(" ({t:?})")).unwrap_or_default()
             ),
+            CablecastError::Stopped { what } => {
+                write!(f, "{what}: not sent, the service is stopping")
+            }
         }
     }
 }

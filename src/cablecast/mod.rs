@@ -539,6 +539,12 @@ impl CablecastClient {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
+            // A stopping service sends nothing new: the cycle ends at once.
+            if crate::shutdown::requested() {
+                return Err(CablecastError::Stopped {
+                    what: what.to_string(),
+                });
+            }
             match send() {
                 Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS && self.may_retry(backoff) => {
                     log::debug!("{what}: {e}; retrying in {} ms", backoff.as_millis());

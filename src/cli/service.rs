@@ -1,243 +1,34 @@
 //! The long-running commands: `monitor`, `demo`, `demo-station` and
-//! `serve`, and the validation of their settings.
+//! `serve`, as validated by `parse`.
 
-use super::*;
-use crate::clock::StationZone;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Longest interval accepted: a day.
-const MAX_INTERVAL_SECS: u64 = 86_400;
-/// Full catalogue passes, by default: daily. Between them the saved show
-/// search brings new and changed shows every cycle; the full pass is for
-/// removals and for anything the search cannot see.
-const DEFAULT_CATALOG_INTERVAL_SECS: u64 = 86_400;
-/// Longest request timeout accepted.
-const MAX_TIMEOUT_SECS: u64 = 600;
-
-/// Flags of `monitor` and `demo`, before validation.
-#[derive(Default)]
-pub(super) struct MonitorFlags {
-    interval: Option<String>,
-    catalog_interval: Option<String>,
-    changes_interval: Option<String>,
-    single_run: bool,
-    performance: bool,
-    batch_size: Option<String>,
-    http_concurrency: Option<String>,
-    http_timeout: Option<String>,
-    listen: Option<String>,
-}
-
-pub(super) fn monitor_flags(rest: Vec<OsString>) -> Result<MonitorFlags, CliError> {
-    let mut flags = MonitorFlags::default();
-    let mut parser = lexopt::Parser::from_args(rest);
-    while let Some(arg) = parser.next()? {
-        match arg {
-            Long("interval") => flags.interval = Some(parser.value()?.string()?),
-            Long("catalog-interval") => flags.catalog_interval = Some(parser.value()?.string()?),
-            Long("changes-interval") => flags.changes_interval = Some(parser.value()?.string()?),
-            Long("single-run") => flags.single_run = true,
-            Long("performance") => flags.performance = true,
-            Long("batch-size") => flags.batch_size = Some(parser.value()?.string()?),
-            Long("http-concurrency") => flags.http_concurrency = Some(parser.value()?.string()?),
-            Long("http-timeout") => flags.http_timeout = Some(parser.value()?.string()?),
-            Long("listen") => flags.listen = Some(parser.value()?.string()?),
-            other => return Err(other.unexpected().into()),
-        }
-    }
-    Ok(flags)
-}
-
-/// A flag's value, else the variable's, with the name of whichever was used
-/// (so an error names the setting the engineer actually set).
-fn pick<'a>(
-    flag: &'a Option<String>,
-    flag_name: &'a str,
-    env: &'a Env,
-    var: &'a str,
-) -> Option<(&'a str, &'a str)> {
-    match flag {
-        Some(value) => Some((flag_name, value.as_str())),
-        None => env.get(var).map(|value| (var, value.as_str())),
-    }
-}
-
-/// Validates the monitor's settings. `api_url` overrides the environment
-/// (the demo points the monitor at its own station).
-pub(super) fn monitor_settings(
-    flags: &MonitorFlags,
-    env: &Env,
-    api_url: Option<String>,
-) -> Result<MonitorSettings, ConfigError> {
-    let api_url = match api_url {
-        Some(url) => url,
-        None => {
-            let text = env
-                .get("CABLECAST_API_URL")
-                .filter(|u| !u.trim().is_empty())
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "CABLECAST_API_URL",
-                        "not set; give the Cablecast API root, e.g. https://cablecast.example.org/CablecastAPI/v1 (or run `archivist demo`)",
-                    )
-                })?;
-            config::parse_api_url("CABLECAST_API_URL", text)?
-        }
-    };
-    let credentials = config::credentials(
-        env.get("CABLECAST_USER_ID").cloned(),
-        env.get("CABLECAST_PASSWORD").cloned(),
-    )?;
-    let location_id = match env
-        .get("CABLECAST_LOCATION_ID")
-        .map(|l| l.trim())
-        .filter(|l| !l.is_empty())
-    {
-        Some(text) => Some(text.parse::<i64>().ok().filter(|l| *l > 0).ok_or_else(|| {
-            ConfigError::new(
-                "CABLECAST_LOCATION_ID",
-                format!("{text:?} is not a positive whole number"),
-            )
-        })?),
-        None => None,
-    };
-    let seconds =
-        |flag: &Option<String>, flag_name: &str, var: &str, default: u64, max: u64| match pick(
-            flag, flag_name, env, var,
-        ) {
-            Some((name, text)) => config::parse_seconds(name, text, max),
-            None => Ok(Duration::from_secs(default)),
-        };
-    let count =
-        |flag: &Option<String>, flag_name: &str, var: &str, default: usize, max: usize| match pick(
-            flag, flag_name, env, var,
-        ) {
-            Some((name, text)) => config::parse_count(name, text, 1, max),
-            None => Ok(default),
-        };
-    let timeout = seconds(
-        &flags.http_timeout,
-        "--http-timeout",
-        "ARCHIVIST_HTTP_TIMEOUT",
-        30,
-        MAX_TIMEOUT_SECS,
-    )?;
-    let listen: SocketAddr = match pick(&flags.listen, "--listen", env, "ARCHIVIST_LISTEN") {
-        Some((name, text)) => config::parse_listen(name, text)?,
-        None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-    };
-    let time_zone = station_zone(env)?;
-    Ok(MonitorSettings {
-        cablecast: CablecastSettings {
-            api_url,
-            credentials,
-            location_id,
-            timeout_secs: timeout.as_secs(),
-            time_zone,
-        },
-        interval: seconds(
-            &flags.interval,
-            "--interval",
-            "ARCHIVIST_INTERVAL",
-            300,
-            MAX_INTERVAL_SECS,
-        )?,
-        catalog_interval: seconds(
-            &flags.catalog_interval,
-            "--catalog-interval",
-            "ARCHIVIST_CATALOG_INTERVAL",
-            DEFAULT_CATALOG_INTERVAL_SECS,
-            MAX_INTERVAL_SECS * 7,
-        )?,
-        // Unset: every cycle.
-        changes_interval: match pick(
-            &flags.changes_interval,
-            "--changes-interval",
-            env,
-            "ARCHIVIST_CHANGES_INTERVAL",
-        ) {
-            Some((name, text)) => config::parse_seconds(name, text, MAX_INTERVAL_SECS)?,
-            None => Duration::ZERO,
-        },
-        single_run: flags.single_run,
-        performance: flags.performance,
-        batch_size: count(
-            &flags.batch_size,
-            "--batch-size",
-            "ARCHIVIST_BATCH_SIZE",
-            50,
-            10_000,
-        )?,
-        http_concurrency: count(
-            &flags.http_concurrency,
-            "--http-concurrency",
-            "ARCHIVIST_HTTP_CONCURRENCY",
-            4,
-            64,
-        )?,
-        listen,
-    })
-}
-
-/// The station's time zone: `ARCHIVIST_TIMEZONE` when set, else the box's
-/// own (`TZ`, `/etc/localtime`). Cablecast's date-times without an offset are
-/// station-local, and times shown to people are in this zone.
-pub(super) fn station_zone(env: &Env) -> Result<StationZone, ConfigError> {
-    match env
-        .get("ARCHIVIST_TIMEZONE")
-        .map(|z| z.trim())
-        .filter(|z| !z.is_empty())
-    {
-        Some(name) => StationZone::named(name)
-            .map_err(|reason| ConfigError::new("ARCHIVIST_TIMEZONE", reason)),
-        None => Ok(StationZone::of_this_box()),
-    }
-}
-
-/// `ARCHIVIST_ADMIN_TOKEN`, validated.
-pub(super) fn admin_token(env: &Env) -> Result<Option<AdminToken>, ConfigError> {
-    match env.get("ARCHIVIST_ADMIN_TOKEN").filter(|t| !t.is_empty()) {
-        Some(text) => AdminToken::new(text)
-            .map(Some)
-            .map_err(|reason| ConfigError::new("ARCHIVIST_ADMIN_TOKEN", reason)),
-        None => Ok(None),
-    }
-}
-
-/// Validates `serve`'s flags and variables.
-pub(super) fn serve_settings(rest: Vec<OsString>, env: &Env) -> Result<WebSettings, CliError> {
-    let (mut listen, mut interval) = (None, None);
-    let mut parser = lexopt::Parser::from_args(rest);
-    while let Some(arg) = parser.next()? {
-        match arg {
-            Long("listen") => listen = Some(parser.value()?.string()?),
-            Long("interval") => interval = Some(parser.value()?.string()?),
-            other => return Err(other.unexpected().into()),
-        }
-    }
-    let listen: SocketAddr = match pick(&listen, "--listen", env, "ARCHIVIST_LISTEN") {
-        Some((name, text)) => config::parse_listen(name, text)?,
-        None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-    };
-    let interval = match pick(&interval, "--interval", env, "ARCHIVIST_INTERVAL") {
-        Some((name, text)) => config::parse_seconds(name, text, MAX_INTERVAL_SECS)?,
-        None => Duration::from_secs(300),
-    };
-    let mut settings = WebSettings::new(listen, interval);
-    settings.admin_token = admin_token(env)?;
-    Ok(settings)
-}
+use super::{CliError, Service};
+use crate::config::ConfigError;
+use crate::demo::{DemoStation, StationOptions};
+use crate::monitor::Monitor;
+use crate::monitor::SyncNow;
+use crate::shutdown;
+use crate::status::StatusBoard;
+use crate::store::{Access, DatabaseLock, Store};
+use crate::systemd::ServiceLink;
+use crate::web::{StatusServer, WebSettings};
 
 /// `archivist serve`: the page and API alone. Opens the file read-write when
 /// it may (so the history tables of an older file get created), else
 /// read-only; never creates it.
-pub(super) fn run_serve(db: &std::path::Path, settings: WebSettings) -> Result<ExitCode, CliError> {
+pub(super) fn run_serve(db: &Path, settings: WebSettings) -> Result<ExitCode, CliError> {
     let writable = db.exists()
         && std::fs::OpenOptions::new().write(true).open(db).is_ok()
         && db
             .parent()
             .map(|dir| {
                 if dir.as_os_str().is_empty() {
-                    std::path::Path::new(".")
+                    Path::new(".")
                 } else {
                     dir
                 }
@@ -249,13 +40,69 @@ pub(super) fn run_serve(db: &std::path::Path, settings: WebSettings) -> Result<E
     } else {
         Access::ReadOnly
     };
-    let store = Arc::new(Store::open(db, access)?);
-    let board = Arc::new(StatusBoard::new(store));
-    let server = start_status_server(settings, board, None)?;
-    println!("Status page: http://{}/", server.addr());
-    log::info!("serving {} on http://{}/", db.display(), server.addr());
-    server.wait();
-    Ok(ExitCode::SUCCESS)
+    listen_for_stop()?;
+    let mut settings = settings;
+    let mut first = true;
+    loop {
+        let store = Arc::new(Store::open(db, access)?);
+        close_on_stop(&store);
+        let board = Arc::new(StatusBoard::new(Arc::clone(&store)));
+        let server = start_status_server(settings.clone(), board, None)?;
+        if first {
+            println!("Status page: http://{}/", server.addr());
+            log::info!("serving {} on http://{}/", db.display(), server.addr());
+            first = false;
+        }
+        // The same address (a `:0` port resolved) after a reopen.
+        settings.listen = server.addr();
+        // `restore` renames a new file over the database: serve that one.
+        while !shutdown::wait_timeout(REPLACED_CHECK) {
+            if store.replaced() {
+                break;
+            }
+        }
+        drop(server);
+        if shutdown::requested() {
+            shutdown::finish();
+            return Ok(ExitCode::SUCCESS);
+        }
+        log::info!(
+            "{} was replaced (restored from a backup): serving the new file",
+            db.display()
+        );
+    }
+}
+
+/// How often `serve` looks whether the database file was replaced.
+const REPLACED_CHECK: Duration = Duration::from_secs(1);
+
+/// Makes SIGTERM and SIGINT stop the command cleanly (see `shutdown`).
+/// Called before the command starts any thread.
+fn listen_for_stop() -> Result<(), CliError> {
+    shutdown::listen().map_err(|error| CliError::Start {
+        what: "the stop-signal listener",
+        error,
+    })
+}
+
+/// What ends a stopped process that has the database open: the log folded
+/// into the file, and the one line that says so.
+fn close_on_stop(store: &Arc<Store>) {
+    let store = Arc::clone(store);
+    shutdown::closing_steps(move || {
+        let signal = shutdown::signal().unwrap_or("a stop request");
+        match store.checkpoint() {
+            Ok(true) => log::info!(
+                "stopped on {signal}: {} checkpointed and closed",
+                store.path().display()
+            ),
+            Ok(false) => log::info!(
+                "stopped on {signal}: {} closed, not written (read-only or damaged)",
+                store.path().display()
+            ),
+            Err(e) => log::warn!("stopped on {signal}: {e}"),
+        }
+    });
 }
 
 fn start_status_server(
@@ -266,27 +113,45 @@ fn start_status_server(
     let listen = settings.listen;
     StatusServer::start(settings, board, wake).map_err(|e| match e.kind() {
         // The address is a setting the engineer can fix: a config error.
-        std::io::ErrorKind::AddrInUse
-        | std::io::ErrorKind::AddrNotAvailable
-        | std::io::ErrorKind::PermissionDenied => CliError::Config(ConfigError::new(
+        std::io::ErrorKind::AddrInUse => CliError::Config(ConfigError::new(
             "--listen (or ARCHIVIST_LISTEN)",
             format!("{e}; is another archivist or program using {listen}?"),
         )),
-        _ => CliError::Other(e.to_string()),
+        std::io::ErrorKind::PermissionDenied => CliError::Config(ConfigError::new(
+            "--listen (or ARCHIVIST_LISTEN)",
+            format!(
+                "{e}; this user may not listen on port {}: ports below 1024 need privileges the service does not have, use 1024 or above (e.g. 8080)",
+                listen.port()
+            ),
+        )),
+        std::io::ErrorKind::AddrNotAvailable => CliError::Config(ConfigError::new(
+            "--listen (or ARCHIVIST_LISTEN)",
+            format!("{e}; {} is not an address of this machine", listen.ip()),
+        )),
+        _ => CliError::Start {
+            what: "the status server",
+            error: e,
+        },
     })
 }
 
 pub(super) fn run_monitor(
-    db: &std::path::Path,
-    settings: MonitorSettings,
-    env: &Env,
-    admin_token: Option<AdminToken>,
+    db: &Path,
+    service: Service,
     on_listening: &dyn Fn(SocketAddr),
 ) -> Result<ExitCode, CliError> {
+    let Service {
+        settings,
+        admin_token,
+        systemd,
+    } = service;
+    listen_for_stop()?;
     // Held for the whole run, so `restore` can tell the service is running.
     let _lock = DatabaseLock::acquire(db, "monitor")?;
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
-    let service = ServiceLink::start(env, crate::cablecast::requests_begun);
+    close_on_stop(&store);
+    let service = ServiceLink::start(&systemd, crate::cablecast::requests_begun);
+    shutdown::on_request(service.stopping_notice());
     let mut web = WebSettings::new(settings.listen, settings.interval);
     web.admin_token = admin_token;
     if let Some(damage) = store.damage().cloned() {
@@ -301,35 +166,52 @@ pub(super) fn run_monitor(
         let board = Arc::new(StatusBoard::new(store));
         let server = start_status_server(web, board, None)?;
         on_listening(server.addr());
-        server.wait();
+        shutdown::wait();
+        drop(server);
+        shutdown::finish();
         return Ok(ExitCode::SUCCESS);
     }
     let board = Arc::new(StatusBoard::new(store));
     let single_run = settings.single_run;
     let interval = settings.interval;
-    log::info!(
-        "monitoring {} every {} s into {}",
-        settings.cablecast.api_url,
-        settings.interval.as_secs(),
-        db.display()
-    );
+    if single_run {
+        log::info!(
+            "checking {} once into {}",
+            settings.cablecast.api_url,
+            db.display()
+        );
+    } else {
+        log::info!(
+            "monitoring {} every {} s into {}",
+            settings.cablecast.api_url,
+            settings.interval.as_secs(),
+            db.display()
+        );
+    }
     let mut monitor = Monitor::new(settings, Arc::clone(&board));
     if single_run {
         let report = monitor.cycle();
+        if report.stopped {
+            shutdown::finish();
+            return Ok(ExitCode::SUCCESS);
+        }
         service.cycle_done(&report, Duration::ZERO);
-        return match report.cablecast_error {
-            Some(e @ CablecastError::Unauthorized { .. }) => Err(CliError::Cablecast(e)),
-            Some(e) => Err(CliError::Cablecast(e)),
-            None if !report.is_current() => {
-                Err(CliError::Other(report.store_error.unwrap_or_else(|| {
-                    format!("{} VODs could not be refreshed", report.refresh.failed)
-                })))
-            }
-            None => Ok(ExitCode::SUCCESS),
+        let current = report.is_current();
+        return match (report.cablecast_error, report.store_error) {
+            (Some(e), _) => Err(CliError::Cablecast(e)),
+            (None, Some(e)) => Err(CliError::Store(e)),
+            (None, None) if !current => Err(CliError::Unrefreshed {
+                vods: report.refresh.failed,
+            }),
+            (None, None) => Ok(ExitCode::SUCCESS),
         };
     }
     // One pending wake-up is enough: more requests while it waits add nothing.
     let (wake, woken) = std::sync::mpsc::sync_channel(1);
+    let stop_waiting = wake.clone();
+    shutdown::on_request(move || {
+        let _ = stop_waiting.try_send(SyncNow);
+    });
     let server = start_status_server(web, Arc::clone(&board), Some(wake))?;
     on_listening(server.addr());
     monitor.run(Some(woken), |report| {
@@ -337,125 +219,56 @@ pub(super) fn run_monitor(
         service.cycle_done(report, interval.saturating_sub(took));
     });
     drop(server);
+    shutdown::finish();
     Ok(ExitCode::SUCCESS)
 }
 
-/// Seconds between demo cycles: quick enough to watch states move.
-const DEMO_INTERVAL: &str = "10";
-
-/// Seconds between the demo's full passes: its station retires old shows,
-/// and a visitor should see them go within minutes, not a day.
-const DEMO_CATALOG_INTERVAL: &str = "300";
-
-/// Stands in for the demo station's address while the flags are checked.
-const DEMO_PLACEHOLDER_URL: &str = "http://127.0.0.1:9/CablecastAPI/v1";
-
-/// How often the standalone demo station's day moves on.
-const DEMO_STATION_STEP: Duration = Duration::from_secs(10);
-
-pub(super) fn run_demo(
-    db: Option<PathBuf>,
-    mut flags: MonitorFlags,
-    env: &Env,
-    admin_token: Option<AdminToken>,
-) -> Result<ExitCode, CliError> {
-    flags.interval.get_or_insert_with(|| DEMO_INTERVAL.into());
-    flags
-        .catalog_interval
-        .get_or_insert_with(|| DEMO_CATALOG_INTERVAL.into());
-    // The demo never reads the station's real settings: it has its own
-    // station and, unless --db is given, its own database file.
-    let demo_env: Env = env
-        .iter()
-        .filter(|(k, _)| !k.starts_with("CABLECAST_") && k.as_str() != "ARCHIVIST_DB")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    // Validated against a placeholder first, so a bad flag is said before
-    // anything starts; the station's day moves on once per cycle.
-    let interval = monitor_settings(&flags, &demo_env, Some(DEMO_PLACEHOLDER_URL.into()))?.interval;
+/// `archivist demo`: starts the built-in station, points the monitor at it
+/// and runs it; the station's day moves on once per cycle.
+pub(super) fn run_demo(db: &Path, mut service: Service) -> Result<ExitCode, CliError> {
+    // Before the station's threads start, so they leave the signals to it.
+    listen_for_stop()?;
     let station = DemoStation::start(StationOptions {
-        moves_every: Some(interval),
+        moves_every: Some(service.settings.interval),
         ..StationOptions::default()
     })
-    .map_err(|e| CliError::Other(format!("starting the demo station: {e}")))?;
-    let settings = monitor_settings(&flags, &demo_env, Some(station.api_url()))?;
-    let db = db.unwrap_or_else(|| PathBuf::from("archivist-demo.db"));
+    .map_err(|error| CliError::Start {
+        what: "the demo station",
+        error,
+    })?;
+    service.settings.cablecast.api_url = station.api_url();
     println!("Demo station (Cablecast API): {}", station.api_url());
-    println!("Database: {}  (inspect: sqlite3 -readonly {} 'SELECT vod_state, count(*) FROM cablecast_vod GROUP BY vod_state')", db.display(), db.display());
+    println!(
+        "Database: {}  (inspect: sqlite3 -readonly {} '{}')",
+        db.display(),
+        db.display(),
+        crate::store::VODS_BY_STATE_SQL
+    );
     println!("Status: archivist --db {} status", db.display());
-    let outcome = run_monitor(&db, settings, env, admin_token, &|addr| {
+    let outcome = run_monitor(db, service, &|addr| {
         println!("Status page: http://{addr}/");
     });
     drop(station);
     outcome
 }
 
-/// Where `demo-station` listens unless told: beside the status page's 8080.
-const DEMO_STATION_LISTEN: &str = "127.0.0.1:8090";
-
 /// `archivist demo-station`: the demo Cablecast alone, until the process is
 /// stopped, for running a separately started monitor against it (the CI's
 /// arm run under qemu does).
-pub(super) fn run_demo_station(rest: Vec<OsString>) -> Result<ExitCode, CliError> {
-    let mut options = StationOptions {
-        moves_every: Some(DEMO_STATION_STEP),
-        ..StationOptions::default()
-    };
-    let mut listen = DEMO_STATION_LISTEN.to_string();
-    let mut parser = lexopt::Parser::from_args(rest);
-    while let Some(arg) = parser.next()? {
-        match arg {
-            Long("listen") => listen = parser.value()?.string()?,
-            Long("shows") => {
-                options.shows =
-                    config::parse_count("--shows", &parser.value()?.string()?, 1, 100_000)?
-            }
-            other => return Err(other.unexpected().into()),
-        }
-    }
-    options.listen = config::parse_listen("--listen", &listen)?;
-    let station = DemoStation::start(options)
-        .map_err(|e| CliError::Other(format!("starting the demo station: {e}")))?;
+pub(super) fn run_demo_station(options: StationOptions) -> Result<ExitCode, CliError> {
+    listen_for_stop()?;
+    let station = DemoStation::start(options).map_err(|error| CliError::Start {
+        what: "the demo station",
+        error,
+    })?;
     println!("CABLECAST_API_URL={}", station.api_url());
-    loop {
-        std::thread::park();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn monitor_needs_a_cablecast_url() {
-        let e = monitor_settings(&MonitorFlags::default(), &env(&[]), None).expect_err("no url");
-        assert_eq!(e.setting, "CABLECAST_API_URL");
-    }
-
-    #[test]
-    fn flags_win_over_environment_and_errors_name_the_setting() {
-        let vars = env(&[
-            ("CABLECAST_API_URL", "http://127.0.0.1:9/v1"),
-            ("ARCHIVIST_INTERVAL", "60"),
-        ]);
-        let flags = MonitorFlags {
-            interval: Some("5".into()),
-            ..MonitorFlags::default()
-        };
-        let settings = monitor_settings(&flags, &vars, None).expect("valid");
-        assert_eq!(settings.interval, Duration::from_secs(5));
-        let bad = env(&[
-            ("CABLECAST_API_URL", "http://127.0.0.1:9/v1"),
-            ("ARCHIVIST_INTERVAL", "soon"),
-        ]);
-        let e = monitor_settings(&MonitorFlags::default(), &bad, None).expect_err("bad interval");
-        assert_eq!(e.setting, "ARCHIVIST_INTERVAL");
-    }
+    log::info!("demo station on {}", station.api_url());
+    shutdown::closing_steps(|| {
+        let signal = shutdown::signal().unwrap_or("a stop request");
+        log::info!("stopped on {signal}: demo station closed");
+    });
+    shutdown::wait();
+    drop(station);
+    shutdown::finish();
+    Ok(ExitCode::SUCCESS)
 }

@@ -232,6 +232,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn header(name: &str, value: &str) -> Header {
+    // reason: every caller passes constant ASCII names and values.
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
 }
 

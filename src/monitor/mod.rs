@@ -17,7 +17,6 @@ mod changes;
 mod refresh;
 
 use std::fmt;
-use std::num::NonZeroUsize;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,10 +26,11 @@ pub use changes::ChangesSummary;
 pub use refresh::RefreshSummary;
 
 use crate::cablecast::{CablecastClient, CablecastError};
-use crate::cache::{self, TtlCache};
+use crate::cache::{self, Expiring};
 use crate::clock;
 use crate::config::MonitorSettings;
 use crate::memory;
+use crate::shutdown;
 use crate::status::StatusBoard;
 use crate::store::{counters, CycleRecord, Store, StoreError, SyncStats};
 
@@ -72,7 +72,7 @@ pub struct CycleReport {
     /// The first Cablecast failure of the cycle, if any.
     pub cablecast_error: Option<CablecastError>,
     /// A database failure that stopped part of the cycle, if any.
-    pub store_error: Option<String>,
+    pub store_error: Option<StoreError>,
     pub catalog: Option<CatalogSummary>,
     /// The look for changed shows, when one ran and the server could
     /// answer it.
@@ -83,6 +83,9 @@ pub struct CycleReport {
     pub reads_and_records: u64,
     /// SQL statements inside batch write transactions.
     pub batch_write_statements: u64,
+    /// The service began stopping during the cycle: its remaining requests
+    /// were not sent, and it is neither recorded nor logged.
+    pub stopped: bool,
 }
 
 impl CycleReport {
@@ -109,7 +112,7 @@ pub struct Monitor {
     client: CablecastClient,
     board: Arc<StatusBoard>,
     settings: MonitorSettings,
-    checks: TtlCache<(), ()>,
+    checks: Expiring,
     last_catalog: Option<Instant>,
     /// The incremental catalogue between full passes.
     changes: changes::Changes,
@@ -126,7 +129,7 @@ impl Monitor {
             client: CablecastClient::new(settings.cablecast.clone()),
             board,
             settings,
-            checks: TtlCache::new(NonZeroUsize::MIN),
+            checks: Expiring::default(),
             last_catalog: None,
             changes: changes::Changes::default(),
             last_changes: None,
@@ -139,17 +142,21 @@ impl Monitor {
         self.board.store()
     }
 
-    /// Runs cycles until `wake` is disconnected (or forever without one),
-    /// starting each `interval` after the previous one started; a `SyncNow`
-    /// on `wake` starts the next cycle at once.
+    /// Runs cycles until `wake` is disconnected or the service is stopping
+    /// (see `shutdown`; send a `SyncNow` then, to end the wait), starting
+    /// each `interval` after the previous one started; a `SyncNow` on `wake`
+    /// starts the next cycle at once.
     pub fn run(
         &mut self,
         wake: Option<Receiver<SyncNow>>,
         mut after_cycle: impl FnMut(&CycleReport),
     ) {
-        loop {
+        while !shutdown::requested() {
             let started = Instant::now();
             let report = self.cycle();
+            if report.stopped {
+                return;
+            }
             after_cycle(&report);
             let next = started + self.settings.interval;
             let wait = next.saturating_duration_since(Instant::now());
@@ -181,6 +188,7 @@ impl Monitor {
             stats: None,
             reads_and_records: 0,
             batch_write_statements: 0,
+            stopped: false,
         };
 
         // A running monitor's retries end before its next cycle is due; a
@@ -212,7 +220,7 @@ impl Monitor {
                         newest = self.client.newest_show_change();
                     }
                     Err(CycleError::Cablecast(e)) => report.cablecast_error = Some(e),
-                    Err(CycleError::Store(e)) => report.store_error = Some(e.to_string()),
+                    Err(CycleError::Store(e)) => report.store_error = Some(e),
                 }
                 // A pass is a look for changes and more.
                 self.changes.after_full_pass(newest);
@@ -225,7 +233,7 @@ impl Monitor {
                 match self.changes.look(&self.client, self.board.store(), every) {
                     Ok(summary) => report.changes = summary,
                     Err(CycleError::Cablecast(e)) => report.cablecast_error = Some(e),
-                    Err(CycleError::Store(e)) => report.store_error = Some(e.to_string()),
+                    Err(CycleError::Store(e)) => report.store_error = Some(e),
                 }
                 self.last_changes = Some(Instant::now());
                 if report.changes.is_some_and(|c| c.shows > 0) {
@@ -252,20 +260,25 @@ impl Monitor {
                     report.cablecast_error = report.refresh.cablecast_error.clone();
                     report.store_error = report.refresh.store_error.clone();
                 }
-                Err(e) => report.store_error = Some(e.to_string()),
+                Err(e) => report.store_error = Some(e),
             }
             phases.push(("refresh", phase.elapsed()));
         }
+        if shutdown::requested() {
+            // What was committed stays; the rest is for the next start.
+            report.stopped = true;
+            return report;
+        }
         if report.cablecast_error.is_some() {
             // Whatever failed, the next cycle checks the connection afresh.
-            self.checks.invalidate(&());
+            self.checks.forget();
         }
 
         let phase = Instant::now();
         match self.board.sync_stats() {
             Ok(stats) => report.stats = Some(stats),
             Err(e) => {
-                report.store_error.get_or_insert_with(|| e.to_string());
+                report.store_error.get_or_insert(e);
             }
         }
         phases.push(("stats", phase.elapsed()));
@@ -299,7 +312,7 @@ impl Monitor {
         report.batch_write_statements = statements.writes;
         report.reads_and_records = statements.reads + 1;
         if let Err(e) = self.store().record_cycle(&report.record) {
-            report.store_error.get_or_insert_with(|| e.to_string());
+            report.store_error.get_or_insert(e);
         }
         // The record is a write, so the cached figures go, as after every
         // write: its data version moved anyway, and dropping them now saves
@@ -311,13 +324,13 @@ impl Monitor {
     }
 
     fn check_connection(&mut self) -> Result<(), CablecastError> {
-        if self.checks.get(&()).is_some() {
+        if self.checks.holds() {
             return Ok(());
         }
         // Only success is cached: a failed check is repeated next cycle, so
         // recovery is noticed within one interval.
         self.client.check_connection()?;
-        self.checks.insert((), (), CONNECTION_CHECK_TTL);
+        self.checks.confirm(CONNECTION_CHECK_TTL);
         Ok(())
     }
 
@@ -343,6 +356,9 @@ impl Monitor {
             return;
         }
         match (&self.health, &health, &report.cablecast_error) {
+            (_, Health::Down(_), Some(e)) if self.settings.single_run => {
+                log::error!("{e}; keeping the last known state")
+            }
             (_, Health::Down(_), Some(e)) => {
                 log::error!("{e}; keeping the last known state and retrying every cycle")
             }
@@ -355,7 +371,8 @@ impl Monitor {
     /// Logs a database failure (full disk, read-only file, lock held too
     /// long), a change to another one, or its end, once each.
     fn note_database(&mut self, report: &CycleReport) {
-        if report.store_error == self.database_trouble {
+        let trouble = report.store_error.as_ref().map(ToString::to_string);
+        if trouble == self.database_trouble {
             return;
         }
         match &report.store_error {
@@ -364,7 +381,7 @@ impl Monitor {
             ),
             None => log::info!("database writes work again"),
         }
-        self.database_trouble = report.store_error.clone();
+        self.database_trouble = trouble;
     }
 
     fn log_cycle(&self, report: &CycleReport, phases: &[(&str, Duration)]) {

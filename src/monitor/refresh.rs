@@ -16,7 +16,7 @@ use std::sync::{mpsc, Condvar, Mutex, MutexGuard};
 use std::thread;
 
 use crate::cablecast::{id_groups, CablecastClient, CablecastError};
-use crate::store::{RefreshOutcome, Store};
+use crate::store::{RefreshOutcome, Store, StoreError};
 use crate::vod::Vod;
 
 /// What a refresh did.
@@ -35,7 +35,7 @@ pub struct RefreshSummary {
     pub cablecast_error: Option<CablecastError>,
     /// The first failed batch write; its VODs stay in flight and are
     /// re-read next cycle.
-    pub store_error: Option<String>,
+    pub store_error: Option<StoreError>,
 }
 
 /// One request's worth of work: a group of VODs by `ids[]`, or one VOD.
@@ -251,13 +251,15 @@ fn write_batch(store: &Store, batch: &mut Vec<RefreshOutcome>, summary: &mut Ref
         Err(e) => {
             // The monitor logs it, once per change of state.
             summary.failed += batch.len();
-            summary.store_error.get_or_insert_with(|| e.to_string());
+            summary.store_error.get_or_insert(e);
         }
     }
     batch.clear();
 }
 
-/// A failure of Cablecast as a whole rather than of one VOD's answer.
+/// A failure of Cablecast as a whole rather than of one VOD's answer. An
+/// HTML page in place of a VOD is a portal or proxy in front of the server,
+/// not one VOD's trouble.
 fn is_server_failure(e: &CablecastError) -> bool {
     matches!(
         e,
@@ -265,6 +267,8 @@ fn is_server_failure(e: &CablecastError) -> bool {
             | CablecastError::Timeout { .. }
             | CablecastError::Unauthorized { .. }
             | CablecastError::Redirected { .. }
+            | CablecastError::Stopped { .. }
+            | CablecastError::HtmlPage { .. }
     ) || e.is_transient()
 }
 

@@ -25,8 +25,8 @@ use super::{describe, schema, Store, StoreError, BUSY_TIMEOUT};
 /// schema version but without them is not ours.
 const ARCHIVIST_TABLES: &[&str] = &["cablecast_show", "cablecast_vod", "monitor_cycle"];
 
-/// Problems `PRAGMA integrity_check` lists before it stops; the first few say
-/// enough in a log line.
+/// Problems of `PRAGMA integrity_check` said in the one log line; the first
+/// few say enough.
 const VERDICT_LINES: usize = 5;
 
 /// What a checked copy holds.
@@ -58,22 +58,48 @@ pub(super) fn damage_of(conn: &Connection, full: bool) -> rusqlite::Result<Optio
     let lines: rusqlite::Result<Vec<String>> = conn.prepare(pragma).and_then(|mut statement| {
         statement
             .query_map([], |row| row.get::<_, String>(0))?
-            .take(VERDICT_LINES)
             .collect()
     });
     match lines {
         Ok(lines) if lines.len() == 1 && lines[0] == "ok" => Ok(None),
-        Ok(lines) => Ok(Some(lines.join("; "))),
+        Ok(lines) => Ok(Some(one_line_verdict(&lines))),
+        // SQLite reports some malformed records as running out of memory
+        // (a length field read from garbage): the same verdict.
         Err(e)
             if matches!(
                 e.sqlite_error_code(),
-                Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+                Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase | ErrorCode::OutOfMemory)
             ) =>
         {
-            Ok(Some(describe(&e)))
+            Ok(Some(format!("unreadable: {}", describe(&e))))
         }
         Err(e) => Err(e),
     }
+}
+
+/// The check's problems as one line: SQLite puts several in one row,
+/// separated by newlines, under a `*** in database main ***` heading. The
+/// first [`VERDICT_LINES`] say enough; the rest are counted.
+fn one_line_verdict(rows: &[String]) -> String {
+    let problems: Vec<&str> = rows
+        .iter()
+        .flat_map(|row| row.lines())
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("***"))
+        .collect();
+    let mut verdict = problems
+        .iter()
+        .take(VERDICT_LINES)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems.len() > VERDICT_LINES {
+        verdict.push_str(&format!(
+            "; and {} more problems",
+            problems.len() - VERDICT_LINES
+        ));
+    }
+    verdict
 }
 
 /// The refusal for a damaged database, naming the newest daily backup next
@@ -121,6 +147,30 @@ impl Store {
                 "already exists; choose another name or pass --force to replace it".into(),
             ));
         }
+        let folder = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !folder.is_dir() {
+            return Err(file_error(
+                dest,
+                "writing a backup",
+                format!(
+                    "the folder {} does not exist; create it or choose another",
+                    folder.display()
+                ),
+            ));
+        }
+        if let Err(e) = super::writable_dir(folder) {
+            return Err(file_error(
+                dest,
+                "writing a backup",
+                format!(
+                    "the folder {} is not writable by this user ({e})",
+                    folder.display()
+                ),
+            ));
+        }
         let source = open_source(&self.path)?;
         place_checked_copy(&source, &self.path, dest, replace, None)
     }
@@ -136,7 +186,8 @@ pub fn check_copy(src: &Path) -> Result<CopyFacts, StoreError> {
 /// Replaces the database `db` with a checked copy of `src`. Refuses while a
 /// monitor holds the database's lock, and holds it itself meanwhile so a
 /// monitor starting now waits for the restore. The replaced file is kept as
-/// `DB.before-restore` (with its `-wal`, so it is complete).
+/// `DB.before-restore-TIMESTAMP`, a name no earlier restore used, with its
+/// write-ahead log folded in (or moved along), so it is complete.
 pub fn restore(src: &Path, db: &Path) -> Result<Restored, StoreError> {
     if fs::canonicalize(src)
         .ok()
@@ -151,7 +202,7 @@ pub fn restore(src: &Path, db: &Path) -> Result<Restored, StoreError> {
     let _lock = DatabaseLock::acquire(db, "restore")?;
     let source = open_source(src)?;
     check(&source, src, true)?;
-    let previous = db.exists().then(|| with_suffix(db, ".before-restore"));
+    let previous = db.exists().then(|| unused_name(db, ".before-restore"));
     let owner = fs::metadata(db).ok();
     let copy = place_checked_copy(
         &source,
@@ -169,6 +220,11 @@ fn open_source(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_path_buf(),
         detail,
     };
+    if path.is_dir() {
+        return Err(open_error(
+            "is a directory; give a backup file in it (e.g. archivist-YYYY-MM-DD.db)".into(),
+        ));
+    }
     if !path.is_file() {
         return Err(open_error("no such file".into()));
     }
@@ -309,9 +365,13 @@ fn place_checked_copy(
 /// the lock held, so no connection has the files open.
 fn keep_previous(db: &Path, keep_as: &Path) -> Result<(), StoreError> {
     let what = "keeping the replaced database";
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = fs::remove_file(with_suffix(keep_as, suffix));
+    // Folds the log into the file, so the kept copy is one file; a file too
+    // damaged for that keeps its -wal beside it instead (below).
+    if let Ok(conn) = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
+    // Never replaces anything: `keep_as` is a name no file has.
     fs::hard_link(db, keep_as).map_err(|e| file_error(keep_as, what, e.to_string()))?;
     let wal = with_suffix(db, "-wal");
     if wal.exists() {
@@ -350,6 +410,24 @@ fn sync_dir(path: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| file_error(dir, "flushing the directory to disk", e.to_string()))
+}
+
+/// `PATH` + `suffix` + `-YYYYMMDDTHHMMSSZ` (and `-2`, `-3`, ... after it if
+/// taken): a name for a kept copy that no earlier copy (nor its `-wal`) has.
+fn unused_name(path: &Path, suffix: &str) -> PathBuf {
+    let stamp: String = crate::clock::now()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let base = with_suffix(path, &format!("{suffix}-{stamp}"));
+    let taken = |p: &Path| p.exists() || with_suffix(p, "-wal").exists();
+    let mut candidate = base.clone();
+    let mut n = 1;
+    while taken(&candidate) {
+        n += 1;
+        candidate = with_suffix(&base, &format!("-{n}"));
+    }
+    candidate
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

@@ -49,6 +49,16 @@ pub use transcriptions::{
 };
 pub use vod_lists::VodEntry;
 
+/// The SQLite library bundled into the binary, e.g. `3.53.2`.
+pub fn sqlite_version() -> &'static str {
+    rusqlite::version()
+}
+
+/// A query an engineer can paste into the sqlite3 shell to see the VODs by
+/// state (the demo prints it).
+pub const VODS_BY_STATE_SQL: &str =
+    "SELECT vod_state, count(*) FROM cablecast_vod GROUP BY vod_state";
+
 /// Largest size, in bytes, the `-wal` file keeps after a checkpoint. A long
 /// read (a backup of a big file) lets the WAL grow meanwhile; without a limit
 /// the file would stay at that high-water mark for good.
@@ -85,7 +95,7 @@ pub enum Access {
 }
 
 /// What went wrong with the database, always naming the file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StoreError {
     /// The file could not be opened, or is not an SQLite database.
     Open { path: PathBuf, detail: String },
@@ -187,6 +197,14 @@ pub struct Store {
     writer: Option<Mutex<Connection>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     watch: Mutex<Connection>,
+    /// The file's (device, inode) at open, to notice it being replaced.
+    file_id: Option<(u64, u64)>,
+}
+
+/// (device, inode) of the file at `path` now.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl fmt::Debug for Store {
@@ -201,9 +219,7 @@ impl Store {
         let path = path.to_path_buf();
         let open_error = |detail: String| open_failure(&path, detail);
         if access == Access::ReadOnly && !path.exists() {
-            return Err(open_error(
-                "no such file (run `archivist init` or the monitor first)".into(),
-            ));
+            return Err(open_error(missing_database(&path, Path::new(SERVICE_DB))));
         }
         let mut damage = None;
         let writer = match access {
@@ -240,6 +256,7 @@ impl Store {
             .build(manager)
             .map_err(|e| open_error(e.to_string()))?;
         Ok(Store {
+            file_id: file_id(&path),
             path,
             damage,
             writer,
@@ -250,6 +267,15 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Another file now has this database's name (`restore` renamed a copy
+    /// over it): this store still reads the file it opened, which is gone.
+    pub fn replaced(&self) -> bool {
+        match (self.file_id, file_id(&self.path)) {
+            (Some(opened), Some(now)) => opened != now,
+            _ => false,
+        }
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction and commits it. If
@@ -299,6 +325,55 @@ impl Store {
             }
         }
         statement(&conn).map_err(|e| self.error(what, &e))
+    }
+
+    /// Folds the write-ahead log into the file and empties it
+    /// (`wal_checkpoint(TRUNCATE)`): the clean end of a process. Waits for a
+    /// write in progress to commit first (the writer is one connection).
+    /// `Ok(false)` when this store does not write (read-only or damaged).
+    pub fn checkpoint(&self) -> Result<bool, StoreError> {
+        let what = "checkpointing the write-ahead log";
+        let Ok(writer) = self.writer_for(what) else {
+            return Ok(false);
+        };
+        let conn = lock(writer);
+        let busy: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+            .map_err(|e| self.error(what, &e))?;
+        if busy != 0 {
+            return Err(StoreError::Sqlite {
+                path: self.path.clone(),
+                what: what.to_string(),
+                detail: "another connection is still reading; the log is folded in later".into(),
+            });
+        }
+        Ok(true)
+    }
+
+    /// A read that failed the way a damaged file fails (malformed, not a
+    /// database, or SQLite's "out of memory" on a garbled record) gets the
+    /// integrity verdict and the backup to restore, as at open, rather
+    /// than SQLite's bare words; checked on a connection of its own.
+    fn damage_behind(&self, e: &rusqlite::Error) -> Option<StoreError> {
+        if let Some(damage) = &self.damage {
+            return Some(damage.clone());
+        }
+        if !matches!(
+            e.sqlite_error_code(),
+            Some(
+                rusqlite::ErrorCode::DatabaseCorrupt
+                    | rusqlite::ErrorCode::NotADatabase
+                    | rusqlite::ErrorCode::OutOfMemory
+            )
+        ) {
+            return None;
+        }
+        let conn = open_reader(&self.path, WATCH_CACHE_KIB).ok()?;
+        let verdict = match backup::damage_of(&conn, false) {
+            Ok(verdict) => verdict?,
+            Err(check) => format!("unreadable: {}", describe(&check)),
+        };
+        Some(backup::damaged(&self.path, verdict))
     }
 
     /// The writer connection, unless the file is read-only or damaged.
@@ -358,6 +433,9 @@ impl Store {
                 what: what.to_string(),
             };
         }
+        if let Some(damage) = self.damage_behind(e) {
+            return damage;
+        }
         StoreError::Sqlite {
             path: self.path.clone(),
             what: what.to_string(),
@@ -384,11 +462,18 @@ fn why_unopenable(path: &Path) -> Option<String> {
     if path.is_dir() {
         return Some("it is a directory, not a file".into());
     }
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(parent) = parent {
-        if !parent.is_dir() {
-            return Some(format!("directory {} does not exist", parent.display()));
-        }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Some(format!("directory {} does not exist", parent.display()));
+    }
+    if let Err(e) = writable_dir(parent) {
+        return Some(format!(
+            "the folder {} is not writable by this user ({e}; SQLite keeps the database's -wal and -shm files beside it there): run as the user that owns it or give a --db in a writable folder",
+            parent.display()
+        ));
     }
     if path.exists() {
         // Opened for appending and closed at once: nothing is written.
@@ -397,6 +482,42 @@ fn why_unopenable(path: &Path) -> Option<String> {
         }
     }
     None
+}
+
+/// Where the installed service keeps its database (`deploy/archivist.service`).
+pub const SERVICE_DB: &str = "/var/lib/archivist/archivist.db";
+
+/// What to say when the database a command reads does not exist: on an
+/// installed machine the engineer most likely meant the service's.
+fn missing_database(path: &Path, service_db: &Path) -> String {
+    let reach = format!(
+        "sudo -u archivist archivist --db {} COMMAND",
+        service_db.display()
+    );
+    if path != service_db && service_db.exists() {
+        format!(
+            "no such file; this machine's service keeps its database in {}: {reach}",
+            service_db.display()
+        )
+    } else {
+        format!(
+            "no such file (run `archivist init` or the monitor first; on an installed machine: {reach})"
+        )
+    }
+}
+
+/// Whether this process may create files in `dir` (its effective user and
+/// groups, as the kernel decides, read-only mounts included).
+pub(crate) fn writable_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let text = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: a valid NUL-terminated path.
+    if unsafe { libc::access(text.as_ptr(), libc::W_OK | libc::X_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Takes the write lock, waiting (bounded) while another process holds it.
@@ -479,5 +600,36 @@ fn describe(e: &rusqlite::Error) -> String {
         }
         rusqlite::Error::SqliteFailure(code, None) => format!("{code}"),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_database_points_to_the_service_one_when_it_exists() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let service_db = dir.path().join("service.db");
+        let here = Path::new("archivist.db");
+        let said = missing_database(here, &service_db);
+        assert!(
+            said.contains("no such file (run `archivist init`"),
+            "{said}"
+        );
+        assert!(said.contains("--db"), "{said}");
+        std::fs::write(&service_db, b"").expect("file written");
+        let said = missing_database(here, &service_db);
+        assert!(
+            said.contains(&format!("keeps its database in {}", service_db.display())),
+            "{said}"
+        );
+        assert!(
+            said.contains(&format!(
+                "sudo -u archivist archivist --db {}",
+                service_db.display()
+            )),
+            "{said}"
+        );
     }
 }

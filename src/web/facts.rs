@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{badge, metrics, WebError};
+use crate::cache::Weigh;
 use crate::clock;
 use crate::status::{StatusBoard, StatusReport};
 
@@ -21,6 +22,12 @@ pub struct Facts {
     pub status_json: Arc<[u8]>,
     pub metrics: Arc<[u8]>,
     pub badge: Arc<[u8]>,
+}
+
+impl Weigh for Facts {
+    fn bytes(&self) -> usize {
+        self.status_json.len() + self.metrics.len() + self.badge.len() + self.report.bytes()
+    }
 }
 
 impl Facts {

@@ -4,15 +4,16 @@
 //! - `server`: the listener, socket timeouts and the fixed pool of workers.
 //! - `routes`: which path answers what, and the one place errors become
 //!   HTTP statuses ([`WebError`]).
-//! - `facts`, `snapshot`: answers rendered once per database change and
-//!   served from memory.
+//! - `facts`: the figures behind several answers, read once per database
+//!   change. Every GET answer is rendered once per data version and served
+//!   from the process's answer cache (`cache::Answers`, via `routes`).
 //! - `page`, `chart`, `html`: the HTML page and its SVG history charts.
 //! - `metrics`, `badge`, `query`, `admin`, `reply`: one small concern each.
 //!
-//! What this module is not: it never writes VOD state. The only endpoint
-//! that changes anything (`POST /api/sync-now`) asks the monitor to run a
-//! cycle, exists only when an admin token is configured, and checks it with
-//! `admin::authorize`.
+//! What this module is not: it never writes VOD state. Its write endpoints
+//! (`POST /api/sync-now`, which asks the monitor to run a cycle, and
+//! `POST /api/transcriptions`, which records a caption result) exist only
+//! when an admin token is configured, and check it with `admin::authorize`.
 
 mod admin;
 mod badge;
@@ -25,7 +26,6 @@ mod query;
 mod reply;
 mod routes;
 mod server;
-mod snapshot;
 
 use std::fmt;
 
@@ -33,6 +33,7 @@ pub use admin::{AdminToken, MIN_TOKEN_LEN};
 pub use server::{StatusServer, WebSettings, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT};
 
 use crate::store::StoreError;
+use crate::transcription::RecordError;
 
 /// Why a request gets something other than its answer. Each variant maps to
 /// one HTTP status in [`WebError::status`]; the body is [`fmt::Display`]: one
@@ -45,6 +46,8 @@ pub enum WebError {
     MethodNotAllowed(&'static str),
     /// A query parameter is malformed or out of range.
     BadQuery(String),
+    /// A transcription job's report was refused.
+    BadReport(RecordError),
     /// The request body is larger than the server accepts.
     BodyTooLarge,
     /// An admin endpoint without the right `Authorization: Bearer` token.
@@ -62,7 +65,7 @@ impl WebError {
         match self {
             WebError::NotFound => 404,
             WebError::MethodNotAllowed(_) => 405,
-            WebError::BadQuery(_) => 400,
+            WebError::BadQuery(_) | WebError::BadReport(_) => 400,
             WebError::BodyTooLarge => 413,
             WebError::Unauthorized => 401,
             WebError::Store(_) | WebError::NoMonitor => 503,
@@ -77,6 +80,7 @@ impl fmt::Display for WebError {
             WebError::NotFound => f.write_str("not found"),
             WebError::MethodNotAllowed(allowed) => write!(f, "method not allowed (use {allowed})"),
             WebError::BadQuery(why) => write!(f, "bad request: {why}"),
+            WebError::BadReport(why) => write!(f, "bad request: {why}"),
             WebError::BodyTooLarge => f.write_str("request body too large"),
             WebError::Unauthorized => f.write_str("admin token required"),
             WebError::Store(e) => write!(f, "database unavailable: {e}"),

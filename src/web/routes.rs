@@ -15,8 +15,8 @@ use super::facts::{Facts, FACTS_TTL};
 use super::page::{self, Overview};
 use super::query::Query;
 use super::reply::{self, Body, Reply};
-use super::snapshot::Snapshot;
 use super::WebError;
+use crate::cache::{Key, Weigh};
 use crate::clock;
 use crate::monitor::SyncNow;
 use crate::status::StatusBoard;
@@ -30,11 +30,69 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How long a rendered page lives without a database change: its "in this
 /// state for ..." times move with the clock.
 const PAGE_TTL: Duration = Duration::from_secs(15);
+/// `/api/vods` holds no clock-relative text: only a change makes it stale
+/// (the limit is a safety net).
+const VODS_TTL: Duration = Duration::from_secs(300);
+/// The history's window ends now, so it moves with the clock.
+const HISTORY_TTL: Duration = Duration::from_secs(30);
 /// `/api/vods` page sizes.
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
 
 const READ_METHODS: &str = "GET, HEAD";
+
+/// A GET route whose answer is rendered once per data version and served
+/// from the answer cache: registering one is a constant like these and one
+/// `match` arm in [`Site::route`].
+struct Route {
+    /// The cache key's route part.
+    key: &'static str,
+    /// The query parameters the answer depends on (others are ignored, so
+    /// they neither split the cache nor change the answer).
+    params: &'static [&'static str],
+    ttl: Duration,
+    render: fn(&Site, &Query) -> Result<Rendered, WebError>,
+}
+
+const PAGE: Route = Route {
+    key: "/",
+    params: &[],
+    ttl: PAGE_TTL,
+    render: Site::page,
+};
+const VODS: Route = Route {
+    key: "/api/vods",
+    params: &["state", "limit", "offset"],
+    ttl: VODS_TTL,
+    render: Site::vods,
+};
+const HISTORY: Route = Route {
+    key: "/api/history",
+    params: &["range"],
+    ttl: HISTORY_TTL,
+    render: Site::history,
+};
+
+/// A rendered answer as the cache keeps it.
+pub struct Rendered {
+    content_type: &'static str,
+    body: Arc<[u8]>,
+}
+
+impl Rendered {
+    fn new(content_type: &'static str, body: impl Into<Arc<[u8]>>) -> Rendered {
+        Rendered {
+            content_type,
+            body: body.into(),
+        }
+    }
+}
+
+impl Weigh for Rendered {
+    fn bytes(&self) -> usize {
+        self.body.len()
+    }
+}
 
 /// What the workers share: the database, the cached answers, the admin
 /// settings and the way to wake the monitor.
@@ -47,8 +105,6 @@ pub struct Site {
     sync_now: Option<SyncSender<SyncNow>>,
     /// `/healthz` fails when the last cycle is older than this.
     cycle_deadline: Duration,
-    facts: Snapshot<Facts>,
-    page: Snapshot<Arc<[u8]>>,
 }
 
 impl Site {
@@ -64,8 +120,6 @@ impl Site {
             admin_token,
             sync_now,
             cycle_deadline,
-            facts: Snapshot::new(FACTS_TTL),
-            page: Snapshot::new(PAGE_TTL),
         })
     }
 
@@ -85,11 +139,17 @@ impl Site {
             }
             reply(self, &Query::parse(query)?)
         };
+        let cached = |route: &Route| {
+            if !matches!(method, Method::Get | Method::Head) {
+                return Err(WebError::MethodNotAllowed(READ_METHODS));
+            }
+            self.cached(route, &Query::parse(query)?)
+        };
         match path {
-            "/" | "/index.html" => read_only(Site::page),
+            "/" | "/index.html" => cached(&PAGE),
             "/api/status" => read_only(Site::status),
-            "/api/vods" => read_only(Site::vods),
-            "/api/history" => read_only(Site::history),
+            "/api/vods" => cached(&VODS),
+            "/api/history" => cached(&HISTORY),
             "/healthz" => read_only(Site::health),
             "/metrics" => read_only(Site::metrics),
             "/badge.svg" => read_only(Site::badge),
@@ -99,10 +159,38 @@ impl Site {
         }
     }
 
+    /// A route's answer from the cache, rendered on a miss.
+    fn cached(&self, route: &Route, query: &Query) -> Result<Reply, WebError> {
+        let values: Vec<Option<&str>> = route.params.iter().map(|p| query.get(p)).collect();
+        // JSON keeps values apart whatever they hold.
+        let normalised = serde_json::to_string(&values).map_err(|e| {
+            log::error!("writing a cache key: {e}");
+            WebError::Internal
+        })?;
+        let rendered = self.answer_once(Key::new(route.key, normalised), route.ttl, || {
+            (route.render)(self, query)
+        })?;
+        Ok(Reply::shared(rendered.content_type, &rendered.body))
+    }
+
+    /// The answer under `key` for the database as it is now: one
+    /// `PRAGMA data_version`, and `build` only when the file changed (or the
+    /// answer is older than `ttl`).
+    fn answer_once<T: Weigh + Send + Sync + 'static>(
+        &self,
+        key: Key,
+        ttl: Duration,
+        build: impl FnOnce() -> Result<T, WebError>,
+    ) -> Result<Arc<T>, WebError> {
+        let version = self.probe.data_version()?;
+        self.board.answers().get(key, version, ttl, build)
+    }
+
     /// The cached figures, current with the database.
     fn facts(&self) -> Result<Arc<Facts>, WebError> {
-        let version = self.probe.data_version()?;
-        self.facts.get(version, || Facts::read(&self.board))
+        self.answer_once(Key::new("facts", ""), FACTS_TTL, || {
+            Facts::read(&self.board)
+        })
     }
 
     fn status(&self, _: &Query) -> Result<Reply, WebError> {
@@ -153,28 +241,27 @@ impl Site {
         })
     }
 
-    fn page(&self, _: &Query) -> Result<Reply, WebError> {
-        let version = self.probe.data_version()?;
-        let html = self.page.get(version, || {
-            let facts = self.facts()?;
-            let store = self.board.store();
-            let overview = Overview {
-                damage: store.damage().map(|d| d.to_string()),
-                report: facts.report.clone(),
-                in_flight: store.in_flight_entries(page::LIST_ROWS)?,
-                failed: store.failed_entries(page::LIST_ROWS)?,
-                histories: HistoryRange::ALL
-                    .iter()
-                    .map(|range| store.history(*range))
-                    .collect::<Result<_, _>>()?,
-                now: clock::unix_now(),
-            };
-            Ok(page::render(&overview).into_bytes().into())
-        })?;
-        Ok(Reply::shared(reply::HTML, &html))
+    fn page(&self, _: &Query) -> Result<Rendered, WebError> {
+        let facts = self.facts()?;
+        let store = self.board.store();
+        let overview = Overview {
+            damage: store.damage().map(|d| d.to_string()),
+            report: facts.report.clone(),
+            in_flight: store.in_flight_entries(page::LIST_ROWS)?,
+            failed: store.failed_entries(page::LIST_ROWS)?,
+            histories: HistoryRange::ALL
+                .iter()
+                .map(|range| store.history(*range))
+                .collect::<Result<_, _>>()?,
+            now: clock::unix_now(),
+        };
+        Ok(Rendered::new(
+            reply::HTML,
+            page::render(&overview).into_bytes(),
+        ))
     }
 
-    fn vods(&self, query: &Query) -> Result<Reply, WebError> {
+    fn vods(&self, query: &Query) -> Result<Rendered, WebError> {
         let state = match query.get("state") {
             None | Some("") => None,
             Some(text) => Some(
@@ -218,10 +305,10 @@ impl Site {
             return Err(WebError::Internal);
         }
         out.extend_from_slice(b"]}");
-        Ok(Reply::new(200, reply::JSON, Body::Owned(out)))
+        Ok(Rendered::new(reply::JSON, out))
     }
 
-    fn history(&self, query: &Query) -> Result<Reply, WebError> {
+    fn history(&self, query: &Query) -> Result<Rendered, WebError> {
         let range = match query.get("range") {
             None => HistoryRange::Day,
             Some(text) => HistoryRange::parse(text)
@@ -251,7 +338,7 @@ impl Site {
             log::error!("writing the history as JSON: {e}");
             WebError::Internal
         })?;
-        Ok(Reply::new(200, reply::JSON, Body::Owned(body)))
+        Ok(Rendered::new(reply::JSON, body))
     }
 
     /// `POST /api/sync-now`: asks the monitor to start a cycle now.
@@ -289,7 +376,7 @@ impl Site {
         })?;
         let id = transcription::record(self.board.store(), &report).map_err(|e| match e {
             RecordError::Store(store) => WebError::Store(store),
-            invalid => WebError::BadQuery(invalid.to_string()),
+            invalid => WebError::BadReport(invalid),
         })?;
         self.board.invalidate();
         let body = serde_json::json!({ "id": id }).to_string();

@@ -104,7 +104,6 @@ impl StatusServer {
             |e: io::Error| io::Error::new(e.kind(), format!("status server on {listen}: {e}"));
         let listener = TcpListener::bind(listen).map_err(context)?;
         let addr = listener.local_addr().map_err(context)?;
-        set_no_delay(&listener).map_err(context)?;
         let limits = ConnectionLimits {
             read_timeout: Some(settings.socket_timeout),
             write_timeout: Some(settings.socket_timeout),
@@ -112,6 +111,9 @@ impl StatusServer {
             max_header_bytes: Some(MAX_HEAD_BYTES),
             max_connections: Some(MAX_CONNECTIONS),
             max_connections_per_ip: Some(MAX_CONNECTIONS_PER_CLIENT),
+            // Without it the last part of a page larger than one write waits
+            // for the client's delayed ACK (40 ms a request).
+            no_delay: true,
         };
         let server = Server::from_listener_with_limits(listener, None, limits)
             .map_err(|e| io::Error::other(format!("status server on {listen}: {e}")))?;
@@ -192,22 +194,6 @@ fn work(server: &Server, site: &Site, stopping: &AtomicBool) {
     }
 }
 
-/// Sets `TCP_NODELAY` on the listening socket; Linux copies it to every
-/// socket `accept` returns, which tiny_http gives no other way to reach.
-/// Without it the last part of a page larger than one write waits for the
-/// client's delayed ACK (40 ms a request).
-#[cfg(target_os = "linux")]
-fn set_no_delay(listener: &TcpListener) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    set_option(
-        listener.as_raw_fd(),
-        libc::IPPROTO_TCP,
-        libc::TCP_NODELAY,
-        &on,
-    )
-}
-
 /// Malloc arenas glibc may keep: each connection thread would otherwise get
 /// one of up to eight per core, each holding freed memory of its own (2.5 MB
 /// more at 50 keep-alive clients, for no measurable speed). musl has no
@@ -226,32 +212,3 @@ fn limit_malloc_arenas() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
-
-#[cfg(target_os = "linux")]
-fn set_option<T>(
-    fd: std::os::fd::RawFd,
-    level: libc::c_int,
-    option: libc::c_int,
-    value: &T,
-) -> io::Result<()> {
-    // SAFETY: `fd` is the listener's open descriptor, and `value` points to
-    // a live value of the size passed.
-    let done = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            option,
-            (value as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if done != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn set_no_delay(_: &TcpListener) -> io::Result<()> {
-    Ok(())
-}

@@ -125,6 +125,49 @@ impl Running {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Sends `signal` (libc's number, e.g. `libc::SIGTERM`).
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid fits");
+        // SAFETY: kill(2) with a child's pid that is not reaped yet.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "signal {signal} sent to {pid}");
+    }
+
+    /// Waits up to `timeout` for the process to end, and how it ended.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut status = None;
+        super::wait_until(timeout, || {
+            status = self.child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        if status.is_some() {
+            // The stderr reader sees the end of the pipe: every line is in.
+            if let Some(reader) = self.reader.take() {
+                let _ = reader.join();
+            }
+        }
+        status
+    }
+
+    /// Waits for the process to exit by itself (a `--single-run`); panics
+    /// with the log after `timeout`.
+    pub fn finish(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut status = None;
+        let exited = super::wait_until(timeout, || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        if let Some(reader) = self.reader.take() {
+            if exited {
+                let _ = reader.join();
+            }
+        }
+        match status {
+            Some(status) => status,
+            None => panic!("still running after {timeout:?}; log:\n{}", self.log()),
+        }
+    }
+
     /// SIGKILL: the power cut.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -114,6 +114,16 @@ impl Connection {
         }
     }
 
+    /// Sends small writes at once (`TCP_NODELAY`) on a TCP socket; a Unix socket has no
+    /// such delay.
+    pub(crate) fn set_nodelay(&self) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_nodelay(true),
+            #[cfg(unix)]
+            Self::Unix(_) => Ok(()),
+        }
+    }
+
     pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
         match self {
             Self::Tcp(s) => s.try_clone().map(Self::from),

@@ -1,0 +1,564 @@
+//! The one definition of every command, flag and environment setting: the
+//! parser accepts exactly the flags listed here, reads each setting's
+//! variable from here, and `help` (and every command's `--help`) is
+//! rendered from here, so the help cannot drift from the code.
+//!
+//! What this is not: validation. [`Given`] holds raw text; `parse` turns it
+//! into the typed settings of `config`.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+
+use lexopt::prelude::*;
+
+use super::{CliError, Env};
+
+/// One setting: a flag, an environment variable, or both (the flag wins).
+#[derive(Debug)]
+pub struct Opt {
+    /// The long flag without its dashes; empty for an environment-only
+    /// setting.
+    pub flag: &'static str,
+    /// The value's placeholder (`SECONDS`); empty for a switch.
+    pub value: &'static str,
+    /// The environment variable; empty when there is none.
+    pub env: &'static str,
+    /// The default as the help shows it; empty when there is none.
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+/// One command (`status`) or one action of a command group
+/// (`transcriptions scan`).
+#[derive(Debug)]
+pub struct CommandSpec {
+    pub name: &'static str,
+    /// Positional arguments as the usage line shows them.
+    pub operands: &'static str,
+    pub about: &'static str,
+    /// Groups of settings, shared groups first.
+    pub opts: &'static [&'static [Opt]],
+}
+
+const fn flag(
+    flag: &'static str,
+    value: &'static str,
+    env: &'static str,
+    default: &'static str,
+    help: &'static str,
+) -> Opt {
+    Opt {
+        flag,
+        value,
+        env,
+        default,
+        help,
+    }
+}
+
+const fn switch(name: &'static str, help: &'static str) -> Opt {
+    flag(name, "", "", "", help)
+}
+
+const fn var(env: &'static str, help: &'static str) -> Opt {
+    flag("", "", env, "", help)
+}
+
+/// Options every command takes, before or after the command's name.
+pub const GLOBAL: &[Opt] = &[
+    flag(
+        "db",
+        "PATH",
+        "ARCHIVIST_DB",
+        "./archivist.db",
+        "Database file",
+    ),
+    flag(
+        "log-level",
+        "LEVEL",
+        "ARCHIVIST_LOG_LEVEL",
+        "info",
+        "error|warn|info|debug|trace",
+    ),
+];
+
+const LISTEN: Opt = flag(
+    "listen",
+    "ADDR",
+    "ARCHIVIST_LISTEN",
+    "127.0.0.1:8080",
+    "Status server address",
+);
+
+const ADMIN: &[Opt] = &[var(
+    "ARCHIVIST_ADMIN_TOKEN",
+    "Enables POST /api/sync-now and POST /api/transcriptions for `Authorization: Bearer TOKEN` (at least 16 characters; unset: no write endpoints)",
+)];
+
+const CABLECAST: &[Opt] = &[
+    var(
+        "CABLECAST_API_URL",
+        "API root, e.g. https://cablecast.example.org/CablecastAPI/v1 (required)",
+    ),
+    var(
+        "CABLECAST_USER_ID",
+        "Frontdoor user for HTTP Basic auth (optional)",
+    ),
+    var(
+        "CABLECAST_PASSWORD",
+        "Its password (optional; never pass it as an argument)",
+    ),
+    var(
+        "CABLECAST_LOCATION_ID",
+        "Keep only shows of this location (optional)",
+    ),
+    var(
+        "ARCHIVIST_TIMEZONE",
+        "Zone of Cablecast's times without an offset, an IANA name such as America/Chicago (optional; default the box's zone: TZ, /etc/localtime)",
+    ),
+];
+
+/// Where systemd tells a service to report; read only to talk to it.
+const SYSTEMD: &[Opt] = &[
+    var(
+        "NOTIFY_SOCKET",
+        "Set by systemd: readiness and status go there",
+    ),
+    var("WATCHDOG_USEC", "Set by systemd: the watchdog period"),
+    var(
+        "WATCHDOG_PID",
+        "Set by systemd: the process the watchdog is for",
+    ),
+];
+
+const CYCLE: &[Opt] = &[
+    flag(
+        "interval",
+        "SECONDS",
+        "ARCHIVIST_INTERVAL",
+        "300",
+        "Between cycle starts",
+    ),
+    flag(
+        "catalog-interval",
+        "SECONDS",
+        "ARCHIVIST_CATALOG_INTERVAL",
+        "86400",
+        "Between full catalogue passes, which also find removals",
+    ),
+    flag(
+        "changes-interval",
+        "SECONDS",
+        "ARCHIVIST_CHANGES_INTERVAL",
+        "",
+        "Between looks for changed shows (saved show search) between full passes [default every cycle]",
+    ),
+    switch(
+        "single-run",
+        "Run one cycle and exit: 0 current, 1 Cablecast failed, 2 config error",
+    ),
+    switch(
+        "performance",
+        "Also log each cycle's phase timings and query figures",
+    ),
+    flag(
+        "batch-size",
+        "N",
+        "ARCHIVIST_BATCH_SIZE",
+        "50",
+        "Refresh results per transaction",
+    ),
+    flag(
+        "http-concurrency",
+        "N",
+        "ARCHIVIST_HTTP_CONCURRENCY",
+        "4",
+        "Refresh requests at once",
+    ),
+    flag(
+        "http-timeout",
+        "SECONDS",
+        "ARCHIVIST_HTTP_TIMEOUT",
+        "30",
+        "Per Cablecast request",
+    ),
+    LISTEN,
+];
+
+const SERVE: &[Opt] = &[
+    LISTEN,
+    flag(
+        "interval",
+        "SECONDS",
+        "ARCHIVIST_INTERVAL",
+        "300",
+        "The monitor's interval, for /healthz",
+    ),
+];
+
+const JSON: Opt = switch("json", "Print JSON for machines");
+
+/// Every command, in the order `help` lists them.
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "demo",
+        operands: "",
+        about: "Run the monitor against a built-in demo station (no Cablecast needed): its own database ./archivist-demo.db unless --db, a cycle every 10 s unless --interval, a full pass every 300 s unless --catalog-interval",
+        opts: &[CYCLE, ADMIN],
+    },
+    CommandSpec {
+        name: "monitor",
+        operands: "",
+        about: "Poll Cablecast every --interval and keep the database current",
+        opts: &[CYCLE, ADMIN, CABLECAST, SYSTEMD],
+    },
+    CommandSpec {
+        name: "status",
+        operands: "",
+        about: "Print the sync figures from the database alone",
+        opts: &[&[JSON]],
+    },
+    CommandSpec {
+        name: "serve",
+        operands: "",
+        about: "Serve the status page and API from the database, without polling Cablecast",
+        opts: &[SERVE, ADMIN],
+    },
+    CommandSpec {
+        name: "init",
+        operands: "",
+        about: "Create or migrate the database, then exit",
+        opts: &[],
+    },
+    CommandSpec {
+        name: "export",
+        operands: "vods|shows|transcriptions",
+        about: "Stream rows to stdout straight from the database (memory stays flat)",
+        opts: &[&[
+            flag(
+                "format",
+                "csv|jsonl",
+                "",
+                "csv",
+                "CSV with a header row (RFC 4180), or one JSON object per line",
+            ),
+            flag(
+                "state",
+                "S",
+                "",
+                "",
+                "Only VODs in this vodState (transcriptions: this status)",
+            ),
+        ]],
+    },
+    CommandSpec {
+        name: "bench",
+        operands: "",
+        about: "Measure each optimisation on a generated station database (with --db, on a copy of that one)",
+        opts: &[&[
+            flag("vods", "N", "", "100000", "VODs in the generated database"),
+            flag("runs", "R", "", "5", "Repetitions; figures are medians"),
+            JSON,
+            var("TMPDIR", "Where the generated database goes [default /tmp]"),
+        ]],
+    },
+    CommandSpec {
+        name: "loadtest",
+        operands: "",
+        about: "Load the status server over keep-alive connections",
+        opts: &[&[
+            flag("url", "URL", "", "http://127.0.0.1:8080", "Status server"),
+            flag(
+                "users",
+                "N",
+                "",
+                "10",
+                "Concurrent keep-alive connections (at most 1024)",
+            ),
+            flag(
+                "duration",
+                "SECONDS",
+                "",
+                "60",
+                "How long to run (at most 3600)",
+            ),
+            flag("requests", "N", "", "", "Stop after N requests in all, if sooner"),
+            switch("allow-remote", "Allow a target that is not this machine"),
+            JSON,
+        ]],
+    },
+    CommandSpec {
+        name: "transcriptions scan",
+        operands: "DIR...",
+        about: "Record the caption files (.scc, .vtt, .srt) under DIRs",
+        opts: &[],
+    },
+    CommandSpec {
+        name: "transcriptions add",
+        operands: "",
+        about: "Record one transcription a job reports (as POST /api/transcriptions)",
+        opts: &[&[
+            flag("video", "V", "", "", "The video file (required)"),
+            flag("output", "O", "", "", "The caption file written"),
+            flag("status", "completed|failed", "", "completed", "How the job ended"),
+            flag("error", "E", "", "", "Why it failed"),
+        ]],
+    },
+    CommandSpec {
+        name: "transcriptions link",
+        operands: "",
+        about: "Link results to shows automatically, or this one by hand (--show with --video)",
+        opts: &[&[
+            flag("show", "CABLECAST_ID", "", "", "The show to link by hand"),
+            flag("video", "V", "", "", "The video whose results to link"),
+        ]],
+    },
+    CommandSpec {
+        name: "transcriptions list",
+        operands: "",
+        about: "List results (or the shows that still need captions)",
+        opts: &[&[
+            switch("failed", "Only failed results"),
+            switch("unlinked", "Only results linked to no show"),
+            switch(
+                "needs-captions",
+                "The shows with a complete VOD but no caption",
+            ),
+        ]],
+    },
+    CommandSpec {
+        name: "backup",
+        operands: "DEST",
+        about: "Write a checked copy of the database to DEST while the service runs",
+        opts: &[&[switch("force", "Replace an existing DEST")]],
+    },
+    CommandSpec {
+        name: "restore",
+        operands: "SRC",
+        about: "Replace the database with a checked copy of SRC (stop the service first); the replaced file is kept as DB.before-restore",
+        opts: &[],
+    },
+    CommandSpec {
+        name: "demo-station",
+        operands: "",
+        about: "Serve only the demo Cablecast until stopped, and print its CABLECAST_API_URL",
+        opts: &[&[
+            flag("listen", "ADDR", "", "127.0.0.1:8090", "Where it listens"),
+            flag("shows", "N", "", "300", "Shows in its catalogue"),
+        ]],
+    },
+    CommandSpec {
+        name: "help",
+        operands: "[COMMAND]",
+        about: "Print this help, or one command's (also: COMMAND --help; --version: version, commit, target and SQLite)",
+        opts: &[],
+    },
+];
+
+/// The spec of `name` (`"transcriptions scan"` for an action).
+pub fn command(name: &str) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+/// Whether `name` is a group of actions (`transcriptions`).
+pub fn is_group(name: &str) -> bool {
+    COMMANDS.iter().any(|c| {
+        c.name
+            .split_once(' ')
+            .is_some_and(|(group, _)| group == name)
+    })
+}
+
+/// The actions of a group, for its error message and help.
+pub fn actions(group: &str) -> Vec<&'static str> {
+    COMMANDS
+        .iter()
+        .filter_map(|c| c.name.strip_prefix(group)?.strip_prefix(' '))
+        .collect()
+}
+
+impl CommandSpec {
+    fn opts(&self) -> impl Iterator<Item = &'static Opt> {
+        self.opts.iter().flat_map(|group| group.iter())
+    }
+
+    fn flag(&self, name: &str) -> Option<&'static Opt> {
+        self.opts().find(|o| !o.flag.is_empty() && o.flag == name)
+    }
+
+    /// Reads this command's arguments: flags by this spec (a flag it does
+    /// not list is an error), operands in order. `--help` anywhere wins.
+    pub fn read(&'static self, args: Vec<OsString>, env: &Env) -> Result<Given, CliError> {
+        let mut given = Given {
+            spec: self,
+            values: HashMap::new(),
+            operands: Vec::new(),
+            env: env.clone(),
+            help: false,
+        };
+        let mut parser = lexopt::Parser::from_args(args);
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Long("help") | Short('h') => given.help = true,
+                Long(name) => {
+                    let opt = self.flag(name).ok_or_else(|| {
+                        CliError::Usage(format!("{} takes no option --{name}", self.name))
+                    })?;
+                    let value = if opt.value.is_empty() {
+                        String::new()
+                    } else {
+                        parser.value()?.string()?
+                    };
+                    given.values.insert(opt.flag, value);
+                }
+                Value(value) => given.operands.push(value),
+                other => return Err(other.unexpected().into()),
+            }
+        }
+        Ok(given)
+    }
+
+    /// `archivist COMMAND --help`.
+    pub fn help(&self) -> String {
+        let mut text = format!(
+            "{}\n\nUsage: archivist [--db PATH] [--log-level LEVEL] {}",
+            self.about, self.name
+        );
+        if self.opts().any(|o| !o.flag.is_empty()) {
+            text.push_str(" [OPTIONS]");
+        }
+        if !self.operands.is_empty() {
+            text.push(' ');
+            text.push_str(self.operands);
+        }
+        text.push('\n');
+        let (flags, vars): (Vec<&Opt>, Vec<&Opt>) = self.opts().partition(|o| !o.flag.is_empty());
+        if !flags.is_empty() {
+            text.push_str("\nOptions:\n");
+            options_text(&mut text, flags);
+        }
+        if !vars.is_empty() {
+            text.push_str("\nEnvironment:\n");
+            options_text(&mut text, vars);
+        }
+        text.push_str("\nOptions for every command:\n");
+        options_text(&mut text, GLOBAL.iter());
+        text
+    }
+}
+
+/// `archivist help`: every command, then the shared options.
+pub fn overview() -> String {
+    let mut text = String::from(
+        "archivist: keeps a station's Cablecast VOD state in one SQLite file, and shows it.\n\n\
+         Usage: archivist [--db PATH] [--log-level LEVEL] COMMAND [OPTIONS]\n\nCommands:\n",
+    );
+    for c in COMMANDS {
+        let usage = if c.operands.is_empty() {
+            c.name.to_string()
+        } else {
+            format!("{} {}", c.name, c.operands)
+        };
+        text.push_str(&format!("  {usage:<34} {}\n", c.about));
+    }
+    text.push_str("\nOptions for every command:\n");
+    options_text(&mut text, GLOBAL.iter());
+    text.push_str(
+        "\nEvery setting is a flag or an environment variable (the flag wins).\n\
+         `archivist COMMAND --help` lists a command's options and variables.\n",
+    );
+    text
+}
+
+fn options_text<'a>(text: &mut String, opts: impl IntoIterator<Item = &'a Opt>) {
+    for o in opts {
+        let name = match (o.flag.is_empty(), o.value.is_empty()) {
+            (true, _) => o.env.to_string(),
+            (false, true) => format!("--{}", o.flag),
+            (false, false) => format!("--{} {}", o.flag, o.value),
+        };
+        let mut notes = Vec::new();
+        if !o.flag.is_empty() && !o.env.is_empty() {
+            notes.push(format!("env {}", o.env));
+        }
+        if !o.default.is_empty() {
+            notes.push(format!("default {}", o.default));
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", notes.join(", "))
+        };
+        text.push_str(&format!("  {name:<28} {}{notes}\n", o.help));
+    }
+}
+
+/// A command's arguments as given, before validation.
+#[derive(Debug)]
+pub struct Given {
+    spec: &'static CommandSpec,
+    values: HashMap<&'static str, String>,
+    pub operands: Vec<OsString>,
+    env: Env,
+    /// `--help` was given.
+    pub help: bool,
+}
+
+impl Given {
+    pub fn spec(&self) -> &'static CommandSpec {
+        self.spec
+    }
+
+    fn opt(&self, flag: &str) -> &'static Opt {
+        // reason: a name the spec does not list is a bug in the parser,
+        // which the unit tests reach for every command.
+        self.spec
+            .opts()
+            .find(|o| o.flag == flag || (o.flag.is_empty() && o.env == flag))
+            .unwrap_or_else(|| panic!("{} has no setting {flag}", self.spec.name))
+    }
+
+    /// Whether a switch was given.
+    pub fn switch(&self, flag: &str) -> bool {
+        self.values.contains_key(self.opt(flag).flag)
+    }
+
+    /// A setting's name and text as given: the flag's value, else its
+    /// environment variable's (so an error names what the engineer set).
+    /// `name` is the flag, or the variable of an environment-only setting.
+    pub fn setting(&self, name: &str) -> Option<(String, String)> {
+        let opt = self.opt(name);
+        if !opt.flag.is_empty() {
+            if let Some(value) = self.values.get(opt.flag) {
+                return Some((format!("--{}", opt.flag), value.clone()));
+            }
+        }
+        if opt.env.is_empty() {
+            return None;
+        }
+        self.env
+            .get(opt.env)
+            .map(|value| (opt.env.to_string(), value.clone()))
+    }
+
+    /// Like [`Given::setting`], falling back to the default the spec shows.
+    pub fn required(&self, name: &str) -> (String, String) {
+        let opt = self.opt(name);
+        // reason: a setting read this way without a default in the spec is
+        // a bug in the parser, which the unit tests reach for every command.
+        assert!(!opt.default.is_empty(), "{name} has no default");
+        self.setting(name)
+            .unwrap_or_else(|| (format!("--{}", opt.flag), opt.default.to_string()))
+    }
+
+    /// A setting's text alone, as given.
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.setting(name).map(|(_, value)| value)
+    }
+
+    /// Gives flag `name` this value unless it was given.
+    pub fn default_to(&mut self, name: &str, text: &str) {
+        let flag = self.opt(name).flag;
+        self.values.entry(flag).or_insert_with(|| text.to_string());
+    }
+}
