@@ -12,9 +12,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex, MutexGuard};
+use std::sync::{mpsc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
 
 use crate::cablecast::{id_groups, CablecastClient, CablecastError};
 use crate::store::{RefreshOutcome, Store, StoreError};
@@ -46,19 +45,56 @@ enum Read {
     One(usize),
 }
 
-/// The reads not yet taken, and how many are being read now.
+/// The reads not yet taken, shared by the workers.
+struct Work {
+    queue: Mutex<Queue>,
+    /// Signalled when reads are put back or a read in progress ends.
+    changed: Condvar,
+}
+
 struct Queue {
     reads: VecDeque<Read>,
+    /// Reads being read now: while any is, more may be put back.
     busy: usize,
 }
 
-/// How long an idle worker waits before looking for reads put back.
-const REQUEUE_WAIT: Duration = Duration::from_millis(5);
+impl Work {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 
-fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
-    queue
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The next read, waiting while none is queued but one in progress may
+    /// put some back; `None` when all are done.
+    fn take(&self) -> Option<Read> {
+        let mut queue = self.lock();
+        loop {
+            if let Some(read) = queue.reads.pop_front() {
+                queue.busy += 1;
+                return Some(read);
+            }
+            if queue.busy == 0 {
+                return None;
+            }
+            queue = self
+                .changed
+                .wait(queue)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// Puts single reads back, for every worker to take.
+    fn put_back(&self, reads: impl Iterator<Item = Read>) {
+        self.lock().reads.extend(reads);
+        self.changed.notify_all();
+    }
+
+    /// A read taken is over.
+    fn done(&self) {
+        self.lock().busy -= 1;
+        self.changed.notify_all();
+    }
 }
 
 /// One VOD's answer: `Ok(None)` when Cablecast says it is gone.
@@ -95,7 +131,10 @@ pub fn refresh(
     // As many workers as single reads could use: a group a server answers
     // with other VODs goes back on the queue as single reads.
     let workers = concurrency.clamp(1, in_flight.len());
-    let reads = Mutex::new(Queue { reads, busy: 0 });
+    let work = Work {
+        queue: Mutex::new(Queue { reads, busy: 0 }),
+        changed: Condvar::new(),
+    };
     // Set when Cablecast itself fails (down, refusing credentials, 5xx after
     // retries): workers stop taking reads instead of failing each in turn.
     let stop = AtomicBool::new(false);
@@ -104,31 +143,20 @@ pub fn refresh(
     thread::scope(|scope| {
         for _ in 0..workers {
             let sender = sender.clone();
-            let (reads, stop) = (&reads, &stop);
+            let (work, stop) = (&work, &stop);
             scope.spawn(move || loop {
+                let Some(read) = work.take() else {
+                    return;
+                };
                 if stop.load(Ordering::Relaxed) {
+                    work.done();
                     return;
                 }
-                let next = {
-                    let mut queue = lock(reads);
-                    let next = queue.reads.pop_front();
-                    queue.busy += usize::from(next.is_some());
-                    (next, queue.busy)
-                };
-                let read = match next {
-                    (Some(read), _) => read,
-                    // Done, unless a read in progress may put more back.
-                    (None, 0) => return,
-                    (None, _) => {
-                        thread::sleep(REQUEUE_WAIT);
-                        continue;
-                    }
-                };
                 let answered = match read {
-                    Read::Group(range) => read_group(client, in_flight, range, reads),
+                    Read::Group(range) => read_group(client, in_flight, range, work),
                     Read::One(index) => vec![(index, client.vod(in_flight[index].id))],
                 };
-                lock(reads).busy -= 1;
+                work.done();
                 for answer in answered {
                     if answer.1.as_ref().is_err_and(is_server_failure) {
                         stop.store(true, Ordering::Relaxed);
@@ -183,10 +211,10 @@ fn read_group(
     client: &CablecastClient,
     in_flight: &[Vod],
     range: Range<usize>,
-    reads: &Mutex<Queue>,
+    work: &Work,
 ) -> Vec<Answer> {
     let requeue = |range: Range<usize>| {
-        lock(reads).reads.extend(range.map(Read::One));
+        work.put_back(range.map(Read::One));
         Vec::new()
     };
     if !client.reads_vods_by_ids() {
