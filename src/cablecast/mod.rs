@@ -64,8 +64,8 @@ const MAX_IDS_QUERY_CHARS: usize = 1_800;
 const IDS_PARAM: &str = "ids%5B%5D=";
 
 /// `ids` cut into groups for `ids[]` requests: at most
-/// [`MAX_IDS_PER_REQUEST`] each, and a query string under
-/// [`MAX_IDS_QUERY_CHARS`].
+/// [`MAX_IDS_PER_REQUEST`] each, and a query string under 1,800
+/// characters.
 pub fn id_groups(ids: &[i64]) -> Vec<&[i64]> {
     let mut groups = Vec::new();
     let mut start = 0;
