@@ -53,7 +53,7 @@ const MAX_WARNED: usize = 4096;
 
 /// Logs `message()` at warn level the first time `key` is seen in this
 /// process, so something Cablecast repeats every cycle is said once. After
-/// [`MAX_WARNED`] distinct keys, one last line says further ones are quiet.
+/// `MAX_WARNED` distinct keys, one last line says further ones are quiet.
 pub fn warn_once(key: &str, message: impl FnOnce() -> String) {
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -8,7 +8,8 @@
 //! state (see `store`).
 //!
 //! What this module is not: it does not read the database or the clock; the
-//! store turns [`StuckAfter::cutoffs`] into one indexed query.
+//! store turns each state's threshold into a cutoff time and finds the
+//! stuck VODs with one indexed query.
 
 use std::fmt;
 use std::time::Duration;
