@@ -173,6 +173,8 @@ pub struct Vod {
     pub state_changed_at: Option<String>,
     pub is_watchable: bool,
     pub disabled: bool,
+    /// Cablecast's `statusMessage`: its reason for the current state.
+    pub status_message: Option<String>,
 }
 
 #[cfg(test)]

@@ -89,6 +89,8 @@ pub(super) struct VodDto {
     is_watchable: Option<bool>,
     #[serde(default)]
     disabled: Option<bool>,
+    #[serde(default)]
+    status_message: Option<String>,
 }
 
 /// Longest text kept from a free-text field, so a hostile server cannot make
@@ -165,6 +167,7 @@ impl From<VodDto> for Vod {
             state_changed_at: dto.state_change.as_deref().and_then(clock::from_cablecast),
             is_watchable: dto.is_watchable.unwrap_or(false),
             disabled: dto.disabled.unwrap_or(false),
+            status_message: bounded(dto.status_message),
         }
     }
 }

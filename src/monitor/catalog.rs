@@ -43,7 +43,11 @@ pub fn sync(client: &CablecastClient, store: &Store) -> Result<CatalogSummary, C
     let (vods_listed, vods_complete) = list_all(
         |offset, size| client.vods_page(offset, size),
         |vod| vod.id,
-        |vods| store.upsert_vods(vods, pass, only_known_shows).map(|_| ()),
+        |vods| {
+            store
+                .upsert_vods(vods, pass, only_known_shows)
+                .map(|changes| super::log_changes(&changes))
+        },
         "VODs",
     )?;
     summary.vods_listed = vods_listed;

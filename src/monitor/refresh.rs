@@ -111,7 +111,10 @@ fn write_batch(store: &Store, batch: &mut Vec<RefreshOutcome>, summary: &mut Ref
         return;
     }
     match store.apply_refresh(batch) {
-        Ok(()) => summary.changed += batch.len(),
+        Ok(changes) => {
+            summary.changed += batch.len();
+            super::log_changes(&changes);
+        }
         Err(e) => {
             // The monitor logs it, once per change of state.
             summary.failed += batch.len();
@@ -166,6 +169,7 @@ mod tests {
             state_changed_at: Some("2026-01-01T00:00:00Z".into()),
             is_watchable: false,
             disabled: false,
+            status_message: None,
         }
     }
 

@@ -25,6 +25,7 @@ mod schema;
 mod stats;
 mod stuck;
 mod transcriptions;
+mod vod_events;
 mod vod_lists;
 
 use std::fmt;
@@ -47,6 +48,7 @@ pub use transcriptions::{
     ManualLinkOutcome, ReportedTranscription, ScanCounts, ScannedCaption, ShowNeedingCaptions,
     ShowToLink, TranscriptionFilter, TranscriptionRow, UnlinkedCaption,
 };
+pub use vod_events::{VodEvent, EVENTS_IN_ALL, EVENTS_PER_VOD, EVENT_DAYS};
 pub use vod_lists::VodEntry;
 
 /// Largest size, in bytes, the `-wal` file keeps after a checkpoint. A long

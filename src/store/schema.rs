@@ -33,7 +33,12 @@ const MIGRATIONS: &[&str] = &[
 
 /// Version 1 (0.1.0) to 2.
 const MIGRATION_2: &str = "
-SELECT 1;
+-- Operator's view: where a VOD's time in state comes from, and Cablecast's
+-- reason for the state. Rows of 0.1.0 kept the time Archivist first saw the
+-- state: 'observed'.
+ALTER TABLE cablecast_vod ADD COLUMN state_changed_source TEXT;
+ALTER TABLE cablecast_vod ADD COLUMN status_message TEXT;
+UPDATE cablecast_vod SET state_changed_source = 'observed' WHERE state_changed_at IS NOT NULL;
 ";
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);
