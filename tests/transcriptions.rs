@@ -619,6 +619,7 @@ fn labelled_station(scratch: &Scratch) -> DemoStation {
                 percent: 1.0,
                 error_message: None,
                 length: *run_time,
+                state_change: None,
             });
         }
     }

@@ -40,16 +40,17 @@ use crate::store::export::ExportTable;
 use crate::store::{
     self, Access, DatabaseLock, Store, StoreError, TranscriptionFilter, SCHEMA_VERSION,
 };
+use crate::stuck::{self, StuckAfter};
 use crate::systemd::ServiceLink;
 use crate::transcription::{
     self, report as transcription_report, RecordError, TranscriptionReport,
 };
-use crate::web::{AdminToken, StatusServer, WebSettings};
+use crate::web::{AdminToken, CablecastLinks, StatusServer, WebSettings, WEB_URL_SETTING};
 
 use measure::{bench_settings, export_flags, load_settings};
 use service::{
     admin_token, monitor_flags, monitor_settings, run_demo, run_demo_station, run_monitor,
-    run_serve, serve_settings,
+    run_serve, serve_settings, stuck_after,
 };
 use transcriptions::run_transcriptions;
 
@@ -61,7 +62,8 @@ Usage: archivist [--db PATH] [--log-level LEVEL] COMMAND [OPTIONS]
 Commands:
   demo       Run the monitor against a built-in demo station (no Cablecast needed)
   monitor    Poll Cablecast every --interval and keep the database current
-  status     Print the sync figures from the database (--json for machines)
+  status     Print the sync figures from the database (--json for machines;
+             --stuck: the stuck VODs, --failed: the failed ones)
   serve      Serve the status page and API from the database, without polling Cablecast
   init       Create or migrate the database, then exit
   export     Stream vods|shows|transcriptions to stdout (--format csv|jsonl, --state S)
@@ -124,8 +126,14 @@ loadtest options:
   --allow-remote        Allow a target that is not this machine
   --json                Print the figures as JSON
 
+Stuck VODs (monitor, demo, serve, status; environment only):
+  ARCHIVIST_STUCK_AFTER   When a VOD in flight counts as stuck: 6h (every state) or
+                          queued=2h,processing=6h,partial=6h,waiting=24h,unknown=6h (the defaults)
+
 Cablecast (environment only):
   CABLECAST_API_URL       API root, e.g. https://cablecast.example.org/CablecastAPI/v1
+  CABLECAST_WEB_URL       A show's page in your Cablecast, with {show} for its id (optional;
+                          default: the show's record in the API); links from the status page
   CABLECAST_USER_ID       Frontdoor user for HTTP Basic auth (optional)
   CABLECAST_PASSWORD      Its password (optional; never pass it as an argument)
   CABLECAST_LOCATION_ID   Keep only shows of this location (optional)
@@ -239,16 +247,25 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
         }
         "status" => {
             let mut json = false;
+            let mut list = None;
             let mut parser = lexopt::Parser::from_args(rest);
             while let Some(arg) = parser.next()? {
                 match arg {
                     Long("json") => json = true,
+                    Long("stuck") => list = Some(VodList::Stuck),
+                    Long("failed") => list = Some(VodList::Failed),
                     other => return Err(other.unexpected().into()),
                 }
             }
+            let thresholds = stuck_after(env)?;
             logging::init(level);
             let store = Arc::new(Store::open(&db, Access::ReadOnly)?);
-            let report = StatusBoard::new(store).report()?;
+            if let Some(list) = list {
+                return print_vod_list(&store, list, &thresholds, json);
+            }
+            let report = StatusBoard::new(store)
+                .with_stuck_after(thresholds)
+                .report()?;
             if json {
                 let text = serde_json::to_string_pretty(&report)
                     .map_err(|e| CliError::Other(format!("writing the status as JSON: {e}")))?;
@@ -310,8 +327,9 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
         }
         "serve" => {
             let settings = serve_settings(rest, env)?;
+            let thresholds = stuck_after(env)?;
             logging::init(level);
-            run_serve(&db, settings)
+            run_serve(&db, settings, thresholds)
         }
         "export" => {
             let request = export_flags(rest)?;
@@ -350,6 +368,102 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
         }
         other => Err(CliError::Usage(format!("unknown command {other:?}"))),
     }
+}
+
+/// The VOD lists `status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VodList {
+    /// In flight longer than their state's threshold, longest first.
+    Stuck,
+    /// In `error` or `permanentFailure`, newest first.
+    Failed,
+}
+
+/// Most VODs `status --stuck` or `--failed` prints.
+const MAX_LISTED_VODS: usize = 10_000;
+
+/// One VOD of `status --stuck --json` or `--failed --json`.
+#[derive(serde::Serialize)]
+struct ListedVod<'a> {
+    id: i64,
+    show_cablecast_id: Option<i64>,
+    show_title: Option<&'a str>,
+    state: &'a str,
+    state_changed_at: Option<&'a str>,
+    state_changed_source: Option<&'a str>,
+    seconds_in_state: Option<i64>,
+    error_message: Option<&'a str>,
+    status_message: Option<&'a str>,
+}
+
+/// `status --stuck` / `--failed`: one VOD a line (or a JSON array).
+fn print_vod_list(
+    store: &Store,
+    list: VodList,
+    thresholds: &StuckAfter,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let now = crate::clock::unix_now();
+    let entries = match list {
+        VodList::Stuck => store.stuck_entries(thresholds, now, MAX_LISTED_VODS)?,
+        VodList::Failed => store.failed_entries(MAX_LISTED_VODS)?,
+    };
+    let listed: Vec<ListedVod<'_>> = entries
+        .iter()
+        .map(|e| ListedVod {
+            id: e.id,
+            show_cablecast_id: e.show_cablecast_id,
+            show_title: e.show_title.as_deref(),
+            state: &e.state,
+            state_changed_at: e.state_changed_at.as_deref(),
+            state_changed_source: e.state_changed_source.as_deref(),
+            seconds_in_state: e
+                .state_changed_at
+                .as_deref()
+                .and_then(crate::clock::parse_stored)
+                .map(|at| now - at),
+            error_message: e.error_message.as_deref(),
+            status_message: e.status_message.as_deref(),
+        })
+        .collect();
+    if json {
+        let text = serde_json::to_string_pretty(&listed)
+            .map_err(|e| CliError::Other(format!("writing the VODs as JSON: {e}")))?;
+        println!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if listed.is_empty() {
+        println!(
+            "{}",
+            match list {
+                VodList::Stuck => format!("No VOD is stuck ({thresholds})."),
+                VodList::Failed => "No VOD has failed.".to_string(),
+            }
+        );
+    }
+    for vod in &listed {
+        let age = match (vod.seconds_in_state, vod.state_changed_source) {
+            (Some(secs), Some("cablecast")) => {
+                format!(" for {}", crate::clock::humanize_secs(secs))
+            }
+            (Some(secs), _) => format!(" for at least {}", crate::clock::humanize_secs(secs)),
+            (None, _) => String::new(),
+        };
+        println!(
+            "VOD {}  {}{age}  {}{}",
+            vod.id,
+            vod.state,
+            vod.show_title
+                .map(str::to_string)
+                .or_else(|| vod.show_cablecast_id.map(|s| format!("show {s}")))
+                .unwrap_or_else(|| "(no show)".into()),
+            vod.error_message
+                .or(vod.status_message)
+                .map(|m| format!("  ({m})"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints a report as JSON or as its text table.

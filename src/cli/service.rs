@@ -159,6 +159,26 @@ pub(super) fn monitor_settings(
     })
 }
 
+/// `ARCHIVIST_STUCK_AFTER`, validated; the defaults when unset.
+pub(super) fn stuck_after(env: &Env) -> Result<StuckAfter, ConfigError> {
+    match env.get(stuck::SETTING).filter(|t| !t.trim().is_empty()) {
+        Some(text) => StuckAfter::parse(text),
+        None => Ok(StuckAfter::default()),
+    }
+}
+
+/// Links into Cablecast: `CABLECAST_WEB_URL` when set, else the API records
+/// under `api_url` (already validated), else none.
+pub(super) fn cablecast_links(
+    env: &Env,
+    api_url: Option<&str>,
+) -> Result<Option<CablecastLinks>, ConfigError> {
+    match env.get(WEB_URL_SETTING).filter(|t| !t.trim().is_empty()) {
+        Some(template) => CablecastLinks::from_template(template).map(Some),
+        None => Ok(api_url.map(CablecastLinks::from_api_url)),
+    }
+}
+
 /// `ARCHIVIST_ADMIN_TOKEN`, validated.
 pub(super) fn admin_token(env: &Env) -> Result<Option<AdminToken>, ConfigError> {
     match env.get("ARCHIVIST_ADMIN_TOKEN").filter(|t| !t.is_empty()) {
@@ -190,13 +210,25 @@ pub(super) fn serve_settings(rest: Vec<OsString>, env: &Env) -> Result<WebSettin
     };
     let mut settings = WebSettings::new(listen, interval);
     settings.admin_token = admin_token(env)?;
+    let api_url = match env
+        .get("CABLECAST_API_URL")
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(text) => Some(config::parse_api_url("CABLECAST_API_URL", text)?),
+        None => None,
+    };
+    settings.cablecast_links = cablecast_links(env, api_url.as_deref())?;
     Ok(settings)
 }
 
 /// `archivist serve`: the page and API alone. Opens the file read-write when
 /// it may (so the history tables of an older file get created), else
 /// read-only; never creates it.
-pub(super) fn run_serve(db: &std::path::Path, settings: WebSettings) -> Result<ExitCode, CliError> {
+pub(super) fn run_serve(
+    db: &std::path::Path,
+    settings: WebSettings,
+    stuck_after: StuckAfter,
+) -> Result<ExitCode, CliError> {
     let writable = db.exists()
         && std::fs::OpenOptions::new().write(true).open(db).is_ok()
         && db
@@ -216,7 +248,7 @@ pub(super) fn run_serve(db: &std::path::Path, settings: WebSettings) -> Result<E
         Access::ReadOnly
     };
     let store = Arc::new(Store::open(db, access)?);
-    let board = Arc::new(StatusBoard::new(store));
+    let board = Arc::new(StatusBoard::new(store).with_stuck_after(stuck_after));
     let server = start_status_server(settings, board, None)?;
     println!("Status page: http://{}/", server.addr());
     log::info!("serving {} on http://{}/", db.display(), server.addr());
@@ -253,8 +285,10 @@ pub(super) fn run_monitor(
     let _lock = DatabaseLock::acquire(db, "monitor")?;
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
     let service = ServiceLink::start(env, crate::cablecast::requests_begun);
+    let thresholds = stuck_after(env)?;
     let mut web = WebSettings::new(settings.listen, settings.interval);
     web.admin_token = admin_token;
+    web.cablecast_links = cablecast_links(env, Some(&settings.cablecast.api_url))?;
     if let Some(damage) = store.damage().cloned() {
         if settings.single_run {
             return Err(damage.into());
@@ -264,13 +298,13 @@ pub(super) fn run_monitor(
         // what the page reads.
         log::error!("{damage}");
         service.read_only(&damage);
-        let board = Arc::new(StatusBoard::new(store));
+        let board = Arc::new(StatusBoard::new(store).with_stuck_after(thresholds));
         let server = start_status_server(web, board, None)?;
         on_listening(server.addr());
         server.wait();
         return Ok(ExitCode::SUCCESS);
     }
-    let board = Arc::new(StatusBoard::new(store));
+    let board = Arc::new(StatusBoard::new(store).with_stuck_after(thresholds));
     let single_run = settings.single_run;
     let interval = settings.interval;
     log::info!(
@@ -339,7 +373,9 @@ pub(super) fn run_demo(
             mover.catalogue().advance();
         });
     }
-    let outcome = run_monitor(&db, settings, env, admin_token, &|addr| {
+    // The demo's own station: the real station's settings (its web URL
+    // among them) stay out of it.
+    let outcome = run_monitor(&db, settings, &demo_env, admin_token, &|addr| {
         println!("Status page: http://{addr}/");
     });
     drop(ticker_station);

@@ -19,6 +19,7 @@ mod badge;
 mod chart;
 mod facts;
 mod html;
+mod links;
 mod metrics;
 mod page;
 mod query;
@@ -26,10 +27,12 @@ mod reply;
 mod routes;
 mod server;
 mod snapshot;
+mod vod_pages;
 
 use std::fmt;
 
 pub use admin::{AdminToken, MIN_TOKEN_LEN};
+pub use links::{CablecastLinks, SETTING as WEB_URL_SETTING};
 pub use server::{StatusServer, WebSettings, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT};
 
 use crate::store::StoreError;

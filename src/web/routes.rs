@@ -12,18 +12,20 @@ use tiny_http::{Method, Request};
 
 use super::admin::{self, AdminToken};
 use super::facts::{Facts, FACTS_TTL};
+use super::links::CablecastLinks;
 use super::page::{self, Overview};
 use super::query::Query;
 use super::reply::{self, Body, Reply};
 use super::snapshot::Snapshot;
+use super::vod_pages::{self, ApiVod, ShowView, VodView};
 use super::WebError;
+use crate::cache::TtlCache;
 use crate::clock;
 use crate::monitor::SyncNow;
 use crate::status::StatusBoard;
 use crate::store::StoreError;
-use crate::store::{HistoryRange, VersionProbe, VodEntry};
+use crate::store::{HistoryRange, VersionProbe};
 use crate::transcription::{self, RecordError, TranscriptionReport};
-use crate::vod::VodState;
 
 /// Largest request body accepted (write endpoints take small JSON).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -35,6 +37,10 @@ const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
 
 const READ_METHODS: &str = "GET, HEAD";
+/// Rendered VOD lists, VOD and show pages kept, each for one data version:
+/// a title search reads every show's title, so a repeated one is served
+/// from here until the database changes.
+const ANSWERS_KEPT: usize = 128;
 
 /// What the workers share: the database, the cached answers, the admin
 /// settings and the way to wake the monitor.
@@ -49,6 +55,11 @@ pub struct Site {
     cycle_deadline: Duration,
     facts: Snapshot<Facts>,
     page: Snapshot<Arc<[u8]>>,
+    /// Links into Cablecast, when its URL is known.
+    links: Option<CablecastLinks>,
+    /// Answers of the VOD list, VOD and show routes, by (data version,
+    /// route and query).
+    answers: TtlCache<(i64, String), Arc<[u8]>>,
 }
 
 impl Site {
@@ -66,7 +77,17 @@ impl Site {
             cycle_deadline,
             facts: Snapshot::new(FACTS_TTL),
             page: Snapshot::new(PAGE_TTL),
+            links: None,
+            answers: TtlCache::new(
+                std::num::NonZeroUsize::new(ANSWERS_KEPT).unwrap_or(std::num::NonZeroUsize::MIN),
+            ),
         })
+    }
+
+    /// Links VODs and shows into Cablecast with `links`.
+    pub fn with_cablecast_links(mut self, links: Option<CablecastLinks>) -> Site {
+        self.links = links;
+        self
     }
 
     /// Answers one request; never panics on bad input.
@@ -85,10 +106,31 @@ impl Site {
             }
             reply(self, &Query::parse(query)?)
         };
+        let id_after = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .and_then(|id| id.trim_end_matches('/').parse::<i64>().ok())
+        };
+        if let Some((id, json)) = id_after("/vods/")
+            .map(|id| (id, false))
+            .or_else(|| id_after("/api/vods/").map(|id| (id, true)))
+        {
+            if !matches!(method, Method::Get | Method::Head) {
+                return Err(WebError::MethodNotAllowed(READ_METHODS));
+            }
+            return self.vod(id, json);
+        }
+        if let Some(id) = id_after("/shows/") {
+            if !matches!(method, Method::Get | Method::Head) {
+                return Err(WebError::MethodNotAllowed(READ_METHODS));
+            }
+            return self.show(id);
+        }
         match path {
             "/" | "/index.html" => read_only(Site::page),
             "/api/status" => read_only(Site::status),
             "/api/vods" => read_only(Site::vods),
+            "/vods" => read_only(Site::vod_list),
+            "/vods.csv" => read_only(Site::vod_csv),
             "/api/history" => read_only(Site::history),
             "/healthz" => read_only(Site::health),
             "/metrics" => read_only(Site::metrics),
@@ -168,57 +210,167 @@ impl Site {
                     .map(|range| store.history(*range))
                     .collect::<Result<_, _>>()?,
                 now: clock::unix_now(),
+                stuck_after: *self.board.stuck_after(),
             };
             Ok(page::render(&overview).into_bytes().into())
         })?;
         Ok(Reply::shared(reply::HTML, &html))
     }
 
+    /// An answer of the list, VOD and show routes: from memory while the
+    /// database is unchanged (and for at most `PAGE_TTL`, as ages move),
+    /// else built by `build`.
+    fn cached(
+        &self,
+        key: String,
+        build: impl FnOnce() -> Result<Vec<u8>, WebError>,
+    ) -> Result<Arc<[u8]>, WebError> {
+        let key = (self.probe.data_version()?, key);
+        if let Some(answer) = self.answers.get(&key) {
+            return Ok(answer);
+        }
+        let answer: Arc<[u8]> = build()?.into();
+        self.answers.insert(key, Arc::clone(&answer), PAGE_TTL);
+        Ok(answer)
+    }
+
+    /// `GET /api/vods`: the filters of `/vods` (`state`, `stuck`, `q`,
+    /// `from`, `to`), paged by `limit` and `offset`.
     fn vods(&self, query: &Query) -> Result<Reply, WebError> {
-        let state = match query.get("state") {
-            None | Some("") => None,
-            Some(text) => Some(
-                VodState::KNOWN
-                    .into_iter()
-                    .find(|s| s.as_str() == text)
-                    .ok_or_else(|| {
-                        WebError::BadQuery(format!(
-                            "state must be one of {}",
-                            VodState::KNOWN.map(|s| s.as_str().to_string()).join(", ")
-                        ))
-                    })?,
-            ),
-        };
+        let request = vod_pages::list_request(query)?;
         let limit = query.number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)?;
         let offset = query.number("offset", 0, 0, i64::MAX as u64)?;
-        let store = self.board.store();
-        let total = store.count_vods(state.as_ref())?;
-        // Rows are written out as the cursor reads them.
-        let mut out = Vec::with_capacity(256 + limit as usize * 160);
-        out.extend_from_slice(
-            format!(
-                r#"{{"total":{total},"limit":{limit},"offset":{offset},"state":{},"vods":["#,
-                json_string(state.as_ref().map(VodState::as_str))
-            )
-            .as_bytes(),
+        let key = format!(
+            "api?{}&limit={limit}&offset={offset}",
+            request.query_string()
         );
-        let mut first = true;
-        let mut failed = None;
-        store.each_vod(state.as_ref(), limit as usize, offset, |entry| {
-            if !first {
-                out.push(b',');
+        let body = self.cached(key, || {
+            let store = self.board.store();
+            let thresholds = self.board.stuck_after();
+            let now = clock::unix_now();
+            let (total, rows) =
+                store.search_vods(&request.filter, thresholds, now, limit as usize, offset)?;
+            let mut out = Vec::with_capacity(256 + rows.len() * 200);
+            out.extend_from_slice(
+                format!(
+                    r#"{{"total":{total},"limit":{limit},"offset":{offset},"state":{},"stuck":{},"q":{},"vods":["#,
+                    json_string(request.filter.state.as_deref()),
+                    request.filter.stuck,
+                    json_string(Some(&request.q).filter(|q| !q.is_empty()).map(String::as_str)),
+                )
+                .as_bytes(),
+            );
+            for (i, entry) in rows.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let stuck = page::is_stuck(entry, thresholds, now);
+                serde_json::to_writer(&mut out, &ApiVod::new(entry, stuck)).map_err(|e| {
+                    log::error!("writing VODs as JSON: {e}");
+                    WebError::Internal
+                })?;
             }
-            first = false;
-            if let Err(e) = serde_json::to_writer(&mut out, &ApiVod::from(entry)) {
-                failed.get_or_insert(e);
+            out.extend_from_slice(b"]}");
+            Ok(out)
+        })?;
+        Ok(Reply::shared(reply::JSON, &body))
+    }
+
+    /// `GET /vods`: the VOD list page.
+    fn vod_list(&self, query: &Query) -> Result<Reply, WebError> {
+        let request = vod_pages::list_request(query)?;
+        let key = format!("list?{}&page={}", request.query_string(), request.page);
+        let body = self.cached(key, || {
+            let thresholds = self.board.stuck_after();
+            let now = clock::unix_now();
+            let offset = (request.page - 1) * vod_pages::LIST_PAGE_ROWS as u64;
+            let (total, rows) = self.board.store().search_vods(
+                &request.filter,
+                thresholds,
+                now,
+                vod_pages::LIST_PAGE_ROWS,
+                offset,
+            )?;
+            Ok(vod_pages::render_list(&request, total, &rows, thresholds, now).into_bytes())
+        })?;
+        Ok(Reply::shared(reply::HTML, &body))
+    }
+
+    /// `GET /vods.csv`: every VOD the filter shows, as CSV, streamed from
+    /// the cursor into the answer.
+    fn vod_csv(&self, query: &Query) -> Result<Reply, WebError> {
+        let request = vod_pages::list_request(query)?;
+        let thresholds = self.board.stuck_after();
+        let now = clock::unix_now();
+        let mut line = String::new();
+        vod_pages::csv_header(&mut line);
+        let mut out = line.clone().into_bytes();
+        self.board
+            .store()
+            .each_found_vod(&request.filter, thresholds, now, None, |entry| {
+                line.clear();
+                vod_pages::csv_record(&mut line, entry, page::is_stuck(entry, thresholds, now));
+                out.extend_from_slice(line.as_bytes());
+            })?;
+        Ok(Reply::new(200, reply::CSV, Body::Owned(out)))
+    }
+
+    /// `/vods/{id}` and `GET /api/vods/{id}`.
+    fn vod(&self, id: i64, json: bool) -> Result<Reply, WebError> {
+        let key = format!("{}vod/{id}", if json { "api/" } else { "" });
+        let body = self.cached(key, || {
+            let store = self.board.store();
+            let vod = store.vod_entry(id)?.ok_or(WebError::NotFound)?;
+            let show = match vod.show_cablecast_id {
+                Some(show) => store.show_record(show)?,
+                None => None,
+            };
+            let captions = match &show {
+                Some(show) => store.show_captions(show.id)?,
+                None => Vec::new(),
+            };
+            let now = clock::unix_now();
+            let view = VodView {
+                stuck: page::is_stuck(&vod, self.board.stuck_after(), now),
+                events: store.vod_events(id)?,
+                vod,
+                show,
+                captions,
+            };
+            if json {
+                vod_pages::vod_json(&view, self.links.as_ref()).map_err(|e| {
+                    log::error!("writing a VOD as JSON: {e}");
+                    WebError::Internal
+                })
+            } else {
+                Ok(vod_pages::render_vod(&view, self.links.as_ref(), now).into_bytes())
             }
         })?;
-        if let Some(e) = failed {
-            log::error!("writing VODs as JSON: {e}");
-            return Err(WebError::Internal);
-        }
-        out.extend_from_slice(b"]}");
-        Ok(Reply::new(200, reply::JSON, Body::Owned(out)))
+        Ok(Reply::shared(
+            if json { reply::JSON } else { reply::HTML },
+            &body,
+        ))
+    }
+
+    /// `/shows/{id}` (the show's Cablecast id).
+    fn show(&self, cablecast_id: i64) -> Result<Reply, WebError> {
+        let body = self.cached(format!("show/{cablecast_id}"), || {
+            let store = self.board.store();
+            let show = store.show_record(cablecast_id)?.ok_or(WebError::NotFound)?;
+            let view = ShowView {
+                vods: store.show_vods(show.id)?,
+                captions: store.show_captions(show.id)?,
+                show,
+            };
+            Ok(vod_pages::render_show(
+                &view,
+                self.links.as_ref(),
+                self.board.stuck_after(),
+                clock::unix_now(),
+            )
+            .into_bytes())
+        })?;
+        Ok(Reply::shared(reply::HTML, &body))
     }
 
     fn history(&self, query: &Query) -> Result<Reply, WebError> {
@@ -328,38 +480,6 @@ fn json_string(text: Option<&str>) -> String {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-/// One VOD in `/api/vods`.
-#[derive(Serialize)]
-struct ApiVod<'a> {
-    id: i64,
-    show_cablecast_id: Option<i64>,
-    show_title: Option<&'a str>,
-    state: &'a str,
-    percent_complete: Option<f64>,
-    error_message: Option<&'a str>,
-    url: Option<&'a str>,
-    length: Option<i64>,
-    state_changed_at: Option<&'a str>,
-    updated_at: &'a str,
-}
-
-impl<'a> From<&'a VodEntry> for ApiVod<'a> {
-    fn from(v: &'a VodEntry) -> Self {
-        ApiVod {
-            id: v.id,
-            show_cablecast_id: v.show_cablecast_id,
-            show_title: v.show_title.as_deref(),
-            state: &v.state,
-            percent_complete: v.percent_complete,
-            error_message: v.error_message.as_deref(),
-            url: v.url.as_deref(),
-            length: v.length,
-            state_changed_at: v.state_changed_at.as_deref(),
-            updated_at: &v.updated_at,
-        }
-    }
 }
 
 /// `/api/history`.
