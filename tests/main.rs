@@ -19,6 +19,7 @@ mod faults_database;
 mod faults_secrets;
 mod faults_web;
 mod loadtest;
+mod ops_view;
 mod schema_upgrade;
 mod transcriptions;
 

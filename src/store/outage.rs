@@ -1,8 +1,6 @@
 //! Since when Cablecast has been unreachable, and the last cycle that
 //! reached it (what the figures are "as of"), from the recorded cycles.
 
-use rusqlite::OptionalExtension;
-
 use super::{Store, StoreError};
 
 /// An outage as the recorded cycles tell it.
@@ -16,28 +14,31 @@ pub struct Outage {
     pub last_good: Option<String>,
 }
 
-/// Walks back from the newest cycle (rowid order) to the last good one.
+/// Walks back from the newest cycle (rowid order) to the last good one;
+/// also says whether there is one among the raw cycles.
 const FIRST_FAILED_SQL: &str = "
-SELECT min(finished_at) FROM monitor_cycle
-WHERE id > coalesce(
-    (SELECT id FROM monitor_cycle WHERE cablecast_reachable = 1 ORDER BY id DESC LIMIT 1), 0)";
+WITH good AS (SELECT id FROM monitor_cycle WHERE cablecast_reachable = 1 ORDER BY id DESC LIMIT 1)
+SELECT (SELECT min(finished_at) FROM monitor_cycle
+        WHERE id > coalesce((SELECT id FROM good), 0)),
+    EXISTS (SELECT 1 FROM good)";
 
 impl Store {
     /// The current outage's start and the last good cycle.
     pub fn outage(&self) -> Result<Outage, StoreError> {
-        let since = self.read("reading when Cablecast became unreachable", |conn| {
-            conn.prepare_cached(FIRST_FAILED_SQL)?
-                .query_row([], |row| row.get::<_, Option<String>>(0))
-                .optional()
-                .map(Option::flatten)
-        })?;
+        let (first_failed, good_in_raw) =
+            self.read("reading when Cablecast became unreachable", |conn| {
+                conn.prepare_cached(FIRST_FAILED_SQL)?.query_row([], |row| {
+                    Ok((row.get::<_, Option<String>>(0)?, row.get::<_, bool>(1)?))
+                })
+            })?;
         let last_good = self.last_success_at()?;
         // With no good cycle among the raw ones, the first raw cycle is only
-        // where the record starts, not where the outage did.
-        let since = match (&since, &last_good) {
-            (Some(s), Some(good)) if s > good => since,
-            (Some(_), None) => since,
-            _ => None,
+        // where the record starts, not where the outage did (unless no cycle
+        // ever reached Cablecast).
+        let since = if good_in_raw || last_good.is_none() {
+            first_failed
+        } else {
+            None
         };
         Ok(Outage { since, last_good })
     }
