@@ -27,8 +27,9 @@
 //! - `stuck`: when a VOD in flight counts as stuck (`ARCHIVIST_STUCK_AFTER`),
 //!   one threshold per in-flight state, the same on every surface.
 //! - `systemd`: readiness, status and watchdog pings to systemd.
-//! - `web`: the status server: the page, the JSON API, `/metrics`,
-//!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
+//! - `web`: the status server: the page, the VOD list, VOD and show pages,
+//!   the JSON API, `/metrics`, `/healthz` and the badge, on tiny_http with a
+//!   fixed pool of workers.
 //! - `vod`, `clock`, `memory`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
@@ -48,6 +49,13 @@
 //!   it was read).
 //! - A VOD whose answer could not be read is never written (its `updated_at`
 //!   stays).
+//! - Every change of a VOD's state is recorded in `vod_event` by the same
+//!   statement that writes the VOD (a trigger), so the history and the VOD
+//!   never disagree; the same trigger chain keeps the history bounded.
+//! - Until a complete catalogue pass has finished on the database
+//!   (`archivist_meta`), every surface says the figures are partial.
+//! - The database and JSON hold UTC; only the page shows local time, through
+//!   `clock::format_local`.
 //! - Cached sync figures are never stale: a write by this process invalidates
 //!   them, and a write by any other process changes `PRAGMA data_version`,
 //!   which every cached read checks.
