@@ -193,7 +193,7 @@ fn stuck_section(html: &mut String, report: &StatusReport, now: i64) {
         r#"<section><h2>Stuck</h2><div class="big{class}"><span id="stuck-count">{stuck}</span></div><div class="sub">VODs in flight longer than their state allows · {oldest}</div><div class="actions"><a href="/vods?stuck=1">List stuck VODs</a><a href="/vods?state=error">Failed</a><a href="/vods">All VODs</a></div><div class="sub" title="ARCHIVIST_STUCK_AFTER">thresholds: {after}</div></section>"#,
         class = if report.stuck_vods > 0 { " err" } else { "" },
         stuck = report.stuck_vods,
-        after = escape(&report.stuck_after),
+        after = escape(&report.stuck_after.replace(',', ", ")),
     );
 }
 
