@@ -106,20 +106,38 @@ impl StatusBoard {
         }
         let last_cycle = self.store.last_cycle()?;
         let mut report = StatusReport::new(&stats, last_cycle.as_ref());
+        // What staff need to act comes on top of the figures: a part that
+        // cannot be read (a damaged page) is said, and never hides the rest.
+        let mut unreadable = Vec::new();
+        let mut or_say = |result: Result<(), StoreError>| {
+            if let Err(e) = result {
+                unreadable.push(e.to_string());
+            }
+        };
         let now = clock::unix_now();
-        report.stuck_vods = self.store.count_stuck(&self.stuck_after, now)?;
         report.stuck_after = self.stuck_after.to_string();
-        report.oldest_in_flight_since = self.store.oldest_in_flight_since()?;
-        report.catalogue = CatalogueReport::from(self.store.catalogue_state()?);
-        report.catalogue_complete = report.catalogue.complete_at.is_some();
+        or_say((|| {
+            report.stuck_vods = self.store.count_stuck(&self.stuck_after, now)?;
+            report.oldest_in_flight_since = self.store.oldest_in_flight_since()?;
+            Ok(())
+        })());
+        or_say((|| {
+            report.catalogue = CatalogueReport::from(self.store.catalogue_state()?);
+            report.catalogue_complete = report.catalogue.complete_at.is_some();
+            Ok(())
+        })());
         if report
             .last_cycle
             .as_ref()
             .is_some_and(|c| !c.cablecast_reachable)
         {
-            report.outage = Some(OutageReport::from(self.store.outage()?));
+            or_say((|| {
+                report.outage = Some(OutageReport::from(self.store.outage()?));
+                Ok(())
+            })());
         }
         report.warnings = report.collect_warnings();
+        report.warnings.extend(unreadable);
         report.transcriptions.needs_captions = self.store.count_shows_needing_captions()?;
         report.transcriptions.recent = self
             .store
