@@ -109,6 +109,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock;
     use crate::store::{Access, RefreshOutcome};
     use crate::vod::{Vod, VodState};
 
@@ -214,6 +215,55 @@ mod tests {
             })
             .expect("written");
         assert_eq!(count(&store), 1);
+    }
+
+    /// A year of a 100,000-VOD station, every VOD changing state five
+    /// times (500,000 changes, far more than a station sees): the log ends
+    /// at its bound, and the newest changes are the ones kept.
+    #[test]
+    fn a_year_of_a_large_station_stays_within_the_bound() {
+        const VODS: i64 = 100_000;
+        let (_dir, store) = store();
+        store
+            .write("adding a station", |conn| {
+                conn.execute(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+                     INSERT INTO cablecast_vod (id, vod_state, updated_at)
+                     SELECT i, 'queued', '2026-01-01T00:00:00Z' FROM n",
+                    [VODS],
+                )
+            })
+            .expect("written");
+        let start = clock::parse_stored("2026-01-01T00:00:00Z").expect("date");
+        for round in 1..=5_i64 {
+            // Every VOD changes state once in each fifth of the year, on
+            // days spread through it.
+            let at = clock::format_unix(start + round * 73 * 86_400);
+            store
+                .write("a fifth of a year", |conn| {
+                    conn.execute(
+                        "UPDATE cablecast_vod SET updated_at = ?1,
+                            vod_state = CASE vod_state WHEN 'queued' THEN 'processing' ELSE 'queued' END",
+                        [&at],
+                    )
+                })
+                .expect("written");
+        }
+        let (count, oldest, newest_round): (i64, String, String) = store
+            .read("measuring the log", |c| {
+                c.query_row(
+                    "SELECT count(*), min(observed_at), max(observed_at) FROM vod_event",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+            })
+            .expect("measured");
+        assert!(count <= EVENTS_IN_ALL, "{count} events");
+        assert_eq!(count, EVENTS_IN_ALL);
+        assert_eq!(newest_round, clock::format_unix(start + 5 * 73 * 86_400));
+        // The window kept the last two rounds: the oldest kept is round 4.
+        assert_eq!(oldest, clock::format_unix(start + 4 * 73 * 86_400));
+        assert!(store.vod_events(1).expect("history").len() <= EVENTS_PER_VOD);
     }
 
     #[test]
