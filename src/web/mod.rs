@@ -7,6 +7,8 @@
 //! - `facts`, `snapshot`: answers rendered once per database change and
 //!   served from memory.
 //! - `page`, `chart`, `html`: the HTML page and its SVG history charts.
+//! - `vod_pages`, `links`: the VOD list (filters, paging, CSV), one VOD
+//!   with its history, one show, and the links into Cablecast.
 //! - `metrics`, `badge`, `query`, `admin`, `reply`: one small concern each.
 //!
 //! What this module is not: it never writes VOD state. The only endpoint

@@ -123,16 +123,21 @@ pub fn render(overview: &Overview) -> String {
     recent_transcriptions_section(&mut html, report, now);
     performance_section(&mut html, report);
     html.push_str("</main>");
-    footer(&mut html, now);
+    footer(&mut html, now, true);
     html
 }
 
-/// The page's foot: when it was read (local time, zone shown) and the
-/// machine-readable answers beside it.
-pub(super) fn footer(html: &mut String, now: i64) {
+/// The page's foot: when it was read (local time, zone shown), whether it
+/// reloads itself, and the machine-readable answers beside it.
+pub(super) fn footer(html: &mut String, now: i64, reloads: bool) {
+    let reload = if reloads {
+        format!(" · reloads every {REFRESH_SECS} s")
+    } else {
+        String::new()
+    };
     let _ = write!(
         html,
-        r#"<footer>Read {at} · reloads every {REFRESH_SECS} s · times in the box's time zone · <a href="/">Overview</a> · <a href="/vods">All VODs</a> · <a href="/api/status">/api/status</a> · <a href="/api/vods">/api/vods</a> · <a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></footer></body></html>"#,
+        r#"<footer>Read {at}{reload} · times in the box's time zone · <a href="/">Overview</a> · <a href="/vods">All VODs</a> · <a href="/api/status">/api/status</a> · <a href="/api/vods">/api/vods</a> · <a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></footer></body></html>"#,
         at = clock::format_local(now)
     );
 }

@@ -223,7 +223,7 @@ pub fn render_list(
         );
     }
     html.push_str("</div></section></main>");
-    page::footer(&mut html, now);
+    page::footer(&mut html, now, false);
     html
 }
 
@@ -359,7 +359,7 @@ pub fn render_vod(view: &VodView, links: Option<&CablecastLinks>, now: i64) -> S
     html.push_str("</section>");
     captions_section(&mut html, &view.captions);
     html.push_str("</main>");
-    page::footer(&mut html, now);
+    page::footer(&mut html, now, false);
     html
 }
 
@@ -500,7 +500,7 @@ pub fn render_show(
     html.push_str("</section>");
     captions_section(&mut html, &view.captions);
     html.push_str("</main>");
-    page::footer(&mut html, now);
+    page::footer(&mut html, now, false);
     html
 }
 
