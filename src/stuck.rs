@@ -8,7 +8,7 @@
 //! state (see `store`).
 //!
 //! What this module is not: it does not read the database or the clock; the
-//! store turns [`StuckAfter::cutoffs`] into one indexed query.
+//! store turns [`StuckAfter::per_state`] into cutoffs for one indexed query.
 
 use std::fmt;
 use std::time::Duration;
