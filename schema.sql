@@ -56,7 +56,11 @@ CREATE TABLE IF NOT EXISTS cablecast_vod (
     updated_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
     -- Cablecast's reason for the current state (statusMessage), e.g. why a
     -- VOD is waiting.
-    status_message    TEXT
+    status_message    TEXT,
+    -- Operator's view: where `state_changed_at` comes from: 'cablecast' (its
+    -- stateChange) or 'observed' (the first cycle that saw the state, so the
+    -- VOD has been in it at least that long).
+    state_changed_source TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_vod_state ON cablecast_vod(vod_state);
 -- Stuck VODs (src/store/stuck.rs): one range per in-flight state of the VODs
@@ -216,3 +220,46 @@ SELECT substr(finished_at, 1, 10) || 'T00:00:00Z', count(*), sum(cablecast_reach
     sum(sync_percentage), min(sync_percentage), max(sync_percentage),
     max(CASE WHEN cablecast_reachable THEN finished_at END)
 FROM monitor_cycle GROUP BY 1;
+
+-- Operator's view: each VOD's history. Every observed change of a VOD's state
+-- is one row, written by the trigger below inside the same transaction (the
+-- same statement) that writes the VOD. `at` is when the VOD entered `to_state`
+-- (Cablecast's stateChange, else the cycle that saw it); `observed_at` is when
+-- Archivist saw it. First sight of a VOD is not a change and is not recorded.
+-- Retention, enforced by the pruning trigger on every insert, each step one
+-- indexed range: at most 20 events per VOD (the newest), none older than 400
+-- days, and at most 200,000 in all (ids are allocated in order, so the newest
+-- 200,000 are an id range). Bounded at about 30 MB however long the monitor
+-- runs and however large the station.
+CREATE TABLE IF NOT EXISTS vod_event (
+    id             INTEGER PRIMARY KEY,
+    vod_id         INTEGER NOT NULL,
+    from_state     TEXT,
+    to_state       TEXT NOT NULL,
+    at             TEXT,
+    at_source      TEXT,
+    observed_at    TEXT NOT NULL,
+    percent        REAL,
+    error_message  TEXT,
+    status_message TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_vod_event_vod ON vod_event(vod_id, id);
+CREATE INDEX IF NOT EXISTS idx_vod_event_observed ON vod_event(observed_at);
+
+CREATE TRIGGER IF NOT EXISTS cablecast_vod_state_event AFTER UPDATE OF vod_state ON cablecast_vod
+WHEN OLD.vod_state IS NOT NEW.vod_state
+BEGIN
+    INSERT INTO vod_event (vod_id, from_state, to_state, at, at_source, observed_at, percent,
+        error_message, status_message)
+    VALUES (NEW.id, OLD.vod_state, NEW.vod_state, NEW.state_changed_at, NEW.state_changed_source,
+        NEW.updated_at, NEW.percent_complete, NEW.error_message, NEW.status_message);
+END;
+
+CREATE TRIGGER IF NOT EXISTS vod_event_retention AFTER INSERT ON vod_event
+BEGIN
+    DELETE FROM vod_event WHERE vod_id = NEW.vod_id AND id <= (
+        SELECT id FROM vod_event WHERE vod_id = NEW.vod_id ORDER BY id DESC LIMIT 1 OFFSET 20);
+    DELETE FROM vod_event
+        WHERE observed_at < strftime('%Y-%m-%dT%H:%M:%SZ', NEW.observed_at, '-400 days');
+    DELETE FROM vod_event WHERE id <= NEW.id - 200000;
+END;

@@ -174,6 +174,47 @@ pub fn station_local(unix: i64, offset: Option<i64>, zone: &StationZone) -> Stri
     local.trim_end_matches('Z').to_string()
 }
 
+/// The box's time zone, read once (`/etc/localtime`, or `TZ` as the C
+/// library would read it); UTC when it cannot be known.
+fn local_zone() -> &'static jiff::tz::TimeZone {
+    static ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+    ZONE.get_or_init(|| jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC))
+}
+
+/// Unix seconds as people at the station read them, in the box's local
+/// time with the zone shown: `2026-12-01 10:42 CST`. Only the page uses it;
+/// JSON and the database stay UTC. The one place that picks the zone.
+pub fn format_local(secs: i64) -> String {
+    format_in(secs, local_zone())
+}
+
+/// A stored timestamp in local time (as [`format_local`]); the text as given
+/// when it is not one.
+pub fn stored_to_local(stored: &str) -> String {
+    parse_stored(stored).map_or_else(|| stored.to_string(), format_local)
+}
+
+/// The start of a day (`YYYY-MM-DD`) in the box's time zone, as Unix
+/// seconds; `None` for anything else.
+pub fn local_day_start(text: &str) -> Option<i64> {
+    let date: jiff::civil::Date = text.trim().parse().ok()?;
+    let zoned = date.to_zoned_datetime(local_zone().clone()).ok()?;
+    Some(zoned.timestamp().as_second())
+}
+
+fn format_in(secs: i64, zone: &jiff::tz::TimeZone) -> String {
+    let Ok(at) = jiff::Timestamp::from_second(secs) else {
+        return format_unix(secs);
+    };
+    let zoned = at.to_zoned_datetime(zone.clone());
+    let name = zoned
+        .time_zone()
+        .to_offset_info(at)
+        .abbreviation()
+        .to_string();
+    format!("{} {name}", zoned.strftime("%Y-%m-%d %H:%M"))
+}
+
 /// A short human form of a duration in seconds, for the page and logs: `45 s`,
 /// `12 min`, `3 h 5 min`, `2 d 4 h`.
 pub fn humanize_secs(secs: i64) -> String {
@@ -290,6 +331,16 @@ mod tests {
         let text = format_unix(1_787_000_000);
         assert_eq!(text.len(), 20);
         assert_eq!(parse_stored(&text), Some(1_787_000_000));
+    }
+
+    #[test]
+    fn local_times_name_their_zone() {
+        let chicago = jiff::tz::TimeZone::get("America/Chicago").expect("tzdb");
+        assert_eq!(format_in(1_787_000_000, &chicago), "2026-08-17 15:53 CDT");
+        assert_eq!(
+            format_in(1_787_000_000, &jiff::tz::TimeZone::UTC),
+            "2026-08-17 20:53 UTC"
+        );
     }
 
     #[test]

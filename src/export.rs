@@ -106,7 +106,7 @@ impl<W: Write> ExportSink for Output<W> {
 }
 
 /// One CSV record, CRLF-terminated as RFC 4180 has it.
-fn csv_line(line: &mut String, fields: &[Field<'_>]) {
+pub(crate) fn csv_line(line: &mut String, fields: &[Field<'_>]) {
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {
             line.push(',');

@@ -38,8 +38,9 @@
 //!   `store`'s errors).
 //! - `shutdown`: SIGTERM and SIGINT: the process-wide stop flag, and the
 //!   closing steps (checkpoint, one log line) run once before exit 0.
-//! - `web`: the status server: the page, the JSON API, `/metrics`,
-//!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
+//! - `web`: the status server: the page, the VOD list, VOD and show pages,
+//!   the JSON API, `/metrics`, `/healthz` and the badge, on tiny_http with a
+//!   fixed pool of workers.
 //! - `clock`: stored timestamps, and the station's time zone
 //!   (`clock::StationZone`): Cablecast's offset-less times are read in it,
 //!   and `clock::local_time` shows a stored time in it.
@@ -76,6 +77,13 @@
 //!   asked for (a server ignoring `ids[]`) is never used.
 //! - A VOD whose answer could not be read is never written (its `updated_at`
 //!   stays).
+//! - Every change of a VOD's state is recorded in `vod_event` by the same
+//!   statement that writes the VOD (a trigger), so the history and the VOD
+//!   never disagree; the same trigger chain keeps the history bounded.
+//! - Until a complete catalogue pass has finished on the database
+//!   (`archivist_meta`), every surface says the figures are partial.
+//! - The database and JSON hold UTC; only the page shows local time, through
+//!   `clock::format_local`.
 //! - Cached sync figures are never stale: a write by this process invalidates
 //!   them, and a write by any other process changes `PRAGMA data_version`,
 //!   which every cached read checks.

@@ -15,7 +15,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cache::{self, Answers, Key, Weigh};
-use crate::store::{counters, CycleRecord, Store, StoreError, SyncStats, TranscriptionRow};
+use crate::clock;
+use crate::store::{
+    counters, CatalogueState, CycleRecord, Outage, Store, StoreError, SyncStats, TranscriptionRow,
+};
+use crate::stuck::StuckAfter;
 use crate::vod::VodState;
 
 /// How long cached figures may live without any write (the 24-hour
@@ -34,6 +38,8 @@ const REPORT: &str = "status-report";
 pub struct StatusBoard {
     store: Arc<Store>,
     answers: Answers,
+    /// When a VOD in flight counts as stuck.
+    stuck_after: StuckAfter,
 }
 
 impl Weigh for SyncStats {
@@ -52,6 +58,7 @@ impl Weigh for StatusReport {
                 .iter()
                 .map(|r| 256 + r.video_path.len() + r.output_path.as_ref().map_or(0, String::len))
                 .sum::<usize>()
+            + self.warnings.iter().map(String::len).sum::<usize>()
     }
 }
 
@@ -60,7 +67,14 @@ impl StatusBoard {
         StatusBoard {
             store,
             answers: Answers::default(),
+            stuck_after: StuckAfter::default(),
         }
+    }
+
+    /// Uses `thresholds` (`ARCHIVIST_STUCK_AFTER`) for stuck VODs.
+    pub fn with_stuck_after(mut self, thresholds: StuckAfter) -> StatusBoard {
+        self.stuck_after = thresholds;
+        self
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -71,6 +85,10 @@ impl StatusBoard {
     /// answers here too).
     pub fn answers(&self) -> &Answers {
         &self.answers
+    }
+
+    pub fn stuck_after(&self) -> &StuckAfter {
+        &self.stuck_after
     }
 
     /// The sync figures: from the cache while the database is unchanged,
@@ -101,6 +119,38 @@ impl StatusBoard {
                 .get(Key::new(REPORT, ""), stats.data_version, STATS_TTL, || {
                     let last_cycle = self.store.last_cycle()?;
                     let mut report = StatusReport::new(&stats, last_cycle.as_ref());
+                    // What staff need to act comes on top of the figures: a part that
+                    // cannot be read (a damaged page) is said, and never hides the rest.
+                    let mut unreadable = Vec::new();
+                    let mut or_say = |result: Result<(), StoreError>| {
+                        if let Err(e) = result {
+                            unreadable.push(e.to_string());
+                        }
+                    };
+                    let now = clock::unix_now();
+                    report.stuck_after = self.stuck_after.to_string();
+                    or_say((|| {
+                        report.stuck_vods = self.store.count_stuck(&self.stuck_after, now)?;
+                        report.oldest_in_flight_since = self.store.oldest_in_flight_since()?;
+                        Ok(())
+                    })());
+                    or_say((|| {
+                        report.catalogue = CatalogueReport::from(self.store.catalogue_state()?);
+                        report.catalogue_complete = report.catalogue.complete_at.is_some();
+                        Ok(())
+                    })());
+                    if report
+                        .last_cycle
+                        .as_ref()
+                        .is_some_and(|c| !c.cablecast_reachable)
+                    {
+                        or_say((|| {
+                            report.outage = Some(OutageReport::from(self.store.outage()?));
+                            Ok(())
+                        })());
+                    }
+                    report.warnings = report.collect_warnings();
+                    report.warnings.extend(unreadable);
                     let captions = self.store.caption_counts()?;
                     report.transcriptions.needs_captions = captions.needs_captions;
                     report.transcriptions.captioned_by_cablecast = captions.captioned_by_cablecast;
@@ -128,10 +178,93 @@ pub struct StatusReport {
     pub completed_vods: u64,
     pub pending_vods: u64,
     pub failed_vods: u64,
+    /// Switched off in Cablecast; left out of `sync_percentage`.
+    pub disabled_vods: u64,
+    /// complete out of all VODs not disabled.
     pub sync_percentage: f64,
+    /// VODs in flight longer than their state's threshold (`stuck_after`).
+    pub stuck_vods: u64,
+    /// The thresholds, in `ARCHIVIST_STUCK_AFTER`'s form.
+    pub stuck_after: String,
+    /// When the VOD longest in flight entered its state.
+    pub oldest_in_flight_since: Option<String>,
+    /// False until a complete catalogue pass has finished on this database:
+    /// until then the figures cover only part of the station.
+    pub catalogue_complete: bool,
+    pub catalogue: CatalogueReport,
+    /// Set while the last cycle could not reach Cablecast: the figures are
+    /// those of the last good cycle.
+    pub outage: Option<OutageReport>,
+    /// What staff should know before trusting the figures, one sentence each.
+    pub warnings: Vec<String>,
     pub transcriptions: TranscriptionSummary,
     pub last_cycle: Option<LastCycleSummary>,
     pub performance: PerformanceSummary,
+}
+
+/// `catalogue` in the report.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct CatalogueReport {
+    /// When the last complete pass finished.
+    pub complete_at: Option<String>,
+    /// The pass under way (or the one a stop interrupted).
+    pub progress: Option<CatalogueProgressReport>,
+    /// A location filter that matched no show while the server has some.
+    pub location_warning: Option<String>,
+}
+
+/// A catalogue pass's progress.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CatalogueProgressReport {
+    /// `shows` or `VODs`.
+    pub phase: String,
+    pub pages_done: u64,
+    pub pages_total: Option<u64>,
+    pub listed: u64,
+    pub total: Option<u64>,
+    pub seconds_left: Option<i64>,
+    /// When this progress was noted.
+    pub at: String,
+    /// `VODs: page 12 of 33, about 2 min left`.
+    pub text: String,
+}
+
+impl From<CatalogueState> for CatalogueReport {
+    fn from(state: CatalogueState) -> Self {
+        CatalogueReport {
+            complete_at: state.complete_at,
+            progress: state.progress.map(|p| CatalogueProgressReport {
+                text: p.describe(),
+                seconds_left: p.seconds_left(),
+                at: clock::format_unix(p.noted_unix),
+                phase: p.phase,
+                pages_done: p.pages_done,
+                pages_total: p.pages_total,
+                listed: p.listed,
+                total: p.total,
+            }),
+            location_warning: state.location_warning,
+        }
+    }
+}
+
+/// `outage` in the report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OutageReport {
+    /// The first failed cycle of this outage (`None`: before the cycles
+    /// kept, 48 hours).
+    pub unreachable_since: Option<String>,
+    /// The last cycle that reached Cablecast: the figures are as of then.
+    pub figures_as_of: Option<String>,
+}
+
+impl From<Outage> for OutageReport {
+    fn from(outage: Outage) -> Self {
+        OutageReport {
+            unreachable_since: outage.since,
+            figures_as_of: outage.last_good,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -235,7 +368,16 @@ impl StatusReport {
             completed_vods: stats.completed_vods,
             pending_vods: stats.pending_vods,
             failed_vods: stats.failed_vods,
+            disabled_vods: stats.disabled_vods,
             sync_percentage: stats.sync_percentage(),
+            // Filled in by `StatusBoard::report`.
+            stuck_vods: 0,
+            stuck_after: String::new(),
+            oldest_in_flight_since: None,
+            catalogue_complete: false,
+            catalogue: CatalogueReport::default(),
+            outage: None,
+            warnings: Vec::new(),
             transcriptions: TranscriptionSummary {
                 total: stats.transcriptions.total,
                 last_24h: stats.transcriptions.last_24h,
@@ -260,16 +402,59 @@ impl StatusReport {
         }
     }
 
+    /// The sentences staff must read before trusting the figures: a partial
+    /// catalogue, an outage, a location filter that matches nothing.
+    fn collect_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !self.catalogue_complete {
+            let how_far = match &self.catalogue.progress {
+                Some(p) => format!(" (first catalogue pass: {}, as of {})", p.text, p.at),
+                None => String::new(),
+            };
+            warnings.push(format!(
+                "no complete catalogue pass has finished on this database yet: the figures cover only part of the station{how_far}"
+            ));
+        }
+        if let Some(outage) = &self.outage {
+            warnings.push(format!(
+                "Cablecast unreachable since {}; the figures are as of the last good cycle ({})",
+                outage
+                    .unreachable_since
+                    .as_deref()
+                    .unwrap_or("more than 48 hours ago"),
+                outage.figures_as_of.as_deref().unwrap_or("never")
+            ));
+        }
+        if let Some(warning) = &self.catalogue.location_warning {
+            warnings.push(warning.clone());
+        }
+        warnings
+    }
+
     /// The report as people read it in a terminal.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        for warning in &self.warnings {
+            out.push_str(&format!("WARNING: {warning}\n"));
+        }
         out.push_str(&format!(
-            "VODs: {} total, {} complete ({:.2} %), {} in flight, {} failed\n",
+            "VODs: {} total, {} complete ({:.2} % of the {} not disabled), {} in flight, {} failed, {} disabled\n",
             self.total_vods,
             self.completed_vods,
             self.sync_percentage,
+            self.total_vods.saturating_sub(self.disabled_vods),
             self.pending_vods,
-            self.failed_vods
+            self.failed_vods,
+            self.disabled_vods
+        ));
+        out.push_str(&format!(
+            "Stuck: {} VODs in flight longer than their state's threshold ({}){}\n",
+            self.stuck_vods,
+            self.stuck_after,
+            self.oldest_in_flight_since
+                .as_deref()
+                .map(|at| format!("; oldest in flight since {at}"))
+                .unwrap_or_default()
         ));
         out.push_str(&format!("Shows: {}\n", self.total_shows));
         out.push_str("By state:");

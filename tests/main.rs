@@ -21,6 +21,7 @@ mod faults_database;
 mod faults_secrets;
 mod faults_web;
 mod loadtest;
+mod ops_view;
 mod schema_upgrade;
 mod service_messages;
 mod service_stop;

@@ -626,6 +626,7 @@ fn labelled_station(scratch: &Scratch) -> DemoStation {
                 error_message: None,
                 length: *run_time,
                 status_message: None,
+                state_change: None,
             });
         }
     }

@@ -130,7 +130,10 @@ fn the_page_in_a_browser_shows_the_database_figures() {
     let complete = count("complete");
     assert_eq!(text_of(&dom, "total-vods"), total.to_string());
     assert_eq!(text_of(&dom, "completed-vods"), complete.to_string());
-    let expected_sync = (complete as f64 * 10_000.0 / total as f64).round() / 100.0;
+    // Disabled VODs are left out of the percentage, and counted apart.
+    let disabled = count("disabled");
+    assert_eq!(text_of(&dom, "disabled-vods"), disabled.to_string());
+    let expected_sync = (complete as f64 * 10_000.0 / (total - disabled) as f64).round() / 100.0;
     assert_eq!(
         text_of(&dom, "sync-percentage"),
         format!("{expected_sync:.2}")
@@ -166,6 +169,66 @@ fn the_page_in_a_browser_shows_the_database_figures() {
         !dom.contains("<img"),
         "markup from the database reached the page"
     );
+}
+
+#[test]
+#[ignore = "needs chromium; .ci/run runs it"]
+fn the_page_in_a_browser_highlights_stuck_vods_and_says_what_is_partial_or_stale() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let station = crate::support::station(60);
+    let api_url = station.api_url();
+    let id = station
+        .catalogue()
+        .vods
+        .iter()
+        .find(|v| v.state == "complete")
+        .map(|v| v.id)
+        .expect("a complete VOD");
+    let long_ago = archivist::clock::unix_now() - 9 * 86_400;
+    station
+        .catalogue()
+        .set_state(id, "processing", Some(long_ago));
+    let out = crate::support::single_run(&db, &api_url, &[]);
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    // Cablecast goes away; and the database is one whose first catalogue
+    // pass a kill interrupted.
+    drop(station);
+    let _ = crate::support::single_run(&db, &api_url, &[]);
+    sqlite(&db)
+        .execute(
+            "DELETE FROM archivist_meta WHERE key = 'catalogue_complete_at'",
+            [],
+        )
+        .expect("delete");
+    let store = std::sync::Arc::new(
+        archivist::store::Store::open(&db, archivist::store::Access::ReadOnly).expect("opens"),
+    );
+    let board = std::sync::Arc::new(archivist::status::StatusBoard::new(store));
+    let server =
+        archivist::web::StatusServer::start(crate::web_support::web_settings(), board, None)
+            .expect("server starts");
+    let url = format!("http://{}/", server.addr());
+    let (dom, _) = chromium(&scratch.path("profile"), &["--dump-dom"], &url);
+
+    let row = format!(r#"<tr data-vod="{id}" class="stuck">"#);
+    assert!(dom.contains(&row), "VOD {id} is not highlighted:\n{dom}");
+    let stuck: i64 = text_of(&dom, "stuck-count").parse().expect("a count");
+    assert!(stuck >= 1);
+    assert!(dom.contains(r#"id="stale-banner""#), "{dom}");
+    assert!(dom.contains("Cablecast unreachable since"));
+    assert!(dom.contains(r#"id="catalogue-banner""#), "{dom}");
+    assert!(dom.contains("The figures cover only part of the station."));
+    assert_eq!(text_of(&dom, "cablecast-state"), "Cablecast NOT reachable");
+
+    // The VOD's own page, one click away.
+    let (vod_dom, _) = chromium(
+        &scratch.path("profile-vod"),
+        &["--dump-dom"],
+        &format!("{url}vods/{id}"),
+    );
+    assert_eq!(text_of(&vod_dom, "vod-state"), "processing");
+    assert_eq!(text_of(&vod_dom, "vod-stuck"), "stuck");
 }
 
 #[test]

@@ -25,7 +25,8 @@ use crate::memory;
 use crate::monitor::{Monitor, CONNECTION_CHECK_TTL};
 use crate::status::StatusBoard;
 use crate::store::bench::{StatsForm, SEPARATE_COUNT_STATEMENTS};
-use crate::store::{Access, RefreshOutcome, Store, StoreError};
+use crate::store::{Access, RefreshOutcome, Store, StoreError, VodFilter};
+use crate::stuck::StuckAfter;
 use crate::vod::Vod;
 
 /// How long one measured run of a fast operation lasts: long enough that
@@ -289,6 +290,9 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
         Figure::micros("fresh connection, same read", fresh),
     ];
 
+    progress("the VOD list's filters");
+    let vod_list = measure_vod_list(&store, runs)?;
+
     Ok(BenchReport {
         machine: Machine::this_one(),
         runs,
@@ -301,10 +305,71 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
         writes,
         connection_check,
         connections,
+        vod_list,
         cycle,
         refresh,
         changes,
     })
+}
+
+/// The VOD list's filters, each a page of 50 and its count, as a request
+/// that misses the cache builds it; then the cost of a cached answer (the
+/// data-version check that keys it).
+fn measure_vod_list(store: &Store, runs: usize) -> Result<Vec<Figure>, BenchError> {
+    let now = crate::clock::unix_now();
+    let thresholds = StuckAfter::default();
+    let week_ago = crate::clock::format_unix(now - 7 * 86_400);
+    let filters = [
+        ("every VOD, page 1", VodFilter::default(), 0),
+        ("every VOD, page 200", VodFilter::default(), 199 * 50),
+        (
+            "state=error",
+            VodFilter {
+                state: Some("error".into()),
+                ..VodFilter::default()
+            },
+            0,
+        ),
+        (
+            "stuck",
+            VodFilter {
+                stuck: true,
+                ..VodFilter::default()
+            },
+            0,
+        ),
+        (
+            "show title words \"council work\" (reads the titles)",
+            VodFilter {
+                words: vec!["council".into(), "work".into()],
+                ..VodFilter::default()
+            },
+            0,
+        ),
+        (
+            "state changed in the last 7 days",
+            VodFilter {
+                changed_from: Some(week_ago),
+                ..VodFilter::default()
+            },
+            0,
+        ),
+    ];
+    let mut figures = Vec::new();
+    for (name, filter, offset) in filters {
+        let timing = median_micros(runs, || {
+            store
+                .search_vods(&filter, &thresholds, now, 50, offset)
+                .map(|_| ())
+        })?;
+        figures.push(Figure::micros(name, timing));
+    }
+    let probe = store.version_probe()?;
+    figures.push(Figure::micros(
+        "cached answer: the data-version check",
+        median_micros(runs, || probe.data_version().map(|_| ()))?,
+    ));
+    Ok(figures)
 }
 
 /// Median wall time of `work` in microseconds: each run repeats it until

@@ -165,6 +165,9 @@ pub struct BenchReport {
     pub writes: Vec<WriteFigure>,
     pub connection_check: Vec<Figure>,
     pub connections: Vec<Figure>,
+    /// The VOD list staff filter (one page of 50 and its count), built
+    /// uncached, and what a cached answer costs instead.
+    pub vod_list: Vec<Figure>,
     pub cycle: CycleFigures,
     pub refresh: RefreshFigures,
     pub changes: ChangesFigures,
@@ -224,6 +227,11 @@ impl BenchReport {
             &self.connection_check,
         );
         section(&mut out, "Database connections", &self.connections);
+        section(
+            &mut out,
+            "The VOD list (a page of 50 and its count; answers are then cached per data version)",
+            &self.vod_list,
+        );
         let c = &self.cycle;
         let _ = writeln!(
             out,

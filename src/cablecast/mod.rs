@@ -294,6 +294,20 @@ impl CablecastClient {
         }
     }
 
+    /// How many shows the server has in all, whatever the location filter
+    /// (its listing's `count`), to tell a location that matches nothing from
+    /// an empty server.
+    pub fn count_all_shows(&self) -> Result<Option<i64>, CablecastError> {
+        let envelope: wire::ShowsEnvelope = self.get(
+            "/shows?page_size=1",
+            "counting the shows on the Cablecast server",
+        )?;
+        Ok(envelope
+            .meta
+            .and_then(|m| m.count)
+            .or(Some(envelope.shows.len() as i64)))
+    }
+
     /// One page of shows (of the configured location, if any).
     pub fn shows_page(
         &self,

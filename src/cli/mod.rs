@@ -46,10 +46,12 @@ use crate::loadtest::LoadError;
 use crate::logging;
 use crate::status::StatusBoard;
 use crate::store::{self, Access, Store, StoreError, SCHEMA_VERSION};
+use crate::stuck::StuckAfter;
 use crate::transcription::{LinkError, RecordError, ScanError};
 
 pub use parse::{
     parse, Action, Command, ExportRequest, Service, TranscriptionList, TranscriptionsAction,
+    VodList,
 };
 
 /// How a command failed, and so which exit code it gets.
@@ -200,10 +202,19 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Action::Status { json } => {
+        Action::Status {
+            json,
+            list,
+            stuck_after,
+        } => {
             logging::init(log_level);
             let store = Arc::new(Store::open(&db, Access::ReadOnly)?);
-            let report = StatusBoard::new(store).report()?;
+            if let Some(list) = list {
+                return print_vod_list(&store, list, &stuck_after, json);
+            }
+            let report = StatusBoard::new(store)
+                .with_stuck_after(stuck_after)
+                .report()?;
             print_report(&report, json, |r| r.to_text())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -217,9 +228,9 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
             logging::init(log_level);
             service::run_demo(&db, service)
         }
-        Action::Serve(settings) => {
+        Action::Serve(settings, stuck_after) => {
             logging::init(log_level);
-            service::run_serve(&db, settings)
+            service::run_serve(&db, settings, stuck_after)
         }
         Action::DemoStation(options) => {
             logging::init(log_level);
@@ -272,6 +283,92 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
             transcriptions::run_transcriptions(&db, action)
         }
     }
+}
+
+/// Most VODs `status --stuck` or `--failed` prints.
+const MAX_LISTED_VODS: usize = 10_000;
+
+/// One VOD of `status --stuck --json` or `--failed --json`.
+#[derive(serde::Serialize)]
+struct ListedVod<'a> {
+    id: i64,
+    show_cablecast_id: Option<i64>,
+    show_title: Option<&'a str>,
+    state: &'a str,
+    state_changed_at: Option<&'a str>,
+    state_changed_source: Option<&'a str>,
+    seconds_in_state: Option<i64>,
+    error_message: Option<&'a str>,
+    status_message: Option<&'a str>,
+}
+
+/// `status --stuck` / `--failed`: one VOD a line (or a JSON array).
+fn print_vod_list(
+    store: &Store,
+    list: VodList,
+    thresholds: &StuckAfter,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let now = crate::clock::unix_now();
+    let entries = match list {
+        VodList::Stuck => store.stuck_entries(thresholds, now, MAX_LISTED_VODS)?,
+        VodList::Failed => store.failed_entries(MAX_LISTED_VODS)?,
+    };
+    let listed: Vec<ListedVod<'_>> = entries
+        .iter()
+        .map(|e| ListedVod {
+            id: e.id,
+            show_cablecast_id: e.show_cablecast_id,
+            show_title: e.show_title.as_deref(),
+            state: &e.state,
+            state_changed_at: e.state_changed_at.as_deref(),
+            state_changed_source: e.state_changed_source.as_deref(),
+            seconds_in_state: e
+                .state_changed_at
+                .as_deref()
+                .and_then(crate::clock::parse_stored)
+                .map(|at| now - at),
+            error_message: e.error_message.as_deref(),
+            status_message: e.status_message.as_deref(),
+        })
+        .collect();
+    if json {
+        let text = serde_json::to_string_pretty(&listed).map_err(CliError::Json)?;
+        println!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if listed.is_empty() {
+        println!(
+            "{}",
+            match list {
+                VodList::Stuck => format!("No VOD is stuck ({thresholds})."),
+                VodList::Failed => "No VOD has failed.".to_string(),
+            }
+        );
+    }
+    for vod in &listed {
+        let age = match (vod.seconds_in_state, vod.state_changed_source) {
+            (Some(secs), Some("cablecast")) => {
+                format!(" for {}", crate::clock::humanize_secs(secs))
+            }
+            (Some(secs), _) => format!(" for at least {}", crate::clock::humanize_secs(secs)),
+            (None, _) => String::new(),
+        };
+        println!(
+            "VOD {}  {}{age}  {}{}",
+            vod.id,
+            vod.state,
+            vod.show_title
+                .map(str::to_string)
+                .or_else(|| vod.show_cablecast_id.map(|s| format!("show {s}")))
+                .unwrap_or_else(|| "(no show)".into()),
+            vod.error_message
+                .or(vod.status_message)
+                .map(|m| format!("  ({m})"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints a report as JSON or as its text table.

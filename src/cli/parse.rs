@@ -25,10 +25,11 @@ use crate::loadtest::{self, LoadSettings, Target};
 use crate::logging;
 use crate::store::export::ExportTable;
 use crate::store::TranscriptionFilter;
+use crate::stuck::{self, StuckAfter};
 use crate::systemd::SystemdEnv;
 use crate::transcription::{TranscriptionReport, TranscriptionStatus};
 use crate::vod::VodState;
-use crate::web::{AdminToken, WebSettings};
+use crate::web::{AdminToken, CablecastLinks, WebSettings, WEB_URL_SETTING};
 
 /// Longest interval accepted: a day.
 const MAX_INTERVAL_SECS: u64 = 86_400;
@@ -64,12 +65,15 @@ pub enum Action {
     Init,
     Status {
         json: bool,
+        /// `--stuck` or `--failed`: list those VODs instead.
+        list: Option<VodList>,
+        stuck_after: StuckAfter,
     },
     Monitor(Service),
     /// The monitor against the built-in station; its Cablecast URL is set
     /// once the station listens.
     Demo(Service),
-    Serve(WebSettings),
+    Serve(WebSettings, StuckAfter),
     Backup {
         dest: PathBuf,
         force: bool,
@@ -96,6 +100,18 @@ pub struct Service {
     pub settings: MonitorSettings,
     pub admin_token: Option<AdminToken>,
     pub systemd: SystemdEnv,
+    pub stuck_after: StuckAfter,
+    /// Links from the status page into Cablecast.
+    pub cablecast_links: Option<CablecastLinks>,
+}
+
+/// The VOD lists `status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VodList {
+    /// In flight longer than their state's threshold, longest first.
+    Stuck,
+    /// In `error` or `permanentFailure`, newest first.
+    Failed,
 }
 
 /// `archivist export`.
@@ -216,6 +232,17 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
             no_operands(&given)?;
             Action::Status {
                 json: given.switch("json"),
+                list: match (given.switch("stuck"), given.switch("failed")) {
+                    (true, true) => {
+                        return Err(CliError::Usage(
+                            "status takes --stuck or --failed, not both".into(),
+                        ))
+                    }
+                    (true, false) => Some(VodList::Stuck),
+                    (false, true) => Some(VodList::Failed),
+                    (false, false) => None,
+                },
+                stuck_after: stuck_after(&given)?,
             }
         }
         "monitor" => {
@@ -234,7 +261,7 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
         }
         "serve" => {
             no_operands(&given)?;
-            Action::Serve(serve_settings(&given)?)
+            Action::Serve(serve_settings(&given)?, stuck_after(&given)?)
         }
         "backup" => Action::Backup {
             dest: one_path(&given)?,
@@ -390,8 +417,17 @@ fn listen(given: &Given) -> Result<SocketAddr, ConfigError> {
 /// The monitor's settings. `api_url` overrides the environment (the demo
 /// points the monitor at its own station).
 fn service(given: &Given, env: &Env, api_url: Option<String>) -> Result<Service, ConfigError> {
+    let settings = monitor_settings(given, api_url)?;
+    // The demo's links would point at its own station: none.
+    let cablecast_links = if given.spec().name == "demo" {
+        None
+    } else {
+        cablecast_links(given, Some(&settings.cablecast.api_url))?
+    };
     Ok(Service {
-        settings: monitor_settings(given, api_url)?,
+        stuck_after: stuck_after(given)?,
+        cablecast_links,
+        settings,
         admin_token: admin_token(given)?,
         systemd: SystemdEnv {
             notify_socket: env.get("NOTIFY_SOCKET").cloned(),
@@ -507,7 +543,38 @@ fn serve_settings(given: &Given) -> Result<WebSettings, ConfigError> {
         seconds(given, "interval", MAX_INTERVAL_SECS)?,
     );
     settings.admin_token = admin_token(given)?;
+    let api_url = match given
+        .value("CABLECAST_API_URL")
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(text) => Some(config::parse_api_url("CABLECAST_API_URL", &text)?),
+        None => None,
+    };
+    settings.cablecast_links = cablecast_links(given, api_url.as_deref())?;
     Ok(settings)
+}
+
+/// `ARCHIVIST_STUCK_AFTER`, validated; the defaults when unset.
+fn stuck_after(given: &Given) -> Result<StuckAfter, ConfigError> {
+    match given.value(stuck::SETTING).filter(|t| !t.trim().is_empty()) {
+        Some(text) => StuckAfter::parse(&text),
+        None => Ok(StuckAfter::default()),
+    }
+}
+
+/// Links into Cablecast: `CABLECAST_WEB_URL` when set, else the API records
+/// under `api_url` (already validated), else none.
+fn cablecast_links(
+    given: &Given,
+    api_url: Option<&str>,
+) -> Result<Option<CablecastLinks>, ConfigError> {
+    match given
+        .value(WEB_URL_SETTING)
+        .filter(|t| !t.trim().is_empty())
+    {
+        Some(template) => CablecastLinks::from_template(&template).map(Some),
+        None => Ok(api_url.map(CablecastLinks::from_api_url)),
+    }
 }
 
 /// How often the standalone demo station's day moves on.
@@ -1012,7 +1079,7 @@ mod tests {
             Action::Transcriptions(TranscriptionsAction::List(TranscriptionList::NeedsCaptions))
         ));
         let command = parsed(&["serve"], &[("ARCHIVIST_ADMIN_TOKEN", "0123456789abcdef")]);
-        let Action::Serve(web) = command.action else {
+        let Action::Serve(web, _) = command.action else {
             panic!("not serve");
         };
         assert!(web.admin_token.is_some());

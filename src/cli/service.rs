@@ -15,13 +15,18 @@ use crate::monitor::SyncNow;
 use crate::shutdown;
 use crate::status::StatusBoard;
 use crate::store::{Access, DatabaseLock, Store};
+use crate::stuck::StuckAfter;
 use crate::systemd::ServiceLink;
 use crate::web::{StatusServer, WebSettings};
 
 /// `archivist serve`: the page and API alone. Opens the file read-write when
 /// it may (so the history tables of an older file get created), else
 /// read-only; never creates it.
-pub(super) fn run_serve(db: &Path, settings: WebSettings) -> Result<ExitCode, CliError> {
+pub(super) fn run_serve(
+    db: &Path,
+    settings: WebSettings,
+    stuck_after: StuckAfter,
+) -> Result<ExitCode, CliError> {
     let writable = db.exists()
         && std::fs::OpenOptions::new().write(true).open(db).is_ok()
         && db
@@ -46,7 +51,7 @@ pub(super) fn run_serve(db: &Path, settings: WebSettings) -> Result<ExitCode, Cl
     loop {
         let store = Arc::new(Store::open(db, access)?);
         close_on_stop(&store);
-        let board = Arc::new(StatusBoard::new(Arc::clone(&store)));
+        let board = Arc::new(StatusBoard::new(Arc::clone(&store)).with_stuck_after(stuck_after));
         let server = start_status_server(settings.clone(), board, None)?;
         if first {
             println!("Status page: http://{}/", server.addr());
@@ -144,6 +149,8 @@ pub(super) fn run_monitor(
         settings,
         admin_token,
         systemd,
+        stuck_after,
+        cablecast_links,
     } = service;
     listen_for_stop()?;
     // Held for the whole run, so `restore` can tell the service is running.
@@ -152,8 +159,10 @@ pub(super) fn run_monitor(
     close_on_stop(&store);
     let service = ServiceLink::start(&systemd, crate::cablecast::requests_begun);
     shutdown::on_request(service.stopping_notice());
+    let thresholds = stuck_after;
     let mut web = WebSettings::new(settings.listen, settings.interval);
     web.admin_token = admin_token;
+    web.cablecast_links = cablecast_links;
     if let Some(damage) = store.damage().cloned() {
         if settings.single_run {
             return Err(damage.into());
@@ -163,7 +172,7 @@ pub(super) fn run_monitor(
         // what the page reads.
         log::error!("{damage}");
         service.read_only(&damage);
-        let board = Arc::new(StatusBoard::new(store));
+        let board = Arc::new(StatusBoard::new(store).with_stuck_after(thresholds));
         let server = start_status_server(web, board, None)?;
         on_listening(server.addr());
         shutdown::wait();
@@ -171,7 +180,7 @@ pub(super) fn run_monitor(
         shutdown::finish();
         return Ok(ExitCode::SUCCESS);
     }
-    let board = Arc::new(StatusBoard::new(store));
+    let board = Arc::new(StatusBoard::new(store).with_stuck_after(thresholds));
     let single_run = settings.single_run;
     let interval = settings.interval;
     if single_run {

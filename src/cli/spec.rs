@@ -198,31 +198,61 @@ const SERVE: &[Opt] = &[
 
 const JSON: Opt = switch("json", "Print JSON for machines");
 
+/// When a VOD in flight counts as stuck: the same on every surface.
+const STUCK: &[Opt] = &[var(
+    "ARCHIVIST_STUCK_AFTER",
+    "When a VOD in flight counts as stuck: 6h (every state) or per state, e.g. queued=2h,processing=6h,partial=6h,waiting=24h,unknown=6h (the defaults)",
+)];
+
+/// Links from the status page into Cablecast.
+const WEB_URL: Opt = var(
+    "CABLECAST_WEB_URL",
+    "A show's page in your Cablecast, with {show} for its id (optional; default: the show's record in the API); links from the status page",
+);
+
 /// Every command, in the order `help` lists them.
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "demo",
         operands: "",
         about: "Run the monitor against a built-in demo station (no Cablecast needed): its own database ./archivist-demo.db unless --db, a cycle every 10 s unless --interval, a full pass every 300 s unless --catalog-interval",
-        opts: &[CYCLE, ADMIN],
+        opts: &[CYCLE, ADMIN, STUCK],
     },
     CommandSpec {
         name: "monitor",
         operands: "",
         about: "Poll Cablecast every --interval and keep the database current",
-        opts: &[CYCLE, ADMIN, CABLECAST, SYSTEMD],
+        opts: &[CYCLE, ADMIN, CABLECAST, &[WEB_URL], STUCK, SYSTEMD],
     },
     CommandSpec {
         name: "status",
         operands: "",
-        about: "Print the sync figures from the database alone",
-        opts: &[&[JSON]],
+        about: "Print the sync figures from the database alone (--stuck, --failed: those VODs, one a line)",
+        opts: &[
+            &[
+                JSON,
+                switch("stuck", "List the stuck VODs, longest in their state first"),
+                switch("failed", "List the failed VODs, newest failure first"),
+            ],
+            STUCK,
+        ],
     },
     CommandSpec {
         name: "serve",
         operands: "",
         about: "Serve the status page and API from the database, without polling Cablecast",
-        opts: &[SERVE, ADMIN],
+        opts: &[
+            SERVE,
+            ADMIN,
+            &[
+                var(
+                    "CABLECAST_API_URL",
+                    "The Cablecast API root, for links from the page (optional)",
+                ),
+                WEB_URL,
+            ],
+            STUCK,
+        ],
     },
     CommandSpec {
         name: "init",

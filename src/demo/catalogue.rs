@@ -36,6 +36,9 @@ pub struct DemoVod {
     pub length: i64,
     /// Cablecast's reason for the state (`statusMessage`).
     pub status_message: Option<String>,
+    /// Cablecast's `stateChange` (Unix seconds); `None` is sent as null, as
+    /// many real servers do.
+    pub state_change: Option<i64>,
 }
 
 /// Everything the demo station serves.
@@ -145,6 +148,11 @@ impl Catalogue {
                 97 => ("disabled", 0.0, None),
                 _ => ("unknown", 0.0, None),
             };
+            // Some VODs carry a stateChange a few hours back (a few of them
+            // past their stuck threshold); every fourth, like many real
+            // servers, sends none.
+            let state_change = (roll % 4 != 0 && state != "complete")
+                .then(|| (now_or(event_at) - (roll % 9) as i64 * 3600).max(event_at));
             self.vods.push(DemoVod {
                 id: vod_id,
                 show: id,
@@ -153,6 +161,7 @@ impl Catalogue {
                 error_message: error,
                 length: run_time,
                 status_message: (state == "waiting").then(|| WAITING_REASON.to_string()),
+                state_change,
             });
             vod_ids.push(vod_id);
         }
@@ -218,6 +227,9 @@ impl Catalogue {
             if (vod.state.clone(), vod.percent) != before {
                 changed += 1;
             }
+            if vod.state != before.0 {
+                vod.state_change = Some(clock::unix_now());
+            }
         }
         for show in touched {
             self.touch_show(show);
@@ -232,6 +244,17 @@ impl Catalogue {
             }
         }
         changed
+    }
+
+    /// Sets a VOD's state as Cablecast would, with its `stateChange` now
+    /// (or at `since`, Unix seconds, for a VOD that has been in it long).
+    pub fn set_state(&mut self, id: i64, state: &str, since: Option<i64>) -> bool {
+        let Some(vod) = self.vod_mut(id) else {
+            return false;
+        };
+        vod.state = state.to_string();
+        vod.state_change = Some(since.unwrap_or_else(clock::unix_now));
+        true
     }
 
     pub fn vod_mut(&mut self, id: i64) -> Option<&mut DemoVod> {
@@ -266,6 +289,11 @@ impl Catalogue {
         self.rng = x;
         x
     }
+}
+
+/// `event_at`, or now for a show that has not aired yet.
+fn now_or(event_at: i64) -> i64 {
+    clock::unix_now().max(event_at)
 }
 
 #[cfg(test)]

@@ -572,7 +572,7 @@ fn vod_json(vod: &DemoVod) -> Value {
         "length": vod.length,
         "quality": if complete { json!(2) } else { Value::Null },
         "fileName": null,
-        "stateChange": null,
+        "stateChange": vod.state_change.map(cablecast_time),
         "isWatchable": complete,
         "disabled": vod.state == "disabled",
         "chapters": [],

@@ -7,9 +7,17 @@
 //! total a short page proves nothing (servers cap pages below the size asked
 //! for), so such a listing is read until a page brings nothing new, every
 //! row is kept, and nothing is removed.
+//!
+//! A pass says how far it is: in the log (at most every
+//! [`PROGRESS_LOG_EVERY`]) and in the database (`Store::note_catalogue_progress`,
+//! read by the page and `status`), and when it ends, whether the catalogue is
+//! now complete and whether the location filter matched nothing.
+
+use std::time::{Duration, Instant};
 
 use crate::cablecast::{CablecastClient, Page, PAGE_SIZE};
-use crate::store::Store;
+use crate::clock;
+use crate::store::{CatalogueProgress, Store};
 
 use super::CycleError;
 
@@ -29,27 +37,117 @@ pub struct CatalogSummary {
     pub complete: bool,
 }
 
+/// At most one progress line in the log this often: a pass of a few seconds
+/// says nothing, a pass of minutes says how far it is.
+const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
+/// At most one progress note in the database this often (each is a small
+/// write, and moves the data version the page is cached by).
+const PROGRESS_NOTE_EVERY: Duration = Duration::from_secs(2);
+
+/// How far a pass is, said in the log and noted in the database.
+struct Progress<'a> {
+    store: &'a Store,
+    note: CatalogueProgress,
+    /// No complete pass has finished on this database yet.
+    first: bool,
+    started: Instant,
+    logged: Option<Instant>,
+    noted: Option<Instant>,
+}
+
+impl Progress<'_> {
+    fn phase(&mut self, phase: &str) {
+        self.note = CatalogueProgress {
+            phase: phase.to_string(),
+            started_unix: self.note.started_unix,
+            phase_started_unix: clock::unix_now(),
+            ..CatalogueProgress::default()
+        };
+        self.noted = None;
+    }
+
+    fn page(&mut self, listed: usize, total: Option<i64>) {
+        let note = &mut self.note;
+        note.pages_done += 1;
+        note.listed = listed as u64;
+        note.total = total.map(|t| t.max(0) as u64);
+        note.pages_total = note.total.map(|t| t.div_ceil(PAGE_SIZE as u64).max(1));
+        note.noted_unix = clock::unix_now();
+        let now = Instant::now();
+        // The first page of each phase is noted, so the page shows the pass
+        // at once; later ones every few seconds.
+        if self.noted.is_none_or(|at| now - at >= PROGRESS_NOTE_EVERY) {
+            self.noted = Some(now);
+            if let Err(e) = self.store.note_catalogue_progress(&self.note) {
+                log::debug!("{e}");
+            }
+        }
+        let since = self.logged.unwrap_or(self.started);
+        if now - since >= PROGRESS_LOG_EVERY {
+            self.logged = Some(now);
+            log::info!(
+                "{}catalogue pass: {} ({} of {} listed)",
+                if self.first { "first " } else { "" },
+                self.note.describe(),
+                self.note.listed,
+                self.note
+                    .total
+                    .map_or_else(|| "?".to_string(), |t| t.to_string())
+            );
+        }
+    }
+}
+
 /// Runs one pass.
 pub fn sync(client: &CablecastClient, store: &Store) -> Result<CatalogSummary, CycleError> {
+    let first = store.catalogue_state()?.complete_at.is_none();
+    if first {
+        log::info!(
+            "first catalogue pass on this database: listing every show and VOD; the figures are partial until it completes"
+        );
+    }
     let pass = store.begin_catalog_pass()?;
     let mut summary = CatalogSummary::default();
+    let mut progress = Progress {
+        store,
+        note: CatalogueProgress {
+            started_unix: clock::unix_now(),
+            ..CatalogueProgress::default()
+        },
+        first,
+        started: Instant::now(),
+        logged: None,
+        noted: None,
+    };
 
+    progress.phase("shows");
     let (shows_listed, shows_complete) = list_all(
         |offset, size| client.shows_page(offset, size),
         |show| show.cablecast_id,
         |shows| store.upsert_shows(shows, pass).map(|_| ()),
+        |listed, total| progress.page(listed, total),
         "shows",
     )?;
     summary.shows_listed = shows_listed;
     if shows_complete {
         summary.shows_removed = store.remove_unlisted_shows(pass)?;
     }
+    let location_warning = location_warning(client, shows_listed)?;
+    if let Some(warning) = &location_warning {
+        log::warn!("{warning}");
+    }
 
     let only_known_shows = client.settings().location_id.is_some();
+    progress.phase("VODs");
     let (vods_listed, vods_complete) = list_all(
         |offset, size| client.vods_page(offset, size),
         |vod| vod.id,
-        |vods| store.upsert_vods(vods, pass, only_known_shows).map(|_| ()),
+        |vods| {
+            store
+                .upsert_vods(vods, pass, only_known_shows)
+                .map(|changes| super::log_changes(&changes))
+        },
+        |listed, total| progress.page(listed, total),
         "VODs",
     )?;
     summary.vods_listed = vods_listed;
@@ -57,7 +155,35 @@ pub fn sync(client: &CablecastClient, store: &Store) -> Result<CatalogSummary, C
         summary.vods_removed = store.remove_unlisted_vods(pass)?;
     }
     summary.complete = shows_complete && vods_complete;
+    store.finish_catalogue_pass(summary.complete, location_warning.as_deref())?;
+    if first && summary.complete {
+        log::info!(
+            "first catalogue pass complete: {shows_listed} shows, {vods_listed} VODs in {}",
+            clock::humanize_secs(progress.started.elapsed().as_secs() as i64)
+        );
+    }
     Ok(summary)
+}
+
+/// The warning for a location filter that matched no show while the server
+/// has shows: without it, a wrong `CABLECAST_LOCATION_ID` is an empty
+/// database and nothing else.
+fn location_warning(
+    client: &CablecastClient,
+    shows_listed: usize,
+) -> Result<Option<String>, CycleError> {
+    let Some(location) = client.settings().location_id else {
+        return Ok(None);
+    };
+    if shows_listed > 0 {
+        return Ok(None);
+    }
+    Ok(match client.count_all_shows()? {
+        Some(all) if all > 0 => Some(format!(
+            "CABLECAST_LOCATION_ID {location} matches none of the {all} shows on the Cablecast server, so no show or VOD is kept; check the location's id in Cablecast"
+        )),
+        _ => None,
+    })
 }
 
 /// Pages through one listing, saving each page as it comes. Returns how many
@@ -76,6 +202,7 @@ fn list_all<T>(
     mut fetch: impl FnMut(usize, usize) -> Result<Page<T>, crate::cablecast::CablecastError>,
     id_of: impl Fn(&T) -> i64,
     mut save: impl FnMut(&[T]) -> Result<(), crate::store::StoreError>,
+    mut on_page: impl FnMut(usize, Option<i64>),
     noun: &str,
 ) -> Result<(usize, bool), CycleError> {
     let mut listed = 0;
@@ -107,6 +234,7 @@ fn list_all<T>(
         }
         save(&items)?;
         listed += items.len();
+        on_page(listed, page.total);
         let reached_count = page.total.is_some_and(|total| listed as i64 >= total);
         if reached_count {
             return Ok((listed, settled));

@@ -37,6 +37,14 @@ use crate::store::{counters, CycleRecord, Store, StoreError, SyncStats};
 /// How long a successful connection check is trusted.
 pub const CONNECTION_CHECK_TTL: Duration = Duration::from_secs(60);
 
+/// Logs each recorded change of a VOD's state, one `info` line each, so the
+/// journal answers "when did this fail".
+pub(crate) fn log_changes(changes: &[crate::store::VodEvent]) {
+    for change in changes {
+        log::info!("{}", change.log_line());
+    }
+}
+
 /// What stops a cycle early.
 #[derive(Debug)]
 pub enum CycleError {

@@ -247,7 +247,10 @@ fn write_batch(store: &Store, batch: &mut Vec<RefreshOutcome>, summary: &mut Ref
         return;
     }
     match store.apply_refresh(batch) {
-        Ok(()) => summary.changed += batch.len(),
+        Ok(changes) => {
+            summary.changed += batch.len();
+            super::log_changes(&changes);
+        }
         Err(e) => {
             // The monitor logs it, once per change of state.
             summary.failed += batch.len();

@@ -3,15 +3,16 @@
 
 use rusqlite::{params, Connection, Row};
 
+use super::vod_events::{self, VodEvent};
 use super::{Store, StoreError};
 use crate::clock;
 use crate::vod::{Show, Vod, VodState};
 
 /// What one refreshed VOD does to the database.
-#[derive(Debug, Clone, PartialEq)]
-// A batch holds at most `--batch-size` outcomes for a moment; boxing each
-// VOD would cost an allocation per refreshed VOD to save a few KiB.
+// Most outcomes are `Changed`, and a batch lives for one write: boxing each
+// VOD would only add an allocation per VOD.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RefreshOutcome {
     /// Cablecast answered: store the VOD as it now is.
     Changed(Vod),
@@ -61,14 +62,18 @@ pub(super) fn vod_from_row(row: &Row<'_>) -> rusqlite::Result<Vod> {
 
 /// Inserts or updates one VOD. `updated_at` moves only when something
 /// changed; `state_changed_at` takes Cablecast's `stateChange` when sent, and
-/// otherwise the moment Archivist saw the state change. With `pass` set, the
-/// row is marked as listed by that catalogue pass. With `only_known_shows`,
-/// a VOD whose show is not in the catalogue is skipped (location filter).
+/// otherwise the moment Archivist saw the state change, and
+/// `state_changed_source` says which ('cablecast' or 'observed'). With
+/// `pass` set, the row is marked as listed by that catalogue pass. With
+/// `only_known_shows`, a VOD whose show is not in the catalogue is skipped
+/// (location filter). A change of state also writes a `vod_event` row (the
+/// `cablecast_vod_state_event` trigger, in this same statement).
 const UPSERT_VOD: &str = "
 INSERT INTO cablecast_vod (id, show_id, show_cablecast_id, vod_state, percent_complete,
     error_message, url, length, quality, file_name, state_changed_at, is_watchable, disabled,
-    seen_pass, created_at, updated_at, status_message)
-SELECT ?1, s.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, coalesce(?10, ?13), ?11, ?12, coalesce(?14, 0), ?13, ?13, ?16
+    seen_pass, created_at, updated_at, state_changed_source, status_message)
+SELECT ?1, s.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, coalesce(?10, ?13), ?11, ?12, coalesce(?14, 0), ?13, ?13,
+    CASE WHEN ?10 IS NULL THEN 'observed' ELSE 'cablecast' END, ?16
 FROM (SELECT 1) LEFT JOIN cablecast_show s ON s.cablecast_id = ?2
 WHERE ?15 = 0 OR s.id IS NOT NULL
 ON CONFLICT(id) DO UPDATE SET
@@ -76,6 +81,9 @@ ON CONFLICT(id) DO UPDATE SET
     show_cablecast_id = excluded.show_cablecast_id,
     state_changed_at = coalesce(?10,
         CASE WHEN vod_state IS excluded.vod_state THEN state_changed_at ELSE ?13 END),
+    state_changed_source = CASE WHEN ?10 IS NOT NULL THEN 'cablecast'
+        WHEN vod_state IS excluded.vod_state THEN state_changed_source ELSE 'observed' END,
+    status_message = excluded.status_message,
     updated_at = CASE WHEN vod_state IS excluded.vod_state
             AND percent_complete IS excluded.percent_complete
             AND error_message IS excluded.error_message AND url IS excluded.url
@@ -200,21 +208,21 @@ impl Store {
     }
 
     /// Upserts one page of VODs in one transaction. With `only_known_shows`,
-    /// VODs of shows outside the catalogue are skipped; returns how many
-    /// were stored.
+    /// VODs of shows outside the catalogue are skipped; returns the state
+    /// changes the page recorded.
     pub fn upsert_vods(
         &self,
         vods: &[Vod],
         pass: i64,
         only_known_shows: bool,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<VodEvent>, StoreError> {
         let now = clock::now();
         self.write("saving a page of VODs", |conn| {
-            let mut stored = 0;
+            let before = vod_events::last_event_id(conn)?;
             for vod in vods {
-                stored += upsert_vod(conn, vod, Some(pass), only_known_shows, &now)?;
+                upsert_vod(conn, vod, Some(pass), only_known_shows, &now)?;
             }
-            Ok(stored)
+            vod_events::events_after(conn, before)
         })
     }
 
@@ -275,10 +283,12 @@ impl Store {
         })
     }
 
-    /// Writes one batch of refresh results in one transaction.
-    pub fn apply_refresh(&self, batch: &[RefreshOutcome]) -> Result<(), StoreError> {
+    /// Writes one batch of refresh results in one transaction; returns the
+    /// state changes it recorded.
+    pub fn apply_refresh(&self, batch: &[RefreshOutcome]) -> Result<Vec<VodEvent>, StoreError> {
         let now = clock::now();
         self.write("saving refreshed VOD states", |conn| {
+            let before = vod_events::last_event_id(conn)?;
             for outcome in batch {
                 match outcome {
                     RefreshOutcome::Changed(vod) => {
@@ -290,7 +300,7 @@ impl Store {
                     }
                 }
             }
-            Ok(())
+            vod_events::events_after(conn, before)
         })
     }
 }

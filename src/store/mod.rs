@@ -15,17 +15,21 @@
 mod backup;
 pub mod bench;
 mod catalog;
+mod catalogue_state;
 pub mod counters;
 mod cycles;
 pub mod export;
 mod history;
 mod lock;
+mod outage;
 mod probe;
 mod schema;
 mod stats;
 mod stuck;
 mod transcriptions;
+mod vod_events;
 mod vod_lists;
+mod vod_search;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -37,9 +41,11 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use backup::{check_copy, restore, CopyFacts, Restored};
 pub use catalog::RefreshOutcome;
+pub use catalogue_state::{CatalogueProgress, CatalogueState};
 pub use cycles::{CycleRecord, LastCycle};
 pub use history::{History, HistoryRange, HistorySample};
 pub use lock::DatabaseLock;
+pub use outage::Outage;
 pub use probe::VersionProbe;
 pub use schema::SCHEMA_VERSION;
 pub use stats::{SyncStats, TranscriptionCounts};
@@ -47,7 +53,9 @@ pub use transcriptions::{
     CaptionCounts, ManualLinkOutcome, ReportedTranscription, ScanCounts, ScannedCaption,
     ShowNeedingCaptions, ShowToLink, TranscriptionFilter, TranscriptionRow, UnlinkedCaption,
 };
+pub use vod_events::{VodEvent, EVENTS_IN_ALL, EVENTS_PER_VOD, EVENT_DAYS};
 pub use vod_lists::VodEntry;
+pub use vod_search::{ShowRecord, VodFilter, MAX_WORDS};
 
 /// The SQLite library bundled into the binary, e.g. `3.53.2`.
 pub fn sqlite_version() -> &'static str {

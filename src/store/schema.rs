@@ -37,6 +37,10 @@ const MIGRATION_2: &str = "
 ALTER TABLE cablecast_show ADD COLUMN has_captions INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE cablecast_show ADD COLUMN caption_provider TEXT;
 ALTER TABLE cablecast_vod ADD COLUMN status_message TEXT;
+-- Where a VOD's time in state comes from. Rows of 0.1.0 kept the time
+-- Archivist first saw the state: 'observed'.
+ALTER TABLE cablecast_vod ADD COLUMN state_changed_source TEXT;
+UPDATE cablecast_vod SET state_changed_source = 'observed' WHERE state_changed_at IS NOT NULL;
 ";
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);

@@ -22,6 +22,9 @@ pub struct SyncStats {
     pub pending_vods: u64,
     /// VODs in `error` or `permanentFailure`.
     pub failed_vods: u64,
+    /// VODs switched off in Cablecast (`disabled`): left out of the sync
+    /// percentage, since they are never meant to publish.
+    pub disabled_vods: u64,
     pub transcriptions: TranscriptionCounts,
     /// The watch connection's `PRAGMA data_version` these figures were read at.
     pub data_version: i64,
@@ -41,12 +44,16 @@ pub struct TranscriptionCounts {
 }
 
 impl SyncStats {
-    /// complete / total * 100, rounded to 2 decimals; 0 when there are no VODs.
+    /// complete / (total - disabled) * 100, rounded to 2 decimals; 0 when
+    /// there are no VODs that are not disabled. Disabled VODs are switched
+    /// off on purpose and never publish: counting them would keep the figure
+    /// below 100 % forever.
     pub fn sync_percentage(&self) -> f64 {
-        if self.total_vods == 0 {
+        let publishable = self.total_vods.saturating_sub(self.disabled_vods);
+        if publishable == 0 {
             return 0.0;
         }
-        (self.completed_vods as f64 * 10_000.0 / self.total_vods as f64).round() / 100.0
+        (self.completed_vods as f64 * 10_000.0 / publishable as f64).round() / 100.0
     }
 
     pub fn count(&self, state: &VodState) -> u64 {
@@ -106,6 +113,7 @@ impl Store {
                 completed_vods: 0,
                 pending_vods: 0,
                 failed_vods: 0,
+                disabled_vods: 0,
                 transcriptions: TranscriptionCounts::default(),
                 data_version: 0,
             };
@@ -123,7 +131,7 @@ impl Store {
                             StateGroup::Finished => stats.completed_vods += count,
                             StateGroup::InFlight => stats.pending_vods += count,
                             StateGroup::Failed => stats.failed_vods += count,
-                            StateGroup::Disabled => {}
+                            StateGroup::Disabled => stats.disabled_vods += count,
                         }
                         let counted = state.counted_as();
                         if let Some(slot) = stats.by_state.iter_mut().find(|(s, _)| *s == counted) {

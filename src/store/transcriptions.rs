@@ -190,7 +190,8 @@ UPDATE transcription_result SET show_id = ?2, linked_by = 'manual', link_score =
 WHERE video_path = ?1 AND removed_at IS NULL";
 
 /// The result columns read back as a [`TranscriptionRow`], in this order.
-const ROW_COLUMNS: &str = "t.id, t.video_path, t.output_path, t.status, t.completed_at, t.error, \
+pub(super) const ROW_COLUMNS: &str =
+    "t.id, t.video_path, t.output_path, t.status, t.completed_at, t.error, \
      s.cablecast_id, s.title, t.linked_by, t.removed_at";
 
 /// The most recent results: a backwards walk of `idx_transcription_completed`.
@@ -245,7 +246,7 @@ const CAPTION_COUNTS: &str = concat!(
 pub(super) const TIME_RANGE_QUERIES: [(&str, &str); 2] =
     [("recent", RECENT), ("completed since", COMPLETED_SINCE)];
 
-fn row_from(row: &Row<'_>) -> rusqlite::Result<TranscriptionRow> {
+pub(super) fn row_from(row: &Row<'_>) -> rusqlite::Result<TranscriptionRow> {
     Ok(TranscriptionRow {
         id: row.get(0)?,
         video_path: row.get(1)?,

@@ -24,12 +24,15 @@ pub struct VodEntry {
     pub length: Option<i64>,
     pub state_changed_at: Option<String>,
     pub updated_at: String,
+    /// 'cablecast' (its stateChange) or 'observed' (the first cycle that
+    /// saw the state: the VOD has been in it at least that long).
+    pub state_changed_source: Option<String>,
 }
 
 pub(super) const ENTRY_SELECT: &str = "
 SELECT v.id, v.show_cablecast_id, coalesce(s.cg_title, s.title), v.vod_state,
     v.percent_complete, v.error_message, v.url, v.length, v.state_changed_at, v.updated_at,
-    v.status_message
+    v.state_changed_source, v.status_message
 FROM cablecast_vod v LEFT JOIN cablecast_show s ON s.id = v.show_id";
 
 /// Oldest first: the VOD stuck longest is the one staff need to see. A VOD
@@ -71,7 +74,8 @@ pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<VodEntry> {
         length: row.get(7)?,
         state_changed_at: row.get(8)?,
         updated_at: row.get(9)?,
-        status_message: row.get(10)?,
+        state_changed_source: row.get(10)?,
+        status_message: row.get(11)?,
     })
 }
 

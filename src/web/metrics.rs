@@ -24,12 +24,37 @@ pub fn render(report: &StatusReport, last_success_unix: Option<i64>) -> String {
         let _ = writeln!(out, "archivist_vods{{state=\"{}\"}} {n}", state.as_str());
     }
     let cycle = report.last_cycle.as_ref();
-    let samples: [(&str, &str, &str, Option<f64>); 10] = [
+    let now = crate::clock::unix_now();
+    let samples: [(&str, &str, &str, Option<f64>); 13] = [
         (
             "archivist_sync_percentage",
             "gauge",
-            "Complete VODs as a percentage of all VODs.",
+            "Complete VODs as a percentage of all VODs not disabled.",
             Some(report.sync_percentage),
+        ),
+        (
+            "archivist_vods_stuck",
+            "gauge",
+            "VODs in flight longer than their state's threshold (ARCHIVIST_STUCK_AFTER).",
+            Some(report.stuck_vods as f64),
+        ),
+        (
+            "archivist_oldest_in_flight_seconds",
+            "gauge",
+            "Time the VOD longest in flight has been in its state (0 when none is).",
+            Some(
+                report
+                    .oldest_in_flight_since
+                    .as_deref()
+                    .and_then(crate::clock::parse_stored)
+                    .map_or(0.0, |at| (now - at).max(0) as f64),
+            ),
+        ),
+        (
+            "archivist_catalogue_complete",
+            "gauge",
+            "1 once a complete catalogue pass has finished on this database, else 0 (figures partial).",
+            Some(if report.catalogue_complete { 1.0 } else { 0.0 }),
         ),
         (
             "archivist_shows",

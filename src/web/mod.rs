@@ -8,6 +8,8 @@
 //!   change. Every GET answer is rendered once per data version and served
 //!   from the process's answer cache (`cache::Answers`, via `routes`).
 //! - `page`, `chart`, `html`: the HTML page and its SVG history charts.
+//! - `vod_pages`, `links`: the VOD list (filters, paging, CSV), one VOD
+//!   with its history, one show, and the links into Cablecast.
 //! - `metrics`, `badge`, `query`, `admin`, `reply`: one small concern each.
 //!
 //! What this module is not: it never writes VOD state. Its write endpoints
@@ -20,16 +22,19 @@ mod badge;
 mod chart;
 mod facts;
 mod html;
+mod links;
 mod metrics;
 mod page;
 mod query;
 mod reply;
 mod routes;
 mod server;
+mod vod_pages;
 
 use std::fmt;
 
 pub use admin::{AdminToken, MIN_TOKEN_LEN};
+pub use links::{CablecastLinks, SETTING as WEB_URL_SETTING};
 pub use server::{StatusServer, WebSettings, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT};
 
 use crate::store::StoreError;

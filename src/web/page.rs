@@ -15,6 +15,7 @@ use crate::clock;
 use crate::status::RecentTranscription;
 use crate::status::StatusReport;
 use crate::store::{History, VodEntry};
+use crate::stuck::StuckAfter;
 use crate::vod::VodState;
 
 /// How often the page reloads itself.
@@ -35,9 +36,11 @@ pub struct Overview {
     pub histories: Vec<History>,
     /// Unix seconds the overview was read at.
     pub now: i64,
+    /// When a VOD in flight is highlighted as stuck.
+    pub stuck_after: StuckAfter,
 }
 
-const STYLE: &str = r#"
+pub(super) const STYLE: &str = r#"
 :root{--ok:#2e9e44;--warn:#c98a0b;--bad:#d0452f;--ink:#1d2733;--muted:#5d6b7a;--line:#dde2e7;--card:#fff;--bg:#eef1f4;--accent:#1f6fb2}
 *{box-sizing:border-box}
 body{margin:0;font:clamp(15px,1.05vw,22px)/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--ink);background:var(--bg)}
@@ -74,6 +77,20 @@ svg.chart .axis{font-size:10px;fill:#7b8794}
 .damage{margin:1em 1.2em 0;padding:.8em 1.1em;border-radius:.6em;background:var(--bad);color:#fff}
 footer{padding:0 1.2em 1.2em;color:var(--muted);font-size:.85em;text-align:center}
 footer a{color:var(--accent)}
+a{color:var(--accent)}
+tr.stuck td{background:#fdecea}tr.stuck td:first-child{box-shadow:inset .3em 0 0 var(--bad)}
+.tag{display:inline-block;padding:0 .45em;border-radius:.3em;font-size:.8em;font-weight:700;background:var(--bad);color:#fff;margin-left:.3em}
+.banner{margin:1em 1.2em 0;padding:.8em 1.1em;border-radius:.6em;background:#fff4d6;border-left:.4em solid var(--warn)}
+.banner.bad{background:#fdecea;border-left-color:var(--bad)}
+.banner b{display:block}
+.actions{margin-top:.5em;display:flex;flex-wrap:wrap;gap:.4em 1em}
+form.filters{display:flex;flex-wrap:wrap;gap:.5em 1em;align-items:end;margin-bottom:.8em}
+form.filters label{display:flex;flex-direction:column;font-size:.85em;color:var(--muted)}
+form.filters input,form.filters select,form.filters button{font:inherit;padding:.25em .4em}
+.pager{display:flex;gap:1em;margin-top:.6em}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3em 1em;margin:0}
+dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;word-break:break-word}
+section.engineers{opacity:.85}
 "#;
 
 /// Renders the whole page.
@@ -94,25 +111,98 @@ pub fn render(overview: &Overview) -> String {
             escape(damage)
         );
     }
+    banners(&mut html, report);
     html.push_str("<main>");
     sync_section(&mut html, report);
+    stuck_section(&mut html, report, now);
     states_section(&mut html, report);
     transcriptions_section(&mut html, report);
-    performance_section(&mut html, report);
-    history_section(&mut html, &overview.histories, now);
-    in_flight_section(&mut html, report, &overview.in_flight, now);
+    in_flight_section(&mut html, overview);
     failed_section(&mut html, report, &overview.failed, now);
+    history_section(&mut html, &overview.histories, now);
     recent_transcriptions_section(&mut html, report, now);
+    performance_section(&mut html, report);
     html.push_str("</main>");
-    let _ = write!(
-        html,
-        r#"<footer>Read {at} · reloads every {REFRESH_SECS} s · <a href="/api/status">/api/status</a> · <a href="/api/vods">/api/vods</a> · <a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></footer></body></html>"#,
-        at = clock::format_unix(now)
-    );
+    footer(&mut html, now, true);
     html
 }
 
-fn ago(now: i64, stored: &str) -> String {
+/// The page's foot: when it was read (local time, zone shown), whether it
+/// reloads itself, and the machine-readable answers beside it.
+pub(super) fn footer(html: &mut String, now: i64, reloads: bool) {
+    let reload = if reloads {
+        format!(" · reloads every {REFRESH_SECS} s")
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        html,
+        r#"<footer>Read {at}{reload} · times in the box's time zone · <a href="/">Overview</a> · <a href="/vods">All VODs</a> · <a href="/api/status">/api/status</a> · <a href="/api/vods">/api/vods</a> · <a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></footer></body></html>"#,
+        at = clock::format_local(now)
+    );
+}
+
+/// What staff must know before trusting the figures: a first catalogue pass
+/// under way (or interrupted), Cablecast unreachable, a location filter that
+/// matches nothing.
+pub(super) fn banners(html: &mut String, report: &StatusReport) {
+    if !report.catalogue_complete {
+        let how_far = match &report.catalogue.progress {
+            Some(p) => format!(
+                "First catalogue pass: {} ({} of {} {} listed, as of {}).",
+                escape(&p.text),
+                p.listed,
+                p.total.map_or_else(|| "?".into(), |t| t.to_string()),
+                escape(&p.phase),
+                clock::stored_to_local(&p.at)
+            ),
+            None => "No catalogue pass has completed yet; the next one starts with the monitor's next cycle.".into(),
+        };
+        let _ = write!(
+            html,
+            r#"<div class="banner" id="catalogue-banner"><b>The figures cover only part of the station.</b> {how_far} Counts and percentages are partial until a complete pass finishes.</div>"#
+        );
+    }
+    if let Some(outage) = &report.outage {
+        let since = outage
+            .unreachable_since
+            .as_deref()
+            .map_or_else(|| "more than 48 hours".into(), clock::stored_to_local);
+        let as_of = outage.figures_as_of.as_deref().map_or_else(
+            || "no cycle has reached it yet".into(),
+            clock::stored_to_local,
+        );
+        let _ = write!(
+            html,
+            r#"<div class="banner bad" id="stale-banner"><b>Cablecast unreachable since {since}.</b> The figures are as of the last good cycle: {as_of}. Ages keep counting from what was last seen.</div>"#
+        );
+    }
+    if let Some(warning) = &report.catalogue.location_warning {
+        let _ = write!(
+            html,
+            r#"<div class="banner bad" id="location-warning"><b>The location filter matches no show.</b> {}</div>"#,
+            escape(warning)
+        );
+    }
+}
+
+fn stuck_section(html: &mut String, report: &StatusReport, now: i64) {
+    let oldest = report
+        .oldest_in_flight_since
+        .as_deref()
+        .and_then(clock::parse_stored)
+        .map(|at| format!("longest in flight: {}", clock::humanize_secs(now - at)))
+        .unwrap_or_else(|| "nothing in flight".into());
+    let _ = write!(
+        html,
+        r#"<section><h2>Stuck</h2><div class="big{class}"><span id="stuck-count">{stuck}</span></div><div class="sub">VODs in flight longer than their state allows · {oldest}</div><div class="actions"><a href="/vods?stuck=1">List stuck VODs</a><a href="/vods?state=error">Failed</a><a href="/vods">All VODs</a></div><div class="sub" title="ARCHIVIST_STUCK_AFTER">thresholds: {after}</div></section>"#,
+        class = if report.stuck_vods > 0 { " err" } else { "" },
+        stuck = report.stuck_vods,
+        after = escape(&report.stuck_after.replace(',', ", ")),
+    );
+}
+
+pub(super) fn ago(now: i64, stored: &str) -> String {
     match clock::parse_stored(stored) {
         Some(at) => format!("{} ago", clock::humanize_secs(now - at)),
         None => "at an unknown time".into(),
@@ -130,9 +220,10 @@ fn header(html: &mut String, report: &StatusReport, now: i64) {
             };
             let _ = write!(
                 html,
-                r#"<span id="cablecast-state" class="pill {class}">{text}</span><span class="meta">last check {ago} (<time datetime="{at}">{at}</time>)</span>"#,
+                r#"<span id="cablecast-state" class="pill {class}">{text}</span><span class="meta">last check {ago} (<time datetime="{at}">{local}</time>)</span>"#,
                 ago = ago(now, &cycle.at),
-                at = escape(&cycle.at)
+                at = escape(&cycle.at),
+                local = clock::stored_to_local(&cycle.at)
             );
             if let Some(error) = &cycle.error {
                 let _ = write!(html, r#"<span class="meta err">{}</span>"#, escape(error));
@@ -148,14 +239,16 @@ fn header(html: &mut String, report: &StatusReport, now: i64) {
 fn sync_section(html: &mut String, report: &StatusReport) {
     let _ = write!(
         html,
-        r#"<section><h2>Sync</h2><div class="big"><span id="sync-percentage">{sync:.2}</span> %</div><div class="bar"><span style="width:{width:.2}%"></span></div><div class="sub"><span id="completed-vods">{complete}</span> of <span id="total-vods">{total}</span> VODs complete · <span id="total-shows">{shows}</span> shows</div><div class="sub"><span id="pending-vods">{pending}</span> in flight · <span id="failed-vods">{failed}</span> failed</div></section>"#,
+        r#"<section><h2>Sync</h2><div class="big"><span id="sync-percentage">{sync:.2}</span> %</div><div class="bar"><span style="width:{width:.2}%"></span></div><div class="sub"><span id="completed-vods">{complete}</span> of <span id="publishable-vods">{publishable}</span> VODs complete · <span id="total-shows">{shows}</span> shows</div><div class="sub"><span id="pending-vods">{pending}</span> in flight · <span id="failed-vods">{failed}</span> failed · <span id="disabled-vods">{disabled}</span> disabled (left out of the percentage) · <span id="total-vods">{total}</span> in all</div></section>"#,
         sync = report.sync_percentage,
         width = report.sync_percentage.clamp(0.0, 100.0),
         complete = report.completed_vods,
+        publishable = report.total_vods.saturating_sub(report.disabled_vods),
         total = report.total_vods,
         shows = report.total_shows,
         pending = report.pending_vods,
         failed = report.failed_vods,
+        disabled = report.disabled_vods,
     );
 }
 
@@ -237,7 +330,7 @@ fn performance_section(html: &mut String, report: &StatusReport) {
     };
     let _ = write!(
         html,
-        r#"<section><h2>Monitor performance</h2><div class="figures"><div>cache hit rate<b id="cache-hit-rate">{hit:.1} %</b></div><div>queries per cycle<b id="queries-per-cycle">{queries}</b></div><div>avg query time<b id="avg-query-ms">{avg:.3} ms</b></div><div>memory<b id="memory">{memory}</b></div><div>cycle time<b id="cycle-duration">{duration}</b></div><div>HTTP calls per cycle<b id="http-calls">{calls}</b></div></div></section>"#,
+        r#"<section class="wide engineers"><h2>Archivist's own performance (for engineers: how hard the monitor works, not how the station is doing)</h2><div class="figures"><div>cache hit rate<b id="cache-hit-rate">{hit:.1} %</b></div><div>queries per cycle<b id="queries-per-cycle">{queries}</b></div><div>avg query time<b id="avg-query-ms">{avg:.3} ms</b></div><div>memory<b id="memory">{memory}</b></div><div>cycle time<b id="cycle-duration">{duration}</b></div><div>HTTP calls per cycle<b id="http-calls">{calls}</b></div></div></section>"#,
         hit = perf.cache_hit_rate * 100.0,
         queries = per_cycle(|c| c.sql_statements.to_string()),
         avg = perf.avg_query_ms,
@@ -246,24 +339,74 @@ fn performance_section(html: &mut String, report: &StatusReport) {
     );
 }
 
-fn percent(entry: &VodEntry) -> String {
+pub(super) fn percent(entry: &VodEntry) -> String {
     entry
         .percent_complete
         .map(|p| format!("{:.0} %", p * 100.0))
         .unwrap_or_else(|| "—".into())
 }
 
-fn show_cell(entry: &VodEntry) -> String {
-    match &entry.show_title {
+/// The show's title, linked to its page.
+pub(super) fn show_cell(entry: &VodEntry) -> String {
+    let text = match &entry.show_title {
         Some(title) => escape(title).to_string(),
         None => match entry.show_cablecast_id {
             Some(id) => format!("show {id}"),
-            None => "—".into(),
+            None => return "—".into(),
         },
+    };
+    match entry.show_cablecast_id {
+        Some(id) => format!(r#"<a href="/shows/{id}">{text}</a>"#),
+        None => text,
     }
 }
 
-fn in_flight_section(html: &mut String, report: &StatusReport, entries: &[VodEntry], now: i64) {
+/// Whether `entry` is stuck at `now` under `thresholds`.
+pub(super) fn is_stuck(entry: &VodEntry, thresholds: &StuckAfter, now: i64) -> bool {
+    entry
+        .state_changed_at
+        .as_deref()
+        .and_then(clock::parse_stored)
+        .is_some_and(|at| {
+            thresholds.is_stuck(
+                &VodState::from_cablecast(&entry.state),
+                std::time::Duration::from_secs((now - at).max(0) as u64),
+            )
+        })
+}
+
+/// One VOD row of a list: stuck ones highlighted and tagged.
+pub(super) fn vod_row(html: &mut String, entry: &VodEntry, stuck: bool, now: i64) {
+    let _ = write!(
+        html,
+        r#"<tr data-vod="{id}"{class}><td><a href="/vods/{id}">{id}</a></td><td>{show}</td><td class="state s-{state}">{state}{tag}</td><td class="n">{percent}</td><td>{since}</td><td class="err">{reason}</td></tr>"#,
+        id = entry.id,
+        class = if stuck { r#" class="stuck""# } else { "" },
+        show = show_cell(entry),
+        state = escape(&entry.state),
+        tag = if stuck {
+            r#"<span class="tag">stuck</span>"#
+        } else {
+            ""
+        },
+        percent = percent(entry),
+        since = in_state(entry, now),
+        reason = escape(
+            entry
+                .error_message
+                .as_deref()
+                .or(entry.status_message.as_deref())
+                .unwrap_or("")
+        ),
+    );
+}
+
+/// The head of a VOD table.
+pub(super) const VOD_TABLE_HEAD: &str = r#"<thead><tr><th>VOD</th><th>Show</th><th>State</th><th class="n">Progress</th><th>In this state</th><th>Cablecast says</th></tr></thead>"#;
+
+fn in_flight_section(html: &mut String, overview: &Overview) {
+    let report = &overview.report;
+    let entries = &overview.in_flight;
     let _ = write!(
         html,
         r#"<section class="wide"><h2>In flight: <span id="in-flight-count">{}</span>{}</h2>"#,
@@ -274,20 +417,21 @@ fn in_flight_section(html: &mut String, report: &StatusReport, entries: &[VodEnt
         html.push_str(r#"<p class="empty">Nothing in flight.</p></section>"#);
         return;
     }
-    html.push_str(r#"<div class="scroll"><table id="in-flight"><thead><tr><th>VOD</th><th>Show</th><th>State</th><th class="n">Progress</th><th>In this state</th></tr></thead><tbody>"#);
+    let _ = write!(
+        html,
+        r#"<div class="scroll"><table id="in-flight">{VOD_TABLE_HEAD}<tbody>"#
+    );
     for entry in entries {
-        let _ = write!(
-            html,
-            r#"<tr data-vod="{id}"><td>{id}</td><td>{show}</td><td class="state s-{state}">{state}{reason}</td><td class="n">{percent}</td><td>{since}</td></tr>"#,
-            id = entry.id,
-            show = show_cell(entry),
-            state = escape(&entry.state),
-            reason = reason(entry),
-            percent = percent(entry),
-            since = in_state(entry, now),
-        );
+        let stuck = is_stuck(entry, &overview.stuck_after, overview.now);
+        vod_row(html, entry, stuck, overview.now);
     }
-    html.push_str("</tbody></table></div></section>");
+    html.push_str(
+        r#"</tbody></table></div><div class="actions"><a href="/vods?stuck=1">Stuck VODs</a>"#,
+    );
+    for state in VodState::IN_FLIGHT_NAMES {
+        let _ = write!(html, r#"<a href="/vods?state={state}">{state}</a>"#);
+    }
+    html.push_str("</div></section>");
 }
 
 fn failed_section(html: &mut String, report: &StatusReport, entries: &[VodEntry], now: i64) {
@@ -305,7 +449,7 @@ fn failed_section(html: &mut String, report: &StatusReport, entries: &[VodEntry]
     for entry in entries {
         let _ = write!(
             html,
-            r#"<tr data-vod="{id}"><td>{id}</td><td>{show}</td><td class="state s-{state}">{state}{reason}</td><td class="err">{error}</td><td>{since}</td></tr>"#,
+            r#"<tr data-vod="{id}"><td><a href="/vods/{id}">{id}</a></td><td>{show}</td><td class="state s-{state}">{state}{reason}</td><td class="err">{error}</td><td>{since}</td></tr>"#,
             id = entry.id,
             show = show_cell(entry),
             state = escape(&entry.state),
@@ -314,7 +458,7 @@ fn failed_section(html: &mut String, report: &StatusReport, entries: &[VodEntry]
             since = in_state(entry, now),
         );
     }
-    html.push_str("</tbody></table></div></section>");
+    html.push_str(r#"</tbody></table></div><div class="actions"><a href="/vods?state=error">All in error</a><a href="/vods?state=permanentFailure">All in permanentFailure</a></div></section>"#);
 }
 
 /// Cablecast's reason for the state (`statusMessage`), under the state.
@@ -335,13 +479,31 @@ fn shown_note(total: u64, shown: usize, order: &str) -> String {
     }
 }
 
-fn in_state(entry: &VodEntry, now: i64) -> String {
-    entry
+/// Time in the current state: "3 h 5 min" from Cablecast's `stateChange`,
+/// "at least 3 h 5 min" when Archivist only knows when it first saw the
+/// state; the local time and its source in the tooltip.
+pub(super) fn in_state(entry: &VodEntry, now: i64) -> String {
+    let Some(at) = entry
         .state_changed_at
         .as_deref()
         .and_then(clock::parse_stored)
-        .map(|at| clock::humanize_secs(now - at))
-        .unwrap_or_else(|| "—".into())
+    else {
+        return "—".into();
+    };
+    let observed = entry.state_changed_source.as_deref() != Some("cablecast");
+    format!(
+        r#"<span title="{title}">{least}{age}</span>"#,
+        title = if observed {
+            format!("first seen in this state {}", clock::format_local(at))
+        } else {
+            format!(
+                "since {} (Cablecast's stateChange)",
+                clock::format_local(at)
+            )
+        },
+        least = if observed { "at least " } else { "" },
+        age = clock::humanize_secs(now - at),
+    )
 }
 
 fn history_section(html: &mut String, histories: &[History], now: i64) {

@@ -12,6 +12,7 @@ use super::WebError;
 pub const JSON: &str = "application/json";
 pub const TEXT: &str = "text/plain; charset=utf-8";
 pub const HTML: &str = "text/html; charset=utf-8";
+pub const CSV: &str = "text/csv; charset=utf-8";
 pub const SVG: &str = "image/svg+xml";
 pub const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -12,27 +12,27 @@ use tiny_http::{Method, Request};
 
 use super::admin::{self, AdminToken};
 use super::facts::{Facts, FACTS_TTL};
+use super::links::CablecastLinks;
 use super::page::{self, Overview};
 use super::query::Query;
 use super::reply::{self, Body, Reply};
+use super::vod_pages::{self, ApiVod, ShowView, VodView};
 use super::WebError;
 use crate::cache::{Key, Weigh};
 use crate::clock;
 use crate::monitor::SyncNow;
 use crate::status::StatusBoard;
 use crate::store::StoreError;
-use crate::store::{HistoryRange, VersionProbe, VodEntry};
+use crate::store::{HistoryRange, VersionProbe};
 use crate::transcription::{self, RecordError, TranscriptionReport};
-use crate::vod::VodState;
 
 /// Largest request body accepted (write endpoints take small JSON).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How long a rendered page lives without a database change: its "in this
 /// state for ..." times move with the clock.
 const PAGE_TTL: Duration = Duration::from_secs(15);
-/// `/api/vods` holds no clock-relative text: only a change makes it stale
-/// (the limit is a safety net).
-const VODS_TTL: Duration = Duration::from_secs(300);
+/// `/api/vods` says which VODs are stuck, which moves with the clock.
+const VODS_TTL: Duration = Duration::from_secs(60);
 /// The history's window ends now, so it moves with the clock.
 const HISTORY_TTL: Duration = Duration::from_secs(30);
 /// `/api/vods` page sizes.
@@ -62,9 +62,15 @@ const PAGE: Route = Route {
 };
 const VODS: Route = Route {
     key: "/api/vods",
-    params: &["state", "limit", "offset"],
+    params: &["state", "stuck", "q", "from", "to", "limit", "offset"],
     ttl: VODS_TTL,
     render: Site::vods,
+};
+const VOD_LIST: Route = Route {
+    key: "/vods",
+    params: &["state", "stuck", "q", "from", "to", "page"],
+    ttl: PAGE_TTL,
+    render: Site::vod_list,
 };
 const HISTORY: Route = Route {
     key: "/api/history",
@@ -105,6 +111,8 @@ pub struct Site {
     sync_now: Option<SyncSender<SyncNow>>,
     /// `/healthz` fails when the last cycle is older than this.
     cycle_deadline: Duration,
+    /// Links into Cablecast, when its URL is known.
+    links: Option<CablecastLinks>,
 }
 
 impl Site {
@@ -120,7 +128,14 @@ impl Site {
             admin_token,
             sync_now,
             cycle_deadline,
+            links: None,
         })
+    }
+
+    /// Links VODs and shows into Cablecast with `links`.
+    pub fn with_cablecast_links(mut self, links: Option<CablecastLinks>) -> Site {
+        self.links = links;
+        self
     }
 
     /// Answers one request; never panics on bad input.
@@ -145,10 +160,31 @@ impl Site {
             }
             self.cached(route, &Query::parse(query)?)
         };
+        let id_after = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .and_then(|id| id.trim_end_matches('/').parse::<i64>().ok())
+        };
+        if let Some((id, json)) = id_after("/vods/")
+            .map(|id| (id, false))
+            .or_else(|| id_after("/api/vods/").map(|id| (id, true)))
+        {
+            if !matches!(method, Method::Get | Method::Head) {
+                return Err(WebError::MethodNotAllowed(READ_METHODS));
+            }
+            return self.vod(id, json);
+        }
+        if let Some(id) = id_after("/shows/") {
+            if !matches!(method, Method::Get | Method::Head) {
+                return Err(WebError::MethodNotAllowed(READ_METHODS));
+            }
+            return self.show(id);
+        }
         match path {
             "/" | "/index.html" => cached(&PAGE),
             "/api/status" => read_only(Site::status),
             "/api/vods" => cached(&VODS),
+            "/vods" => cached(&VOD_LIST),
+            "/vods.csv" => read_only(Site::vod_csv),
             "/api/history" => cached(&HISTORY),
             "/healthz" => read_only(Site::health),
             "/metrics" => read_only(Site::metrics),
@@ -254,6 +290,7 @@ impl Site {
                 .map(|range| store.history(*range))
                 .collect::<Result<_, _>>()?,
             now: clock::unix_now(),
+            stuck_after: *self.board.stuck_after(),
         };
         Ok(Rendered::new(
             reply::HTML,
@@ -261,51 +298,140 @@ impl Site {
         ))
     }
 
+    /// `GET /api/vods`: the filters of `/vods` (`state`, `stuck`, `q`,
+    /// `from`, `to`), paged by `limit` and `offset`.
     fn vods(&self, query: &Query) -> Result<Rendered, WebError> {
-        let state = match query.get("state") {
-            None | Some("") => None,
-            Some(text) => Some(
-                VodState::KNOWN
-                    .into_iter()
-                    .find(|s| s.as_str() == text)
-                    .ok_or_else(|| {
-                        WebError::BadQuery(format!(
-                            "state must be one of {}",
-                            VodState::KNOWN.map(|s| s.as_str().to_string()).join(", ")
-                        ))
-                    })?,
-            ),
-        };
+        let request = vod_pages::list_request(query)?;
         let limit = query.number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)?;
         let offset = query.number("offset", 0, 0, i64::MAX as u64)?;
-        let store = self.board.store();
-        let total = store.count_vods(state.as_ref())?;
-        // Rows are written out as the cursor reads them.
-        let mut out = Vec::with_capacity(256 + limit as usize * 160);
-        out.extend_from_slice(
-            format!(
-                r#"{{"total":{total},"limit":{limit},"offset":{offset},"state":{},"vods":["#,
-                json_string(state.as_ref().map(VodState::as_str))
-            )
-            .as_bytes(),
-        );
-        let mut first = true;
-        let mut failed = None;
-        store.each_vod(state.as_ref(), limit as usize, offset, |entry| {
-            if !first {
-                out.push(b',');
+        let body = (|| {
+            let store = self.board.store();
+            let thresholds = self.board.stuck_after();
+            let now = clock::unix_now();
+            let (total, rows) =
+                store.search_vods(&request.filter, thresholds, now, limit as usize, offset)?;
+            let mut out = Vec::with_capacity(256 + rows.len() * 200);
+            out.extend_from_slice(
+                format!(
+                    r#"{{"total":{total},"limit":{limit},"offset":{offset},"state":{},"stuck":{},"q":{},"vods":["#,
+                    json_string(request.filter.state.as_deref()),
+                    request.filter.stuck,
+                    json_string(Some(&request.q).filter(|q| !q.is_empty()).map(String::as_str)),
+                )
+                .as_bytes(),
+            );
+            for (i, entry) in rows.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let stuck = page::is_stuck(entry, thresholds, now);
+                serde_json::to_writer(&mut out, &ApiVod::new(entry, stuck)).map_err(|e| {
+                    log::error!("writing VODs as JSON: {e}");
+                    WebError::Internal
+                })?;
             }
-            first = false;
-            if let Err(e) = serde_json::to_writer(&mut out, &ApiVod::from(entry)) {
-                failed.get_or_insert(e);
+            out.extend_from_slice(b"]}");
+            Ok::<_, WebError>(out)
+        })()?;
+        Ok(Rendered::new(reply::JSON, body))
+    }
+
+    /// `GET /vods`: the VOD list page.
+    fn vod_list(&self, query: &Query) -> Result<Rendered, WebError> {
+        let request = vod_pages::list_request(query)?;
+        let body = (|| {
+            let thresholds = self.board.stuck_after();
+            let now = clock::unix_now();
+            let offset = (request.page - 1) * vod_pages::LIST_PAGE_ROWS as u64;
+            let (total, rows) = self.board.store().search_vods(
+                &request.filter,
+                thresholds,
+                now,
+                vod_pages::LIST_PAGE_ROWS,
+                offset,
+            )?;
+            Ok::<_, WebError>(
+                vod_pages::render_list(&request, total, &rows, thresholds, now).into_bytes(),
+            )
+        })()?;
+        Ok(Rendered::new(reply::HTML, body))
+    }
+
+    /// `GET /vods.csv`: every VOD the filter shows, as CSV, streamed from
+    /// the cursor into the answer.
+    fn vod_csv(&self, query: &Query) -> Result<Reply, WebError> {
+        let request = vod_pages::list_request(query)?;
+        let thresholds = self.board.stuck_after();
+        let now = clock::unix_now();
+        let mut line = String::new();
+        vod_pages::csv_header(&mut line);
+        let mut out = line.clone().into_bytes();
+        self.board
+            .store()
+            .each_found_vod(&request.filter, thresholds, now, None, |entry| {
+                line.clear();
+                vod_pages::csv_record(&mut line, entry, page::is_stuck(entry, thresholds, now));
+                out.extend_from_slice(line.as_bytes());
+            })?;
+        Ok(Reply::new(200, reply::CSV, Body::Owned(out)))
+    }
+
+    /// `/vods/{id}` and `GET /api/vods/{id}`.
+    fn vod(&self, id: i64, json: bool) -> Result<Reply, WebError> {
+        let route = if json { "/api/vods/{id}" } else { "/vods/{id}" };
+        let rendered = self.answer_once(Key::new(route, id.to_string()), PAGE_TTL, || {
+            let store = self.board.store();
+            let vod = store.vod_entry(id)?.ok_or(WebError::NotFound)?;
+            let show = match vod.show_cablecast_id {
+                Some(show) => store.show_record(show)?,
+                None => None,
+            };
+            let captions = match &show {
+                Some(show) => store.show_captions(show.id)?,
+                None => Vec::new(),
+            };
+            let now = clock::unix_now();
+            let view = VodView {
+                stuck: page::is_stuck(&vod, self.board.stuck_after(), now),
+                events: store.vod_events(id)?,
+                vod,
+                show,
+                captions,
+            };
+            if json {
+                let body = vod_pages::vod_json(&view, self.links.as_ref()).map_err(|e| {
+                    log::error!("writing a VOD as JSON: {e}");
+                    WebError::Internal
+                })?;
+                Ok(Rendered::new(reply::JSON, body))
+            } else {
+                let body = vod_pages::render_vod(&view, self.links.as_ref(), now).into_bytes();
+                Ok(Rendered::new(reply::HTML, body))
             }
         })?;
-        if let Some(e) = failed {
-            log::error!("writing VODs as JSON: {e}");
-            return Err(WebError::Internal);
-        }
-        out.extend_from_slice(b"]}");
-        Ok(Rendered::new(reply::JSON, out))
+        Ok(Reply::shared(rendered.content_type, &rendered.body))
+    }
+
+    /// `/shows/{id}` (the show's Cablecast id).
+    fn show(&self, cablecast_id: i64) -> Result<Reply, WebError> {
+        let key = Key::new("/shows/{id}", cablecast_id.to_string());
+        let rendered = self.answer_once(key, PAGE_TTL, || {
+            let store = self.board.store();
+            let show = store.show_record(cablecast_id)?.ok_or(WebError::NotFound)?;
+            let view = ShowView {
+                vods: store.show_vods(show.id)?,
+                captions: store.show_captions(show.id)?,
+                show,
+            };
+            let body = vod_pages::render_show(
+                &view,
+                self.links.as_ref(),
+                self.board.stuck_after(),
+                clock::unix_now(),
+            );
+            Ok(Rendered::new(reply::HTML, body.into_bytes()))
+        })?;
+        Ok(Reply::shared(rendered.content_type, &rendered.body))
     }
 
     fn history(&self, query: &Query) -> Result<Rendered, WebError> {
@@ -415,40 +541,6 @@ fn json_string(text: Option<&str>) -> String {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-/// One VOD in `/api/vods`.
-#[derive(Serialize)]
-struct ApiVod<'a> {
-    id: i64,
-    show_cablecast_id: Option<i64>,
-    show_title: Option<&'a str>,
-    state: &'a str,
-    percent_complete: Option<f64>,
-    error_message: Option<&'a str>,
-    status_message: Option<&'a str>,
-    url: Option<&'a str>,
-    length: Option<i64>,
-    state_changed_at: Option<&'a str>,
-    updated_at: &'a str,
-}
-
-impl<'a> From<&'a VodEntry> for ApiVod<'a> {
-    fn from(v: &'a VodEntry) -> Self {
-        ApiVod {
-            id: v.id,
-            show_cablecast_id: v.show_cablecast_id,
-            show_title: v.show_title.as_deref(),
-            state: &v.state,
-            percent_complete: v.percent_complete,
-            error_message: v.error_message.as_deref(),
-            status_message: v.status_message.as_deref(),
-            url: v.url.as_deref(),
-            length: v.length,
-            state_changed_at: v.state_changed_at.as_deref(),
-            updated_at: &v.updated_at,
-        }
-    }
 }
 
 /// `/api/history`.

@@ -20,6 +20,7 @@ use std::time::Duration;
 use tiny_http::{ConnectionLimits, Server};
 
 use super::admin::AdminToken;
+use super::links::CablecastLinks;
 use super::reply::Reply;
 use super::routes::Site;
 use super::WebError;
@@ -66,6 +67,8 @@ pub struct WebSettings {
     pub cycle_deadline: Duration,
     /// When set, write endpoints exist and require it.
     pub admin_token: Option<AdminToken>,
+    /// Links from VODs and shows into Cablecast, when its URL is known.
+    pub cablecast_links: Option<CablecastLinks>,
 }
 
 impl WebSettings {
@@ -78,6 +81,7 @@ impl WebSettings {
             socket_timeout: DEFAULT_SOCKET_TIMEOUT,
             cycle_deadline: interval * 2 + Duration::from_secs(60),
             admin_token: None,
+            cablecast_links: None,
         }
     }
 }
@@ -124,6 +128,7 @@ impl StatusServer {
             sync_now,
             settings.cycle_deadline,
         )
+        .map(|site| site.with_cablecast_links(settings.cablecast_links))
         .map_err(|e| io::Error::other(format!("status server on {listen}: {e}")))?;
         let site = Arc::new(site);
         let stopping = Arc::new(AtomicBool::new(false));
