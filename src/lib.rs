@@ -26,6 +26,12 @@
 //!   `POST /api/transcriptions`), and linking results to shows.
 //! - `stuck`: when a VOD in flight counts as stuck (`ARCHIVIST_STUCK_AFTER`),
 //!   one threshold per in-flight state, the same on every surface.
+//! - `alert`: after each cycle, which alerts fire and resolve (Cablecast
+//!   down, VODs failed or stuck, transcriptions failed, the database), with
+//!   flap damping, grouping and silences; recorded with their messages.
+//! - `notify`: delivers those messages from the outbox to each destination
+//!   (generic JSON webhook, ntfy, Slack-compatible, Discord, Teams, SMTP),
+//!   one sender thread each, and pings the heartbeat URL.
 //! - `systemd`: readiness, status and watchdog pings to systemd.
 //! - `web`: the status server: the page, the JSON API, `/metrics`,
 //!   `/healthz` and the badge, on tiny_http with a fixed pool of workers.
@@ -35,11 +41,19 @@
 //! status -> {store, cache}; cli -> transcription -> store;
 //! cli -> web -> {status, store, transcription} (and the monitor's
 //! `SyncNow` wake-up);
-//! cli -> systemd -> monitor's reports.
+//! cli -> systemd -> monitor's reports;
+//! monitor -> alert -> {store, notify}; notify -> store (the outbox).
 //!
 //! # Invariants
 //!
-//! - Only `cablecast` does outbound network IO.
+//! - Only `cablecast` does outbound network IO, and `notify` (alert
+//!   messages and the heartbeat, to the configured destinations only).
+//! - An alert change and the messages it causes are written in one
+//!   transaction: a message is never lost after a crash, and an alert
+//!   already notified is not notified again as new after a restart.
+//! - Notification destinations (URLs, tokens, SMTP passwords) are secrets
+//!   like the Cablecast password: shown only as "scheme (host)", never
+//!   logged, stored or sent anywhere but their own host.
 //! - Only `store` speaks SQL; every write is one `BEGIN IMMEDIATE`
 //!   transaction (or one single statement), so nothing is ever half applied.
 //! - In a process, only the monitor thread writes VOD and show state.
@@ -74,6 +88,7 @@
 //!   origin only, never to another host nor from https to http. A 3xx from
 //!   Cablecast is a configuration error naming where it pointed.
 
+pub mod alert;
 pub mod bench;
 pub mod cablecast;
 pub mod cache;
@@ -86,6 +101,7 @@ pub mod loadtest;
 pub mod logging;
 pub mod memory;
 pub mod monitor;
+pub mod notify;
 pub mod status;
 pub mod store;
 pub mod stuck;

@@ -11,6 +11,7 @@
 //! `transcriptions` the caption commands; this file parses what every
 //! command shares and dispatches.
 
+mod alerts;
 mod measure;
 mod service;
 mod transcriptions;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use lexopt::prelude::*;
 use log::LevelFilter;
 
+use crate::alert::AlertSettings;
 use crate::bench::{self, BenchReport, BenchSettings};
 use crate::cablecast::{CablecastError, CablecastSettings};
 use crate::config::{self, ConfigError, MonitorSettings};
@@ -74,6 +76,10 @@ Commands:
                                   Link results to shows (automatically, or this one by hand)
   transcriptions list [--failed|--unlinked|--needs-captions]
                                   List results (or the shows that still need captions)
+  alerts list [--json]            Firing alerts, silences and recent alerts
+  alerts silence --for 2h [--kind KIND]
+                                  Record but send nothing for a while (planned maintenance)
+  alerts test                     Send a test message to every destination; exit 0 if all got it
   backup DEST [--force]
              Write a checked copy of the database to DEST while the service runs
              (--force replaces an existing DEST)
@@ -217,7 +223,7 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
     let command = command.unwrap_or_else(|| "help".into());
     match command.as_str() {
         "help" => {
-            print!("{USAGE}");
+            print!("{USAGE}\n{}", crate::alert::SETTINGS_HELP);
             Ok(ExitCode::SUCCESS)
         }
         "version" => {
@@ -348,6 +354,7 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
             logging::init(level);
             run_transcriptions(&db, rest)
         }
+        "alerts" => alerts::run(&db, rest, env, level),
         other => Err(CliError::Usage(format!("unknown command {other:?}"))),
     }
 }

@@ -249,6 +249,7 @@ pub(super) fn run_monitor(
     admin_token: Option<AdminToken>,
     on_listening: &dyn Fn(SocketAddr),
 ) -> Result<ExitCode, CliError> {
+    let alert_settings = AlertSettings::from_env(env, crate::stuck::StuckAfter::default())?;
     // Held for the whole run, so `restore` can tell the service is running.
     let _lock = DatabaseLock::acquire(db, "monitor")?;
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
@@ -264,6 +265,8 @@ pub(super) fn run_monitor(
         // what the page reads.
         log::error!("{damage}");
         service.read_only(&damage);
+        // Nothing can be recorded: the alert goes out from memory.
+        let _notifier = alerts::database_damaged(&alert_settings, &damage.to_string());
         let board = Arc::new(StatusBoard::new(store));
         let server = start_status_server(web, board, None)?;
         on_listening(server.addr());
@@ -280,6 +283,9 @@ pub(super) fn run_monitor(
         db.display()
     );
     let mut monitor = Monitor::new(settings, Arc::clone(&board));
+    if !single_run {
+        monitor = monitor.with_alerts(alerts::watch(Arc::clone(board.store()), alert_settings));
+    }
     if single_run {
         let report = monitor.cycle();
         service.cycle_done(&report, Duration::ZERO);

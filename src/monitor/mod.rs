@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 pub use catalog::CatalogSummary;
 pub use refresh::RefreshSummary;
 
+use crate::alert::{AlertWatch, CycleOutcome};
 use crate::cablecast::{CablecastClient, CablecastError};
 use crate::cache::{self, TtlCache};
 use crate::clock;
@@ -108,6 +109,8 @@ pub struct Monitor {
     /// The database failure last logged, so a full disk or a read-only file
     /// is said once, not every cycle.
     database_trouble: Option<String>,
+    /// Evaluated after each cycle, when alerts are set up.
+    alerts: Option<AlertWatch>,
 }
 
 impl Monitor {
@@ -120,7 +123,14 @@ impl Monitor {
             last_catalog: None,
             health: Health::Unknown,
             database_trouble: None,
+            alerts: None,
         }
+    }
+
+    /// Evaluates `alerts` after every cycle (counted in the cycle's figures).
+    pub fn with_alerts(mut self, alerts: AlertWatch) -> Monitor {
+        self.alerts = Some(alerts);
+        self
     }
 
     fn store(&self) -> &Store {
@@ -241,6 +251,13 @@ impl Monitor {
         phases.push(("stats", phase.elapsed()));
 
         self.note_health(&report);
+        if let Some(alerts) = &mut self.alerts {
+            alerts.after_cycle(&CycleOutcome {
+                cablecast_error: report.cablecast_error.as_ref().map(|e| e.to_string()),
+                store_error: report.store_error.clone(),
+                current: report.is_current(),
+            });
+        }
         let statements = counters::this_thread().since(statements_before);
         let cache_counts = cache::counters();
         let queries = counters::totals();

@@ -8,6 +8,8 @@
 //!   served from memory.
 //! - `page`, `chart`, `html`: the HTML page and its SVG history charts.
 //! - `metrics`, `badge`, `query`, `admin`, `reply`: one small concern each.
+//! - `alerts`: `/api/alerts`, the silence endpoint, `/health/cablecast`,
+//!   `/health/publishing`, the alert metrics and the page's alert section.
 //!
 //! What this module is not: it never writes VOD state. The only endpoint
 //! that changes anything (`POST /api/sync-now`) asks the monitor to run a
@@ -15,6 +17,7 @@
 //! `admin::authorize`.
 
 mod admin;
+mod alerts;
 mod badge;
 mod chart;
 mod facts;

@@ -35,6 +35,7 @@ pub struct Overview {
     pub histories: Vec<History>,
     /// Unix seconds the overview was read at.
     pub now: i64,
+    pub alerts: super::alerts::AlertsView,
 }
 
 const STYLE: &str = r#"
@@ -95,6 +96,7 @@ pub fn render(overview: &Overview) -> String {
         );
     }
     html.push_str("<main>");
+    super::alerts::section(&mut html, &overview.alerts);
     sync_section(&mut html, report);
     states_section(&mut html, report);
     transcriptions_section(&mut html, report);

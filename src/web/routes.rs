@@ -11,12 +11,14 @@ use serde::Serialize;
 use tiny_http::{Method, Request};
 
 use super::admin::{self, AdminToken};
+use super::alerts::{self, AlertsView};
 use super::facts::{Facts, FACTS_TTL};
 use super::page::{self, Overview};
 use super::query::Query;
 use super::reply::{self, Body, Reply};
 use super::snapshot::Snapshot;
 use super::WebError;
+use crate::alert::{CABLECAST_KINDS, PUBLISHING_KINDS};
 use crate::clock;
 use crate::monitor::SyncNow;
 use crate::status::StatusBoard;
@@ -95,6 +97,22 @@ impl Site {
             "/badge.svg" => read_only(Site::badge),
             "/api/sync-now" => self.sync_now(request),
             "/api/transcriptions" => self.add_transcription(request),
+            "/api/alerts" => read_only(|site, _| alerts::api(site.board.store())),
+            "/api/alerts/silence" => self.silence_alerts(request),
+            "/health/cablecast" => read_only(|site, _| {
+                Ok(alerts::health(
+                    site.board.store(),
+                    &CABLECAST_KINDS,
+                    "Cablecast is reachable",
+                ))
+            }),
+            "/health/publishing" => read_only(|site, _| {
+                Ok(alerts::health(
+                    site.board.store(),
+                    &PUBLISHING_KINDS,
+                    "no VOD failed or stuck",
+                ))
+            }),
             _ => Err(WebError::NotFound),
         }
     }
@@ -110,7 +128,9 @@ impl Site {
     }
 
     fn metrics(&self, _: &Query) -> Result<Reply, WebError> {
-        Ok(Reply::shared(reply::PROMETHEUS, &self.facts()?.metrics))
+        let mut body = self.facts()?.metrics.to_vec();
+        body.extend_from_slice(alerts::metrics(self.board.store())?.as_bytes());
+        Ok(Reply::new(200, reply::PROMETHEUS, Body::Owned(body)))
     }
 
     fn badge(&self, _: &Query) -> Result<Reply, WebError> {
@@ -168,6 +188,7 @@ impl Site {
                     .map(|range| store.history(*range))
                     .collect::<Result<_, _>>()?,
                 now: clock::unix_now(),
+                alerts: AlertsView::read(store)?,
             };
             Ok(page::render(&overview).into_bytes().into())
         })?;
@@ -275,6 +296,16 @@ impl Site {
 }
 
 impl Site {
+    /// `POST /api/alerts/silence`: JSON `{"for": "2h", "kind"?: "vod_failed"}`.
+    fn silence_alerts(&self, request: &mut Request) -> Result<Reply, WebError> {
+        admin::authorize(self.admin_token.as_ref(), header(request, "Authorization"))?;
+        if *request.method() != Method::Post {
+            return Err(WebError::MethodNotAllowed("POST"));
+        }
+        let body = read_body(request)?;
+        alerts::silence(self.board.store(), &body)
+    }
+
     /// `POST /api/transcriptions`: a transcription job reports a result
     /// (JSON `{"video", "output"?, "status"?, "error"?}`, absolute paths);
     /// the same validation and storage as `archivist transcriptions add`.

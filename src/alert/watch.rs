@@ -1,0 +1,696 @@
+//! [`AlertWatch`]: after each cycle, which alerts fire and resolve, recorded
+//! with their messages in one transaction.
+//!
+//! Station-wide alerts (`cablecast_down`, `database`) are damped: they fire
+//! after `fire_after` failing cycles in a row and resolve after
+//! `resolve_after` good ones, so one dropped answer never pages anyone.
+//! Alerts about one VOD or job fire at once, and all those of one kind in
+//! one cycle make one message ("23 VODs failed").
+//!
+//! The firing alerts live in memory between cycles (loaded once at start),
+//! so an evaluation with nothing new reads three small indexed things: the
+//! change queue, the stuck VODs and the silences.
+//!
+//! The first evaluation on a database takes the failures already there as
+//! known (they are on the status page) instead of paging about a catalogue's
+//! whole past; from then on every failure that begins is notified.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::{AlertKind, AlertSettings};
+use crate::clock;
+use crate::notify::{AlertItem, Event, Notification, Notifier, PAYLOAD_VERSION};
+use crate::store::alerts::{AlertChanges, AlertRow, FailureChange};
+use crate::store::Store;
+
+/// Change-queue entries read per cycle; more wait for the next cycle.
+const CHANGES_PER_CYCLE: usize = 5_000;
+/// Stuck VODs alerted on at most. Past it, no stuck alert is resolved by
+/// absence (the list is incomplete), so none resolves wrongly.
+const MAX_STUCK: usize = 5_000;
+
+/// What the alerts need to know of one monitoring cycle.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CycleOutcome {
+    /// Why Cablecast could not be read, if it could not.
+    pub cablecast_error: Option<String>,
+    /// Why the database could not be written, if it could not.
+    pub store_error: Option<String>,
+    /// Everything was read and written.
+    pub current: bool,
+}
+
+/// Consecutive failing and good cycles of one station-wide condition.
+#[derive(Debug, Default, Clone, Copy)]
+struct Streak {
+    bad: u32,
+    good: u32,
+}
+
+impl Streak {
+    fn note(&mut self, failing: bool) {
+        if failing {
+            self.bad += 1;
+            self.good = 0;
+        } else {
+            self.good += 1;
+            self.bad = 0;
+        }
+    }
+}
+
+/// What one evaluation decided, before it is written.
+#[derive(Default)]
+struct Plan {
+    fired: Vec<AlertRow>,
+    resolved: Vec<(AlertRow, String)>,
+    notified: Vec<(AlertRow, bool)>,
+    handled: Vec<(String, String)>,
+}
+
+/// The alert evaluation, owned by the monitor thread.
+pub struct AlertWatch {
+    store: Arc<Store>,
+    settings: AlertSettings,
+    notifier: Option<Notifier>,
+    keys: Vec<String>,
+    /// Firing alerts by (kind, subject); `None` until loaded.
+    firing: Option<HashMap<(String, String), AlertRow>>,
+    cablecast: Streak,
+    database: Streak,
+    /// The database alert sent from memory while nothing could be written;
+    /// recorded once the database takes writes again.
+    unrecorded_database_alert: Option<AlertRow>,
+    started: bool,
+}
+
+impl AlertWatch {
+    /// A watch that queues messages for `notifier`'s destinations (none:
+    /// alerts are recorded and shown only).
+    pub fn new(
+        store: Arc<Store>,
+        settings: AlertSettings,
+        notifier: Option<Notifier>,
+    ) -> AlertWatch {
+        let keys = notifier.as_ref().map(Notifier::keys).unwrap_or_default();
+        AlertWatch {
+            store,
+            settings,
+            notifier,
+            keys,
+            firing: None,
+            cablecast: Streak::default(),
+            database: Streak::default(),
+            unrecorded_database_alert: None,
+            started: false,
+        }
+    }
+
+    /// Evaluates the alerts after one cycle.
+    pub fn after_cycle(&mut self, report: &CycleOutcome) {
+        let write_failed = self.evaluate(report);
+        let trouble = report
+            .store_error
+            .clone()
+            .or(write_failed.map(|e| e.to_string()));
+        self.evaluate_database(trouble);
+        if let Some(notifier) = &self.notifier {
+            notifier.heartbeat(report.current);
+        }
+    }
+
+    /// Everything but the database alert; returns the write error, if the
+    /// alerts could not be recorded.
+    fn evaluate(&mut self, report: &CycleOutcome) -> Option<crate::store::StoreError> {
+        let now_unix = clock::unix_now();
+        let now = clock::format_unix(now_unix);
+        if self.firing.is_none() {
+            match self.store.firing_alerts() {
+                Ok(rows) => {
+                    self.firing = Some(
+                        rows.into_iter()
+                            .map(|a| ((a.kind.clone(), a.subject.clone()), a))
+                            .collect(),
+                    )
+                }
+                Err(e) => {
+                    log::warn!("alerts not evaluated: {e}");
+                    return None;
+                }
+            }
+            self.started = self.store.alerts_started().unwrap_or(false);
+        }
+        let silenced: Vec<Option<String>> = self
+            .store
+            .active_silences(&now)
+            .map(|s| s.into_iter().map(|s| s.kind).collect())
+            .unwrap_or_default();
+        let is_silenced = |kind: &str| {
+            silenced
+                .iter()
+                .any(|s| s.as_deref().is_none_or(|k| k == kind))
+        };
+        let mut plan = Plan::default();
+        let firing = self.firing.as_ref().expect("loaded above");
+        let open = |kind: AlertKind, subject: &str| {
+            firing.get(&(kind.as_str().to_string(), subject.to_string()))
+        };
+        let new_alert =
+            |kind: AlertKind, subject: &str, title: String, detail: Option<String>| AlertRow {
+                alert_id: alert_id(kind, subject),
+                kind: kind.as_str().into(),
+                subject: subject.into(),
+                state: "firing".into(),
+                title,
+                detail,
+                fired_at: now.clone(),
+                resolved_at: None,
+                notified: !is_silenced(kind.as_str()),
+                silenced: is_silenced(kind.as_str()),
+                last_notified_at: (!is_silenced(kind.as_str())).then(|| now.clone()),
+            };
+
+        // Cablecast.
+        self.cablecast.note(report.cablecast_error.is_some());
+        if self.settings.is_on(AlertKind::CablecastDown) {
+            let current = open(AlertKind::CablecastDown, "");
+            match (&report.cablecast_error, current) {
+                (Some(e), None) if self.cablecast.bad >= self.settings.fire_after => {
+                    plan.fired.push(new_alert(
+                        AlertKind::CablecastDown,
+                        "",
+                        "Cablecast is unreachable".into(),
+                        Some(e.clone()),
+                    ));
+                }
+                (None, Some(alert)) if self.cablecast.good >= self.settings.resolve_after => {
+                    plan.resolved.push((alert.clone(), now.clone()));
+                }
+                _ => {}
+            }
+        }
+
+        // Failures that began or ended (VODs and transcriptions).
+        let changes = match self.store.failure_changes(CHANGES_PER_CYCLE) {
+            Ok(changes) => changes,
+            Err(e) => {
+                log::warn!("alerts: {e}");
+                Vec::new()
+            }
+        };
+        for change in &changes {
+            plan.handled
+                .push((change.kind.clone(), change.subject.clone()));
+            let Some(kind) = AlertKind::parse(&change.kind) else {
+                continue;
+            };
+            if !self.started {
+                continue;
+            }
+            // A kind switched off raises nothing new, but what it raised
+            // still resolves.
+            match (change.failing, open(kind, &change.subject)) {
+                (true, None) if self.settings.is_on(kind) => {
+                    let (title, detail) = describe_failure(kind, change);
+                    plan.fired
+                        .push(new_alert(kind, &change.subject, title, detail));
+                }
+                (false, Some(alert)) => plan.resolved.push((alert.clone(), now.clone())),
+                _ => {}
+            }
+        }
+        if !self.started && !changes.is_empty() {
+            log::info!(
+                "alerts start on this database: {} failures already there are shown on the status page, not notified",
+                changes.len()
+            );
+        }
+
+        // Stuck VODs.
+        if self.settings.is_on(AlertKind::VodStuck) {
+            match self
+                .store
+                .stuck_entries(&self.settings.stuck_after, now_unix, MAX_STUCK + 1)
+            {
+                Ok(stuck) => {
+                    let complete = stuck.len() <= MAX_STUCK;
+                    let mut seen = HashSet::new();
+                    for vod in stuck.iter().take(MAX_STUCK) {
+                        let subject = vod.id.to_string();
+                        if open(AlertKind::VodStuck, &subject).is_none() {
+                            let since = vod
+                                .state_changed_at
+                                .as_deref()
+                                .and_then(clock::parse_stored)
+                                .map(|at| clock::humanize_secs(now_unix - at))
+                                .unwrap_or_default();
+                            plan.fired.push(new_alert(
+                                AlertKind::VodStuck,
+                                &subject,
+                                format!("{} (VOD {})", show_title(&vod.show_title), vod.id),
+                                Some(format!("in {} for {since}", vod.state)),
+                            ));
+                        }
+                        seen.insert(subject);
+                    }
+                    if complete {
+                        for ((kind, subject), alert) in firing {
+                            if kind == AlertKind::VodStuck.as_str() && !seen.contains(subject) {
+                                plan.resolved.push((alert.clone(), now.clone()));
+                            }
+                        }
+                    }
+                }
+                Err(e) => log::warn!("alerts: {e}"),
+            }
+        }
+
+        // Silences that ended, and reminders.
+        let resolving: HashSet<&str> = plan
+            .resolved
+            .iter()
+            .map(|(a, _)| a.alert_id.as_str())
+            .collect();
+        for alert in firing.values() {
+            if resolving.contains(alert.alert_id.as_str()) || is_silenced(&alert.kind) {
+                continue;
+            }
+            if !alert.notified {
+                plan.notified.push((alert.clone(), false));
+            } else if let Some(every) = self.settings.reminder {
+                let last = alert
+                    .last_notified_at
+                    .as_deref()
+                    .and_then(clock::parse_stored)
+                    .unwrap_or(now_unix);
+                if now_unix - last >= every.as_secs() as i64 {
+                    plan.notified.push((alert.clone(), true));
+                }
+            }
+        }
+        self.commit(plan, &now)
+    }
+
+    /// Writes a plan with its messages; on success updates the firing set
+    /// and wakes the senders.
+    fn commit(&mut self, plan: Plan, now: &str) -> Option<crate::store::StoreError> {
+        if plan.fired.is_empty()
+            && plan.resolved.is_empty()
+            && plan.notified.is_empty()
+            && plan.handled.is_empty()
+            && self.started
+        {
+            return None;
+        }
+        let mut messages = Vec::new();
+        // Fired, grouped by kind.
+        for (kind, alerts) in group(plan.fired.iter().filter(|a| a.notified)) {
+            messages.push(self.message(Event::Firing, kind, &alerts, false, now));
+        }
+        for (kind, alerts) in group(plan.notified.iter().filter(|(_, r)| !r).map(|(a, _)| a)) {
+            messages.push(self.message(Event::Firing, kind, &alerts, false, now));
+        }
+        for (kind, alerts) in group(plan.notified.iter().filter(|(_, r)| *r).map(|(a, _)| a)) {
+            messages.push(self.message(Event::Firing, kind, &alerts, true, now));
+        }
+        if self.settings.send_resolved {
+            for (kind, alerts) in group(plan.resolved.iter().map(|(a, _)| a).filter(|a| a.notified))
+            {
+                messages.push(self.message(Event::Resolved, kind, &alerts, false, now));
+            }
+        }
+        let changes = AlertChanges {
+            fired: plan.fired.clone(),
+            resolved: plan
+                .resolved
+                .iter()
+                .map(|(a, at)| (a.alert_id.clone(), at.clone()))
+                .collect(),
+            notified: plan
+                .notified
+                .iter()
+                .map(|(a, _)| (a.alert_id.clone(), now.to_string()))
+                .collect(),
+            handled: plan.handled.clone(),
+            messages: messages
+                .iter()
+                .map(|m| serde_json::to_string(m).unwrap_or_default())
+                .collect(),
+            start: !self.started,
+        };
+        match self.store.apply_alerts(&changes, &self.keys, now) {
+            Ok(dropped) => {
+                if dropped > 0 {
+                    log::warn!(
+                        "{dropped} waiting messages dropped: a destination's queue is full ({} messages)",
+                        crate::store::alerts::MAX_PENDING_PER_DESTINATION
+                    );
+                }
+                self.started = true;
+                let firing = self.firing.get_or_insert_with(HashMap::new);
+                for alert in plan.fired {
+                    log::warn!(
+                        "alert {}: {}{}",
+                        alert.kind,
+                        alert.title,
+                        if alert.silenced { " (silenced)" } else { "" }
+                    );
+                    firing.insert((alert.kind.clone(), alert.subject.clone()), alert);
+                }
+                for (alert, _) in plan.resolved {
+                    log::info!("alert {} resolved: {}", alert.kind, alert.title);
+                    firing.remove(&(alert.kind, alert.subject));
+                }
+                for (alert, _) in plan.notified {
+                    if let Some(a) = firing.get_mut(&(alert.kind, alert.subject)) {
+                        a.notified = true;
+                        a.last_notified_at = Some(now.to_string());
+                    }
+                }
+                if !messages.is_empty() {
+                    if let Some(notifier) = &self.notifier {
+                        notifier.wake();
+                    }
+                }
+                None
+            }
+            Err(e) => {
+                log::warn!(
+                    "alerts could not be recorded: {e}; they are evaluated again next cycle"
+                );
+                Some(e)
+            }
+        }
+    }
+
+    /// The database alert: sent from memory when it cannot be recorded, and
+    /// recorded (with its resolution) once writes work again.
+    fn evaluate_database(&mut self, trouble: Option<String>) {
+        self.database.note(trouble.is_some());
+        if !self.settings.is_on(AlertKind::Database) {
+            return;
+        }
+        let now = clock::now();
+        let recorded = self
+            .firing
+            .as_ref()
+            .and_then(|f| f.get(&(AlertKind::Database.as_str().to_string(), String::new())))
+            .cloned();
+        let firing = recorded.is_some() || self.unrecorded_database_alert.is_some();
+        match trouble {
+            Some(detail) if !firing && self.database.bad >= self.settings.fire_after => {
+                let alert = database_alert(detail, &now);
+                let plan = Plan {
+                    fired: vec![alert.clone()],
+                    ..Plan::default()
+                };
+                if self.commit(plan, &now).is_some() {
+                    // Not recorded: the message goes straight from memory.
+                    log::warn!("alert database: {}", alert.title);
+                    let message =
+                        self.message(Event::Firing, AlertKind::Database, &[&alert], false, &now);
+                    if let Some(notifier) = &self.notifier {
+                        notifier.send_from_memory(message);
+                    }
+                    self.unrecorded_database_alert = Some(alert);
+                }
+            }
+            None if firing && self.database.good >= self.settings.resolve_after => {
+                // An alert sent only from memory is recorded now, with its end.
+                let (fired, alert) = match (recorded, self.unrecorded_database_alert.clone()) {
+                    (Some(alert), _) => (Vec::new(), alert),
+                    (None, Some(alert)) => (vec![alert.clone()], alert),
+                    (None, None) => return,
+                };
+                if self.record_database_resolution(fired, alert, &now) {
+                    self.unrecorded_database_alert = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Records a database alert's end (and its start, when that was only
+    /// sent from memory) with its resolved message.
+    fn record_database_resolution(
+        &mut self,
+        fired: Vec<AlertRow>,
+        alert: AlertRow,
+        now: &str,
+    ) -> bool {
+        let messages = if self.settings.send_resolved {
+            vec![self.message(Event::Resolved, AlertKind::Database, &[&alert], false, now)]
+        } else {
+            Vec::new()
+        };
+        let changes = AlertChanges {
+            fired,
+            resolved: vec![(alert.alert_id.clone(), now.to_string())],
+            messages: messages
+                .iter()
+                .map(|m| serde_json::to_string(m).unwrap_or_default())
+                .collect(),
+            ..AlertChanges::default()
+        };
+        match self.store.apply_alerts(&changes, &self.keys, now) {
+            Ok(_) => {
+                log::info!("alert database resolved: database writes work again");
+                if let Some(firing) = &mut self.firing {
+                    firing.remove(&(alert.kind, alert.subject));
+                }
+                if let Some(notifier) = &self.notifier {
+                    notifier.wake();
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// One message about `alerts` (all of `kind`).
+    fn message(
+        &self,
+        event: Event,
+        kind: AlertKind,
+        alerts: &[&AlertRow],
+        reminder: bool,
+        now: &str,
+    ) -> Notification {
+        compose(&self.settings, event, kind, alerts, reminder, now)
+    }
+}
+
+/// One message about `alerts` (all of `kind`).
+fn compose(
+    settings: &AlertSettings,
+    event: Event,
+    kind: AlertKind,
+    alerts: &[&AlertRow],
+    reminder: bool,
+    now: &str,
+) -> Notification {
+    let (title, message) = wording(kind, event, alerts);
+    Notification {
+        version: PAYLOAD_VERSION,
+        event,
+        kind: kind.as_str().into(),
+        alert_id: alerts
+            .first()
+            .map(|a| a.alert_id.clone())
+            .unwrap_or_default(),
+        title,
+        message,
+        at: now.to_string(),
+        station: settings.station.clone(),
+        host: settings.host.clone(),
+        status_url: settings.public_url.clone(),
+        count: alerts.len(),
+        alerts: alerts
+            .iter()
+            .take(crate::notify::format::MAX_ITEMS)
+            .map(|a| AlertItem {
+                alert_id: a.alert_id.clone(),
+                title: a.title.clone(),
+                detail: a.detail.clone(),
+            })
+            .collect(),
+        reminder,
+    }
+}
+
+/// The `database` alert for a file that failed its integrity check at
+/// start: nothing can be recorded, so it is sent from memory.
+pub fn damaged_database_notification(settings: &AlertSettings, detail: &str) -> Notification {
+    let now = clock::now();
+    let alert = database_alert(detail.to_string(), &now);
+    compose(
+        settings,
+        Event::Firing,
+        AlertKind::Database,
+        &[&alert],
+        false,
+        &now,
+    )
+}
+
+fn database_alert(detail: String, now: &str) -> AlertRow {
+    AlertRow {
+        alert_id: alert_id(AlertKind::Database, ""),
+        kind: AlertKind::Database.as_str().into(),
+        subject: String::new(),
+        state: "firing".into(),
+        title: "The database cannot be written".into(),
+        detail: Some(detail),
+        fired_at: now.to_string(),
+        resolved_at: None,
+        notified: true,
+        silenced: false,
+        last_notified_at: Some(now.to_string()),
+    }
+}
+
+/// The message for `archivist alerts test`.
+pub fn test_notification(settings: &AlertSettings) -> Notification {
+    let now = clock::now();
+    Notification {
+        version: PAYLOAD_VERSION,
+        event: Event::Firing,
+        kind: AlertKind::Test.as_str().into(),
+        alert_id: alert_id(AlertKind::Test, ""),
+        title: "Test message from Archivist".into(),
+        message: "If you can read this, Archivist's alerts reach this destination.".into(),
+        at: now,
+        station: settings.station.clone(),
+        host: settings.host.clone(),
+        status_url: settings.public_url.clone(),
+        count: 1,
+        alerts: Vec::new(),
+        reminder: false,
+    }
+}
+
+/// A new alert's id: kind, subject and the moment, unique in one database.
+fn alert_id(kind: AlertKind, subject: &str) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    if subject.is_empty() {
+        format!("{kind}-{millis}")
+    } else {
+        format!("{kind}-{subject}-{millis}")
+    }
+}
+
+fn show_title(title: &Option<String>) -> &str {
+    title.as_deref().unwrap_or("(untitled show)")
+}
+
+/// An alert's title and detail for a failure that began.
+fn describe_failure(kind: AlertKind, change: &FailureChange) -> (String, Option<String>) {
+    match kind {
+        AlertKind::TranscriptionFailed => {
+            let video = change.title.clone().unwrap_or_default();
+            let name = video.rsplit('/').next().unwrap_or(&video).to_string();
+            (name, change.error.clone())
+        }
+        _ => {
+            let state = change.state.clone().unwrap_or_else(|| "error".into());
+            let detail = match &change.error {
+                Some(e) if !e.trim().is_empty() => format!("{state}: {}", e.trim()),
+                _ => state,
+            };
+            (
+                format!("{} (VOD {})", show_title(&change.title), change.subject),
+                Some(detail),
+            )
+        }
+    }
+}
+
+/// Alerts by kind, kinds in a fixed order.
+fn group<'a>(alerts: impl Iterator<Item = &'a AlertRow>) -> Vec<(AlertKind, Vec<&'a AlertRow>)> {
+    let mut groups: Vec<(AlertKind, Vec<&AlertRow>)> = Vec::new();
+    for alert in alerts {
+        let Some(kind) = AlertKind::parse(&alert.kind) else {
+            continue;
+        };
+        match groups.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, list)) => list.push(alert),
+            None => groups.push((kind, vec![alert])),
+        }
+    }
+    groups
+}
+
+/// A message's title and text.
+fn wording(kind: AlertKind, event: Event, alerts: &[&AlertRow]) -> (String, String) {
+    let n = alerts.len();
+    let first = alerts.first();
+    if !kind.is_per_item() || n == 1 {
+        let alert_title = first.map(|a| a.title.clone()).unwrap_or_default();
+        let detail = first.and_then(|a| a.detail.clone()).unwrap_or_default();
+        return match (kind, event) {
+            (AlertKind::CablecastDown, Event::Firing) => (
+                alert_title,
+                format!("Archivist cannot reach Cablecast: {detail}. VOD states shown are the last known ones."),
+            ),
+            (AlertKind::CablecastDown, Event::Resolved) => (
+                "Cablecast is reachable again".into(),
+                format!(
+                    "Cablecast answers again (unreachable since {}).",
+                    first.map(|a| a.fired_at.as_str()).unwrap_or_default()
+                ),
+            ),
+            (AlertKind::Database, Event::Firing) => (
+                alert_title,
+                format!("Archivist cannot write its database: {detail}. VOD states are not being saved."),
+            ),
+            (AlertKind::Database, Event::Resolved) => (
+                "The database takes writes again".into(),
+                "Archivist's database writes work again.".into(),
+            ),
+            (_, Event::Firing) => (
+                format!("{}: {alert_title}", noun(kind, 1, event)),
+                if detail.is_empty() { alert_title } else { format!("{alert_title}: {detail}") },
+            ),
+            (_, Event::Resolved) => (
+                format!("{}: {alert_title}", noun(kind, 1, event)),
+                format!("{alert_title}: resolved"),
+            ),
+        };
+    }
+    let mut lines: Vec<String> = alerts
+        .iter()
+        .take(crate::notify::format::LISTED_IN_TEXT)
+        .map(|a| match (&a.detail, event) {
+            (Some(d), Event::Firing) => format!("- {}: {d}", a.title),
+            _ => format!("- {}", a.title),
+        })
+        .collect();
+    if n > crate::notify::format::LISTED_IN_TEXT {
+        lines.push(format!(
+            "and {} more (see the status page)",
+            n - crate::notify::format::LISTED_IN_TEXT
+        ));
+    }
+    (format!("{n} {}", noun(kind, n, event)), lines.join("\n"))
+}
+
+/// "VOD failed", "VODs failed", "VODs no longer failed", ...
+fn noun(kind: AlertKind, n: usize, event: Event) -> String {
+    let (one, many, what, undone) = match kind {
+        AlertKind::VodFailed => ("VOD", "VODs", "failed", "recovered"),
+        AlertKind::VodStuck => ("VOD", "VODs", "stuck", "moving again"),
+        AlertKind::TranscriptionFailed => {
+            ("Transcription", "transcriptions", "failed", "recovered")
+        }
+        _ => ("Alert", "alerts", "firing", "resolved"),
+    };
+    let word = if n == 1 { one } else { many };
+    match event {
+        Event::Firing => format!("{word} {what}"),
+        Event::Resolved => format!("{word} {undone}"),
+    }
+}
