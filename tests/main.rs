@@ -4,6 +4,7 @@
 
 mod support;
 
+mod alerts;
 mod bench;
 mod core_cli;
 mod core_https;
