@@ -5,6 +5,7 @@
 mod support;
 
 mod alerts;
+mod alerts_mail;
 mod bench;
 mod core_cli;
 mod core_https;
