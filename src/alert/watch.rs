@@ -694,3 +694,189 @@ fn noun(kind: AlertKind, n: usize, event: Event) -> String {
         Event::Resolved => format!("{word} {undone}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Access;
+    use std::time::Duration;
+
+    const OUTBOX: &str = "test-destination";
+
+    fn setup() -> (tempfile::TempDir, Arc<Store>, AlertWatch) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store =
+            Arc::new(Store::open(&dir.path().join("watch.db"), Access::ReadWrite).expect("opens"));
+        let mut watch = AlertWatch::new(Arc::clone(&store), AlertSettings::default(), None);
+        watch.keys = vec![OUTBOX.to_string()];
+        (dir, store, watch)
+    }
+
+    fn good() -> CycleOutcome {
+        CycleOutcome {
+            current: true,
+            ..CycleOutcome::default()
+        }
+    }
+
+    fn down() -> CycleOutcome {
+        CycleOutcome {
+            cablecast_error: Some("Cablecast answered HTTP 503".into()),
+            ..CycleOutcome::default()
+        }
+    }
+
+    /// Every queued message, oldest first (marking them delivered).
+    fn drain(store: &Store) -> Vec<Notification> {
+        let mut out = Vec::new();
+        while let Some(pending) = store.next_delivery(OUTBOX).expect("reads") {
+            out.push(serde_json::from_str(&pending.body).expect("a notification"));
+            store
+                .delivered(OUTBOX, pending.message_id, "2026-01-01T00:00:00Z")
+                .expect("marked");
+        }
+        out
+    }
+
+    fn sql(store: &Store, text: &str) {
+        let text = text.to_string();
+        store
+            .write("test rows", move |c| c.execute_batch(&text))
+            .expect("written");
+    }
+
+    #[test]
+    fn cablecast_down_fires_after_the_damping_and_resolves_once() {
+        let (_dir, store, mut watch) = setup();
+        for outcome in [good(), down(), good(), down()] {
+            watch.after_cycle(&outcome);
+        }
+        assert!(
+            drain(&store).is_empty(),
+            "one failing cycle at a time is a blip"
+        );
+        watch.after_cycle(&down());
+        let fired = drain(&store);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(
+            (fired[0].event, fired[0].kind.as_str()),
+            (Event::Firing, "cablecast_down")
+        );
+        assert!(
+            fired[0].message.contains("HTTP 503"),
+            "{}",
+            fired[0].message
+        );
+        watch.after_cycle(&down());
+        assert!(drain(&store).is_empty(), "no repeat while it fires");
+        watch.after_cycle(&good());
+        let resolved = drain(&store);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].event, Event::Resolved);
+        assert_eq!(resolved[0].alert_id, fired[0].alert_id);
+        assert!(store.firing_alerts().expect("reads").is_empty());
+    }
+
+    #[test]
+    fn failures_already_there_are_known_and_new_ones_group_into_one_message() {
+        let (_dir, store, mut watch) = setup();
+        sql(
+            &store,
+            "INSERT INTO cablecast_show (id, cablecast_id, title) VALUES (1, 10, 'Council');
+             INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES (1, 1, 'error');
+             INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES (2, 1, 'processing');",
+        );
+        watch.after_cycle(&good());
+        assert!(
+            drain(&store).is_empty(),
+            "the failure from before alerts started"
+        );
+        sql(
+            &store,
+            "UPDATE cablecast_vod SET vod_state = 'permanentFailure', error_message = 'bad source'
+                WHERE id = 2;
+             INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES (3, 1, 'error');
+             INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES (4, 1, 'error');",
+        );
+        watch.after_cycle(&good());
+        let fired = drain(&store);
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(fired[0].count, 3);
+        assert_eq!(fired[0].title, "3 VODs failed");
+        assert!(fired[0]
+            .message
+            .contains("Council (VOD 2): permanentFailure: bad source"));
+        sql(
+            &store,
+            "UPDATE cablecast_vod SET vod_state = 'complete' WHERE id = 2;",
+        );
+        watch.after_cycle(&good());
+        let resolved = drain(&store);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].title, "VOD recovered: Council (VOD 2)");
+        assert_eq!(store.firing_alerts().expect("reads").len(), 2);
+        // Removed and disabled VODs resolve too.
+        sql(
+            &store,
+            "DELETE FROM cablecast_vod WHERE id = 3; UPDATE cablecast_vod SET disabled = 1 WHERE id = 4;",
+        );
+        watch.after_cycle(&good());
+        assert_eq!(drain(&store)[0].count, 2);
+        assert!(store.firing_alerts().expect("reads").is_empty());
+    }
+
+    #[test]
+    fn a_silenced_alert_is_recorded_and_sent_only_when_the_silence_ends() {
+        let (_dir, store, mut watch) = setup();
+        watch.settings.fire_after = 1;
+        crate::alert::silence(
+            &store,
+            Some(AlertKind::CablecastDown),
+            Duration::from_secs(3600),
+        )
+        .expect("silenced");
+        watch.after_cycle(&down());
+        assert!(drain(&store).is_empty());
+        let firing = store.firing_alerts().expect("reads");
+        assert_eq!(firing.len(), 1);
+        assert!(firing[0].silenced && !firing[0].notified);
+        sql(
+            &store,
+            "UPDATE alert_silence SET ends_at = '2000-01-01T00:00:00Z';",
+        );
+        watch.after_cycle(&down());
+        let sent = drain(&store);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].alert_id, firing[0].alert_id);
+    }
+
+    #[test]
+    fn reminders_repeat_a_firing_alert_and_a_kind_switched_off_raises_nothing() {
+        let (_dir, store, mut watch) = setup();
+        watch.settings.fire_after = 1;
+        watch.settings.reminder = Some(Duration::from_secs(3600));
+        watch.after_cycle(&down());
+        assert_eq!(drain(&store).len(), 1);
+        watch.after_cycle(&down());
+        assert!(drain(&store).is_empty(), "not yet an hour");
+        sql(
+            &store,
+            "UPDATE alert SET last_notified_at = '2000-01-01T00:00:00Z';",
+        );
+        // The watch keeps the firing alerts in memory: a new one sees the row.
+        let mut later = AlertWatch::new(Arc::clone(&store), watch.settings.clone(), None);
+        later.keys = vec![OUTBOX.to_string()];
+        later.after_cycle(&down());
+        let reminder = drain(&store);
+        assert_eq!(reminder.len(), 1);
+        assert!(reminder[0].reminder);
+        assert!(reminder[0].headline().starts_with("[STILL FIRING]"));
+
+        let (_dir, store, mut watch) = setup();
+        watch.settings.fire_after = 1;
+        watch.settings.off = vec![AlertKind::CablecastDown];
+        watch.after_cycle(&down());
+        assert!(drain(&store).is_empty());
+        assert!(store.firing_alerts().expect("reads").is_empty());
+    }
+}

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 pub use report::{BenchReport, CycleFigures, Figure, Machine, StationFigures, WriteFigure};
 
+use crate::alert::{AlertSettings, AlertWatch};
 use crate::cablecast::{CablecastClient, CablecastError, CablecastSettings};
 use crate::cache::TtlCache;
 use crate::config::MonitorSettings;
@@ -512,7 +513,10 @@ fn measure_cycles(db: &Path, shows: usize, runs: usize) -> Result<CycleFigures, 
     .map_err(|e| BenchError::Setup(format!("starting the demo station: {e}")))?;
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
     let board = Arc::new(StatusBoard::new(Arc::clone(&store)));
-    let mut monitor = Monitor::new(monitor_settings(&demo), Arc::clone(&board));
+    // The cycle as a station runs it: alerts evaluated after each (recorded,
+    // with no destination to send to).
+    let alerts = AlertWatch::new(Arc::clone(&store), AlertSettings::default(), None);
+    let mut monitor = Monitor::new(monitor_settings(&demo), Arc::clone(&board)).with_alerts(alerts);
     let first = monitor.cycle();
     if let Some(e) = first.cablecast_error {
         return Err(BenchError::Cablecast(e));

@@ -26,6 +26,9 @@ pub const MAX_PENDING_PER_DESTINATION: i64 = 1_000;
 /// Delivered messages kept for the record (the newest ones).
 const DELIVERED_KEPT: i64 = 2_000;
 
+/// Resolved alerts and ended silences are kept this long, then pruned.
+const HISTORY_DAYS: i64 = 90;
+
 /// One alert as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AlertRow {
@@ -268,6 +271,20 @@ impl Store {
                 conn.prepare_cached("DELETE FROM alert_change WHERE kind = ?1 AND subject = ?2")?;
             for (kind, subject) in &changes.handled {
                 handled.execute(params![kind, subject])?;
+            }
+            if !changes.resolved.is_empty() {
+                // History stays bounded: old resolved alerts and silences go.
+                let cut = format!("-{HISTORY_DAYS} days");
+                conn.prepare_cached(
+                    "DELETE FROM alert WHERE fired_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, ?2)
+                        AND state = 'resolved'",
+                )?
+                .execute(params![now, cut])?;
+                conn.prepare_cached(
+                    "DELETE FROM alert_silence
+                        WHERE ends_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, ?2)",
+                )?
+                .execute(params![now, cut])?;
             }
             if changes.start {
                 conn.prepare_cached(
