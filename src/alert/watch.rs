@@ -348,18 +348,31 @@ impl AlertWatch {
                     );
                 }
                 self.started = true;
+                // One log line per kind, however many alerts: the journal
+                // must not flood either.
+                for (kind, alerts) in group(plan.fired.iter()) {
+                    let silenced = alerts.iter().filter(|a| a.silenced).count();
+                    log::warn!(
+                        "alert {kind}: {}{}",
+                        wording(kind, Event::Firing, &alerts).0,
+                        if silenced > 0 {
+                            format!(" ({silenced} silenced)")
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+                for (kind, alerts) in group(plan.resolved.iter().map(|(a, _)| a)) {
+                    log::info!(
+                        "alert {kind} resolved: {}",
+                        wording(kind, Event::Resolved, &alerts).0
+                    );
+                }
                 let firing = self.firing.get_or_insert_with(HashMap::new);
                 for alert in plan.fired {
-                    log::warn!(
-                        "alert {}: {}{}",
-                        alert.kind,
-                        alert.title,
-                        if alert.silenced { " (silenced)" } else { "" }
-                    );
                     firing.insert((alert.kind.clone(), alert.subject.clone()), alert);
                 }
                 for (alert, _) in plan.resolved {
-                    log::info!("alert {} resolved: {}", alert.kind, alert.title);
                     firing.remove(&(alert.kind, alert.subject));
                 }
                 for (alert, _) in plan.notified {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 pub use report::{BenchReport, CycleFigures, Figure, Machine, StationFigures, WriteFigure};
 
-use crate::alert::{AlertSettings, AlertWatch};
+use crate::alert::{AlertSettings, AlertWatch, CycleOutcome};
 use crate::cablecast::{CablecastClient, CablecastError, CablecastSettings};
 use crate::cache::TtlCache;
 use crate::config::MonitorSettings;
@@ -26,7 +26,7 @@ use crate::memory;
 use crate::monitor::{Monitor, CONNECTION_CHECK_TTL};
 use crate::status::StatusBoard;
 use crate::store::bench::{StatsForm, SEPARATE_COUNT_STATEMENTS};
-use crate::store::{Access, RefreshOutcome, Store, StoreError};
+use crate::store::{counters, Access, RefreshOutcome, Store, StoreError};
 use crate::vod::Vod;
 
 /// How long one measured run of a fast operation lasts: long enough that
@@ -280,6 +280,9 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
         Figure::micros("fresh connection, same read", fresh),
     ];
 
+    progress("alert evaluation");
+    let alerts = measure_alerts(&store, runs)?;
+
     Ok(BenchReport {
         machine: Machine::this_one(),
         runs,
@@ -292,9 +295,47 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
         writes,
         connection_check,
         connections,
+        alerts,
         cycle,
         refresh,
     })
+}
+
+/// Alert evaluation on the station database: after a cycle with nothing
+/// new (the steady state), and after one in which 1,000 VODs failed. Each
+/// figure's name carries the statements one evaluation ran.
+fn measure_alerts(store: &Arc<Store>, runs: usize) -> Result<Vec<Figure>, BenchError> {
+    let mut watch = AlertWatch::new(Arc::clone(store), AlertSettings::default(), None);
+    let outcome = CycleOutcome {
+        current: true,
+        ..CycleOutcome::default()
+    };
+    // The first evaluation loads the firing alerts and starts alerts on
+    // the database.
+    watch.after_cycle(&outcome);
+    let before = counters::this_thread();
+    watch.after_cycle(&outcome);
+    let statements = counters::this_thread().since(before).total();
+    let quiet = median_micros(runs, || {
+        watch.after_cycle(&outcome);
+        Ok::<(), StoreError>(())
+    })?;
+    let failed = store.fail_vods_for_bench(1_000)?;
+    let started = Instant::now();
+    let before = counters::this_thread();
+    watch.after_cycle(&outcome);
+    let burst = counters::this_thread().since(before).total();
+    let burst_us = started.elapsed().as_secs_f64() * 1e6;
+    Ok(vec![
+        Figure::micros(&format!("nothing new ({statements} statements)"), quiet),
+        Figure::micros(
+            &format!("{failed} VODs newly failed, one grouped message ({burst} statements)"),
+            Timing {
+                wall_us: burst_us,
+                cpu_us: None,
+            },
+        ),
+    ])
 }
 
 /// Median wall time of `work` in microseconds: each run repeats it until

@@ -137,6 +137,8 @@ pub struct BenchReport {
     pub writes: Vec<WriteFigure>,
     pub connection_check: Vec<Figure>,
     pub connections: Vec<Figure>,
+    /// Alert evaluation after a cycle, on the station database.
+    pub alerts: Vec<Figure>,
     pub cycle: CycleFigures,
     pub refresh: RefreshFigures,
 }
@@ -195,6 +197,11 @@ impl BenchReport {
             &self.connection_check,
         );
         section(&mut out, "Database connections", &self.connections);
+        section(
+            &mut out,
+            "Alert evaluation after a cycle (statements counted)",
+            &self.alerts,
+        );
         let c = &self.cycle;
         let _ = writeln!(
             out,
