@@ -559,3 +559,142 @@ fn alerts_test_sends_to_every_destination_and_says_which_failed() {
     assert!(err.contains("ARCHIVIST_NOTIFY_URLS: entry 1"), "{err}");
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+#[test]
+fn a_vod_stuck_past_its_threshold_fires_and_resolves_when_it_moves() {
+    let scratch = Scratch::new();
+    let demo = station(40);
+    let hook = Receiver::start();
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook"))],
+    );
+    let addr = monitor.status_addr();
+    wait_cycles(&monitor, 0, 1);
+    let id = number(
+        &scratch.db(),
+        "SELECT min(id) FROM cablecast_vod WHERE vod_state = 'processing'",
+    );
+    // Two days in `processing`, as if the encoder had hung since then.
+    crate::support::sqlite(&scratch.db())
+        .execute(
+            "UPDATE cablecast_vod SET state_changed_at = '2020-01-01T00:00:00Z' WHERE id = ?1",
+            [id],
+        )
+        .expect("aged");
+    let got = hook.wait_for(1, LONG);
+    let v = check_generic(&got[0], "firing", "vod_stuck");
+    assert!(
+        v["title"]
+            .as_str()
+            .expect("title")
+            .contains(&format!("(VOD {id})")),
+        "{v}"
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .expect("message")
+            .contains("in processing for"),
+        "{v}"
+    );
+    assert_eq!(get(addr, "/health/publishing").0, 503);
+
+    demo.catalogue().vod_mut(id).expect("vod").state = "complete".into();
+    let got = hook.wait_for(2, LONG);
+    let resolved = check_generic(&got[1], "resolved", "vod_stuck");
+    assert_eq!(resolved["alert_id"], v["alert_id"]);
+}
+
+#[test]
+fn a_failed_transcription_job_fires_and_its_later_success_resolves_it() {
+    let scratch = Scratch::new();
+    let demo = station(10);
+    let hook = Receiver::start();
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook"))],
+    );
+    wait_cycles(&monitor, 0, 1);
+    let report = |status: &str| {
+        let mut args = vec![
+            "transcriptions",
+            "add",
+            "--video",
+            "/srv/video/council-2026-11-30.mp4",
+            "--status",
+            status,
+        ];
+        if status == "failed" {
+            args.extend(["--error", "whisper ran out of memory"]);
+        }
+        let out = run_on(&scratch.db(), &args);
+        assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    };
+    report("failed");
+    let got = hook.wait_for(1, LONG);
+    let v = check_generic(&got[0], "firing", "transcription_failed");
+    assert!(
+        v["title"]
+            .as_str()
+            .expect("title")
+            .contains("council-2026-11-30.mp4"),
+        "{v}"
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .expect("message")
+            .contains("whisper ran out of memory"),
+        "{v}"
+    );
+    report("completed");
+    let got = hook.wait_for(2, LONG);
+    check_generic(&got[1], "resolved", "transcription_failed");
+}
+
+#[test]
+fn a_database_that_cannot_be_written_is_still_alerted_and_recorded_once_it_can() {
+    let disk = crate::support::mounts::SmallDisk::mount("2m");
+    let db = disk.path("archivist.db");
+    let demo = station(6000);
+    let hook = Receiver::start();
+    let monitor = Running::monitor(
+        &db,
+        &demo.api_url(),
+        &[],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
+            ("ARCHIVIST_ALERTS_OFF", "vod_stuck"),
+        ],
+    );
+    let got = hook.wait_for(1, LONG);
+    let v = check_generic(&got[0], "firing", "database");
+    assert!(
+        v["message"].as_str().expect("message").contains("full"),
+        "{v}"
+    );
+
+    let grown = std::process::Command::new("mount")
+        .args(["-o", "remount,size=64m"])
+        .arg(disk.dir.path())
+        .status()
+        .expect("mount runs");
+    assert!(grown.success());
+    let got = hook.wait_for(2, LONG);
+    let resolved = check_generic(&got[1], "resolved", "database");
+    assert_eq!(resolved["alert_id"], v["alert_id"]);
+    let alert_id = v["alert_id"].as_str().expect("id").to_string();
+    assert!(wait_until(LONG, || {
+        crate::support::sqlite(&db)
+            .query_row("SELECT state FROM alert WHERE id = ?1", [&alert_id], |r| {
+                r.get::<_, String>(0)
+            })
+            .is_ok_and(|state| state == "resolved")
+    }));
+    drop(monitor);
+}

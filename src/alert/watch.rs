@@ -11,9 +11,10 @@
 //! so an evaluation with nothing new reads three small indexed things: the
 //! change queue, the stuck VODs and the silences.
 //!
-//! The first evaluation on a database takes the failures already there as
-//! known (they are on the status page) instead of paging about a catalogue's
-//! whole past; from then on every failure that begins is notified.
+//! Until the first complete catalogue pass on a database, the failures
+//! found are taken as known (they are on the status page) instead of paging
+//! about a catalogue's whole past; from then on every failure that begins
+//! is notified.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct CycleOutcome {
     pub store_error: Option<String>,
     /// Everything was read and written.
     pub current: bool,
+    /// The cycle ran a catalogue pass that listed everything Cablecast has.
+    pub catalog_complete: bool,
 }
 
 /// Consecutive failing and good cycles of one station-wide condition.
@@ -123,6 +126,7 @@ impl AlertWatch {
     /// Everything but the database alert; returns the write error, if the
     /// alerts could not be recorded.
     fn evaluate(&mut self, report: &CycleOutcome) -> Option<crate::store::StoreError> {
+        let starting = !self.started && report.catalog_complete;
         let now_unix = clock::unix_now();
         let now = clock::format_unix(now_unix);
         if self.firing.is_none() {
@@ -222,7 +226,7 @@ impl AlertWatch {
         }
         if !self.started && !changes.is_empty() {
             log::info!(
-                "alerts start on this database: {} failures already there are shown on the status page, not notified",
+                "{} failures found before the first complete catalogue pass are shown on the status page, not notified",
                 changes.len()
             );
         }
@@ -289,17 +293,22 @@ impl AlertWatch {
                 }
             }
         }
-        self.commit(plan, &now)
+        self.commit(plan, &now, starting)
     }
 
     /// Writes a plan with its messages; on success updates the firing set
     /// and wakes the senders.
-    fn commit(&mut self, plan: Plan, now: &str) -> Option<crate::store::StoreError> {
+    fn commit(
+        &mut self,
+        plan: Plan,
+        now: &str,
+        starting: bool,
+    ) -> Option<crate::store::StoreError> {
         if plan.fired.is_empty()
             && plan.resolved.is_empty()
             && plan.notified.is_empty()
             && plan.handled.is_empty()
-            && self.started
+            && !starting
         {
             return None;
         }
@@ -337,7 +346,7 @@ impl AlertWatch {
                 .iter()
                 .map(|m| serde_json::to_string(m).unwrap_or_default())
                 .collect(),
-            start: !self.started,
+            start: starting,
         };
         match self.store.apply_alerts(&changes, &self.keys, now) {
             Ok(dropped) => {
@@ -347,7 +356,7 @@ impl AlertWatch {
                         crate::store::alerts::MAX_PENDING_PER_DESTINATION
                     );
                 }
-                self.started = true;
+                self.started |= starting;
                 // One log line per kind, however many alerts: the journal
                 // must not flood either.
                 for (kind, alerts) in group(plan.fired.iter()) {
@@ -418,7 +427,7 @@ impl AlertWatch {
                     fired: vec![alert.clone()],
                     ..Plan::default()
                 };
-                if self.commit(plan, &now).is_some() {
+                if self.commit(plan, &now, false).is_some() {
                     // Not recorded: the message goes straight from memory.
                     log::warn!("alert database: {}", alert.title);
                     let message =
@@ -728,6 +737,7 @@ mod tests {
     fn good() -> CycleOutcome {
         CycleOutcome {
             current: true,
+            catalog_complete: true,
             ..CycleOutcome::default()
         }
     }

@@ -256,6 +256,7 @@ impl Monitor {
                 cablecast_error: report.cablecast_error.as_ref().map(|e| e.to_string()),
                 store_error: report.store_error.clone(),
                 current: report.is_current(),
+                catalog_complete: report.catalog.is_some_and(|c| c.complete),
             });
         }
         let statements = counters::this_thread().since(statements_before);
