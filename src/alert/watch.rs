@@ -235,24 +235,42 @@ impl AlertWatch {
         if self.settings.is_on(AlertKind::VodStuck) {
             match self
                 .store
-                .stuck_entries(&self.settings.stuck_after, now_unix, MAX_STUCK + 1)
+                .stuck_vods(&self.settings.stuck_after, now_unix, MAX_STUCK + 1)
             {
                 Ok(stuck) => {
                     let complete = stuck.len() <= MAX_STUCK;
+                    let stuck = &stuck[..stuck.len().min(MAX_STUCK)];
+                    let new: HashSet<i64> = stuck
+                        .iter()
+                        .filter(|v| open(AlertKind::VodStuck, &v.id.to_string()).is_none())
+                        .map(|v| v.id)
+                        .collect();
+                    // Titles only for the few newly stuck.
+                    let titles: HashMap<i64, Option<String>> = if new.is_empty() {
+                        HashMap::new()
+                    } else {
+                        self.store
+                            .vod_titles(&new.iter().copied().collect::<Vec<_>>())
+                            .map(|t| t.into_iter().collect())
+                            .unwrap_or_default()
+                    };
                     let mut seen = HashSet::new();
-                    for vod in stuck.iter().take(MAX_STUCK) {
+                    for vod in stuck {
                         let subject = vod.id.to_string();
-                        if open(AlertKind::VodStuck, &subject).is_none() {
+                        if titles.contains_key(&vod.id)
+                            || (new.contains(&vod.id) && titles.is_empty())
+                        {
                             let since = vod
-                                .state_changed_at
+                                .since
                                 .as_deref()
                                 .and_then(clock::parse_stored)
                                 .map(|at| clock::humanize_secs(now_unix - at))
                                 .unwrap_or_default();
+                            let title = titles.get(&vod.id).cloned().flatten();
                             plan.fired.push(new_alert(
                                 AlertKind::VodStuck,
                                 &subject,
-                                format!("{} (VOD {})", show_title(&vod.show_title), vod.id),
+                                format!("{} (VOD {})", show_title(&title), vod.id),
                                 Some(format!("in {} for {since}", vod.state)),
                             ));
                         }

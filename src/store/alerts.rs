@@ -13,10 +13,12 @@
 //! (a partial index) and the silences by end time. None reads the VODs
 //! beyond the few the change queue names.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::stuck::{cutoffs, stuck_where};
 use super::{Store, StoreError};
+use crate::stuck::StuckAfter;
 
 /// Messages that may wait for one destination. A destination down for days
 /// at one message a minute stays under it; past it, the oldest waiting
@@ -78,6 +80,14 @@ pub struct FailureChange {
     pub error: Option<String>,
     /// The VOD's state as Cablecast sent it.
     pub state: Option<String>,
+}
+
+/// A stuck VOD as the alert evaluation sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StuckVod {
+    pub id: i64,
+    pub state: String,
+    pub since: Option<String>,
 }
 
 /// What one evaluation changes, written in one transaction.
@@ -176,6 +186,52 @@ impl Store {
             ))?;
             let rows = select.query_map([limit as i64], alert_from_row)?;
             rows.collect()
+        })
+    }
+
+    /// Up to `limit` stuck VODs, longest stuck first, read from
+    /// `idx_vod_state_since` alone (it covers the id, state and time), so
+    /// even thousands of stuck VODs cost no table reads.
+    pub fn stuck_vods(
+        &self,
+        thresholds: &StuckAfter,
+        now_unix: i64,
+        limit: usize,
+    ) -> Result<Vec<StuckVod>, StoreError> {
+        let sql = format!(
+            "SELECT v.id, v.vod_state, v.state_changed_at FROM cablecast_vod v {}
+             ORDER BY v.state_changed_at, v.id LIMIT {limit}",
+            stuck_where()
+        );
+        let cutoffs = cutoffs(thresholds, now_unix);
+        self.read("listing stuck VODs for alerts", |conn| {
+            let mut select = conn.prepare_cached(&sql)?;
+            let rows = select.query_map(params_from_iter(&cutoffs), |row| {
+                Ok(StuckVod {
+                    id: row.get(0)?,
+                    state: row.get(1)?,
+                    since: row.get(2)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// The show titles of these VODs (public title first), by VOD id.
+    pub fn vod_titles(&self, ids: &[i64]) -> Result<Vec<(i64, Option<String>)>, StoreError> {
+        self.read("reading VOD titles", |conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT v.id, coalesce(s.cg_title, s.title) FROM cablecast_vod v
+                 LEFT JOIN cablecast_show s ON s.id = v.show_id WHERE v.id = ?1",
+            )?;
+            ids.iter()
+                .filter_map(|id| {
+                    select
+                        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()
+                        .transpose()
+                })
+                .collect()
         })
     }
 
@@ -287,6 +343,10 @@ impl Store {
                 .execute(params![now, cut])?;
             }
             if changes.start {
+                // What the first complete catalogue pass found is known, not
+                // news: the whole queue goes, however long.
+                conn.prepare_cached("DELETE FROM alert_change")?
+                    .execute([])?;
                 conn.prepare_cached(
                     "INSERT OR IGNORE INTO archivist_meta (key, value) VALUES (?1, ?2)",
                 )?
@@ -601,6 +661,13 @@ mod tests {
                  AND d.delivered_at IS NULL ORDER BY d.message_id LIMIT 1"
                     .to_string(),
                 "idx_delivery_pending",
+            ),
+            (
+                format!(
+                    "SELECT v.id, v.vod_state, v.state_changed_at FROM cablecast_vod v {}",
+                    stuck_where()
+                ),
+                "COVERING INDEX idx_vod_state_since",
             ),
         ] {
             let plan = store.query_plan(&sql).expect("plan").join("\n");

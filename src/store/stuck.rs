@@ -31,7 +31,7 @@ const KNOWN_IN_ORDER: [&str; 9] = [
 /// partial, waiting and unknown (`stuck::STATES` order). Each term is one
 /// range of `idx_vod_state_since`, so SQLite unions a few index ranges; the
 /// unrecognised states are the gaps between the known names.
-fn stuck_where() -> String {
+pub(super) fn stuck_where() -> String {
     let mut terms = vec![
         "(v.vod_state = 'queued' AND v.state_changed_at < ?1)".to_string(),
         "(v.vod_state = 'processing' AND v.state_changed_at < ?2)".to_string(),
@@ -57,7 +57,7 @@ fn stuck_where() -> String {
 }
 
 /// The stored timestamps before which a VOD in each state is stuck, `?1`..`?5`.
-fn cutoffs(thresholds: &StuckAfter, now_unix: i64) -> Vec<String> {
+pub(super) fn cutoffs(thresholds: &StuckAfter, now_unix: i64) -> Vec<String> {
     thresholds
         .per_state()
         .iter()
