@@ -66,8 +66,9 @@
 //!   them, and a write by any other process changes `PRAGMA data_version`,
 //!   which every cached read checks.
 //! - The status server never writes VOD state. Its write endpoints
-//!   (`POST /api/sync-now`, which only wakes the monitor, and
-//!   `POST /api/transcriptions`) exist only with `ARCHIVIST_ADMIN_TOKEN` set.
+//!   (`POST /api/sync-now`, which only wakes the monitor,
+//!   `POST /api/transcriptions` and `POST /api/alerts/silence`) exist only
+//!   with `ARCHIVIST_ADMIN_TOKEN` set.
 //!   Its answers are rendered once per `data_version` and served from
 //!   memory.
 //! - A transcription result's id is a stable hash of its stored output path
