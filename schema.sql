@@ -265,6 +265,9 @@ CREATE INDEX IF NOT EXISTS idx_silence_ends ON alert_silence(ends_at);
 -- VODs and transcriptions whose failure may have begun or ended, noted by the
 -- triggers below in the same transaction as the write that moved them, so
 -- the alert evaluation reads only what changed, never the whole catalogue.
+-- (The triggers test for an existing row rather than use INSERT OR IGNORE:
+-- an outer statement's conflict handling, as the VOD upsert's, overrides a
+-- trigger's own.)
 CREATE TABLE IF NOT EXISTS alert_change (
     kind    TEXT NOT NULL,
     subject TEXT NOT NULL,
@@ -274,32 +277,44 @@ CREATE TABLE IF NOT EXISTS alert_change (
 CREATE TRIGGER IF NOT EXISTS alert_vod_failure_added AFTER INSERT ON cablecast_vod
 WHEN NEW.vod_state IN ('error', 'permanentFailure') AND NEW.disabled = 0
 BEGIN
-    INSERT OR IGNORE INTO alert_change (kind, subject) VALUES ('vod_failed', NEW.id);
+    INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(NEW.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT));
 END;
 CREATE TRIGGER IF NOT EXISTS alert_vod_failure_moved AFTER UPDATE OF vod_state, disabled ON cablecast_vod
 WHEN (OLD.vod_state IN ('error', 'permanentFailure') AND OLD.disabled = 0)
     IS NOT (NEW.vod_state IN ('error', 'permanentFailure') AND NEW.disabled = 0)
 BEGIN
-    INSERT OR IGNORE INTO alert_change (kind, subject) VALUES ('vod_failed', NEW.id);
+    INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(NEW.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT));
 END;
 CREATE TRIGGER IF NOT EXISTS alert_vod_failure_removed AFTER DELETE ON cablecast_vod
 WHEN OLD.vod_state IN ('error', 'permanentFailure') AND OLD.disabled = 0
 BEGIN
-    INSERT OR IGNORE INTO alert_change (kind, subject) VALUES ('vod_failed', OLD.id);
+    INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(OLD.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'vod_failed' AND subject = CAST(OLD.id AS TEXT));
 END;
 CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_added AFTER INSERT ON transcription_result
 WHEN NEW.status = 'failed' AND NEW.removed_at IS NULL
 BEGIN
-    INSERT OR IGNORE INTO alert_change (kind, subject) VALUES ('transcription_failed', NEW.id);
+    INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(NEW.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT));
 END;
 CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_moved AFTER UPDATE OF status, removed_at ON transcription_result
 WHEN (OLD.status = 'failed' AND OLD.removed_at IS NULL)
     IS NOT (NEW.status = 'failed' AND NEW.removed_at IS NULL)
 BEGIN
-    INSERT OR IGNORE INTO alert_change (kind, subject) VALUES ('transcription_failed', NEW.id);
+    INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(NEW.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT));
 END;
 CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_removed AFTER DELETE ON transcription_result
 WHEN OLD.status = 'failed' AND OLD.removed_at IS NULL
 BEGIN
-    INSERT OR IGNORE INTO alert_change (kind, subject) VALUES ('transcription_failed', OLD.id);
+    INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(OLD.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'transcription_failed' AND subject = CAST(OLD.id AS TEXT));
 END;

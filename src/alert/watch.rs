@@ -156,6 +156,7 @@ impl AlertWatch {
                 .any(|s| s.as_deref().is_none_or(|k| k == kind))
         };
         let mut plan = Plan::default();
+        // reason: loaded (or returned early) just above.
         let firing = self.firing.as_ref().expect("loaded above");
         let open = |kind: AlertKind, subject: &str| {
             firing.get(&(kind.as_str().to_string(), subject.to_string()))
@@ -376,12 +377,18 @@ impl AlertWatch {
                 }
                 self.started |= starting;
                 // One log line per kind, however many alerts: the journal
-                // must not flood either.
+                // must not flood either. Cablecast's and the database's own
+                // troubles are logged by the monitor; the line names the
+                // alert only.
                 for (kind, alerts) in group(plan.fired.iter()) {
                     let silenced = alerts.iter().filter(|a| a.silenced).count();
+                    let what = if kind.is_per_item() {
+                        format!(": {}", wording(kind, Event::Firing, &alerts).0)
+                    } else {
+                        String::new()
+                    };
                     log::warn!(
-                        "alert {kind}: {}{}",
-                        wording(kind, Event::Firing, &alerts).0,
+                        "alert {kind} fired{what}{}",
                         if silenced > 0 {
                             format!(" ({silenced} silenced)")
                         } else {
@@ -390,10 +397,7 @@ impl AlertWatch {
                     );
                 }
                 for (kind, alerts) in group(plan.resolved.iter().map(|(a, _)| a)) {
-                    log::info!(
-                        "alert {kind} resolved: {}",
-                        wording(kind, Event::Resolved, &alerts).0
-                    );
+                    log::info!("alert {kind} resolved ({})", alerts.len());
                 }
                 let firing = self.firing.get_or_insert_with(HashMap::new);
                 for alert in plan.fired {
@@ -416,7 +420,9 @@ impl AlertWatch {
                 None
             }
             Err(e) => {
-                log::warn!(
+                // The monitor logs the database's trouble once; this would
+                // say it again every cycle.
+                log::debug!(
                     "alerts could not be recorded: {e}; they are evaluated again next cycle"
                 );
                 Some(e)
@@ -447,7 +453,7 @@ impl AlertWatch {
                 };
                 if self.commit(plan, &now, false).is_some() {
                     // Not recorded: the message goes straight from memory.
-                    log::warn!("alert database: {}", alert.title);
+                    log::warn!("alert database fired (sent from memory: it cannot be recorded)");
                     let message =
                         self.message(Event::Firing, AlertKind::Database, &[&alert], false, &now);
                     if let Some(notifier) = &self.notifier {
@@ -495,7 +501,7 @@ impl AlertWatch {
         };
         match self.store.apply_alerts(&changes, &self.keys, now) {
             Ok(_) => {
-                log::info!("alert database resolved: database writes work again");
+                log::info!("alert database resolved (1)");
                 if let Some(firing) = &mut self.firing {
                     firing.remove(&(alert.kind, alert.subject));
                 }

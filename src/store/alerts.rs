@@ -584,6 +584,18 @@ mod tests {
                 )
             })
             .expect("written");
+        // A VOD that moves again before the queue is read, through an upsert
+        // (whose conflict handling would override a trigger's OR IGNORE).
+        store
+            .write("VODs", |conn| {
+                conn.execute_batch(
+                    "INSERT INTO cablecast_vod (id, vod_state) VALUES (2, 'complete')
+                        ON CONFLICT(id) DO UPDATE SET vod_state = excluded.vod_state;
+                     INSERT INTO cablecast_vod (id, vod_state) VALUES (2, 'error')
+                        ON CONFLICT(id) DO UPDATE SET vod_state = excluded.vod_state;",
+                )
+            })
+            .expect("moved twice");
         let changes = store.failure_changes(10).expect("changes");
         let subjects: Vec<(&str, bool)> = changes
             .iter()
