@@ -548,6 +548,22 @@ fn alerts_test_sends_to_every_destination_and_says_which_failed() {
         .expect("runs");
     assert!(out.status.success(), "{}", stdout(&out));
 
+    // A redirect is not followed: the URL's secret stays with its host.
+    failing.answer_next(&[302]);
+    let out = crate::support::archivist()
+        .args(["alerts", "test"])
+        .env(
+            "ARCHIVIST_NOTIFY_URLS",
+            failing.url("discord+http", "/api/webhooks/1/s3cret-c"),
+        )
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out).trim(),
+        "FAILED     discord (127.0.0.1): HTTP 302: a redirect, which is not followed; give the final URL"
+    );
+
     // A malformed list is a configuration error naming the entry, not its text.
     let out = crate::support::archivist()
         .args(["alerts", "test"])
