@@ -263,3 +263,112 @@ BEGIN
         WHERE observed_at < strftime('%Y-%m-%dT%H:%M:%SZ', NEW.observed_at, '-400 days');
     DELETE FROM vod_event WHERE id <= NEW.id - 200000;
 END;
+
+-- Alerts (src/alert, src/store/alerts.rs). One row per alert from firing to
+-- resolved; `id` is the alert_id every message about it carries. At most one
+-- alert per (kind, subject) fires at a time; `subject` is '' for
+-- station-wide alerts, else the VOD or transcription it is about.
+CREATE TABLE IF NOT EXISTS alert (
+    id               TEXT PRIMARY KEY,
+    kind             TEXT NOT NULL,
+    subject          TEXT NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+    title            TEXT NOT NULL,
+    detail           TEXT,
+    fired_at         TEXT NOT NULL,
+    resolved_at      TEXT,
+    -- A firing message was queued (0 while a silence held it back).
+    notified         INTEGER NOT NULL DEFAULT 0,
+    silenced         INTEGER NOT NULL DEFAULT 0,
+    last_notified_at TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_alert_firing ON alert(kind, subject) WHERE state = 'firing';
+CREATE INDEX IF NOT EXISTS idx_alert_fired ON alert(fired_at);
+
+-- The outbox: one row per message, queued in the same transaction as the
+-- alert change that caused it, and one delivery row per destination.
+-- `destination` is a hash of the destination's URL, never the URL (a secret).
+CREATE TABLE IF NOT EXISTS alert_message (
+    id         INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_delivery (
+    destination     TEXT NOT NULL,
+    message_id      INTEGER NOT NULL REFERENCES alert_message(id) ON DELETE CASCADE,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    delivered_at    TEXT,
+    last_error      TEXT,
+    PRIMARY KEY (destination, message_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_delivery_pending ON alert_delivery(destination, message_id)
+    WHERE delivered_at IS NULL;
+CREATE INDEX IF NOT EXISTS idx_delivery_message ON alert_delivery(message_id);
+
+-- Silences: alerts of `kind` (NULL: every kind) fire while one lasts, are
+-- recorded and shown, and send nothing.
+CREATE TABLE IF NOT EXISTS alert_silence (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT,
+    created_at TEXT NOT NULL,
+    ends_at    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_silence_ends ON alert_silence(ends_at);
+
+-- VODs and transcriptions whose failure may have begun or ended, noted by the
+-- triggers below in the same transaction as the write that moved them, so
+-- the alert evaluation reads only what changed, never the whole catalogue.
+-- (The triggers test for an existing row rather than use INSERT OR IGNORE:
+-- an outer statement's conflict handling, as the VOD upsert's, overrides a
+-- trigger's own.)
+CREATE TABLE IF NOT EXISTS alert_change (
+    kind    TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    PRIMARY KEY (kind, subject)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS alert_vod_failure_added AFTER INSERT ON cablecast_vod
+WHEN NEW.vod_state IN ('error', 'permanentFailure') AND NEW.disabled = 0
+BEGIN
+    INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(NEW.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT));
+END;
+CREATE TRIGGER IF NOT EXISTS alert_vod_failure_moved AFTER UPDATE OF vod_state, disabled ON cablecast_vod
+WHEN (OLD.vod_state IN ('error', 'permanentFailure') AND OLD.disabled = 0)
+    IS NOT (NEW.vod_state IN ('error', 'permanentFailure') AND NEW.disabled = 0)
+BEGIN
+    INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(NEW.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT));
+END;
+CREATE TRIGGER IF NOT EXISTS alert_vod_failure_removed AFTER DELETE ON cablecast_vod
+WHEN OLD.vod_state IN ('error', 'permanentFailure') AND OLD.disabled = 0
+BEGIN
+    INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(OLD.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'vod_failed' AND subject = CAST(OLD.id AS TEXT));
+END;
+CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_added AFTER INSERT ON transcription_result
+WHEN NEW.status = 'failed' AND NEW.removed_at IS NULL
+BEGIN
+    INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(NEW.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT));
+END;
+CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_moved AFTER UPDATE OF status, removed_at ON transcription_result
+WHEN (OLD.status = 'failed' AND OLD.removed_at IS NULL)
+    IS NOT (NEW.status = 'failed' AND NEW.removed_at IS NULL)
+BEGIN
+    INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(NEW.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT));
+END;
+CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_removed AFTER DELETE ON transcription_result
+WHEN OLD.status = 'failed' AND OLD.removed_at IS NULL
+BEGIN
+    INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(OLD.id AS TEXT)
+        WHERE NOT EXISTS (SELECT 1 FROM alert_change
+            WHERE kind = 'transcription_failed' AND subject = CAST(OLD.id AS TEXT));
+END;

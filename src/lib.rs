@@ -33,6 +33,12 @@
 //!   `POST /api/transcriptions`), and linking results to shows.
 //! - `stuck`: when a VOD in flight counts as stuck (`ARCHIVIST_STUCK_AFTER`),
 //!   one threshold per in-flight state, the same on every surface.
+//! - `alert`: after each cycle, which alerts fire and resolve (Cablecast
+//!   down, VODs failed or stuck, transcriptions failed, the database), with
+//!   flap damping, grouping and silences; recorded with their messages.
+//! - `notify`: delivers those messages from the outbox to each destination
+//!   (generic JSON webhook, ntfy, Slack-compatible, Discord, Teams, SMTP),
+//!   one sender thread each, and pings the heartbeat URL.
 //! - `systemd`: readiness, status and watchdog pings to systemd, from the
 //!   `SystemdEnv` that `cli` read (uses `monitor`'s cycle report and
 //!   `store`'s errors).
@@ -51,7 +57,8 @@
 //! cli -> web -> {status, store, transcription} (and the monitor's
 //! `SyncNow` wake-up);
 //! cli -> systemd -> {monitor, store} (the cycle report and store errors);
-//! cli, monitor and cablecast -> shutdown (the stop flag).
+//! cli, monitor and cablecast -> shutdown (the stop flag);
+//! monitor -> alert -> {store, notify}; notify -> store (the outbox).
 //!
 //! # Invariants
 //!
@@ -64,6 +71,12 @@
 //!   `loadtest`'s client (load against a status server, loopback only
 //!   unless told otherwise) and the notification senders (`notify`).
 //!   `tests/tidy.rs` checks it.
+//! - An alert change and the messages it causes are written in one
+//!   transaction: a message is never lost after a crash, and an alert
+//!   already notified is not notified again as new after a restart.
+//! - Notification destinations (URLs, tokens, SMTP passwords) are secrets
+//!   like the Cablecast password: shown only as "scheme (host)", never
+//!   logged, stored or sent anywhere but their own host.
 //! - Only `store` speaks SQL (and only it names `rusqlite`); every write is one `BEGIN IMMEDIATE`
 //!   transaction (or one single statement), so nothing is ever half applied.
 //! - In a process, only the monitor thread writes VOD and show state.
@@ -88,8 +101,9 @@
 //!   them, and a write by any other process changes `PRAGMA data_version`,
 //!   which every cached read checks.
 //! - The status server never writes VOD state. Its write endpoints
-//!   (`POST /api/sync-now`, which only wakes the monitor, and
-//!   `POST /api/transcriptions`, which records a caption result) exist only
+//!   (`POST /api/sync-now`, which only wakes the monitor,
+//!   `POST /api/transcriptions`, which records a caption result, and
+//!   `POST /api/alerts/silence`) exist only
 //!   with `ARCHIVIST_ADMIN_TOKEN` set. Every GET answer is rendered once per
 //!   `data_version` (and route and query) and served from the answer cache;
 //!   `/healthz` alone is computed per request, from the cached figures and
@@ -116,6 +130,7 @@
 //!   origin only, never to another host nor from https to http. A 3xx from
 //!   Cablecast is a configuration error naming where it pointed.
 
+pub mod alert;
 pub mod bench;
 pub mod cablecast;
 pub mod cache;
@@ -128,6 +143,7 @@ pub mod loadtest;
 pub mod logging;
 pub mod memory;
 pub mod monitor;
+pub mod notify;
 pub mod shutdown;
 pub mod status;
 pub mod store;

@@ -62,7 +62,10 @@ fn a_small_run_reports_every_section_as_json() {
 
     let cycle = &report["cycle"];
     let statements = cycle["sql_statements_besides_batch_writes"].as_f64();
-    assert!(statements.expect("statements") <= 3.0, "{statements:?}");
+    // The in-flight list, the figures and the cycle's record, and the alert
+    // evaluation's three indexed reads (silences, the change queue, the
+    // stuck VODs' index).
+    assert!(statements.expect("statements") <= 6.0, "{statements:?}");
     assert!(cycle["http_calls"].as_f64() > Some(0.0));
     assert!(cycle["peak_rss_kb"].as_i64() > Some(0));
     let refresh = &report["refresh"];

@@ -17,7 +17,9 @@ use crate::support::{self, served_vods, stderr, stored_vods, Scratch};
 
 /// Makes a CA and a server certificate for localhost/127.0.0.1 with the
 /// openssl CLI. Returns (ca.pem, server chain, server key).
-fn station_pki(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+pub(crate) fn station_pki(
+    dir: &Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)

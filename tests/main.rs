@@ -4,6 +4,8 @@
 
 mod support;
 
+mod alerts;
+mod alerts_mail;
 mod bench;
 mod cablecast_truth;
 mod core_cli;

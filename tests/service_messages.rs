@@ -32,6 +32,7 @@ fn open_to_all(dir: &Path, file: &Path) {
 }
 
 #[test]
+#[ignore = "needs root (runs the binary as another user); .ci/run runs it"]
 fn a_privileged_port_says_permission_not_another_program() {
     assert_eq!(
         unsafe { libc::geteuid() },
@@ -59,6 +60,7 @@ fn a_privileged_port_says_permission_not_another_program() {
 }
 
 #[test]
+#[ignore = "needs root (a read-only bind mount); .ci/run runs it"]
 fn a_folder_the_database_cannot_be_written_in_is_named() {
     let scratch = Scratch::new();
     let view = ReadOnlyView::of(scratch.dir.path());

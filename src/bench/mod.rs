@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 pub use report::{BenchReport, CycleFigures, Figure, Machine, StationFigures, WriteFigure};
 
+use crate::alert::{AlertSettings, AlertWatch, CycleOutcome};
 use crate::cablecast::{CablecastClient, CablecastError, CablecastSettings};
 use crate::cache::Expiring;
 use crate::config::MonitorSettings;
@@ -25,7 +26,7 @@ use crate::memory;
 use crate::monitor::{Monitor, CONNECTION_CHECK_TTL};
 use crate::status::StatusBoard;
 use crate::store::bench::{StatsForm, SEPARATE_COUNT_STATEMENTS};
-use crate::store::{Access, RefreshOutcome, Store, StoreError, VodFilter};
+use crate::store::{counters, Access, RefreshOutcome, Store, StoreError, VodFilter};
 use crate::stuck::StuckAfter;
 use crate::vod::Vod;
 
@@ -292,6 +293,8 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
 
     progress("the VOD list's filters");
     let vod_list = measure_vod_list(&store, runs)?;
+    progress("alert evaluation");
+    let alerts = measure_alerts(&store, runs)?;
 
     Ok(BenchReport {
         machine: Machine::this_one(),
@@ -306,6 +309,7 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
         connection_check,
         connections,
         vod_list,
+        alerts,
         cycle,
         refresh,
         changes,
@@ -370,6 +374,44 @@ fn measure_vod_list(store: &Store, runs: usize) -> Result<Vec<Figure>, BenchErro
         median_micros(runs, || probe.data_version().map(|_| ()))?,
     ));
     Ok(figures)
+}
+
+/// Alert evaluation on the station database: after a cycle with nothing
+/// new (the steady state), and after one in which 1,000 VODs failed. Each
+/// figure's name carries the statements one evaluation ran.
+fn measure_alerts(store: &Arc<Store>, runs: usize) -> Result<Vec<Figure>, BenchError> {
+    let mut watch = AlertWatch::new(Arc::clone(store), AlertSettings::default(), None);
+    let outcome = CycleOutcome {
+        current: true,
+        catalog_complete: true,
+        ..CycleOutcome::default()
+    };
+    // The first evaluation loads the firing alerts and starts alerts on
+    // the database.
+    watch.after_cycle(&outcome);
+    let before = counters::this_thread();
+    watch.after_cycle(&outcome);
+    let statements = counters::this_thread().since(before).total();
+    let quiet = median_micros(runs, || {
+        watch.after_cycle(&outcome);
+        Ok::<(), StoreError>(())
+    })?;
+    let failed = store.fail_vods_for_bench(1_000)?;
+    let started = Instant::now();
+    let before = counters::this_thread();
+    watch.after_cycle(&outcome);
+    let burst = counters::this_thread().since(before).total();
+    let burst_us = started.elapsed().as_secs_f64() * 1e6;
+    Ok(vec![
+        Figure::micros(&format!("nothing new ({statements} statements)"), quiet),
+        Figure::micros(
+            &format!("{failed} VODs newly failed, one grouped message ({burst} statements)"),
+            Timing {
+                wall_us: burst_us,
+                cpu_us: None,
+            },
+        ),
+    ])
 }
 
 /// Median wall time of `work` in microseconds: each run repeats it until
@@ -590,7 +632,10 @@ fn measure_cycles(db: &Path, shows: usize, runs: usize) -> Result<CycleFigures, 
     .map_err(|e| BenchError::Setup(format!("starting the demo station: {e}")))?;
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
     let board = Arc::new(StatusBoard::new(Arc::clone(&store)));
-    let mut monitor = Monitor::new(monitor_settings(&demo), Arc::clone(&board));
+    // The cycle as a station runs it: alerts evaluated after each (recorded,
+    // with no destination to send to).
+    let alerts = AlertWatch::new(Arc::clone(&store), AlertSettings::default(), None);
+    let mut monitor = Monitor::new(monitor_settings(&demo), Arc::clone(&board)).with_alerts(alerts);
     let first = monitor.cycle();
     if let Some(e) = first.cablecast_error {
         return Err(BenchError::Cablecast(e));

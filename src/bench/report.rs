@@ -168,6 +168,8 @@ pub struct BenchReport {
     /// The VOD list staff filter (one page of 50 and its count), built
     /// uncached, and what a cached answer costs instead.
     pub vod_list: Vec<Figure>,
+    /// Alert evaluation after a cycle, on the station database.
+    pub alerts: Vec<Figure>,
     pub cycle: CycleFigures,
     pub refresh: RefreshFigures,
     pub changes: ChangesFigures,
@@ -231,6 +233,11 @@ impl BenchReport {
             &mut out,
             "The VOD list (a page of 50 and its count; answers are then cached per data version)",
             &self.vod_list,
+        );
+        section(
+            &mut out,
+            "Alert evaluation after a cycle (statements counted)",
+            &self.alerts,
         );
         let c = &self.cycle;
         let _ = writeln!(

@@ -26,6 +26,7 @@
 //!   named `"group action"`, as `"transcriptions scan"`), an `Action`
 //!   variant, an arm in `parse` and one in [`execute`].
 
+mod alerts;
 mod measure;
 mod parse;
 mod service;
@@ -50,8 +51,8 @@ use crate::stuck::StuckAfter;
 use crate::transcription::{LinkError, RecordError, ScanError};
 
 pub use parse::{
-    parse, Action, Command, ExportRequest, Service, TranscriptionList, TranscriptionsAction,
-    VodList,
+    parse, Action, AlertsAction, Command, ExportRequest, Service, TranscriptionList,
+    TranscriptionsAction, VodList,
 };
 
 /// How a command failed, and so which exit code it gets.
@@ -281,6 +282,10 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
         Action::Transcriptions(action) => {
             logging::init(log_level);
             transcriptions::run_transcriptions(&db, action)
+        }
+        Action::Alerts(action) => {
+            logging::init(log_level);
+            alerts::run(&db, action)
         }
     }
 }

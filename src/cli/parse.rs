@@ -15,6 +15,7 @@ use log::LevelFilter;
 
 use super::spec::{self, CommandSpec, Given};
 use super::{CliError, Env};
+use crate::alert::{AlertKind, AlertSettings};
 use crate::bench::BenchSettings;
 use crate::cablecast::{CablecastSettings, Credentials};
 use crate::clock::StationZone;
@@ -92,6 +93,20 @@ pub enum Action {
         json: bool,
     },
     Transcriptions(TranscriptionsAction),
+    Alerts(AlertsAction),
+}
+
+/// `archivist alerts ...`.
+#[derive(Debug)]
+pub enum AlertsAction {
+    List {
+        json: bool,
+    },
+    Silence {
+        length: Duration,
+        kind: Option<AlertKind>,
+    },
+    Test(Box<AlertSettings>),
 }
 
 /// What the long-running monitor needs.
@@ -103,6 +118,8 @@ pub struct Service {
     pub stuck_after: StuckAfter,
     /// Links from the status page into Cablecast.
     pub cablecast_links: Option<CablecastLinks>,
+    /// Where alerts go and when they fire.
+    pub alerts: AlertSettings,
 }
 
 /// The VOD lists `status` prints.
@@ -289,6 +306,36 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
                 json: given.switch("json"),
             }
         }
+        "alerts list" => Action::Alerts(AlertsAction::List {
+            json: given.switch("json"),
+        }),
+        "alerts silence" => {
+            no_operands(&given)?;
+            let (setting, text) = given.setting("for").ok_or_else(|| {
+                CliError::Usage("alerts silence needs --for, e.g. --for 2h".into())
+            })?;
+            let length = stuck::parse_duration(&text)
+                .map_err(|reason| CliError::Usage(format!("{setting}: {reason}")))?;
+            let kind = match given.value("kind") {
+                Some(name) => Some(AlertKind::parse(&name).ok_or_else(|| {
+                    let known: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
+                    CliError::Usage(format!(
+                        "{name:?} is not an alert kind ({})",
+                        known.join(", ")
+                    ))
+                })?),
+                None => None,
+            };
+            Action::Alerts(AlertsAction::Silence { length, kind })
+        }
+        "alerts test" => {
+            no_operands(&given)?;
+            let stuck_after = stuck_after(&given)?;
+            Action::Alerts(AlertsAction::Test(Box::new(AlertSettings::from_env(
+                &env,
+                stuck_after,
+            )?)))
+        }
         name => Action::Transcriptions(transcriptions(name, &given)?),
     };
     Ok(command)
@@ -424,9 +471,17 @@ fn service(given: &Given, env: &Env, api_url: Option<String>) -> Result<Service,
     } else {
         cablecast_links(given, Some(&settings.cablecast.api_url))?
     };
+    let stuck_after = stuck_after(given)?;
+    // The demo's alerts would be about its own station: none are sent.
+    let alerts = if given.spec().name == "demo" {
+        AlertSettings::default()
+    } else {
+        AlertSettings::from_env(env, stuck_after)?
+    };
     Ok(Service {
-        stuck_after: stuck_after(given)?,
+        stuck_after,
         cablecast_links,
+        alerts,
         settings,
         admin_token: admin_token(given)?,
         systemd: SystemdEnv {

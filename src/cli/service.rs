@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{CliError, Service};
+use super::{alerts, CliError, Service};
 use crate::config::ConfigError;
 use crate::demo::{DemoStation, StationOptions};
 use crate::monitor::Monitor;
@@ -151,6 +151,7 @@ pub(super) fn run_monitor(
         systemd,
         stuck_after,
         cablecast_links,
+        alerts: alert_settings,
     } = service;
     listen_for_stop()?;
     // Held for the whole run, so `restore` can tell the service is running.
@@ -172,6 +173,8 @@ pub(super) fn run_monitor(
         // what the page reads.
         log::error!("{damage}");
         service.read_only(&damage);
+        // Nothing can be recorded: the alert goes out from memory.
+        let _notifier = alerts::database_damaged(&alert_settings, &damage.to_string());
         let board = Arc::new(StatusBoard::new(store).with_stuck_after(thresholds));
         let server = start_status_server(web, board, None)?;
         on_listening(server.addr());
@@ -198,6 +201,9 @@ pub(super) fn run_monitor(
         );
     }
     let mut monitor = Monitor::new(settings, Arc::clone(&board));
+    if !single_run {
+        monitor = monitor.with_alerts(alerts::watch(Arc::clone(board.store()), alert_settings));
+    }
     if single_run {
         let report = monitor.cycle();
         if report.stopped {

@@ -204,6 +204,46 @@ const STUCK: &[Opt] = &[var(
     "When a VOD in flight counts as stuck: 6h (every state) or per state, e.g. queued=2h,processing=6h,partial=6h,waiting=24h,unknown=6h (the defaults)",
 )];
 
+/// Where alerts go and when they fire (`alert::settings`).
+const ALERTING: &[Opt] = &[
+    var(
+        "ARCHIVIST_NOTIFY_URLS",
+        "Where alerts go, separated by spaces or commas: https://... (generic JSON), ntfy://host/topic, slack://host/path, discord://host/path, teams://host/path, smtp://user:pass@host:587/?to=a@b&from=c@d, smtps://... (secrets: never shown)",
+    ),
+    var(
+        "ARCHIVIST_HEARTBEAT_URL",
+        "Pinged after each cycle (URL/fail when it failed), e.g. a Healthchecks check",
+    ),
+    var(
+        "ARCHIVIST_STATION_NAME",
+        "Names the station in every message [default Archivist]",
+    ),
+    var(
+        "ARCHIVIST_PUBLIC_URL",
+        "The status page's address, linked from every message",
+    ),
+    var(
+        "ARCHIVIST_ALERTS_OFF",
+        "Kinds never raised, e.g. vod_stuck,transcription_failed",
+    ),
+    var(
+        "ARCHIVIST_ALERT_FIRE_AFTER",
+        "Failing cycles before cablecast_down or database fires [default 2]",
+    ),
+    var(
+        "ARCHIVIST_ALERT_RESOLVE_AFTER",
+        "Good cycles before they resolve [default 1]",
+    ),
+    var(
+        "ARCHIVIST_ALERT_REMINDER",
+        "Repeat a firing alert this often, e.g. 4h [default off]",
+    ),
+    var(
+        "ARCHIVIST_ALERT_RESOLVED",
+        "on|off: send resolved messages [default on]",
+    ),
+];
+
 /// Links from the status page into Cablecast.
 const WEB_URL: Opt = var(
     "CABLECAST_WEB_URL",
@@ -222,7 +262,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "monitor",
         operands: "",
         about: "Poll Cablecast every --interval and keep the database current",
-        opts: &[CYCLE, ADMIN, CABLECAST, &[WEB_URL], STUCK, SYSTEMD],
+        opts: &[CYCLE, ADMIN, CABLECAST, &[WEB_URL], STUCK, ALERTING, SYSTEMD],
     },
     CommandSpec {
         name: "status",
@@ -342,6 +382,27 @@ pub const COMMANDS: &[CommandSpec] = &[
             flag("show", "CABLECAST_ID", "", "", "The show to link by hand"),
             flag("video", "V", "", "", "The video whose results to link"),
         ]],
+    },
+    CommandSpec {
+        name: "alerts list",
+        operands: "",
+        about: "Firing alerts, silences and recent alerts",
+        opts: &[&[JSON]],
+    },
+    CommandSpec {
+        name: "alerts silence",
+        operands: "",
+        about: "Record alerts but send nothing for a while (planned maintenance)",
+        opts: &[&[
+            flag("for", "DURATION", "", "", "How long, e.g. 2h (required)"),
+            flag("kind", "KIND", "", "", "Only this kind of alert [default every kind]"),
+        ]],
+    },
+    CommandSpec {
+        name: "alerts test",
+        operands: "",
+        about: "Send a test message to every destination; exit 0 only if all got it",
+        opts: &[ALERTING, STUCK],
     },
     CommandSpec {
         name: "transcriptions list",

@@ -25,6 +25,7 @@ pub use catalog::CatalogSummary;
 pub use changes::ChangesSummary;
 pub use refresh::RefreshSummary;
 
+use crate::alert::{AlertWatch, CycleOutcome};
 use crate::cablecast::{CablecastClient, CablecastError};
 use crate::cache::{self, Expiring};
 use crate::clock;
@@ -129,6 +130,8 @@ pub struct Monitor {
     /// The database failure last logged, so a full disk or a read-only file
     /// is said once, not every cycle.
     database_trouble: Option<String>,
+    /// Evaluated after each cycle, when alerts are set up.
+    alerts: Option<AlertWatch>,
 }
 
 impl Monitor {
@@ -143,7 +146,14 @@ impl Monitor {
             last_changes: None,
             health: Health::Unknown,
             database_trouble: None,
+            alerts: None,
         }
+    }
+
+    /// Evaluates `alerts` after every cycle (counted in the cycle's figures).
+    pub fn with_alerts(mut self, alerts: AlertWatch) -> Monitor {
+        self.alerts = Some(alerts);
+        self
     }
 
     fn store(&self) -> &Store {
@@ -292,6 +302,14 @@ impl Monitor {
         phases.push(("stats", phase.elapsed()));
 
         self.note_health(&report);
+        if let Some(alerts) = &mut self.alerts {
+            alerts.after_cycle(&CycleOutcome {
+                cablecast_error: report.cablecast_error.as_ref().map(|e| e.to_string()),
+                store_error: report.store_error.as_ref().map(|e| e.to_string()),
+                current: report.is_current(),
+                catalog_complete: report.catalog.is_some_and(|c| c.complete),
+            });
+        }
         let statements = counters::this_thread().since(statements_before);
         let cache_counts = cache::counters();
         let queries = counters::totals();

@@ -157,6 +157,18 @@ const FIRST_SHOW_ID: i64 = 800;
 const FIRST_VOD_ID: i64 = 1200;
 
 impl Store {
+    /// Moves `n` complete VODs to `error`, as one cycle's worth of
+    /// failures for the alert bench; returns how many moved.
+    pub fn fail_vods_for_bench(&self, n: usize) -> Result<usize, StoreError> {
+        self.write("failing VODs for the bench", |conn| {
+            conn.execute(
+                "UPDATE cablecast_vod SET vod_state = 'error', error_message = 'bench'
+                     WHERE id IN (SELECT id FROM cablecast_vod WHERE vod_state = 'complete' LIMIT ?1)",
+                [n as i64],
+            )
+        })
+    }
+
     /// Fills an empty database with `vods` VODs, about one show per 1.1 VODs
     /// and one transcription per two shows, in one transaction.
     pub fn fill_station(&self, vods: u64, seed: u64) -> Result<StationSize, StoreError> {

@@ -12,6 +12,7 @@
 //! What this module is not: it does not decide what to write (the monitor
 //! does) and it does not cache (see `cache` and `status`).
 
+pub mod alerts;
 mod backup;
 pub mod bench;
 mod catalog;

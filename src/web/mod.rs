@@ -11,6 +11,8 @@
 //! - `vod_pages`, `links`: the VOD list (filters, paging, CSV), one VOD
 //!   with its history, one show, and the links into Cablecast.
 //! - `metrics`, `badge`, `query`, `admin`, `reply`: one small concern each.
+//! - `alerts`: `/api/alerts`, the silence endpoint, `/health/cablecast`,
+//!   `/health/publishing`, the alert metrics and the page's alert section.
 //!
 //! What this module is not: it never writes VOD state. Its write endpoints
 //! (`POST /api/sync-now`, which asks the monitor to run a cycle, and
@@ -18,6 +20,7 @@
 //! when an admin token is configured, and check it with `admin::authorize`.
 
 mod admin;
+mod alerts;
 mod badge;
 mod chart;
 mod facts;

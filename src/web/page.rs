@@ -38,6 +38,7 @@ pub struct Overview {
     pub now: i64,
     /// When a VOD in flight is highlighted as stuck.
     pub stuck_after: StuckAfter,
+    pub alerts: super::alerts::AlertsView,
 }
 
 pub(super) const STYLE: &str = r#"
@@ -113,6 +114,7 @@ pub fn render(overview: &Overview) -> String {
     }
     banners(&mut html, report);
     html.push_str("<main>");
+    super::alerts::section(&mut html, &overview.alerts);
     sync_section(&mut html, report);
     stuck_section(&mut html, report, now);
     states_section(&mut html, report);

@@ -11,6 +11,7 @@ use serde::Serialize;
 use tiny_http::{Method, Request};
 
 use super::admin::{self, AdminToken};
+use super::alerts::{self, AlertsView};
 use super::facts::{Facts, FACTS_TTL};
 use super::links::CablecastLinks;
 use super::page::{self, Overview};
@@ -18,6 +19,7 @@ use super::query::Query;
 use super::reply::{self, Body, Reply};
 use super::vod_pages::{self, ApiVod, ShowView, VodView};
 use super::WebError;
+use crate::alert::{CABLECAST_KINDS, PUBLISHING_KINDS};
 use crate::cache::{Key, Weigh};
 use crate::clock;
 use crate::monitor::SyncNow;
@@ -71,6 +73,13 @@ const VOD_LIST: Route = Route {
     params: &["state", "stuck", "q", "from", "to", "page"],
     ttl: PAGE_TTL,
     render: Site::vod_list,
+};
+/// Silences end with the clock, so the alerts answer is short-lived.
+const ALERTS: Route = Route {
+    key: "/api/alerts",
+    params: &[],
+    ttl: PAGE_TTL,
+    render: Site::alerts,
 };
 const HISTORY: Route = Route {
     key: "/api/history",
@@ -191,6 +200,22 @@ impl Site {
             "/badge.svg" => read_only(Site::badge),
             "/api/sync-now" => self.sync_now(request),
             "/api/transcriptions" => self.add_transcription(request),
+            "/api/alerts" => cached(&ALERTS),
+            "/api/alerts/silence" => self.silence_alerts(request),
+            "/health/cablecast" => read_only(|site, _| {
+                Ok(alerts::health(
+                    site.board.store(),
+                    &CABLECAST_KINDS,
+                    "Cablecast is reachable",
+                ))
+            }),
+            "/health/publishing" => read_only(|site, _| {
+                Ok(alerts::health(
+                    site.board.store(),
+                    &PUBLISHING_KINDS,
+                    "no VOD failed or stuck",
+                ))
+            }),
             _ => Err(WebError::NotFound),
         }
     }
@@ -234,7 +259,18 @@ impl Site {
     }
 
     fn metrics(&self, _: &Query) -> Result<Reply, WebError> {
-        Ok(Reply::shared(reply::PROMETHEUS, &self.facts()?.metrics))
+        let alert_metrics = self.answer_once(Key::new("/metrics#alerts", ""), FACTS_TTL, || {
+            let text = alerts::metrics(self.board.store())?;
+            Ok(Rendered::new(reply::PROMETHEUS, text.into_bytes()))
+        })?;
+        let mut body = self.facts()?.metrics.to_vec();
+        body.extend_from_slice(&alert_metrics.body);
+        Ok(Reply::new(200, reply::PROMETHEUS, Body::Owned(body)))
+    }
+
+    /// `GET /api/alerts`: firing alerts, active silences, recent history.
+    fn alerts(&self, _: &Query) -> Result<Rendered, WebError> {
+        Ok(Rendered::new(reply::JSON, alerts::api(self.board.store())?))
     }
 
     fn badge(&self, _: &Query) -> Result<Reply, WebError> {
@@ -291,6 +327,7 @@ impl Site {
                 .collect::<Result<_, _>>()?,
             now: clock::unix_now(),
             stuck_after: *self.board.stuck_after(),
+            alerts: AlertsView::read(store)?,
         };
         Ok(Rendered::new(
             reply::HTML,
@@ -488,6 +525,16 @@ impl Site {
 }
 
 impl Site {
+    /// `POST /api/alerts/silence`: JSON `{"for": "2h", "kind"?: "vod_failed"}`.
+    fn silence_alerts(&self, request: &mut Request) -> Result<Reply, WebError> {
+        admin::authorize(self.admin_token.as_ref(), header(request, "Authorization"))?;
+        if *request.method() != Method::Post {
+            return Err(WebError::MethodNotAllowed("POST"));
+        }
+        let body = read_body(request)?;
+        alerts::silence(self.board.store(), &body)
+    }
+
     /// `POST /api/transcriptions`: a transcription job reports a result
     /// (JSON `{"video", "output"?, "status"?, "error"?}`, absolute paths);
     /// the same validation and storage as `archivist transcriptions add`.

@@ -6,6 +6,7 @@ pub mod child;
 pub mod http;
 pub mod mounts;
 pub mod raw;
+pub mod receiver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,122 @@
+//! Alerts: what counts as publishing being broken, when it is fixed, and
+//! the settings that tune both.
+//!
+//! [`AlertWatch`] runs after each monitoring cycle on the monitor thread. It
+//! decides which alerts fire and resolve, records them and queues their
+//! messages in one transaction (`store::alerts`), and wakes the senders
+//! (`notify`). It reads only what changed: the change queue the schema's
+//! triggers fill when a VOD or a transcription starts or stops failing, the
+//! stuck VODs from their index, and the cycle's own report.
+//!
+//! What this module is not: it does no network IO (`notify` does) and no
+//! SQL (`store` does).
+
+mod settings;
+mod watch;
+
+pub use settings::{AlertSettings, SETTINGS_HELP};
+pub use watch::{damaged_database_notification, test_notification, AlertWatch, CycleOutcome};
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::clock;
+use crate::store::{Store, StoreError};
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertKind {
+    /// Cablecast unreachable, refusing the login or answering garbage.
+    CablecastDown,
+    /// A VOD in `error` or `permanentFailure`.
+    VodFailed,
+    /// A VOD longer in one in-flight state than its stuck threshold.
+    VodStuck,
+    /// A transcription job reported `failed`.
+    TranscriptionFailed,
+    /// The database cannot be written.
+    Database,
+    /// `archivist alerts test`.
+    Test,
+}
+
+impl AlertKind {
+    /// Every kind that fires on its own (not `test`).
+    pub const ALL: [AlertKind; 5] = [
+        AlertKind::CablecastDown,
+        AlertKind::VodFailed,
+        AlertKind::VodStuck,
+        AlertKind::TranscriptionFailed,
+        AlertKind::Database,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::CablecastDown => "cablecast_down",
+            AlertKind::VodFailed => "vod_failed",
+            AlertKind::VodStuck => "vod_stuck",
+            AlertKind::TranscriptionFailed => "transcription_failed",
+            AlertKind::Database => "database",
+            AlertKind::Test => "test",
+        }
+    }
+
+    /// A kind by name (not `test`).
+    pub fn parse(text: &str) -> Option<AlertKind> {
+        AlertKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text.trim())
+    }
+
+    /// Alerts about one VOD or job, grouped into one message per cycle.
+    fn is_per_item(self) -> bool {
+        matches!(
+            self,
+            AlertKind::VodFailed | AlertKind::VodStuck | AlertKind::TranscriptionFailed
+        )
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kinds a status endpoint answers 503 for.
+pub const CABLECAST_KINDS: [&str; 1] = ["cablecast_down"];
+pub const PUBLISHING_KINDS: [&str; 2] = ["vod_failed", "vod_stuck"];
+
+/// The machine's hostname, for "which box sent this".
+pub fn hostname() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most
+    // that many bytes.
+    let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+    if rc != 0 {
+        return "unknown host".into();
+    }
+    let end = buffer.iter().position(|b| *b == 0).unwrap_or(buffer.len());
+    String::from_utf8_lossy(&buffer[..end]).into_owned()
+}
+
+/// Adds a silence from now for `length` (of one kind, or of every kind);
+/// returns the sentence saying so. The CLI and the API share it.
+pub fn silence(
+    store: &Store,
+    kind: Option<AlertKind>,
+    length: Duration,
+) -> Result<String, StoreError> {
+    let now = clock::unix_now();
+    let ends_at = clock::format_unix(now + length.as_secs() as i64);
+    store.add_silence(
+        kind.map(AlertKind::as_str),
+        &clock::format_unix(now),
+        &ends_at,
+    )?;
+    Ok(format!(
+        "silenced {} until {ends_at} ({}); alerts are still recorded and shown",
+        kind.map_or("every alert".to_string(), |k| k.as_str().to_string()),
+        crate::stuck::format_duration(length)
+    ))
+}

@@ -1,0 +1,689 @@
+//! Alerts, their outbox and silences: the rows behind `src/alert` and
+//! `src/notify`.
+//!
+//! An alert change and the messages it causes are written in one
+//! transaction ([`Store::apply_alerts`]), so a message is never lost nor
+//! queued for a change that did not happen. Each message gets one delivery
+//! row per destination; a destination's sender takes its oldest pending
+//! delivery ([`Store::next_delivery`]) and marks it delivered or retried.
+//! At most [`MAX_PENDING_PER_DESTINATION`] deliveries wait per destination.
+//!
+//! Every statement here reads an index: the firing alerts (a partial index),
+//! the change queue the triggers in schema.sql fill, the pending deliveries
+//! (a partial index) and the silences by end time. None reads the VODs
+//! beyond the few the change queue names.
+
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::stuck::{cutoffs, stuck_where};
+use super::{Store, StoreError};
+use crate::stuck::StuckAfter;
+
+/// Messages that may wait for one destination. A destination down for days
+/// at one message a minute stays under it; past it, the oldest waiting
+/// messages are dropped (and counted) so the file stays bounded.
+pub const MAX_PENDING_PER_DESTINATION: i64 = 1_000;
+
+/// Delivered messages kept for the record (the newest ones).
+const DELIVERED_KEPT: i64 = 2_000;
+
+/// Resolved alerts and ended silences are kept this long, then pruned.
+const HISTORY_DAYS: i64 = 90;
+
+/// One alert as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertRow {
+    pub alert_id: String,
+    pub kind: String,
+    pub subject: String,
+    pub state: String,
+    pub title: String,
+    pub detail: Option<String>,
+    pub fired_at: String,
+    pub resolved_at: Option<String>,
+    pub notified: bool,
+    pub silenced: bool,
+    pub last_notified_at: Option<String>,
+}
+
+const ALERT_COLUMNS: &str = "id, kind, subject, state, title, detail, fired_at, resolved_at, \
+     notified, silenced, last_notified_at";
+
+fn alert_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
+    Ok(AlertRow {
+        alert_id: row.get(0)?,
+        kind: row.get(1)?,
+        subject: row.get(2)?,
+        state: row.get(3)?,
+        title: row.get(4)?,
+        detail: row.get(5)?,
+        fired_at: row.get(6)?,
+        resolved_at: row.get(7)?,
+        notified: row.get(8)?,
+        silenced: row.get(9)?,
+        last_notified_at: row.get(10)?,
+    })
+}
+
+/// A VOD or transcription whose failure may have begun or ended, with what
+/// the alert needs to say about it. `failing` is its state now (false when
+/// it is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureChange {
+    pub kind: String,
+    pub subject: String,
+    pub failing: bool,
+    /// The show's title (a VOD's), or the video path (a transcription's).
+    pub title: Option<String>,
+    /// Cablecast's `errorMessage`, or the job's error.
+    pub error: Option<String>,
+    /// The VOD's state as Cablecast sent it.
+    pub state: Option<String>,
+}
+
+/// A stuck VOD as the alert evaluation sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StuckVod {
+    pub id: i64,
+    pub state: String,
+    pub since: Option<String>,
+}
+
+/// What one evaluation changes, written in one transaction.
+#[derive(Debug, Default, Clone)]
+pub struct AlertChanges {
+    /// New firing alerts (`state` 'firing').
+    pub fired: Vec<AlertRow>,
+    /// Alerts that resolved: id and when.
+    pub resolved: Vec<(String, String)>,
+    /// Firing alerts now notified (a silence ended, or a reminder): id and when.
+    pub notified: Vec<(String, String)>,
+    /// Change-queue entries handled: (kind, subject).
+    pub handled: Vec<(String, String)>,
+    /// Message bodies to queue, each for every destination.
+    pub messages: Vec<String>,
+    /// Marks the database as one alerts have started on.
+    pub start: bool,
+}
+
+impl AlertChanges {
+    pub fn is_empty(&self) -> bool {
+        self.fired.is_empty()
+            && self.resolved.is_empty()
+            && self.notified.is_empty()
+            && self.handled.is_empty()
+            && self.messages.is_empty()
+            && !self.start
+    }
+}
+
+/// A message waiting for one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDelivery {
+    pub message_id: i64,
+    pub body: String,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+}
+
+/// A silence as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Silence {
+    pub id: i64,
+    /// `None`: every kind.
+    pub kind: Option<String>,
+    pub created_at: String,
+    pub ends_at: String,
+}
+
+/// The figures `/metrics` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFigures {
+    /// Firing alerts per kind.
+    pub firing: Vec<(String, i64)>,
+    /// Delivery attempts that failed, ever.
+    pub failed_deliveries: i64,
+    /// Messages dropped because a destination's queue was full, ever.
+    pub dropped_messages: i64,
+    /// Deliveries waiting.
+    pub pending_deliveries: i64,
+}
+
+/// `archivist_meta` key: alerts have started on this database.
+const STARTED_KEY: &str = "alerts_started";
+const FAILED_DELIVERIES_KEY: &str = "notify_failed_deliveries";
+const DROPPED_MESSAGES_KEY: &str = "notify_dropped_messages";
+
+fn add_to_meta(conn: &Connection, key: &str, n: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO archivist_meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
+    )?
+    .execute(params![key, n])?;
+    Ok(())
+}
+
+fn meta_number(conn: &Connection, key: &str) -> rusqlite::Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM archivist_meta WHERE key = ?1")?
+        .query_row([key], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+impl Store {
+    /// Every firing alert.
+    pub fn firing_alerts(&self) -> Result<Vec<AlertRow>, StoreError> {
+        self.read("reading firing alerts", firing_alerts)
+    }
+
+    /// The newest `limit` alerts, firing or resolved, newest first.
+    pub fn recent_alerts(&self, limit: usize) -> Result<Vec<AlertRow>, StoreError> {
+        self.read("reading recent alerts", |conn| {
+            let mut select = conn.prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alert ORDER BY fired_at DESC, id DESC LIMIT ?1"
+            ))?;
+            let rows = select.query_map([limit as i64], alert_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Up to `limit` stuck VODs, longest stuck first, read from
+    /// `idx_vod_state_since` alone (it covers the id, state and time), so
+    /// even thousands of stuck VODs cost no table reads.
+    pub fn stuck_vods(
+        &self,
+        thresholds: &StuckAfter,
+        now_unix: i64,
+        limit: usize,
+    ) -> Result<Vec<StuckVod>, StoreError> {
+        let sql = format!(
+            "SELECT v.id, v.vod_state, v.state_changed_at FROM cablecast_vod v {}
+             ORDER BY v.state_changed_at, v.id LIMIT {limit}",
+            stuck_where()
+        );
+        let cutoffs = cutoffs(thresholds, now_unix);
+        self.read("listing stuck VODs for alerts", |conn| {
+            let mut select = conn.prepare_cached(&sql)?;
+            let rows = select.query_map(params_from_iter(&cutoffs), |row| {
+                Ok(StuckVod {
+                    id: row.get(0)?,
+                    state: row.get(1)?,
+                    since: row.get(2)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// The show titles of these VODs (public title first), by VOD id.
+    pub fn vod_titles(&self, ids: &[i64]) -> Result<Vec<(i64, Option<String>)>, StoreError> {
+        self.read("reading VOD titles", |conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT v.id, coalesce(s.cg_title, s.title) FROM cablecast_vod v
+                 LEFT JOIN cablecast_show s ON s.id = v.show_id WHERE v.id = ?1",
+            )?;
+            ids.iter()
+                .filter_map(|id| {
+                    select
+                        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()
+                        .transpose()
+                })
+                .collect()
+        })
+    }
+
+    /// Whether alerts have started on this database (see `alert`).
+    pub fn alerts_started(&self) -> Result<bool, StoreError> {
+        self.read("reading whether alerts started", |conn| {
+            conn.prepare_cached("SELECT 1 FROM archivist_meta WHERE key = ?1")?
+                .query_row([STARTED_KEY], |_| Ok(()))
+                .optional()
+                .map(|found| found.is_some())
+        })
+    }
+
+    /// Up to `limit` entries of the change queue, with the VOD's or the
+    /// transcription's state now.
+    pub fn failure_changes(&self, limit: usize) -> Result<Vec<FailureChange>, StoreError> {
+        self.read("reading failures that began or ended", |conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT c.kind, c.subject,
+                    CASE c.kind
+                        WHEN 'vod_failed' THEN v.vod_state IN ('error', 'permanentFailure')
+                            AND v.disabled = 0
+                        ELSE t.status = 'failed' AND t.removed_at IS NULL END,
+                    CASE c.kind WHEN 'vod_failed' THEN coalesce(s.cg_title, s.title)
+                        ELSE t.video_path END,
+                    CASE c.kind WHEN 'vod_failed' THEN v.error_message ELSE t.error END,
+                    v.vod_state
+                 FROM alert_change c
+                 LEFT JOIN cablecast_vod v
+                    ON c.kind = 'vod_failed' AND v.id = CAST(c.subject AS INTEGER)
+                 LEFT JOIN cablecast_show s ON s.id = v.show_id
+                 LEFT JOIN transcription_result t
+                    ON c.kind = 'transcription_failed' AND t.id = c.subject
+                 ORDER BY c.kind, c.subject LIMIT ?1",
+            )?;
+            let rows = select.query_map([limit as i64], |row| {
+                Ok(FailureChange {
+                    kind: row.get(0)?,
+                    subject: row.get(1)?,
+                    failing: row.get::<_, Option<bool>>(2)?.unwrap_or(false),
+                    title: row.get(3)?,
+                    error: row.get(4)?,
+                    state: row.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Writes one evaluation's alert changes and queues its messages for
+    /// every destination in `destinations`, in one transaction. Returns how
+    /// many waiting messages were dropped to keep each queue bounded.
+    pub fn apply_alerts(
+        &self,
+        changes: &AlertChanges,
+        destinations: &[String],
+        now: &str,
+    ) -> Result<i64, StoreError> {
+        self.write("recording alerts", |conn| {
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO alert (id, kind, subject, state, title, detail, fired_at,
+                    resolved_at, notified, silenced, last_notified_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for a in &changes.fired {
+                insert.execute(params![
+                    a.alert_id,
+                    a.kind,
+                    a.subject,
+                    a.state,
+                    a.title,
+                    a.detail,
+                    a.fired_at,
+                    a.resolved_at,
+                    a.notified,
+                    a.silenced,
+                    a.last_notified_at
+                ])?;
+            }
+            let mut resolve = conn.prepare_cached(
+                "UPDATE alert SET state = 'resolved', resolved_at = ?2 WHERE id = ?1",
+            )?;
+            for (id, at) in &changes.resolved {
+                resolve.execute(params![id, at])?;
+            }
+            let mut notified = conn.prepare_cached(
+                "UPDATE alert SET notified = 1, last_notified_at = ?2 WHERE id = ?1",
+            )?;
+            for (id, at) in &changes.notified {
+                notified.execute(params![id, at])?;
+            }
+            let mut handled =
+                conn.prepare_cached("DELETE FROM alert_change WHERE kind = ?1 AND subject = ?2")?;
+            for (kind, subject) in &changes.handled {
+                handled.execute(params![kind, subject])?;
+            }
+            if !changes.resolved.is_empty() {
+                // History stays bounded: old resolved alerts and silences go.
+                let cut = format!("-{HISTORY_DAYS} days");
+                conn.prepare_cached(
+                    "DELETE FROM alert WHERE fired_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, ?2)
+                        AND state = 'resolved'",
+                )?
+                .execute(params![now, cut])?;
+                conn.prepare_cached(
+                    "DELETE FROM alert_silence
+                        WHERE ends_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, ?2)",
+                )?
+                .execute(params![now, cut])?;
+            }
+            if changes.start {
+                // What the first complete catalogue pass found is known, not
+                // news: the whole queue goes, however long.
+                conn.prepare_cached("DELETE FROM alert_change")?
+                    .execute([])?;
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO archivist_meta (key, value) VALUES (?1, ?2)",
+                )?
+                .execute(params![STARTED_KEY, now])?;
+            }
+            let mut dropped = 0;
+            if !changes.messages.is_empty() && !destinations.is_empty() {
+                let mut message = conn.prepare_cached(
+                    "INSERT INTO alert_message (created_at, body) VALUES (?1, ?2)",
+                )?;
+                let mut delivery = conn.prepare_cached(
+                    "INSERT INTO alert_delivery (destination, message_id, next_attempt_at)
+                     VALUES (?1, ?2, ?3)",
+                )?;
+                for body in &changes.messages {
+                    message.execute(params![now, body])?;
+                    let id = conn.last_insert_rowid();
+                    for destination in destinations {
+                        delivery.execute(params![destination, id, now])?;
+                    }
+                }
+                for destination in destinations {
+                    dropped += conn
+                        .prepare_cached(
+                            "DELETE FROM alert_delivery WHERE destination = ?1
+                                AND delivered_at IS NULL AND message_id <= (
+                                SELECT message_id FROM alert_delivery
+                                WHERE destination = ?1 AND delivered_at IS NULL
+                                ORDER BY message_id DESC LIMIT 1 OFFSET ?2)",
+                        )?
+                        .execute(params![destination, MAX_PENDING_PER_DESTINATION])?
+                        as i64;
+                }
+                if dropped > 0 {
+                    add_to_meta(conn, DROPPED_MESSAGES_KEY, dropped)?;
+                }
+                // Old messages every destination has done with go.
+                conn.prepare_cached(
+                    "DELETE FROM alert_message WHERE id <= (SELECT max(id) FROM alert_message) - ?1
+                        AND NOT EXISTS (SELECT 1 FROM alert_delivery d
+                            WHERE d.message_id = alert_message.id AND d.delivered_at IS NULL)",
+                )?
+                .execute([DELIVERED_KEPT])?;
+            }
+            Ok(dropped)
+        })
+    }
+
+    /// The oldest message waiting for `destination`, due or not.
+    pub fn next_delivery(&self, destination: &str) -> Result<Option<PendingDelivery>, StoreError> {
+        self.read("reading the next message to deliver", |conn| {
+            conn.prepare_cached(
+                "SELECT d.message_id, m.body, d.attempts, d.next_attempt_at
+                 FROM alert_delivery d INDEXED BY idx_delivery_pending
+                 JOIN alert_message m ON m.id = d.message_id
+                 WHERE d.destination = ?1 AND d.delivered_at IS NULL
+                 ORDER BY d.message_id LIMIT 1",
+            )?
+            .query_row([destination], |row| {
+                Ok(PendingDelivery {
+                    message_id: row.get(0)?,
+                    body: row.get(1)?,
+                    attempts: row.get(2)?,
+                    next_attempt_at: row.get(3)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    /// Marks a delivery done.
+    pub fn delivered(
+        &self,
+        destination: &str,
+        message_id: i64,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.write_single("recording a delivered message", |conn| {
+            conn.prepare_cached(
+                "UPDATE alert_delivery SET delivered_at = ?3, attempts = attempts + 1,
+                    last_error = NULL WHERE destination = ?1 AND message_id = ?2",
+            )?
+            .execute(params![destination, message_id, at])
+        })
+        .map(|_| ())
+    }
+
+    /// Records a failed attempt and when to try again. `error` must already
+    /// be free of secrets.
+    pub fn delivery_failed(
+        &self,
+        destination: &str,
+        message_id: i64,
+        next_attempt_at: &str,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.write("recording a failed delivery", |conn| {
+            conn.prepare_cached(
+                "UPDATE alert_delivery SET attempts = attempts + 1, next_attempt_at = ?3,
+                    last_error = ?4 WHERE destination = ?1 AND message_id = ?2",
+            )?
+            .execute(params![destination, message_id, next_attempt_at, error])?;
+            add_to_meta(conn, FAILED_DELIVERIES_KEY, 1)
+        })
+    }
+
+    /// Drops the waiting deliveries of destinations no longer configured;
+    /// returns how many.
+    pub fn forget_destinations_except(&self, keep: &[String]) -> Result<usize, StoreError> {
+        let list = keep
+            .iter()
+            .map(|k| format!("'{}'", k.replace('\'', "")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.write_single("dropping messages for removed destinations", |conn| {
+            conn.execute(
+                &format!(
+                    "DELETE FROM alert_delivery WHERE delivered_at IS NULL
+                        AND destination NOT IN ({list})"
+                ),
+                [],
+            )
+        })
+    }
+
+    /// Adds a silence; returns its id.
+    pub fn add_silence(
+        &self,
+        kind: Option<&str>,
+        now: &str,
+        ends_at: &str,
+    ) -> Result<i64, StoreError> {
+        self.write("adding a silence", |conn| {
+            conn.prepare_cached(
+                "INSERT INTO alert_silence (kind, created_at, ends_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![kind, now, ends_at])?;
+            Ok(conn.last_insert_rowid())
+        })
+    }
+
+    /// Silences still running at `now`.
+    pub fn active_silences(&self, now: &str) -> Result<Vec<Silence>, StoreError> {
+        self.read("reading silences", |conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT id, kind, created_at, ends_at FROM alert_silence
+                 WHERE ends_at > ?1 ORDER BY ends_at",
+            )?;
+            let rows = select.query_map([now], |row| {
+                Ok(Silence {
+                    id: row.get(0)?,
+                    kind: row.get(1)?,
+                    created_at: row.get(2)?,
+                    ends_at: row.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Firing alerts per kind and the delivery counters.
+    pub fn alert_figures(&self) -> Result<AlertFigures, StoreError> {
+        self.read("counting alerts", |conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT kind, count(*) FROM alert WHERE state = 'firing' GROUP BY kind",
+            )?;
+            let firing = select
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let pending = conn
+                .prepare_cached("SELECT count(*) FROM alert_delivery WHERE delivered_at IS NULL")?
+                .query_row([], |row| row.get(0))?;
+            Ok(AlertFigures {
+                firing,
+                failed_deliveries: meta_number(conn, FAILED_DELIVERIES_KEY)?,
+                dropped_messages: meta_number(conn, DROPPED_MESSAGES_KEY)?,
+                pending_deliveries: pending,
+            })
+        })
+    }
+
+    /// Whether an alert of one of `kinds` fires, and the oldest one's title
+    /// and start if so.
+    pub fn firing_of(&self, kinds: &[&str]) -> Result<Option<(String, String, i64)>, StoreError> {
+        let list = kinds
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT title, fired_at, (SELECT count(*) FROM alert
+                WHERE state = 'firing' AND kind IN ({list}))
+             FROM alert WHERE state = 'firing' AND kind IN ({list})
+             ORDER BY fired_at LIMIT 1"
+        );
+        self.read("reading firing alerts", |conn| {
+            conn.prepare_cached(&sql)?
+                .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .optional()
+        })
+    }
+}
+
+fn firing_alerts(conn: &Connection) -> rusqlite::Result<Vec<AlertRow>> {
+    let mut select = conn.prepare_cached(&format!(
+        "SELECT {ALERT_COLUMNS} FROM alert WHERE state = 'firing' ORDER BY fired_at, id"
+    ))?;
+    let rows = select.query_map([], alert_from_row)?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Access;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = Store::open(&dir.path().join("alerts.db"), Access::ReadWrite).expect("opens");
+        (dir, store)
+    }
+
+    #[test]
+    fn failures_that_begin_or_end_are_queued_by_the_triggers() {
+        let (_dir, store) = store();
+        store
+            .write("VODs", |conn| {
+                conn.execute_batch(
+                    "INSERT INTO cablecast_show (id, cablecast_id, title) VALUES (1, 10, 'Council');
+                     INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES (1, 1, 'processing');
+                     INSERT INTO cablecast_vod (id, show_id, vod_state, error_message)
+                        VALUES (2, 1, 'error', 'disk full');
+                     UPDATE cablecast_vod SET vod_state = 'permanentFailure' WHERE id = 1;
+                     UPDATE cablecast_vod SET percent_complete = 0.5 WHERE id = 1;",
+                )
+            })
+            .expect("written");
+        // A VOD that moves again before the queue is read, through an upsert
+        // (whose conflict handling would override a trigger's OR IGNORE).
+        store
+            .write("VODs", |conn| {
+                conn.execute_batch(
+                    "INSERT INTO cablecast_vod (id, vod_state) VALUES (2, 'complete')
+                        ON CONFLICT(id) DO UPDATE SET vod_state = excluded.vod_state;
+                     INSERT INTO cablecast_vod (id, vod_state) VALUES (2, 'error')
+                        ON CONFLICT(id) DO UPDATE SET vod_state = excluded.vod_state;",
+                )
+            })
+            .expect("moved twice");
+        let changes = store.failure_changes(10).expect("changes");
+        let subjects: Vec<(&str, bool)> = changes
+            .iter()
+            .map(|c| (c.subject.as_str(), c.failing))
+            .collect();
+        assert_eq!(subjects, vec![("1", true), ("2", true)]);
+        assert_eq!(changes[1].error.as_deref(), Some("disk full"));
+        assert_eq!(changes[1].title.as_deref(), Some("Council"));
+        let handled = AlertChanges {
+            handled: changes
+                .iter()
+                .map(|c| (c.kind.clone(), c.subject.clone()))
+                .collect(),
+            ..AlertChanges::default()
+        };
+        store.apply_alerts(&handled, &[], "now").expect("applied");
+        assert!(store.failure_changes(10).expect("changes").is_empty());
+        store
+            .write("VODs", |conn| {
+                conn.execute_batch(
+                    "UPDATE cablecast_vod SET disabled = 1 WHERE id = 1;
+                     DELETE FROM cablecast_vod WHERE id = 2;",
+                )
+            })
+            .expect("written");
+        let changes = store.failure_changes(10).expect("changes");
+        assert!(changes.iter().all(|c| !c.failing), "{changes:?}");
+        assert_eq!(changes.len(), 2);
+    }
+
+    #[test]
+    fn each_destination_keeps_a_bounded_queue() {
+        let (_dir, store) = store();
+        let destinations = vec!["a".to_string(), "b".to_string()];
+        let messages: Vec<String> = (0..MAX_PENDING_PER_DESTINATION + 5)
+            .map(|n| format!("{{\"n\":{n}}}"))
+            .collect();
+        let changes = AlertChanges {
+            messages,
+            ..AlertChanges::default()
+        };
+        let dropped = store
+            .apply_alerts(&changes, &destinations, "2026-01-01T00:00:00Z")
+            .expect("queued");
+        assert_eq!(dropped, 10);
+        let first = store.next_delivery("a").expect("read").expect("pending");
+        assert_eq!(first.body, "{\"n\":5}");
+        store
+            .delivered("a", first.message_id, "2026-01-01T00:00:01Z")
+            .expect("marked");
+        let next = store.next_delivery("a").expect("read").expect("pending");
+        assert_eq!(next.body, "{\"n\":6}");
+        // The other destination's queue is its own.
+        assert_eq!(
+            store
+                .next_delivery("b")
+                .expect("read")
+                .expect("pending")
+                .body,
+            "{\"n\":5}"
+        );
+        assert_eq!(store.alert_figures().expect("figures").dropped_messages, 10);
+    }
+
+    #[test]
+    fn alert_reads_use_indexes() {
+        let (_dir, store) = store();
+        for (sql, index) in [
+            (
+                format!("SELECT {ALERT_COLUMNS} FROM alert WHERE state = 'firing' ORDER BY fired_at, id"),
+                "idx_alert_firing",
+            ),
+            (
+                "SELECT d.message_id FROM alert_delivery d INDEXED BY idx_delivery_pending WHERE d.destination = 'x' \
+                 AND d.delivered_at IS NULL ORDER BY d.message_id LIMIT 1"
+                    .to_string(),
+                "idx_delivery_pending",
+            ),
+            (
+                format!(
+                    "SELECT v.id, v.vod_state, v.state_changed_at FROM cablecast_vod v {}",
+                    stuck_where()
+                ),
+                "COVERING INDEX idx_vod_state_since",
+            ),
+        ] {
+            let plan = store.query_plan(&sql).expect("plan").join("\n");
+            assert!(plan.contains(index), "{sql}\n{plan}");
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Alert mail against a real SMTP server on loopback (aiosmtpd, see
+//! tests/support/smtp_receiver.py): STARTTLS and implicit TLS, with login,
+//! the server's certificate checked, and the password never shown.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use archivist::demo::Fault;
+
+use crate::core_https::station_pki;
+use crate::support::child::Running;
+use crate::support::{archivist, station, stderr, stdout, wait_until, Scratch};
+
+const USER: &str = "engineer@station.org";
+const PASSWORD: &str = "s3cret-mail";
+
+/// The SMTP server; killed on drop.
+struct MailServer {
+    child: Child,
+    port: u16,
+    inbox: PathBuf,
+}
+
+/// Debian's python3 (where `.ci/run` installs python3-aiosmtpd) when it has
+/// aiosmtpd, else the `python3` on PATH.
+fn python_with_aiosmtpd() -> &'static str {
+    let debian = "/usr/bin/python3";
+    let has_it = Command::new(debian)
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_it {
+        debian
+    } else {
+        "python3"
+    }
+}
+
+impl MailServer {
+    fn start(mode: &str, dir: &Path, cert: &Path, key: &Path) -> MailServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let inbox = dir.join(format!("inbox-{mode}"));
+        std::fs::create_dir_all(&inbox).expect("inbox");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_receiver.py");
+        let mut child = Command::new(python_with_aiosmtpd())
+            .arg(script)
+            .args([mode, &port.to_string()])
+            .arg(cert)
+            .arg(key)
+            .arg(&inbox)
+            .args([USER, PASSWORD])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("this test needs python3 with aiosmtpd (pip install aiosmtpd)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("reads");
+        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
+        MailServer { child, port, inbox }
+    }
+
+    /// Waits for `n` mails and returns them.
+    fn mails(&self, n: usize) -> Vec<serde_json::Value> {
+        let read = || -> Vec<serde_json::Value> {
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.inbox)
+                .expect("inbox")
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            paths.sort();
+            paths
+                .iter()
+                .map(|p| serde_json::from_slice(&std::fs::read(p).expect("mail")).expect("json"))
+                .collect()
+        };
+        assert!(
+            wait_until(Duration::from_secs(60), || read().len() >= n),
+            "waited for {n} mails"
+        );
+        read()
+    }
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn alerts_test(urls: &str) -> std::process::Output {
+    archivist()
+        .args(["alerts", "test"])
+        .env("ARCHIVIST_NOTIFY_URLS", urls)
+        .env("ARCHIVIST_STATION_NAME", "WXYZ Community TV")
+        .output()
+        .expect("runs")
+}
+
+#[test]
+#[ignore = "needs python3 with aiosmtpd; .ci/run installs it and runs this"]
+fn alert_mail_goes_over_starttls_or_implicit_tls_with_login() {
+    let scratch = Scratch::new();
+    let (ca, cert, key) = station_pki(scratch.dir.path());
+    let starttls = MailServer::start("starttls", scratch.dir.path(), &cert, &key);
+    let implicit = MailServer::start("implicit", scratch.dir.path(), &cert, &key);
+    let ca = ca.display().to_string();
+    let url = |scheme: &str, port: u16, password: &str| {
+        format!(
+            "{scheme}://engineer%40station.org:{password}@127.0.0.1:{port}/?to=news@station.org,eng@station.org&from=archivist@station.org&ca={ca}"
+        )
+    };
+    let urls = format!(
+        "{} {}",
+        url("smtp", starttls.port, PASSWORD),
+        url("smtps", implicit.port, PASSWORD)
+    );
+    let out = alerts_test(&urls);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        vec![
+            "delivered  email (127.0.0.1)",
+            "delivered  email (127.0.0.1)"
+        ]
+    );
+    for server in [&starttls, &implicit] {
+        let mail = &server.mails(1)[0];
+        assert_eq!(mail["tls"], true);
+        assert_eq!(mail["authenticated"], true);
+        assert_eq!(mail["from"], "archivist@station.org");
+        assert_eq!(
+            mail["to"],
+            serde_json::json!(["news@station.org", "eng@station.org"])
+        );
+        let data = mail["data"].as_str().expect("data");
+        assert!(
+            data.contains("Subject: [FIRING] Test message from Archivist (WXYZ Community TV)"),
+            "{data}"
+        );
+        assert!(data.contains("WXYZ Community TV on "), "{data}");
+    }
+
+    // A wrong password, and a certificate nobody vouches for, fail with a
+    // reason and without the password.
+    let wrong = url("smtp", starttls.port, "wrong-s3cret");
+    let unknown_ca = url("smtp", starttls.port, PASSWORD).replace(&format!("&ca={ca}"), "");
+    let out = alerts_test(&format!("{wrong} {unknown_ca}"));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("FAILED     email (127.0.0.1): ")),
+        "{text}"
+    );
+    assert!(lines[1].to_lowercase().contains("certificate"), "{text}");
+    assert!(
+        !text.contains("s3cret") && !stderr(&out).contains("s3cret"),
+        "{text}"
+    );
+
+    // The monitor mails a real alert the same way.
+    let demo = station(10);
+    demo.set_fault(Fault::Status(500));
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[
+            (
+                "ARCHIVIST_NOTIFY_URLS",
+                &url("smtp", starttls.port, PASSWORD),
+            ),
+            ("ARCHIVIST_ALERT_FIRE_AFTER", "1"),
+        ],
+    );
+    let mail = &starttls.mails(2)[1];
+    let data = mail["data"].as_str().expect("data");
+    assert!(data.contains("[FIRING] Cablecast is unreachable"), "{data}");
+    assert!(!monitor.log().contains("s3cret"), "{}", monitor.log());
+}
