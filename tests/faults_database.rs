@@ -10,23 +10,11 @@ use std::time::Duration;
 
 use crate::support::child::Running;
 use crate::support::mounts::{Immutable, ReadOnlyView, SmallDisk};
-use crate::support::run_on;
 use crate::support::{
     self, integrity, last_reachable, number, served_vods, single_run, sqlite, stderr, stored_vods,
     wait_until, Scratch,
 };
-
-/// The one `archivist:` line a failed command ends with.
-fn error_line(out: &std::process::Output) -> String {
-    let err = stderr(out);
-    let lines: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("archivist:"))
-        .collect();
-    assert_eq!(lines.len(), 1, "expected one error line:\n{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    lines[0].to_string()
-}
+use crate::support::{error_line, run_on};
 
 fn status(db: &Path) -> std::process::Output {
     run_on(db, &["status", "--json"])

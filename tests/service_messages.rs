@@ -10,18 +10,7 @@ use std::time::Duration;
 use crate::deploy_support::damage_page_of;
 use crate::support::child::Running;
 use crate::support::mounts::ReadOnlyView;
-use crate::support::{self, archivist, run_on, stderr, Scratch};
-
-/// The one `archivist:` line a failed command ends with.
-fn error_line(out: &std::process::Output) -> String {
-    let err = stderr(out);
-    let lines: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("archivist:"))
-        .collect();
-    assert_eq!(lines.len(), 1, "expected one error line:\n{err}");
-    lines[0].to_string()
-}
+use crate::support::{self, archivist, error_line, run_on, stderr, Scratch};
 
 /// Lets every user into `dir` and read `file` (the scratch folder is private).
 fn open_to_all(dir: &Path, file: &Path) {

@@ -85,6 +85,18 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The one `archivist:` line a failed command ends with (and no panic).
+pub fn error_line(out: &Output) -> String {
+    let err = stderr(out);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("archivist:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "expected one error line:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    lines[0].to_string()
+}
+
 /// Opens the database as an engineer's sqlite3 session would.
 pub fn sqlite(db: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(db).expect("database opens")
