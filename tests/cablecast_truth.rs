@@ -665,13 +665,14 @@ fn https_against_a_plain_http_server_is_said_before_any_timeout() {
         .output()
         .expect("archivist runs");
     // Said from the server's answer, not after a request timeout: the
-    // timeout's own message ("no answer within 30 s") would be the last line.
+    // timeout's own message ("no answer from Cablecast within 30 s") would be
+    // the last line.
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let line = final_line(&out);
     assert!(line.contains("answered plain HTTP"), "{line}");
     assert!(line.contains("is the server HTTPS?"), "{line}");
     assert!(
-        !stderr(&out).contains("no answer within"),
+        !stderr(&out).contains("no answer from Cablecast within"),
         "{}",
         stderr(&out)
     );

@@ -258,9 +258,7 @@ impl AlertWatch {
                     let mut seen = HashSet::new();
                     for vod in stuck {
                         let subject = vod.id.to_string();
-                        if titles.contains_key(&vod.id)
-                            || (new.contains(&vod.id) && titles.is_empty())
-                        {
+                        if new.contains(&vod.id) {
                             let since = vod
                                 .since
                                 .as_deref()

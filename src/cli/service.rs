@@ -160,7 +160,7 @@ pub(super) fn run_monitor(
     close_on_stop(&store);
     let service = ServiceLink::start(&systemd, crate::cablecast::requests_begun);
     shutdown::on_request(service.stopping_notice());
-    let thresholds = stuck_after;
+    let board = Arc::new(StatusBoard::new(Arc::clone(&store)).with_stuck_after(stuck_after));
     let mut web = WebSettings::new(settings.listen, settings.interval);
     web.admin_token = admin_token;
     web.cablecast_links = cablecast_links;
@@ -175,7 +175,6 @@ pub(super) fn run_monitor(
         service.read_only(&damage);
         // Nothing can be recorded: the alert goes out from memory.
         let _notifier = alerts::database_damaged(&alert_settings, &damage.to_string());
-        let board = Arc::new(StatusBoard::new(store).with_stuck_after(thresholds));
         let server = start_status_server(web, board, None)?;
         on_listening(server.addr());
         shutdown::wait();
@@ -183,7 +182,6 @@ pub(super) fn run_monitor(
         shutdown::finish();
         return Ok(ExitCode::SUCCESS);
     }
-    let board = Arc::new(StatusBoard::new(store).with_stuck_after(thresholds));
     let single_run = settings.single_run;
     let interval = settings.interval;
     if single_run {

@@ -107,17 +107,6 @@ pub struct AlertChanges {
     pub start: bool,
 }
 
-impl AlertChanges {
-    pub fn is_empty(&self) -> bool {
-        self.fired.is_empty()
-            && self.resolved.is_empty()
-            && self.notified.is_empty()
-            && self.handled.is_empty()
-            && self.messages.is_empty()
-            && !self.start
-    }
-}
-
 /// A message waiting for one destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingDelivery {
@@ -219,19 +208,16 @@ impl Store {
 
     /// The show titles of these VODs (public title first), by VOD id.
     pub fn vod_titles(&self, ids: &[i64]) -> Result<Vec<(i64, Option<String>)>, StoreError> {
+        // One statement for all of them: the ids as a JSON array.
+        let ids = serde_json::Value::from(ids).to_string();
         self.read("reading VOD titles", |conn| {
             let mut select = conn.prepare_cached(
                 "SELECT v.id, coalesce(s.cg_title, s.title) FROM cablecast_vod v
-                 LEFT JOIN cablecast_show s ON s.id = v.show_id WHERE v.id = ?1",
+                 LEFT JOIN cablecast_show s ON s.id = v.show_id
+                 WHERE v.id IN (SELECT value FROM json_each(?1))",
             )?;
-            ids.iter()
-                .filter_map(|id| {
-                    select
-                        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
-                        .optional()
-                        .transpose()
-                })
-                .collect()
+            let rows = select.query_map([ids], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect()
         })
     }
 

@@ -8,7 +8,7 @@
 
 use rusqlite::{params_from_iter, Connection};
 
-use super::vod_lists::{entry_from_row, ENTRY_SELECT};
+use super::vod_lists::{entry_from_row, ENTRY_SELECT, IN_FLIGHT_WHERE};
 use super::{Store, StoreError, VodEntry};
 use crate::clock;
 use crate::stuck::StuckAfter;
@@ -64,15 +64,6 @@ pub(super) fn cutoffs(thresholds: &StuckAfter, now_unix: i64) -> Vec<String> {
         .map(|(_, threshold)| clock::format_unix(now_unix - threshold.as_secs() as i64))
         .collect()
 }
-
-/// The in-flight states as index ranges (every state but the four terminal
-/// ones), as in `vod_lists`.
-const IN_FLIGHT_WHERE: &str = "
-WHERE v.vod_state < 'complete'
-    OR (v.vod_state > 'complete' AND v.vod_state < 'disabled')
-    OR (v.vod_state > 'disabled' AND v.vod_state < 'error')
-    OR (v.vod_state > 'error' AND v.vod_state < 'permanentFailure')
-    OR v.vod_state > 'permanentFailure'";
 
 impl Store {
     /// How many VODs are stuck at `now_unix`.

@@ -43,13 +43,15 @@ FROM cablecast_vod v LEFT JOIN cablecast_show s ON s.id = v.show_id";
 /// permanentFailure), so SQLite searches the index for the few VODs in
 /// flight instead of scanning every VOD (3 ms instead of 30 ms at 100,000).
 /// States Cablecast adds later fall in a range too, as they must.
-const IN_FLIGHT_SQL: &str = "
+pub(super) const IN_FLIGHT_WHERE: &str = "
 WHERE v.vod_state < 'complete'
     OR (v.vod_state > 'complete' AND v.vod_state < 'disabled')
     OR (v.vod_state > 'disabled' AND v.vod_state < 'error')
     OR (v.vod_state > 'error' AND v.vod_state < 'permanentFailure')
-    OR v.vod_state > 'permanentFailure'
-ORDER BY v.state_changed_at IS NULL, v.state_changed_at, v.id LIMIT ?1";
+    OR v.vod_state > 'permanentFailure'";
+
+const IN_FLIGHT_ORDER: &str =
+    " ORDER BY v.state_changed_at IS NULL, v.state_changed_at, v.id LIMIT ?1";
 
 /// Newest failure first.
 const FAILED_SQL: &str = "
@@ -82,7 +84,8 @@ pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<VodEntry> {
 impl Store {
     /// Up to `limit` in-flight VODs, oldest state change first.
     pub fn in_flight_entries(&self, limit: usize) -> Result<Vec<VodEntry>, StoreError> {
-        self.entries("listing in-flight VODs for the page", IN_FLIGHT_SQL, limit)
+        let tail = format!("{IN_FLIGHT_WHERE}{IN_FLIGHT_ORDER}");
+        self.entries("listing in-flight VODs for the page", &tail, limit)
     }
 
     /// Up to `limit` failed VODs, newest failure first.

@@ -157,16 +157,16 @@ impl Site {
         let url = request.url().to_string();
         let (path, query) = url.split_once('?').unwrap_or((&url, ""));
         let method = request.method().clone();
+        let read = || match method {
+            Method::Get | Method::Head => Ok(()),
+            _ => Err(WebError::MethodNotAllowed(READ_METHODS)),
+        };
         let read_only = |reply: fn(&Site, &Query) -> Result<Reply, WebError>| {
-            if !matches!(method, Method::Get | Method::Head) {
-                return Err(WebError::MethodNotAllowed(READ_METHODS));
-            }
+            read()?;
             reply(self, &Query::parse(query)?)
         };
         let cached = |route: &Route| {
-            if !matches!(method, Method::Get | Method::Head) {
-                return Err(WebError::MethodNotAllowed(READ_METHODS));
-            }
+            read()?;
             self.cached(route, &Query::parse(query)?)
         };
         let id_after = |prefix: &str| {
@@ -177,15 +177,11 @@ impl Site {
             .map(|id| (id, false))
             .or_else(|| id_after("/api/vods/").map(|id| (id, true)))
         {
-            if !matches!(method, Method::Get | Method::Head) {
-                return Err(WebError::MethodNotAllowed(READ_METHODS));
-            }
+            read()?;
             return self.vod(id, json);
         }
         if let Some(id) = id_after("/shows/") {
-            if !matches!(method, Method::Get | Method::Head) {
-                return Err(WebError::MethodNotAllowed(READ_METHODS));
-            }
+            read()?;
             return self.show(id);
         }
         match path {
@@ -258,14 +254,15 @@ impl Site {
         Ok(Reply::shared(reply::JSON, &self.facts()?.status_json))
     }
 
+    /// The figures' metrics and the alerts' together, rendered once per
+    /// data version.
     fn metrics(&self, _: &Query) -> Result<Reply, WebError> {
-        let alert_metrics = self.answer_once(Key::new("/metrics#alerts", ""), FACTS_TTL, || {
-            let text = alerts::metrics(self.board.store())?;
-            Ok(Rendered::new(reply::PROMETHEUS, text.into_bytes()))
+        let rendered = self.answer_once(Key::new("/metrics", ""), FACTS_TTL, || {
+            let mut body = self.facts()?.metrics.to_vec();
+            body.extend_from_slice(alerts::metrics(self.board.store())?.as_bytes());
+            Ok(Rendered::new(reply::PROMETHEUS, body))
         })?;
-        let mut body = self.facts()?.metrics.to_vec();
-        body.extend_from_slice(&alert_metrics.body);
-        Ok(Reply::new(200, reply::PROMETHEUS, Body::Owned(body)))
+        Ok(Reply::shared(rendered.content_type, &rendered.body))
     }
 
     /// `GET /api/alerts`: firing alerts, active silences, recent history.
@@ -341,57 +338,50 @@ impl Site {
         let request = vod_pages::list_request(query)?;
         let limit = query.number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)?;
         let offset = query.number("offset", 0, 0, i64::MAX as u64)?;
-        let body = (|| {
-            let store = self.board.store();
-            let thresholds = self.board.stuck_after();
-            let now = clock::unix_now();
-            let (total, rows) =
-                store.search_vods(&request.filter, thresholds, now, limit as usize, offset)?;
-            let mut out = Vec::with_capacity(256 + rows.len() * 200);
-            out.extend_from_slice(
-                format!(
-                    r#"{{"total":{total},"limit":{limit},"offset":{offset},"state":{},"stuck":{},"q":{},"vods":["#,
-                    json_string(request.filter.state.as_deref()),
-                    request.filter.stuck,
-                    json_string(Some(&request.q).filter(|q| !q.is_empty()).map(String::as_str)),
-                )
-                .as_bytes(),
-            );
-            for (i, entry) in rows.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                let stuck = page::is_stuck(entry, thresholds, now);
-                serde_json::to_writer(&mut out, &ApiVod::new(entry, stuck)).map_err(|e| {
-                    log::error!("writing VODs as JSON: {e}");
-                    WebError::Internal
-                })?;
+        let store = self.board.store();
+        let thresholds = self.board.stuck_after();
+        let now = clock::unix_now();
+        let (total, rows) =
+            store.search_vods(&request.filter, thresholds, now, limit as usize, offset)?;
+        let mut out = Vec::with_capacity(256 + rows.len() * 200);
+        out.extend_from_slice(
+            format!(
+                r#"{{"total":{total},"limit":{limit},"offset":{offset},"state":{},"stuck":{},"q":{},"vods":["#,
+                json_string(request.filter.state.as_deref()),
+                request.filter.stuck,
+                json_string(Some(&request.q).filter(|q| !q.is_empty()).map(String::as_str)),
+            )
+            .as_bytes(),
+        );
+        for (i, entry) in rows.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
-            out.extend_from_slice(b"]}");
-            Ok::<_, WebError>(out)
-        })()?;
-        Ok(Rendered::new(reply::JSON, body))
+            let stuck = page::is_stuck(entry, thresholds, now);
+            serde_json::to_writer(&mut out, &ApiVod::new(entry, stuck)).map_err(|e| {
+                log::error!("writing VODs as JSON: {e}");
+                WebError::Internal
+            })?;
+        }
+        out.extend_from_slice(b"]}");
+        Ok(Rendered::new(reply::JSON, out))
     }
 
     /// `GET /vods`: the VOD list page.
     fn vod_list(&self, query: &Query) -> Result<Rendered, WebError> {
         let request = vod_pages::list_request(query)?;
-        let body = (|| {
-            let thresholds = self.board.stuck_after();
-            let now = clock::unix_now();
-            let offset = (request.page - 1) * vod_pages::LIST_PAGE_ROWS as u64;
-            let (total, rows) = self.board.store().search_vods(
-                &request.filter,
-                thresholds,
-                now,
-                vod_pages::LIST_PAGE_ROWS,
-                offset,
-            )?;
-            Ok::<_, WebError>(
-                vod_pages::render_list(&request, total, &rows, thresholds, now).into_bytes(),
-            )
-        })()?;
-        Ok(Rendered::new(reply::HTML, body))
+        let thresholds = self.board.stuck_after();
+        let now = clock::unix_now();
+        let offset = (request.page - 1) * vod_pages::LIST_PAGE_ROWS as u64;
+        let (total, rows) = self.board.store().search_vods(
+            &request.filter,
+            thresholds,
+            now,
+            vod_pages::LIST_PAGE_ROWS,
+            offset,
+        )?;
+        let body = vod_pages::render_list(&request, total, &rows, thresholds, now);
+        Ok(Rendered::new(reply::HTML, body.into_bytes()))
     }
 
     /// `GET /vods.csv`: every VOD the filter shows, as CSV, streamed from
