@@ -227,7 +227,7 @@ pub(super) fn run_monitor(
     });
     let server = start_status_server(web, Arc::clone(&board), Some(wake))?;
     on_listening(server.addr());
-    monitor.run(Some(woken), |report| {
+    monitor.run(woken, |report| {
         let took = Duration::from_millis(report.record.duration_ms.max(0) as u64);
         service.cycle_done(report, interval.saturating_sub(took));
     });

@@ -164,11 +164,7 @@ impl Monitor {
     /// (see `shutdown`; send a `SyncNow` then, to end the wait), starting
     /// each `interval` after the previous one started; a `SyncNow` on `wake`
     /// starts the next cycle at once.
-    pub fn run(
-        &mut self,
-        wake: Option<Receiver<SyncNow>>,
-        mut after_cycle: impl FnMut(&CycleReport),
-    ) {
+    pub fn run(&mut self, wake: Receiver<SyncNow>, mut after_cycle: impl FnMut(&CycleReport)) {
         while !shutdown::requested() {
             let started = Instant::now();
             let report = self.cycle();
@@ -178,12 +174,9 @@ impl Monitor {
             after_cycle(&report);
             let next = started + self.settings.interval;
             let wait = next.saturating_duration_since(Instant::now());
-            match &wake {
-                Some(wake) => match wake.recv_timeout(wait) {
-                    Ok(SyncNow) | Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => return,
-                },
-                None => std::thread::sleep(wait),
+            match wake.recv_timeout(wait) {
+                Ok(SyncNow) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
             }
         }
     }
