@@ -294,7 +294,6 @@ impl Monitor {
         }
         phases.push(("stats", phase.elapsed()));
 
-        self.note_health(&report);
         if let Some(alerts) = &mut self.alerts {
             alerts.after_cycle(&CycleOutcome {
                 cablecast_error: report.cablecast_error.as_ref().map(|e| e.to_string()),
@@ -337,6 +336,9 @@ impl Monitor {
         // write: its data version moved anyway, and dropping them now saves
         // the next cycle a version check bound to fail.
         self.board.invalidate();
+        // Logged once the cycle is recorded, so what a log line says is
+        // already what the database and the page say.
+        self.note_health(&report);
         self.note_database(&report);
         self.log_cycle(&report, &phases);
         report
