@@ -163,146 +163,165 @@ pub enum TranscriptionList {
 /// Parses the arguments (without the program name) and the environment.
 pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
     let (global, name, rest) = split_global(args)?;
-    let log_level = match &global.log_level {
-        Some(text) => logging::parse_level("--log-level", text)?,
-        None => match env.get("ARCHIVIST_LOG_LEVEL") {
-            Some(text) => logging::parse_level("ARCHIVIST_LOG_LEVEL", text)?,
-            None => LevelFilter::Info,
-        },
-    };
-    let db = global
-        .db
-        .clone()
-        .or_else(|| env.get("ARCHIVIST_DB").map(PathBuf::from))
-        .unwrap_or_else(config::default_db);
     let mut command = Command {
-        db,
-        log_level,
+        db: db_path(&global, env),
+        log_level: log_level(&global, env)?,
         action: Action::Version,
     };
-    let name = name.unwrap_or_else(|| "help".into());
-    let (spec, rest) = match name.as_str() {
-        "version" => return Ok(command),
-        "help" => {
-            command.action = Action::Help(help_for(&rest)?);
+    let (spec, rest) = match find_command(name, rest)? {
+        Found::Answer(action) => {
+            command.action = action;
             return Ok(command);
         }
-        group if spec::is_group(group) => {
-            let mut rest = rest.into_iter();
-            let action = rest.next();
-            let action = action.as_ref().and_then(|a| a.to_str());
-            match action {
-                Some("--help" | "-h") => {
-                    command.action = Action::Help(group_help(group));
-                    return Ok(command);
-                }
-                None => {
-                    return Err(CliError::Usage(format!(
-                        "{group} needs {}",
-                        spec::actions(group).join(", ")
-                    )))
-                }
-                Some(action) => match spec::command(&format!("{group} {action}")) {
-                    Some(spec) => (spec, rest.collect()),
-                    None => {
-                        return Err(CliError::Usage(format!(
-                            "{group} needs {}, not {action:?}",
-                            spec::actions(group).join(", ")
-                        )))
-                    }
-                },
-            }
-        }
-        other => match spec::command(other) {
-            Some(spec) => (spec, rest),
-            None => return Err(CliError::Usage(format!("unknown command {other:?}"))),
-        },
+        Found::Command(spec, rest) => (spec, rest),
     };
-    // The demo never reads the station's real settings: it has its own
-    // station, its own database unless --db is given, and its own pace
-    // unless --interval is given.
-    let env = if spec.name == "demo" {
-        env.iter()
-            .filter(|(k, _)| {
-                !k.starts_with("CABLECAST_")
-                    && !matches!(
-                        k.as_str(),
-                        "ARCHIVIST_DB" | "ARCHIVIST_INTERVAL" | "ARCHIVIST_CATALOG_INTERVAL"
-                    )
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    } else {
-        env.clone()
-    };
+    let env = command_env(spec, env);
     let mut given = spec.read(rest, &env)?;
     if given.help {
         command.action = Action::Help(spec.help());
         return Ok(command);
     }
-    command.action = match spec.name {
+    if spec.name == "demo" {
+        command.db = global.db.clone().unwrap_or_else(|| PathBuf::from(DEMO_DB));
+    }
+    command.action = action(&mut given, &env, global.db)?;
+    Ok(command)
+}
+
+/// `--log-level`, else `ARCHIVIST_LOG_LEVEL`, else info.
+fn log_level(global: &Global, env: &Env) -> Result<LevelFilter, ConfigError> {
+    match &global.log_level {
+        Some(text) => logging::parse_level("--log-level", text),
+        None => match env.get("ARCHIVIST_LOG_LEVEL") {
+            Some(text) => logging::parse_level("ARCHIVIST_LOG_LEVEL", text),
+            None => Ok(LevelFilter::Info),
+        },
+    }
+}
+
+/// `--db`, else `ARCHIVIST_DB`, else the default.
+fn db_path(global: &Global, env: &Env) -> PathBuf {
+    global
+        .db
+        .clone()
+        .or_else(|| env.get("ARCHIVIST_DB").map(PathBuf::from))
+        .unwrap_or_else(config::default_db)
+}
+
+/// What the command's name names.
+enum Found {
+    /// `help` or `version`, or a group's help: answered at once.
+    Answer(Action),
+    /// A command (or a group's action) and its own arguments.
+    Command(&'static CommandSpec, Vec<OsString>),
+}
+
+/// The command `name` names (`help` when none), and its arguments.
+fn find_command(name: Option<String>, rest: Vec<OsString>) -> Result<Found, CliError> {
+    let name = name.unwrap_or_else(|| "help".into());
+    match name.as_str() {
+        "version" => Ok(Found::Answer(Action::Version)),
+        "help" => Ok(Found::Answer(Action::Help(help_for(&rest)?))),
+        group if spec::is_group(group) => find_action(group, rest),
+        other => match spec::command(other) {
+            Some(spec) => Ok(Found::Command(spec, rest)),
+            None => Err(CliError::Usage(format!("unknown command {other:?}"))),
+        },
+    }
+}
+
+/// The action of a group (`transcriptions scan`), or the group's help.
+fn find_action(group: &str, rest: Vec<OsString>) -> Result<Found, CliError> {
+    let mut rest = rest.into_iter();
+    let action = rest.next();
+    let action = action.as_ref().and_then(|a| a.to_str());
+    match action {
+        Some("--help" | "-h") => Ok(Found::Answer(Action::Help(group_help(group)))),
+        None => Err(CliError::Usage(format!(
+            "{group} needs {}",
+            spec::actions(group).join(", ")
+        ))),
+        Some(action) => match spec::command(&format!("{group} {action}")) {
+            Some(spec) => Ok(Found::Command(spec, rest.collect())),
+            None => Err(CliError::Usage(format!(
+                "{group} needs {}, not {action:?}",
+                spec::actions(group).join(", ")
+            ))),
+        },
+    }
+}
+
+/// The environment a command reads. The demo never reads the station's
+/// real settings: it has its own station, its own database unless --db is
+/// given, and its own pace unless --interval is given.
+fn command_env(spec: &CommandSpec, env: &Env) -> Env {
+    if spec.name != "demo" {
+        return env.clone();
+    }
+    env.iter()
+        .filter(|(k, _)| {
+            !k.starts_with("CABLECAST_")
+                && !matches!(
+                    k.as_str(),
+                    "ARCHIVIST_DB" | "ARCHIVIST_INTERVAL" | "ARCHIVIST_CATALOG_INTERVAL"
+                )
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The command's settings, validated into its [`Action`]. `db` is `--db`
+/// as given (the bench works on a copy of it).
+fn action(given: &mut Given, env: &Env, db: Option<PathBuf>) -> Result<Action, CliError> {
+    Ok(match given.spec().name {
         "init" => {
-            no_operands(&given)?;
+            no_operands(given)?;
             Action::Init
         }
         "status" => {
-            no_operands(&given)?;
-            Action::Status {
-                json: given.switch("json"),
-                list: match (given.switch("stuck"), given.switch("failed")) {
-                    (true, true) => {
-                        return Err(CliError::Usage(
-                            "status takes --stuck or --failed, not both".into(),
-                        ))
-                    }
-                    (true, false) => Some(VodList::Stuck),
-                    (false, true) => Some(VodList::Failed),
-                    (false, false) => None,
-                },
-                stuck_after: stuck_after(&given)?,
-            }
+            no_operands(given)?;
+            status(given)?
         }
         "monitor" => {
-            no_operands(&given)?;
-            Action::Monitor(service(&given, &env, None)?)
+            no_operands(given)?;
+            Action::Monitor(service(given, env, None)?)
         }
         "demo" => {
-            no_operands(&given)?;
+            no_operands(given)?;
             given.default_to("interval", DEMO_INTERVAL);
             given.default_to("catalog-interval", DEMO_CATALOG_INTERVAL);
-            command.db = global.db.unwrap_or_else(|| PathBuf::from(DEMO_DB));
             // A placeholder the demo replaces with its station's address;
             // it is validated like any other.
             let url = "http://127.0.0.1/CablecastAPI/v1".to_string();
-            Action::Demo(service(&given, &env, Some(url))?)
+            Action::Demo(service(given, env, Some(url))?)
         }
         "serve" => {
-            no_operands(&given)?;
-            Action::Serve(serve_settings(&given)?, stuck_after(&given)?)
+            no_operands(given)?;
+            Action::Serve(serve_settings(given)?, stuck_after(given)?)
         }
         "backup" => Action::Backup {
-            dest: one_path(&given)?,
+            dest: one_path(given)?,
             force: given.switch("force"),
         },
         "restore" => Action::Restore {
-            src: one_path(&given)?,
+            src: one_path(given)?,
         },
         "demo-station" => {
-            no_operands(&given)?;
-            Action::DemoStation(station_options(&given)?)
+            no_operands(given)?;
+            Action::DemoStation(station_options(given)?)
         }
-        "export" => Action::Export(export_request(&given)?),
+        "export" => Action::Export(export_request(given)?),
         "bench" => {
-            no_operands(&given)?;
+            no_operands(given)?;
             Action::Bench {
-                settings: bench_settings(&given, global.db, &env)?,
+                settings: bench_settings(given, db, env)?,
                 json: given.switch("json"),
             }
         }
         "loadtest" => {
-            no_operands(&given)?;
+            no_operands(given)?;
             Action::Loadtest {
-                settings: load_settings(&given)?,
+                settings: load_settings(given)?,
                 json: given.switch("json"),
             }
         }
@@ -310,35 +329,57 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
             json: given.switch("json"),
         }),
         "alerts silence" => {
-            no_operands(&given)?;
-            let (setting, text) = given.setting("for").ok_or_else(|| {
-                CliError::Usage("alerts silence needs --for, e.g. --for 2h".into())
-            })?;
-            let length = stuck::parse_duration(&text)
-                .map_err(|reason| CliError::Usage(format!("{setting}: {reason}")))?;
-            let kind = match given.value("kind") {
-                Some(name) => Some(AlertKind::parse(&name).ok_or_else(|| {
-                    let known: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
-                    CliError::Usage(format!(
-                        "{name:?} is not an alert kind ({})",
-                        known.join(", ")
-                    ))
-                })?),
-                None => None,
-            };
-            Action::Alerts(AlertsAction::Silence { length, kind })
+            no_operands(given)?;
+            Action::Alerts(alerts_silence(given)?)
         }
         "alerts test" => {
-            no_operands(&given)?;
-            let stuck_after = stuck_after(&given)?;
+            no_operands(given)?;
+            let stuck_after = stuck_after(given)?;
             Action::Alerts(AlertsAction::Test(Box::new(AlertSettings::from_env(
-                &env,
+                env,
                 stuck_after,
             )?)))
         }
-        name => Action::Transcriptions(transcriptions(name, &given)?),
+        name => Action::Transcriptions(transcriptions(name, given)?),
+    })
+}
+
+/// `status`: the figures, or one list of VODs.
+fn status(given: &Given) -> Result<Action, CliError> {
+    Ok(Action::Status {
+        json: given.switch("json"),
+        list: match (given.switch("stuck"), given.switch("failed")) {
+            (true, true) => {
+                return Err(CliError::Usage(
+                    "status takes --stuck or --failed, not both".into(),
+                ))
+            }
+            (true, false) => Some(VodList::Stuck),
+            (false, true) => Some(VodList::Failed),
+            (false, false) => None,
+        },
+        stuck_after: stuck_after(given)?,
+    })
+}
+
+/// `alerts silence --for DURATION [--kind KIND]`.
+fn alerts_silence(given: &Given) -> Result<AlertsAction, CliError> {
+    let (setting, text) = given
+        .setting("for")
+        .ok_or_else(|| CliError::Usage("alerts silence needs --for, e.g. --for 2h".into()))?;
+    let length = stuck::parse_duration(&text)
+        .map_err(|reason| CliError::Usage(format!("{setting}: {reason}")))?;
+    let kind = match given.value("kind") {
+        Some(name) => Some(AlertKind::parse(&name).ok_or_else(|| {
+            let known: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
+            CliError::Usage(format!(
+                "{name:?} is not an alert kind ({})",
+                known.join(", ")
+            ))
+        })?),
+        None => None,
     };
-    Ok(command)
+    Ok(AlertsAction::Silence { length, kind })
 }
 
 /// `archivist help [COMMAND [ACTION]]`.
