@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cablecast::{CablecastSettings, Credentials, Password};
+use crate::clock::StationZone;
 
 /// A setting that is missing or malformed: which one, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,49 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// The password, kept out of every `Debug` and `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(text: String) -> Password {
+        Password(text)
+    }
+
+    /// The password itself, for the client's `Authorization` header alone.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Frontdoor credentials for HTTP Basic auth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: Password,
+}
+
+/// Where the station's Cablecast is and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CablecastSettings {
+    /// The versioned API root, e.g. `https://host/CablecastAPI/v1`, without
+    /// a trailing slash.
+    pub api_url: String,
+    pub credentials: Option<Credentials>,
+    /// Only shows of this location are kept, when set.
+    pub location_id: Option<i64>,
+    /// Per request, whole seconds.
+    pub timeout_secs: u64,
+    /// Where Cablecast's date-times without an offset are (station-local).
+    pub time_zone: StationZone,
+}
 
 /// Settings of the monitoring cycle.
 #[derive(Debug, Clone, PartialEq)]

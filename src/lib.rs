@@ -50,15 +50,41 @@
 //! - `clock`: stored timestamps, and the station's time zone
 //!   (`clock::StationZone`): Cablecast's offset-less times are read in it,
 //!   and `clock::local_time` shows a stored time in it.
-//! - `vod`, `memory`, `logging`: small shared pieces.
+//! - `config`: the validated settings types `cli` builds (the monitor's and
+//!   Cablecast's, with its credentials) and the parsers they share.
+//! - `vod`, `memory`, `logging`: small shared pieces. `vod` holds domain
+//!   types only and does not log; what is odd in Cablecast's answer is
+//!   logged where `cablecast` reads it.
 //!
-//! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
-//! status -> {store, cache}; web -> cache; cli -> transcription -> store;
-//! cli -> web -> {status, store, transcription} (and the monitor's
-//! `SyncNow` wake-up);
-//! cli -> systemd -> {monitor, store} (the cycle report and store errors);
-//! cli, monitor and cablecast -> shutdown (the stop flag);
-//! monitor -> alert -> {store, notify}; notify -> store (the outbox).
+//! Calls go one way. Each line names every module a module calls (the
+//! `crate::` paths of its product code); `tests/tidy.rs` computes the graph
+//! and fails on a cycle, on an edge not listed here, or on a listed edge no
+//! code uses:
+//!
+//! - cli -> {alert, bench, cablecast, clock, config, demo, export, loadtest,
+//!   logging, monitor, notify, shutdown, status, store, stuck, systemd,
+//!   transcription, vod, web}
+//! - bench -> {alert, cablecast, cache, clock, config, demo, memory, monitor,
+//!   status, store, stuck, vod}
+//! - web -> {alert, cache, clock, config, export, status, store, stuck,
+//!   transcription, vod} (the monitor's `SyncNow` wake-up lives in `status`)
+//! - systemd -> {monitor, store} (the cycle report and store errors)
+//! - monitor -> {alert, cablecast, cache, clock, config, logging, memory,
+//!   shutdown, status, store, vod}
+//! - alert -> {clock, notify, store, stuck}
+//! - notify -> {clock, store} (the outbox)
+//! - status -> {cache, clock, memory, store, stuck, vod}
+//! - transcription -> {clock, store}
+//! - export -> {store}
+//! - cablecast -> {clock, config, logging, shutdown, vod}
+//! - demo -> {clock}
+//! - store -> {clock, stuck, vod}
+//! - stuck -> {config, vod}
+//! - logging -> {clock, config}
+//! - config -> {clock}
+//!
+//! `cache`, `clock`, `loadtest`, `memory`, `shutdown` and `vod` call no
+//! other module.
 //!
 //! # Invariants
 //!

@@ -8,6 +8,9 @@
 //! by any other process (a second Archivist, the sqlite3 CLI) changes the
 //! store's data version, which every cached read compares, one cheap
 //! `PRAGMA` per read.
+//!
+//! It also holds [`SyncNow`], the wake-up the status server sends the
+//! monitor.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +35,13 @@ pub const RECENT_TRANSCRIPTIONS: u32 = 10;
 /// Cache keys of the figures and the report.
 const SYNC_STATS: &str = "sync-stats";
 const REPORT: &str = "status-report";
+
+/// A request to the monitor to run a cycle now instead of waiting for the
+/// interval (`POST /api/sync-now` sends it; so does a stop, to end the
+/// wait). It lives with the board both sides share, so the status server
+/// never names the monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncNow;
 
 /// The cached sync figures of one database, and the answer cache they live
 /// in.

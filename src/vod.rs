@@ -57,8 +57,8 @@ impl VodState {
     pub const IN_FLIGHT_NAMES: [&'static str; 5] =
         ["unknown", "queued", "processing", "partial", "waiting"];
 
-    /// Reads Cablecast's text. Unknown values are kept, and a warning is
-    /// logged the first time each one is seen in this process.
+    /// Reads Cablecast's text. Unknown values are kept as sent (the
+    /// Cablecast client warns of them where it reads an answer).
     pub fn from_cablecast(text: &str) -> VodState {
         match text {
             "unknown" => VodState::Unknown,
@@ -70,10 +70,7 @@ impl VodState {
             "permanentFailure" => VodState::PermanentFailure,
             "disabled" => VodState::Disabled,
             "waiting" => VodState::Waiting,
-            other => {
-                warn_once_unrecognised(other);
-                VodState::Other(other.to_string())
-            }
+            other => VodState::Other(other.to_string()),
         }
     }
 
@@ -120,16 +117,6 @@ impl fmt::Display for VodState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Logs an unrecognised vodState once per distinct value for the life of the
-/// process, so a server that adds a state does not flood the log.
-fn warn_once_unrecognised(text: &str) {
-    crate::logging::warn_once(&format!("vodState {text}"), || {
-        format!(
-            "Cablecast sent an unrecognised vodState {text:?}: stored as sent, counted as unknown"
-        )
-    });
 }
 
 /// A show as Archivist keeps it.

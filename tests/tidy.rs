@@ -4,10 +4,19 @@
 //! alone, every file opens with `//!` docs, and every `unwrap`/`expect`
 //! outside tests says why it cannot fail.
 //!
-//! Conventions the checks rely on: a file's unit tests are its last item,
-//! after `#[cfg(test)]`; a `// reason: ...` comment on the line of an
-//! `unwrap`/`expect`, or on the line above it, gives its reason.
+//! It also computes the graph of calls between the top-level modules from
+//! the `crate::` paths of product code, and holds it to the list in
+//! `src/lib.rs` ("Calls go one way"): no cycle, no edge the list does not
+//! name, no listed edge the code does not use. `every_unsafe_block_says_why`
+//! wants a `// SAFETY:` comment on each `unsafe` block.
+//!
+//! Conventions the checks rely on: a file's unit tests are one
+//! `#[cfg(test)] mod tests { ... }`, its last item (checked); everything
+//! before it is product code, test-only items included. A `// reason: ...`
+//! comment on the line of an `unwrap`/`expect`, or on the line above it,
+//! gives its reason.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The only modules that make outbound network requests, as `src/lib.rs`
@@ -40,6 +49,8 @@ const SQL: &[&str] = &[
     "UPDATE transcription",
     "UPDATE monitor",
     "UPDATE archivist",
+    "UPDATE alert",
+    "UPDATE vod_event",
     "CREATE TABLE",
     "CREATE INDEX",
     "PRAGMA ",
@@ -60,15 +71,39 @@ struct Source {
 }
 
 impl Source {
-    /// The lines before the file's unit tests, numbered from 1, without
-    /// comment lines.
+    /// The lines before the file's unit tests (its final
+    /// `#[cfg(test)] mod tests { ... }`), numbered from 1, without comment
+    /// lines. Test-only items anywhere else are read as product code.
     fn product_code(&self) -> impl Iterator<Item = (usize, &str)> {
+        let end = self.unit_tests().map_or(usize::MAX, |(start, _)| start);
         self.text
             .lines()
             .enumerate()
-            .take_while(|(_, line)| line.trim() != "#[cfg(test)]")
+            .take_while(move |(i, _)| *i < end)
             .filter(|(_, line)| !line.trim_start().starts_with("//"))
             .map(|(i, line)| (i + 1, line))
+    }
+
+    /// The product code as one text, for what spans lines.
+    fn product_text(&self) -> String {
+        self.product_code()
+            .map(|(_, line)| line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The first and last line index (from 0) of the file's first
+    /// `#[cfg(test)]` + `mod tests {` block, by rustfmt's layout: the
+    /// module's closing brace is the first line that is `}` alone.
+    fn unit_tests(&self) -> Option<(usize, usize)> {
+        let lines: Vec<&str> = self.text.lines().collect();
+        let start = lines.windows(2).position(|pair| {
+            pair[0].trim_end() == "#[cfg(test)]" && pair[1].starts_with("mod tests {")
+        })?;
+        let end = (start + 2..lines.len())
+            .find(|&i| lines[i].trim_end() == "}")
+            .unwrap_or(lines.len());
+        Some((start, end))
     }
 
     fn under(&self, prefixes: &[&str]) -> bool {
@@ -106,18 +141,28 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-/// Every `(file:line: text)` of product code that holds one of `needles`,
-/// in files `allowed` does not exempt.
+/// Every `(file:line: text)` of product code that holds one of `needles`
+/// (in any case: SQL is SQL in lower case too), in files `allowed` does not
+/// exempt.
 fn offenders(needles: &[&str], allowed: impl Fn(&Source) -> bool) -> Vec<String> {
     let mut found = Vec::new();
     for source in sources().iter().filter(|s| !allowed(s)) {
         for (n, line) in source.product_code() {
-            if needles.iter().any(|needle| line.contains(needle)) {
+            if needles.iter().any(|needle| holds(line, needle)) {
                 found.push(format!("{}:{n}: {}", source.path, line.trim()));
             }
         }
     }
     found
+}
+
+/// Whether `line` holds `needle` in any case, not as an HTML tag's name
+/// (`<select` is a form, not SQL).
+fn holds(line: &str, needle: &str) -> bool {
+    let line = line.to_lowercase();
+    let needle = needle.to_lowercase();
+    line.match_indices(&needle)
+        .any(|(at, _)| !line[..at].ends_with('<'))
 }
 
 #[test]
@@ -204,4 +249,268 @@ fn every_unwrap_outside_tests_says_why_it_cannot_fail() {
         "unwrap/expect without a `// reason:` comment:\n{}",
         found.join("\n")
     );
+}
+
+#[test]
+fn unit_tests_are_the_last_item_of_their_file() {
+    let mut found = Vec::new();
+    for source in sources() {
+        let Some((_, end)) = source.unit_tests() else {
+            continue;
+        };
+        let after: Vec<&str> = source.text.lines().skip(end + 1).collect();
+        if after.iter().any(|line| !line.trim().is_empty()) {
+            found.push(format!(
+                "{}:{}: code after the unit tests, which tidy would not read",
+                source.path,
+                end + 2
+            ));
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+#[test]
+fn every_unsafe_block_says_why() {
+    let mut found = Vec::new();
+    for source in sources() {
+        let lines: Vec<&str> = source.text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or(line);
+            if !code.contains("unsafe {") {
+                continue;
+            }
+            // The comment lines right above, or the line itself.
+            let above = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| l.trim_start().starts_with("//"));
+            let said = line.contains("// SAFETY:")
+                || above
+                    .map(|l| l.trim_start())
+                    .any(|l| l.starts_with("// SAFETY:"));
+            if !said {
+                found.push(format!("{}:{}: {}", source.path, i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "`unsafe` without a `// SAFETY:` comment above it:\n{}",
+        found.join("\n")
+    );
+}
+
+/// Calls between top-level modules: who names whom.
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+fn read_lib() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs"))
+        .expect("lib.rs reads")
+}
+
+/// The crate's top-level modules, from `pub mod x;` in lib.rs.
+fn top_modules(lib: &str) -> BTreeSet<String> {
+    lib.lines()
+        .filter_map(|l| l.strip_prefix("pub mod ")?.strip_suffix(';'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The top-level module a file belongs to; none for the crate root, the
+/// entry point and the build script.
+fn module_of(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("src/")?;
+    if matches!(rest, "lib.rs" | "main.rs" | "build.rs") {
+        return None;
+    }
+    let first = rest.split('/').next()?;
+    Some(first.trim_end_matches(".rs").to_string())
+}
+
+/// The modules a text names through `crate::x` or `crate::{x, y::z}`.
+fn named_modules(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // The first name of each part at the group's own depth.
+            let mut depth = 1;
+            let mut part_start = true;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ',' if depth == 1 => part_start = true,
+                    c if part_start && depth == 1 && (c.is_alphanumeric() || c == '_') => {
+                        part_start = false;
+                        let name: String = group[i..]
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect();
+                        names.push(name);
+                    }
+                    _ => {}
+                }
+                if depth == 0 {
+                    break;
+                }
+            }
+        } else {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The graph the product code makes: module -> the other top-level modules
+/// it names.
+fn code_graph() -> Graph {
+    let modules = top_modules(&read_lib());
+    let mut graph = Graph::new();
+    for source in sources() {
+        let Some(from) = module_of(&source.path) else {
+            continue;
+        };
+        for to in named_modules(&source.product_text()) {
+            if to != from && modules.contains(&to) {
+                graph.entry(from.clone()).or_default().insert(to);
+            }
+        }
+    }
+    graph
+}
+
+/// The graph lib.rs allows: after "Calls go one way", one `//! - x -> {a, b}`
+/// line per module.
+fn allowed_graph(lib: &str) -> Graph {
+    let mut graph = Graph::new();
+    let list = lib
+        .lines()
+        .skip_while(|l| !l.contains("Calls go one way"))
+        .skip(1)
+        .skip_while(|l| !l.starts_with("//! - "))
+        .take_while(|l| l.starts_with("//! - ") || l.starts_with("//!   "));
+    let mut entry = String::new();
+    let mut entries = Vec::new();
+    for line in list {
+        if let Some(start) = line.strip_prefix("//! - ") {
+            entries.push(std::mem::take(&mut entry));
+            entry.push_str(start);
+        } else {
+            entry.push(' ');
+            entry.push_str(line.trim_start_matches("//!").trim());
+        }
+    }
+    entries.push(entry);
+    for entry in entries.iter().filter(|e| !e.is_empty()) {
+        let (from, to) = entry
+            .split_once(" -> ")
+            .unwrap_or_else(|| panic!("lib.rs: {entry:?} is not `module -> {{a, b}}`"));
+        let to = to
+            .split_once('{')
+            .and_then(|(_, t)| t.split_once('}'))
+            .map(|(t, _)| t)
+            .unwrap_or(to);
+        let names = to
+            .split(',')
+            .map(|n| n.trim().trim_matches('`').to_string())
+            .filter(|n| !n.is_empty());
+        graph
+            .entry(from.trim().trim_matches('`').to_string())
+            .or_default()
+            .extend(names);
+    }
+    graph
+}
+
+/// The groups of modules that reach each other (cycles), each sorted.
+fn cycles(graph: &Graph) -> Vec<BTreeSet<String>> {
+    let reach = |from: &str| {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![from.to_string()];
+        while let Some(m) = todo.pop() {
+            for next in graph.get(&m).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    todo.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let mut knots: Vec<BTreeSet<String>> = Vec::new();
+    for from in graph.keys() {
+        let reached = reach(from);
+        if !reached.contains(from) {
+            continue;
+        }
+        let knot: BTreeSet<String> = reached
+            .iter()
+            .filter(|m| reach(m).contains(from))
+            .cloned()
+            .collect();
+        if !knots.contains(&knot) {
+            knots.push(knot);
+        }
+    }
+    knots
+}
+
+fn graph_text(graph: &Graph) -> String {
+    graph
+        .iter()
+        .map(|(from, to)| {
+            let to: Vec<&str> = to.iter().map(String::as_str).collect();
+            format!("{from} -> {{{}}}", to.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn calls_between_modules_go_one_way_as_lib_rs_lists_them() {
+    let graph = code_graph();
+    let knots = cycles(&graph);
+    let edges: usize = graph.values().map(BTreeSet::len).sum();
+    // Printed so the graph can be quoted (`-- --nocapture`).
+    println!("module graph ({edges} edges):\n{}", graph_text(&graph));
+    println!("cycles: {knots:?}");
+    assert!(knots.is_empty(), "modules that call each other: {knots:?}");
+    let allowed = allowed_graph(&read_lib());
+    let mut wrong = Vec::new();
+    for (from, to) in &graph {
+        for to in to {
+            if !allowed.get(from).is_some_and(|a| a.contains(to)) {
+                wrong.push(format!("{from} -> {to}: not in lib.rs's list"));
+            }
+        }
+    }
+    for (from, to) in &allowed {
+        for to in to {
+            if !graph.get(from).is_some_and(|g| g.contains(to)) {
+                wrong.push(format!("{from} -> {to}: listed in lib.rs, used by no code"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_graph_reader_sees_grouped_paths_and_cycles() {
+    assert_eq!(
+        named_modules("use crate::{alert::{self, X}, cli::Env};\nlet x = crate::store::open();"),
+        ["alert", "cli", "store"]
+    );
+    let graph = allowed_graph(
+        "//! Calls go one way:\n//!\n//! - a -> {b, c}\n//! - b -> {a}\n//! - c -> {}\n",
+    );
+    assert_eq!(graph_text(&graph), "a -> {b, c}\nb -> {a}\nc -> {}");
+    let knots = cycles(&graph);
+    assert_eq!(knots.len(), 1);
+    assert_eq!(knots[0].iter().collect::<Vec<_>>(), ["a", "b"]);
 }

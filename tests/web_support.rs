@@ -11,11 +11,12 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use archivist::cablecast::CablecastSettings;
+use archivist::config::CablecastSettings;
 use archivist::config::MonitorSettings;
 use archivist::demo::DemoStation;
-use archivist::monitor::{Monitor, SyncNow};
+use archivist::monitor::Monitor;
 use archivist::status::StatusBoard;
+use archivist::status::SyncNow;
 use archivist::store::{Access, Store};
 use archivist::web::{AdminToken, StatusServer, WebSettings};
 

@@ -14,7 +14,7 @@
 mod settings;
 mod watch;
 
-pub use settings::{AlertSettings, SETTINGS_HELP};
+pub use settings::AlertSettings;
 pub use watch::{damaged_database_notification, test_notification, AlertWatch, CycleOutcome};
 
 use std::fmt;

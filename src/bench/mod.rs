@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 pub use report::{BenchReport, CycleFigures, Figure, Machine, StationFigures, WriteFigure};
 
 use crate::alert::{AlertSettings, AlertWatch, CycleOutcome};
-use crate::cablecast::{CablecastClient, CablecastError, CablecastSettings};
+use crate::cablecast::{CablecastClient, CablecastError};
 use crate::cache::Expiring;
+use crate::config::CablecastSettings;
 use crate::config::MonitorSettings;
 use crate::demo::{DemoStation, Fault, StationOptions};
 use crate::memory;

@@ -35,7 +35,8 @@ use serde::de::DeserializeOwned;
 
 pub use error::CablecastError;
 
-use crate::clock::{self, StationZone};
+use crate::clock;
+use crate::config::CablecastSettings;
 use crate::vod::{Show, Vod};
 
 /// Requests per call at most: the first try and two retries.
@@ -134,44 +135,6 @@ fn refuses_ids(e: &CablecastError) -> bool {
     )
 }
 
-/// The password, kept out of every `Debug` and `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    pub fn new(text: String) -> Password {
-        Password(text)
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(<redacted>)")
-    }
-}
-
-/// Frontdoor credentials for HTTP Basic auth.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub user: String,
-    pub password: Password,
-}
-
-/// Where the station's Cablecast is and how to talk to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CablecastSettings {
-    /// The versioned API root, e.g. `https://host/CablecastAPI/v1`, without
-    /// a trailing slash.
-    pub api_url: String,
-    pub credentials: Option<Credentials>,
-    /// Only shows of this location are kept, when set.
-    pub location_id: Option<i64>,
-    /// Per request, whole seconds.
-    pub timeout_secs: u64,
-    /// Where Cablecast's date-times without an offset are (station-local).
-    pub time_zone: StationZone,
-}
-
 /// One page of a collection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
@@ -222,7 +185,7 @@ impl fmt::Debug for CablecastClient {
 impl CablecastClient {
     pub fn new(settings: CablecastSettings) -> CablecastClient {
         let authorization = settings.credentials.as_ref().map(|c| {
-            let pair = format!("{}:{}", c.user, c.password.0);
+            let pair = format!("{}:{}", c.user, c.password.reveal());
             format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(pair)
@@ -702,6 +665,8 @@ fn shown_location(location: Option<&String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::StationZone;
+    use crate::config::{Credentials, Password};
 
     #[test]
     fn a_shown_redirect_target_carries_no_credentials_or_query() {

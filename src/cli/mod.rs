@@ -20,12 +20,17 @@
 //!   the unknown-flag check follow from the spec.
 //! - An environment setting: an `Opt` with an empty flag (`var(..)`) in the
 //!   list of every command that uses it (a shared `const` group when
-//!   several do), validated in `parse` into the settings that need it.
-//!   Nothing outside `main` reads the environment.
+//!   several do), read with `given.value(..)` and validated in `parse` (the
+//!   alert settings in `alerting`) into the settings that need it. Nothing
+//!   outside `main` reads the environment, and nothing here reads a
+//!   variable by name around the spec.
 //! - A command: a `CommandSpec` in `spec::COMMANDS` (an action of a group is
-//!   named `"group action"`, as `"transcriptions scan"`), an `Action`
-//!   variant, an arm in `parse` and one in [`execute`].
+//!   named `"group action"`, as `"transcriptions scan"`) with its own
+//!   `spec::CommandName`, an `Action` variant, an arm in `parse` and one in
+//!   [`execute`]; both matches are exhaustive, so a missing arm does not
+//!   compile.
 
+mod alerting;
 mod alerts;
 mod measure;
 mod parse;

@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
-use super::spec::{self, CommandSpec, Given};
+use super::alerting::alert_settings;
+use super::spec::{self, CommandName, CommandSpec, Given};
 use super::{CliError, Env};
 use crate::alert::{AlertKind, AlertSettings};
 use crate::bench::BenchSettings;
-use crate::cablecast::{CablecastSettings, Credentials};
+
 use crate::clock::StationZone;
-use crate::config::{self, ConfigError, MonitorSettings};
+use crate::config::{self, CablecastSettings, ConfigError, Credentials, MonitorSettings};
 use crate::demo::StationOptions;
 use crate::export::ExportFormat;
 use crate::loadtest::{self, LoadSettings, Target};
@@ -36,13 +37,10 @@ use crate::web::{AdminToken, CablecastLinks, WebSettings, WEB_URL_SETTING};
 const MAX_INTERVAL_SECS: u64 = 86_400;
 /// Longest request timeout accepted.
 const MAX_TIMEOUT_SECS: u64 = 600;
-/// Seconds between demo cycles: quick enough to watch states move.
-const DEMO_INTERVAL: &str = "10";
-/// Seconds between the demo's full passes: its station retires old shows,
-/// and a visitor should see them go within minutes, not a day.
-const DEMO_CATALOG_INTERVAL: &str = "300";
 /// The demo's own database, unless `--db` is given.
 const DEMO_DB: &str = "archivist-demo.db";
+/// Where the bench's generated database goes without `TMPDIR`.
+const SCRATCH_DIR: &str = "/tmp";
 /// Largest generated database: ten million VODs is far past any station.
 const MAX_BENCH_VODS: usize = 10_000_000;
 const MAX_BENCH_RUNS: usize = 100;
@@ -169,49 +167,50 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
         action: Action::Version,
     };
     let (spec, rest) = match find_command(name, rest)? {
-        Found::Answer(action) => {
-            command.action = action;
+        Found::Version => return Ok(command),
+        Found::Help(text) => {
+            command.action = Action::Help(text);
             return Ok(command);
         }
         Found::Command(spec, rest) => (spec, rest),
     };
     let env = command_env(spec, env);
-    let mut given = spec.read(rest, &env)?;
+    let given = spec.read(rest, &env)?;
     if given.help {
         command.action = Action::Help(spec.help());
         return Ok(command);
     }
-    if spec.name == "demo" {
+    if spec.id == CommandName::Demo {
         command.db = global.db.clone().unwrap_or_else(|| PathBuf::from(DEMO_DB));
     }
-    command.action = action(&mut given, &env, global.db)?;
+    command.action = action(&given, global.db)?;
     Ok(command)
 }
 
-/// `--log-level`, else `ARCHIVIST_LOG_LEVEL`, else info.
+/// `--log-level`, else its variable, else the spec's default.
 fn log_level(global: &Global, env: &Env) -> Result<LevelFilter, ConfigError> {
-    match &global.log_level {
-        Some(text) => logging::parse_level("--log-level", text),
-        None => match env.get("ARCHIVIST_LOG_LEVEL") {
-            Some(text) => logging::parse_level("ARCHIVIST_LOG_LEVEL", text),
-            None => Ok(LevelFilter::Info),
-        },
+    match (&global.log_level, spec::global_variable("log-level", env)) {
+        (Some(text), _) => logging::parse_level("--log-level", text),
+        (None, Some((variable, text))) => logging::parse_level(variable, &text),
+        (None, None) => logging::parse_level("--log-level", spec::global_default("log-level")),
     }
 }
 
-/// `--db`, else `ARCHIVIST_DB`, else the default.
+/// `--db`, else its variable, else the default.
 fn db_path(global: &Global, env: &Env) -> PathBuf {
-    global
-        .db
-        .clone()
-        .or_else(|| env.get("ARCHIVIST_DB").map(PathBuf::from))
-        .unwrap_or_else(config::default_db)
+    match (&global.db, spec::global_variable("db", env)) {
+        (Some(path), _) => path.clone(),
+        (None, Some((_, text))) => PathBuf::from(text),
+        (None, None) => config::default_db(),
+    }
 }
 
 /// What the command's name names.
 enum Found {
-    /// `help` or `version`, or a group's help: answered at once.
-    Answer(Action),
+    /// `version`: answered at once.
+    Version,
+    /// `help`, or a group's help: this text, at once.
+    Help(String),
     /// A command (or a group's action) and its own arguments.
     Command(&'static CommandSpec, Vec<OsString>),
 }
@@ -220,8 +219,8 @@ enum Found {
 fn find_command(name: Option<String>, rest: Vec<OsString>) -> Result<Found, CliError> {
     let name = name.unwrap_or_else(|| "help".into());
     match name.as_str() {
-        "version" => Ok(Found::Answer(Action::Version)),
-        "help" => Ok(Found::Answer(Action::Help(help_for(&rest)?))),
+        "version" => Ok(Found::Version),
+        "help" => Ok(Found::Help(help_for(&rest)?)),
         group if spec::is_group(group) => find_action(group, rest),
         other => match spec::command(other) {
             Some(spec) => Ok(Found::Command(spec, rest)),
@@ -236,7 +235,7 @@ fn find_action(group: &str, rest: Vec<OsString>) -> Result<Found, CliError> {
     let action = rest.next();
     let action = action.as_ref().and_then(|a| a.to_str());
     match action {
-        Some("--help" | "-h") => Ok(Found::Answer(Action::Help(group_help(group)))),
+        Some("--help" | "-h") => Ok(Found::Help(group_help(group))),
         None => Err(CliError::Usage(format!(
             "{group} needs {}",
             spec::actions(group).join(", ")
@@ -272,75 +271,54 @@ fn command_env(spec: &CommandSpec, env: &Env) -> Env {
 
 /// The command's settings, validated into its [`Action`]. `db` is `--db`
 /// as given (the bench works on a copy of it).
-fn action(given: &mut Given, env: &Env, db: Option<PathBuf>) -> Result<Action, CliError> {
-    Ok(match given.spec().name {
-        "init" => {
-            no_operands(given)?;
-            Action::Init
-        }
-        "status" => {
-            no_operands(given)?;
-            status(given)?
-        }
-        "monitor" => {
-            no_operands(given)?;
-            Action::Monitor(service(given, env, None)?)
-        }
-        "demo" => {
-            no_operands(given)?;
-            given.default_to("interval", DEMO_INTERVAL);
-            given.default_to("catalog-interval", DEMO_CATALOG_INTERVAL);
+fn action(given: &Given, db: Option<PathBuf>) -> Result<Action, CliError> {
+    use CommandName as C;
+    let id = given.spec().id;
+    match id {
+        C::Backup | C::Restore | C::Export | C::TranscriptionsScan | C::Help => {}
+        _ => no_operands(given)?,
+    }
+    Ok(match id {
+        C::Help => Action::Help(help_for(&given.operands)?),
+        C::Init => Action::Init,
+        C::Status => status(given)?,
+        C::Monitor => Action::Monitor(service(given, None)?),
+        C::Demo => {
             // A placeholder the demo replaces with its station's address;
             // it is validated like any other.
             let url = "http://127.0.0.1/CablecastAPI/v1".to_string();
-            Action::Demo(service(given, env, Some(url))?)
+            Action::Demo(service(given, Some(url))?)
         }
-        "serve" => {
-            no_operands(given)?;
-            Action::Serve(serve_settings(given)?, stuck_after(given)?)
-        }
-        "backup" => Action::Backup {
+        C::Serve => Action::Serve(serve_settings(given)?, stuck_after(given)?),
+        C::Backup => Action::Backup {
             dest: one_path(given)?,
             force: given.switch("force"),
         },
-        "restore" => Action::Restore {
+        C::Restore => Action::Restore {
             src: one_path(given)?,
         },
-        "demo-station" => {
-            no_operands(given)?;
-            Action::DemoStation(station_options(given)?)
-        }
-        "export" => Action::Export(export_request(given)?),
-        "bench" => {
-            no_operands(given)?;
-            Action::Bench {
-                settings: bench_settings(given, db, env)?,
-                json: given.switch("json"),
-            }
-        }
-        "loadtest" => {
-            no_operands(given)?;
-            Action::Loadtest {
-                settings: load_settings(given)?,
-                json: given.switch("json"),
-            }
-        }
-        "alerts list" => Action::Alerts(AlertsAction::List {
+        C::DemoStation => Action::DemoStation(station_options(given)?),
+        C::Export => Action::Export(export_request(given)?),
+        C::Bench => Action::Bench {
+            settings: bench_settings(given, db)?,
+            json: given.switch("json"),
+        },
+        C::Loadtest => Action::Loadtest {
+            settings: load_settings(given)?,
+            json: given.switch("json"),
+        },
+        C::AlertsList => Action::Alerts(AlertsAction::List {
             json: given.switch("json"),
         }),
-        "alerts silence" => {
-            no_operands(given)?;
-            Action::Alerts(alerts_silence(given)?)
-        }
-        "alerts test" => {
-            no_operands(given)?;
-            let stuck_after = stuck_after(given)?;
-            Action::Alerts(AlertsAction::Test(Box::new(AlertSettings::from_env(
-                env,
-                stuck_after,
-            )?)))
-        }
-        name => Action::Transcriptions(transcriptions(name, given)?),
+        C::AlertsSilence => Action::Alerts(alerts_silence(given)?),
+        C::AlertsTest => Action::Alerts(AlertsAction::Test(Box::new(alert_settings(
+            given,
+            stuck_after(given)?,
+        )?))),
+        C::TranscriptionsScan => Action::Transcriptions(transcriptions_scan(given)?),
+        C::TranscriptionsAdd => Action::Transcriptions(transcriptions_add(given)?),
+        C::TranscriptionsLink => Action::Transcriptions(transcriptions_link(given)?),
+        C::TranscriptionsList => Action::Transcriptions(transcriptions_list(given)),
     })
 }
 
@@ -504,20 +482,21 @@ fn listen(given: &Given) -> Result<SocketAddr, ConfigError> {
 
 /// The monitor's settings. `api_url` overrides the environment (the demo
 /// points the monitor at its own station).
-fn service(given: &Given, env: &Env, api_url: Option<String>) -> Result<Service, ConfigError> {
+fn service(given: &Given, api_url: Option<String>) -> Result<Service, ConfigError> {
     let settings = monitor_settings(given, api_url)?;
     // The demo's links would point at its own station: none.
-    let cablecast_links = if given.spec().name == "demo" {
+    let demo = given.spec().id == CommandName::Demo;
+    let cablecast_links = if demo {
         None
     } else {
         cablecast_links(given, Some(&settings.cablecast.api_url))?
     };
     let stuck_after = stuck_after(given)?;
     // The demo's alerts would be about its own station: none are sent.
-    let alerts = if given.spec().name == "demo" {
+    let alerts = if demo {
         AlertSettings::default()
     } else {
-        AlertSettings::from_env(env, stuck_after)?
+        alert_settings(given, stuck_after)?
     };
     Ok(Service {
         stuck_after,
@@ -526,9 +505,9 @@ fn service(given: &Given, env: &Env, api_url: Option<String>) -> Result<Service,
         settings,
         admin_token: admin_token(given)?,
         systemd: SystemdEnv {
-            notify_socket: env.get("NOTIFY_SOCKET").cloned(),
-            watchdog_usec: env.get("WATCHDOG_USEC").cloned(),
-            watchdog_pid: env.get("WATCHDOG_PID").cloned(),
+            notify_socket: given.value("NOTIFY_SOCKET"),
+            watchdog_usec: given.value("WATCHDOG_USEC"),
+            watchdog_pid: given.value("WATCHDOG_PID"),
         },
     })
 }
@@ -748,16 +727,12 @@ fn export_request(given: &Given) -> Result<ExportRequest, CliError> {
     })
 }
 
-fn bench_settings(
-    given: &Given,
-    db: Option<PathBuf>,
-    env: &Env,
-) -> Result<BenchSettings, ConfigError> {
-    let scratch_dir = env
-        .get("TMPDIR")
+fn bench_settings(given: &Given, db: Option<PathBuf>) -> Result<BenchSettings, ConfigError> {
+    let scratch_dir = given
+        .value("TMPDIR")
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
+        .unwrap_or_else(|| PathBuf::from(SCRATCH_DIR));
     Ok(BenchSettings {
         vods: count(given, "vods", MAX_BENCH_VODS)? as u64,
         db,
@@ -789,68 +764,66 @@ fn absolute_arg(flag: &str, value: &str) -> Result<String, CliError> {
         .map_err(|p| CliError::Usage(format!("{flag} {p:?} is not valid UTF-8")))
 }
 
-fn transcriptions(name: &str, given: &Given) -> Result<TranscriptionsAction, CliError> {
-    let video = || {
-        given
-            .value("video")
-            .map(|v| absolute_arg("--video", &v))
-            .transpose()
+/// `--video`, made absolute, when given.
+fn video(given: &Given) -> Result<Option<String>, CliError> {
+    given
+        .value("video")
+        .map(|v| absolute_arg("--video", &v))
+        .transpose()
+}
+
+fn transcriptions_scan(given: &Given) -> Result<TranscriptionsAction, CliError> {
+    if given.operands.is_empty() {
+        return Err(CliError::Usage("transcriptions scan needs a DIR".into()));
+    }
+    Ok(TranscriptionsAction::Scan(
+        given.operands.iter().map(PathBuf::from).collect(),
+    ))
+}
+
+fn transcriptions_add(given: &Given) -> Result<TranscriptionsAction, CliError> {
+    let video =
+        video(given)?.ok_or_else(|| CliError::Usage("transcriptions add needs --video".into()))?;
+    Ok(TranscriptionsAction::Add(TranscriptionReport {
+        video,
+        output: given
+            .value("output")
+            .map(|o| absolute_arg("--output", &o))
+            .transpose()?,
+        status: given.required("status").1,
+        error: given.value("error"),
+    }))
+}
+
+fn transcriptions_link(given: &Given) -> Result<TranscriptionsAction, CliError> {
+    let show =
+        match given.value("show") {
+            Some(text) => Some(text.trim().parse::<i64>().map_err(|_| {
+                CliError::Usage(format!("--show {text:?} is not a Cablecast show id"))
+            })?),
+            None => None,
+        };
+    match (show, video(given)?) {
+        (Some(show), Some(video)) => Ok(TranscriptionsAction::LinkByHand { show, video }),
+        (None, None) => Ok(TranscriptionsAction::Link),
+        _ => Err(CliError::Usage(
+            "transcriptions link takes --show and --video together".into(),
+        )),
+    }
+}
+
+fn transcriptions_list(given: &Given) -> TranscriptionsAction {
+    // One list: the first of these given.
+    let list = if given.switch("needs-captions") {
+        TranscriptionList::NeedsCaptions
+    } else if given.switch("unlinked") {
+        TranscriptionList::Results(TranscriptionFilter::Unlinked)
+    } else if given.switch("failed") {
+        TranscriptionList::Results(TranscriptionFilter::Failed)
+    } else {
+        TranscriptionList::Results(TranscriptionFilter::All)
     };
-    Ok(match name {
-        "transcriptions scan" => {
-            if given.operands.is_empty() {
-                return Err(CliError::Usage("transcriptions scan needs a DIR".into()));
-            }
-            TranscriptionsAction::Scan(given.operands.iter().map(PathBuf::from).collect())
-        }
-        "transcriptions add" => {
-            no_operands(given)?;
-            let video = video()?
-                .ok_or_else(|| CliError::Usage("transcriptions add needs --video".into()))?;
-            TranscriptionsAction::Add(TranscriptionReport {
-                video,
-                output: given
-                    .value("output")
-                    .map(|o| absolute_arg("--output", &o))
-                    .transpose()?,
-                status: given.required("status").1,
-                error: given.value("error"),
-            })
-        }
-        "transcriptions link" => {
-            no_operands(given)?;
-            let show = match given.value("show") {
-                Some(text) => Some(text.trim().parse::<i64>().map_err(|_| {
-                    CliError::Usage(format!("--show {text:?} is not a Cablecast show id"))
-                })?),
-                None => None,
-            };
-            match (show, video()?) {
-                (Some(show), Some(video)) => TranscriptionsAction::LinkByHand { show, video },
-                (None, None) => TranscriptionsAction::Link,
-                _ => {
-                    return Err(CliError::Usage(
-                        "transcriptions link takes --show and --video together".into(),
-                    ))
-                }
-            }
-        }
-        "transcriptions list" => {
-            no_operands(given)?;
-            // One list: the first of these given.
-            let list = if given.switch("needs-captions") {
-                TranscriptionList::NeedsCaptions
-            } else if given.switch("unlinked") {
-                TranscriptionList::Results(TranscriptionFilter::Unlinked)
-            } else if given.switch("failed") {
-                TranscriptionList::Results(TranscriptionFilter::Failed)
-            } else {
-                TranscriptionList::Results(TranscriptionFilter::All)
-            };
-            TranscriptionsAction::List(list)
-        }
-        other => unreachable!("every command in the spec is parsed, not {other}"),
-    })
+    TranscriptionsAction::List(list)
 }
 
 #[cfg(test)]
@@ -1279,8 +1252,79 @@ mod tests {
                 }
             }
         }
-        // And the help says what the README says the admin token does.
+        // And the help says what the README says the admin token does:
+        // every write endpoint it opens.
         let help = spec::command("monitor").expect("monitor").help();
-        assert!(help.contains("POST /api/sync-now and POST /api/transcriptions"));
+        let endpoints = "POST /api/sync-now, POST /api/transcriptions and POST /api/alerts/silence";
+        assert!(help.contains(endpoints), "{help}");
+        assert!(readme.contains(
+            "`POST /api/sync-now`, `POST /api/transcriptions` and `POST /api/alerts/silence`"
+        ));
+    }
+
+    #[test]
+    fn the_demo_help_shows_the_pace_the_demo_uses() {
+        let Action::Help(help) = parsed(&["demo", "--help"], &[]).action else {
+            panic!("not help");
+        };
+        let Action::Demo(service) = parsed(&["demo"], &[]).action else {
+            panic!("not the demo");
+        };
+        let interval = service.settings.interval.as_secs();
+        let catalog = service.settings.catalog_interval.as_secs();
+        assert_eq!((interval, catalog), (10, 300));
+        for (flag, secs) in [("--interval", interval), ("--catalog-interval", catalog)] {
+            let line = help
+                .lines()
+                .find(|l| l.trim_start().starts_with(flag))
+                .unwrap_or_else(|| panic!("{flag} not in {help}"));
+            assert!(line.contains(&format!("default {secs}]")), "{line}");
+        }
+    }
+
+    #[test]
+    fn every_command_of_the_spec_has_its_own_name() {
+        for (i, a) in spec::COMMANDS.iter().enumerate() {
+            for b in &spec::COMMANDS[i + 1..] {
+                assert_ne!(a.id, b.id, "{} and {} share a name", a.name, b.name);
+                assert_ne!(a.name, b.name);
+            }
+        }
+    }
+
+    #[test]
+    fn systemd_and_scratch_settings_are_read_through_the_spec() {
+        let systemd = [
+            ("NOTIFY_SOCKET", "/run/systemd/notify"),
+            ("WATCHDOG_USEC", "30000000"),
+            ("WATCHDOG_PID", "42"),
+        ];
+        let mut vars = STATION.to_vec();
+        vars.extend(systemd);
+        for words in [&["monitor"][..], &["demo"]] {
+            let (Action::Monitor(service) | Action::Demo(service)) = parsed(words, &vars).action
+            else {
+                panic!("not a service");
+            };
+            assert_eq!(
+                service.systemd.notify_socket.as_deref(),
+                Some("/run/systemd/notify")
+            );
+            assert_eq!(service.systemd.watchdog_usec.as_deref(), Some("30000000"));
+            assert_eq!(service.systemd.watchdog_pid.as_deref(), Some("42"));
+        }
+        let Action::Bench { settings, .. } = parsed(&["bench"], &[]).action else {
+            panic!("not bench");
+        };
+        assert_eq!(settings.scratch_dir, PathBuf::from(SCRATCH_DIR));
+        let command = parsed(
+            &["init"],
+            &[
+                ("ARCHIVIST_DB", "/srv/a.db"),
+                ("ARCHIVIST_LOG_LEVEL", "warn"),
+            ],
+        );
+        assert_eq!(command.db, PathBuf::from("/srv/a.db"));
+        assert_eq!(command.log_level, LevelFilter::Warn);
     }
 }

@@ -11,9 +11,8 @@ use super::{alerts, CliError, Service};
 use crate::config::ConfigError;
 use crate::demo::{DemoStation, StationOptions};
 use crate::monitor::Monitor;
-use crate::monitor::SyncNow;
 use crate::shutdown;
-use crate::status::StatusBoard;
+use crate::status::{StatusBoard, SyncNow};
 use crate::store::{Access, DatabaseLock, Store};
 use crate::stuck::StuckAfter;
 use crate::systemd::ServiceLink;
@@ -113,7 +112,7 @@ fn close_on_stop(store: &Arc<Store>) {
 fn start_status_server(
     settings: WebSettings,
     board: Arc<StatusBoard>,
-    wake: Option<std::sync::mpsc::SyncSender<crate::monitor::SyncNow>>,
+    wake: Option<std::sync::mpsc::SyncSender<SyncNow>>,
 ) -> Result<StatusServer, CliError> {
     let listen = settings.listen;
     StatusServer::start(settings, board, wake).map_err(|e| match e.kind() {

@@ -32,7 +32,7 @@ use crate::clock;
 use crate::config::MonitorSettings;
 use crate::memory;
 use crate::shutdown;
-use crate::status::StatusBoard;
+use crate::status::{StatusBoard, SyncNow};
 use crate::store::{counters, CycleRecord, Store, StoreError, SyncStats};
 
 /// How long a successful connection check is trusted.
@@ -103,10 +103,6 @@ impl CycleReport {
         self.cablecast_error.is_none() && self.store_error.is_none() && self.refresh.failed == 0
     }
 }
-
-/// A request to run a cycle now instead of waiting for the interval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SyncNow;
 
 /// Cablecast's health as last logged, so the log says each change once.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -91,61 +91,60 @@ mod tests {
         assert!(q.number("offset", 0, 0, 10).is_err());
         assert!(q.number("big", 0, 0, u64::MAX).is_err());
     }
-}
 
-/// Property tests over whatever a browser, a script or an attacker puts
-/// after the `?`. Inputs proptest found are kept as plain cases below.
-#[cfg(test)]
-mod properties {
-    use super::*;
-    use proptest::prelude::*;
+    /// Property tests over whatever a browser, a script or an attacker puts
+    /// after the `?`. Inputs proptest found are kept as plain cases below.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
 
-    fn escaped(text: &str) -> String {
-        text.bytes().map(|b| format!("%{b:02X}")).collect()
-    }
+        fn escaped(text: &str) -> String {
+            text.bytes().map(|b| format!("%{b:02X}")).collect()
+        }
 
-    /// Every `%` of an accepted query starts an escape of two hex digits.
-    fn escapes_are_well_formed(text: &str) -> bool {
-        let bytes = text.as_bytes();
-        bytes.iter().enumerate().all(|(i, b)| {
-            *b != b'%'
-                || bytes
-                    .get(i + 1..i + 3)
-                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
-        })
-    }
+        /// Every `%` of an accepted query starts an escape of two hex digits.
+        fn escapes_are_well_formed(text: &str) -> bool {
+            let bytes = text.as_bytes();
+            bytes.iter().enumerate().all(|(i, b)| {
+                *b != b'%'
+                    || bytes
+                        .get(i + 1..i + 3)
+                        .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+            })
+        }
 
-    proptest! {
-        // Found cases are kept as plain tests, not in a seeds file.
-        #![proptest_config(ProptestConfig {
-            cases: 1000,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        proptest! {
+            // Found cases are kept as plain tests, not in a seeds file.
+            #![proptest_config(ProptestConfig {
+                cases: 1000,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
 
-        #[test]
-        fn any_query_is_parsed_or_refused(text in "\\PC{0,64}|[%+&=0-9a-fA-Fg-z]{0,32}") {
-            if let Ok(query) = Query::parse(&text) {
-                prop_assert!(escapes_are_well_formed(&text), "{text:?} accepted");
-                for name in ["limit", "offset", "state"] {
-                    let _ = query.number(name, 0, 0, u64::MAX);
+            #[test]
+            fn any_query_is_parsed_or_refused(text in "\\PC{0,64}|[%+&=0-9a-fA-Fg-z]{0,32}") {
+                if let Ok(query) = Query::parse(&text) {
+                    prop_assert!(escapes_are_well_formed(&text), "{text:?} accepted");
+                    for name in ["limit", "offset", "state"] {
+                        let _ = query.number(name, 0, 0, u64::MAX);
+                    }
                 }
+            }
+
+            #[test]
+            fn escaped_pairs_come_back_unchanged(key in "\\PC{1,16}", value in "\\PC{0,32}") {
+                let query = Query::parse(&format!("{}={}", escaped(&key), escaped(&value)))
+                    .expect("escaped text is valid");
+                prop_assert_eq!(query.get(&key), Some(value.as_str()));
             }
         }
 
         #[test]
-        fn escaped_pairs_come_back_unchanged(key in "\\PC{1,16}", value in "\\PC{0,32}") {
-            let query = Query::parse(&format!("{}={}", escaped(&key), escaped(&value)))
-                .expect("escaped text is valid");
-            prop_assert_eq!(query.get(&key), Some(value.as_str()));
+        fn found_cases_stay_fixed() {
+            // u8::from_str_radix takes a sign: "%+1" was read as byte 1.
+            assert!(Query::parse("a=%+1").is_err());
+            assert!(Query::parse("a=%-1").is_err());
+            assert!(Query::parse("a=%1").is_err());
         }
-    }
-
-    #[test]
-    fn found_cases_stay_fixed() {
-        // u8::from_str_radix takes a sign: "%+1" was read as byte 1.
-        assert!(Query::parse("a=%+1").is_err());
-        assert!(Query::parse("a=%-1").is_err());
-        assert!(Query::parse("a=%1").is_err());
     }
 }

@@ -24,8 +24,7 @@ use super::links::CablecastLinks;
 use super::reply::Reply;
 use super::routes::Site;
 use super::WebError;
-use crate::monitor::SyncNow;
-use crate::status::StatusBoard;
+use crate::status::{StatusBoard, SyncNow};
 
 /// Workers answering requests. Answers come from memory in microseconds, so
 /// a few threads keep two cores busy; slow clients hold tiny_http's
