@@ -784,10 +784,7 @@ mod tests {
     }
 
     fn sql(store: &Store, text: &str) {
-        let text = text.to_string();
-        store
-            .write("test rows", move |c| c.execute_batch(&text))
-            .expect("written");
+        store.write_rows_for_tests(text).expect("written");
     }
 
     #[test]

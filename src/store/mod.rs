@@ -199,6 +199,15 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 /// The open database.
+///
+/// Its connections never leave `store`: what another module can call is
+/// named for what it does, never "run this SQL". This does not compile:
+///
+/// ```compile_fail,E0624
+/// # fn silence(store: &archivist::store::Store) {
+/// let _ = store.write("silencing", |c| c.execute_batch("update alert set notified = 1"));
+/// # }
+/// ```
 pub struct Store {
     path: PathBuf,
     /// Set when the integrity check at open failed: every write is refused.
@@ -289,8 +298,10 @@ impl Store {
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction and commits it. If
     /// another process holds the write lock, waits (bounded) rather than fail;
-    /// on any error the transaction rolls back whole.
-    pub fn write<T>(
+    /// on any error the transaction rolls back whole. Private to `store`,
+    /// like `write_single` and `read`: they hand out the connection, and
+    /// only `store` speaks SQL.
+    fn write<T>(
         &self,
         what: &str,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
@@ -320,7 +331,7 @@ impl Store {
     /// Runs one statement that writes, on its own (SQLite's implicit
     /// transaction, so it costs one statement rather than three), retrying
     /// while another process holds the write lock.
-    pub fn write_single(
+    fn write_single(
         &self,
         what: &str,
         statement: impl Fn(&Connection) -> rusqlite::Result<usize>,
@@ -334,6 +345,14 @@ impl Store {
             }
         }
         statement(&conn).map_err(|e| self.error(what, &e))
+    }
+
+    /// Runs `statements` in one write: rows for unit tests elsewhere in the
+    /// crate that no product path writes (a time in the past, a state set
+    /// by hand). Test builds only.
+    #[cfg(test)]
+    pub(crate) fn write_rows_for_tests(&self, statements: &str) -> Result<(), StoreError> {
+        self.write("test rows", |c| c.execute_batch(statements))
     }
 
     /// Folds the write-ahead log into the file and empties it
@@ -402,7 +421,7 @@ impl Store {
     }
 
     /// Runs `work` on a pooled read-only connection.
-    pub fn read<T>(
+    fn read<T>(
         &self,
         what: &str,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
