@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::lock::DatabaseLock;
-use super::{describe, schema, Store, StoreError, BUSY_TIMEOUT};
+use super::{describe, schema, sqlite_error, Store, StoreError, BUSY_TIMEOUT};
 
 /// Tables every Archivist database has, whatever its version: a file with a
 /// schema version but without them is not ours.
@@ -238,11 +238,7 @@ fn open_source(path: &Path) -> Result<Connection, StoreError> {
 /// Checks an open database: sound (`full`: `integrity_check`, else
 /// `quick_check`), Archivist's, and not newer than this version.
 fn check(conn: &Connection, path: &Path, full: bool) -> Result<CopyFacts, StoreError> {
-    let sqlite_error = |what: &str, e: rusqlite::Error| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        what: what.into(),
-        detail: describe(&e),
-    };
+    let sqlite_error = |what: &str, e: rusqlite::Error| sqlite_error(path, what, &e);
     if let Some(verdict) =
         damage_of(conn, full).map_err(|e| sqlite_error("checking integrity", e))?
     {
@@ -303,11 +299,7 @@ fn place_checked_copy(
         })?;
         source
             .execute("VACUUM INTO ?1", [temp_text])
-            .map_err(|e| StoreError::Sqlite {
-                path: source_path.to_path_buf(),
-                what: format!("copying to {}", temp.display()),
-                detail: describe(&e),
-            })?;
+            .map_err(|e| sqlite_error(source_path, format!("copying to {}", temp.display()), &e))?;
         let mut facts = {
             let copy = Connection::open(&temp).map_err(|e| StoreError::Open {
                 path: temp.clone(),
@@ -315,11 +307,7 @@ fn place_checked_copy(
             })?;
             // A copy is one self-contained file: never a -wal beside it.
             copy.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
-                .map_err(|e| StoreError::Sqlite {
-                    path: temp.clone(),
-                    what: "leaving WAL mode".into(),
-                    detail: describe(&e),
-                })?;
+                .map_err(|e| sqlite_error(&temp, "leaving WAL mode", &e))?;
             // The copy holds what the source holds: name the source.
             check(&copy, &temp, true).map_err(|e| match e {
                 StoreError::Damaged { verdict, .. } => StoreError::Damaged {

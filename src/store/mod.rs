@@ -103,6 +103,35 @@ pub enum Access {
     ReadOnly,
 }
 
+/// The kind of an SQLite failure, from SQLite's result code, so the caller
+/// and the sentence can tell what the engineer has to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteFailure {
+    /// The disk (or the file system) is full (`SQLITE_FULL`).
+    DiskFull,
+    /// The file, its folder or its mount cannot be written
+    /// (`SQLITE_READONLY`, `SQLITE_PERM`), or the store was opened read-only.
+    ReadOnly,
+    /// The disk failed to read or write (`SQLITE_IOERR`).
+    Io,
+    /// Anything else; `detail` says what.
+    Other,
+}
+
+impl SqliteFailure {
+    /// What the engineer reads first.
+    fn sentence(self) -> &'static str {
+        match self {
+            SqliteFailure::DiskFull => "the disk is full; free space on it",
+            SqliteFailure::ReadOnly => {
+                "the file is read-only; check its permissions, its folder's and the mount"
+            }
+            SqliteFailure::Io => "the disk failed to read or write",
+            SqliteFailure::Other => "",
+        }
+    }
+}
+
 /// What went wrong with the database, always naming the file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreError {
@@ -116,10 +145,12 @@ pub enum StoreError {
     },
     /// Another process kept the write lock longer than Archivist waits.
     Locked { path: PathBuf, what: String },
-    /// An SQLite failure while doing `what` (disk full, read-only file, ...).
+    /// An SQLite failure while doing `what`: `failure` tells a full disk
+    /// from a read-only file; `detail` is SQLite's own words.
     Sqlite {
         path: PathBuf,
         what: String,
+        failure: SqliteFailure,
         detail: String,
     },
     /// The file failed its integrity check; nothing is written to it.
@@ -155,8 +186,17 @@ impl fmt::Display for StoreError {
                 "database {} stayed locked by another process while {what}; will retry",
                 path.display()
             ),
-            StoreError::Sqlite { path, what, detail } => {
-                write!(f, "database {}: {what}: {detail}", path.display())
+            StoreError::Sqlite {
+                path,
+                what,
+                failure,
+                detail,
+            } => {
+                write!(f, "database {}: {what}: ", path.display())?;
+                match failure.sentence() {
+                    "" => f.write_str(detail),
+                    sentence => write!(f, "{sentence} ({detail})"),
+                }
             }
             StoreError::Damaged {
                 path,
@@ -372,6 +412,7 @@ impl Store {
             return Err(StoreError::Sqlite {
                 path: self.path.clone(),
                 what: what.to_string(),
+                failure: SqliteFailure::Other,
                 detail: "another connection is still reading; the log is folded in later".into(),
             });
         }
@@ -416,6 +457,7 @@ impl Store {
         StoreError::Sqlite {
             path: self.path.clone(),
             what: what.to_string(),
+            failure: SqliteFailure::ReadOnly,
             detail: "database opened read-only".into(),
         }
     }
@@ -429,6 +471,7 @@ impl Store {
         let conn = self.readers.get().map_err(|e| StoreError::Sqlite {
             path: self.path.clone(),
             what: what.to_string(),
+            failure: SqliteFailure::Other,
             detail: e.to_string(),
         })?;
         work(&conn).map_err(|e| self.error(what, &e))
@@ -464,11 +507,7 @@ impl Store {
         if let Some(damage) = self.damage_behind(e) {
             return damage;
         }
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            what: what.to_string(),
-            detail: describe(e),
-        }
+        sqlite_error(&self.path, what, e)
     }
 }
 
@@ -562,13 +601,7 @@ fn begin_immediate(conn: &Connection, path: &Path, what: &str) -> Result<(), Sto
                     );
                 }
             }
-            Err(e) => {
-                return Err(StoreError::Sqlite {
-                    path: path.to_path_buf(),
-                    what: what.to_string(),
-                    detail: describe(&e),
-                })
-            }
+            Err(e) => return Err(sqlite_error(path, what, &e)),
         }
     }
     Err(StoreError::Locked {
@@ -620,6 +653,28 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// `StoreError::Sqlite` for an SQLite error while doing `what` on `path`.
+fn sqlite_error(path: &Path, what: impl Into<String>, e: &rusqlite::Error) -> StoreError {
+    StoreError::Sqlite {
+        path: path.to_path_buf(),
+        what: what.into(),
+        failure: failure_of(e),
+        detail: describe(e),
+    }
+}
+
+/// The kind of failure SQLite's result code says.
+fn failure_of(e: &rusqlite::Error) -> SqliteFailure {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => SqliteFailure::DiskFull,
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::PermissionDenied) => {
+            SqliteFailure::ReadOnly
+        }
+        Some(rusqlite::ErrorCode::SystemIoFailure) => SqliteFailure::Io,
+        _ => SqliteFailure::Other,
+    }
+}
+
 /// SQLite's own sentence for an error, without Rust's debug wrapping.
 fn describe(e: &rusqlite::Error) -> String {
     match e {
@@ -634,6 +689,62 @@ fn describe(e: &rusqlite::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write that fills the file: more text than its page limit holds.
+    fn fill(store: &Store) -> Result<(), StoreError> {
+        store.write("recording a cycle", |c| {
+            c.execute(
+                "INSERT INTO archivist_meta (key, value) VALUES ('filler', ?1)",
+                ["x".repeat(1 << 20)],
+            )
+            .map(drop)
+        })
+    }
+
+    #[test]
+    fn a_refused_write_says_whether_the_disk_is_full_or_the_file_read_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("full.db"), Access::ReadWrite).expect("opens");
+        // SQLite's own "full": the file may not grow past its pages now.
+        store
+            .write("capping the file", |c| {
+                c.execute_batch("PRAGMA max_page_count = 1; PRAGMA max_page_count")
+            })
+            .expect("capped");
+        let e = fill(&store).expect_err("the file is full");
+        assert!(
+            matches!(
+                e,
+                StoreError::Sqlite {
+                    failure: SqliteFailure::DiskFull,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("the disk is full"), "{e}");
+        assert!(!e.to_string().contains("read-only"), "{e}");
+
+        let store = Store::open(&dir.path().join("ro.db"), Access::ReadWrite).expect("opens");
+        store
+            .write("refusing writes", |c| {
+                c.execute_batch("PRAGMA query_only = 1")
+            })
+            .expect("set");
+        let e = fill(&store).expect_err("read-only");
+        assert!(
+            matches!(
+                e,
+                StoreError::Sqlite {
+                    failure: SqliteFailure::ReadOnly,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("the file is read-only"), "{e}");
+        assert!(!e.to_string().contains("disk is full"), "{e}");
+    }
 
     #[test]
     fn a_missing_database_points_to_the_service_one_when_it_exists() {

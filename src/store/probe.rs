@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
-use super::{describe, lock, open_reader, Store, StoreError};
+use super::{describe, lock, open_reader, sqlite_error, Store, StoreError};
 
 /// Page cache of the probe: it reads no pages, only the WAL index.
 const PROBE_CACHE_KIB: i64 = 16;
@@ -43,10 +43,6 @@ impl VersionProbe {
         let conn = lock(&self.conn);
         conn.prepare_cached("PRAGMA main.data_version")
             .and_then(|mut pragma| pragma.query_row([], |row| row.get(0)))
-            .map_err(|e| StoreError::Sqlite {
-                path: self.path.clone(),
-                what: "reading data_version".into(),
-                detail: describe(&e),
-            })
+            .map_err(|e| sqlite_error(&self.path, "reading data_version", &e))
     }
 }

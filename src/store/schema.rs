@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::{begin_immediate, describe, open_failure, StoreError};
+use super::{begin_immediate, describe, open_failure, sqlite_error, StoreError};
 
 /// The whole current schema.
 const SCHEMA: &str = include_str!("../../schema.sql");
@@ -47,11 +47,7 @@ const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);
 
 /// Brings the file to `SCHEMA_VERSION`.
 pub(super) fn apply(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let failed = |what: &str, e: rusqlite::Error| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        what: what.to_string(),
-        detail: describe(&e),
-    };
+    let failed = |what: &str, e: rusqlite::Error| sqlite_error(path, what, &e);
     let found = known_version(conn, path)?;
     begin_immediate(conn, path, "applying the schema")?;
     let mut script = String::new();
