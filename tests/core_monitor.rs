@@ -370,7 +370,7 @@ fn a_refresh_that_cannot_read_answers_writes_nothing() {
 }
 
 #[test]
-fn unreachable_and_silent_servers_fail_in_bounded_time() {
+fn unreachable_servers_and_ones_silent_past_the_request_timeout_fail() {
     let scratch = Scratch::new();
     // Nothing listens on a port that was just freed.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -167,7 +167,7 @@ fn reads_by_id_write_what_single_reads_write() {
 }
 
 #[test]
-fn a_server_that_ignores_ids_is_noticed_once_and_read_one_by_one() {
+fn a_server_that_ignores_ids_is_noticed_once_and_the_database_still_catches_up() {
     let scratch = Scratch::new();
     let station = station_in_flight(150, 120);
     station.set_fault(Fault::OlderServer);

@@ -86,8 +86,8 @@ fn a_write_lock_held_by_sqlite3_delays_a_running_monitor_and_loses_nothing() {
     // while the lock is held (a blocked reader would fail with "locked").
     let out = status(&db);
     assert!(out.status.success(), "{}", stderr(&out));
-    // Hold the lock past one busy timeout (5 s): the fault under test.
-    std::thread::sleep(Duration::from_secs(6));
+    // Hold the lock past one busy timeout: the fault under test.
+    std::thread::sleep(archivist::store::BUSY_TIMEOUT + Duration::from_secs(1));
     engineer.run("COMMIT;");
     drop(engineer);
     let caught_up = wait_until(Duration::from_secs(20), || {

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use crate::support::child::Running;
 use crate::support::{self, archivist, Scratch};
 
-/// What "a few seconds" means here: the grace period plus a commit and the
-/// process's teardown, with room for a loaded CI machine.
-const STOP_WITHIN: Duration = Duration::from_secs(8);
+/// What "a few seconds" means here: the grace period (`shutdown::GRACE`)
+/// plus a commit and the process's teardown, with room for a loaded CI
+/// machine.
+const STOP_WITHIN: Duration = Duration::from_secs(archivist::shutdown::GRACE.as_secs() + 5);
 
 /// The WAL beside `db` is empty or gone: everything is in the main file.
 fn assert_checkpointed(db: &Path) {

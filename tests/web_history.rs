@@ -45,15 +45,38 @@ fn a_year_of_five_minute_cycles_stays_bounded() {
     Store::open(&db, Access::ReadWrite).expect("store opens");
     let now = clock::unix_now();
     let year = 366 * 86_400;
-    record_cycles(&db, now - year, now, 300, |_| false);
+    let step = 300;
+    record_cycles(&db, now - year, now, step, |_| false);
+    let recorded = year / step + 1;
     let (raw, hourly, daily) = (
         count(&db, "monitor_cycle"),
         count(&db, "monitor_hourly"),
         count(&db, "monitor_daily"),
     );
-    assert!(raw <= 48 * 12 + 1, "raw cycles kept: {raw}");
-    assert!(hourly <= 8 * 24 + 1, "hourly rows kept: {hourly}");
-    assert!(daily <= 401, "daily rows kept: {daily}");
+    // What is dropped: raw cycles after 48 hours, hourly rows after 8 days.
+    // What is kept: every raw cycle of the last 48 hours, every hour of the
+    // last 8 days, and every day of the year, each day with all its cycles.
+    assert_eq!(raw, 48 * 12 + 1, "raw cycles kept");
+    assert!(
+        (8 * 24..=8 * 24 + 1).contains(&hourly),
+        "hourly rows kept: {hourly}"
+    );
+    assert_eq!(daily, 367, "one daily row per day of the year (and today)");
+    let oldest = |table: &str, column: &str| {
+        let text: String = sqlite(&db)
+            .query_row(&format!("SELECT min({column}) FROM {table}"), [], |r| {
+                r.get(0)
+            })
+            .expect("oldest");
+        clock::parse_stored(&text).expect("stored form")
+    };
+    assert!(now - oldest("monitor_cycle", "finished_at") <= 48 * 3600);
+    assert!(now - oldest("monitor_hourly", "bucket") <= 8 * 86_400 + 3600);
+    assert!(now - oldest("monitor_daily", "bucket") >= year);
+    let rolled_up: i64 = sqlite(&db)
+        .query_row("SELECT sum(cycles) FROM monitor_daily", [], |r| r.get(0))
+        .expect("sum");
+    assert_eq!(rolled_up, recorded, "every cycle counted in its day");
     assert!(raw + hourly + daily <= 1_170, "{raw} + {hourly} + {daily}");
 }
 

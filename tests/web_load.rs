@@ -24,15 +24,18 @@ fn a_burst_of_keep_alive_connections_is_answered_in_full() {
             .write_all(b"GET /api/status HTTP/1.1\r\nHost: test\r\n\r\n")
             .expect("request sent");
     }
-    // Read every answer in parallel, keeping every connection open.
-    let started = Instant::now();
+    // Read every answer in parallel, keeping every connection open. No
+    // timing is asserted: the readers wait as long as a server serving the
+    // burst one connection at a time, each up to its socket timeout, could
+    // take (a guard against a hang, not a speed check).
+    let patience = web_settings().socket_timeout * BURST as u32;
     let (done, results) = mpsc::channel();
     let readers: Vec<_> = streams
         .into_iter()
         .map(|mut stream| {
             let done = done.clone();
             stream
-                .set_read_timeout(Some(Duration::from_secs(3)))
+                .set_read_timeout(Some(patience))
                 .expect("timeout set");
             std::thread::spawn(move || {
                 let answered = read_answer(&mut stream).map(|a| a.status == 200);
@@ -43,14 +46,13 @@ fn a_burst_of_keep_alive_connections_is_answered_in_full() {
         .collect();
     drop(done);
     let answered = results.iter().filter(|ok| *ok).count();
-    let took = started.elapsed();
     let streams: Vec<TcpStream> = readers
         .into_iter()
         .map(|r| r.join().expect("reader"))
         .collect();
     assert_eq!(
         answered, BURST,
-        "only {answered} of {BURST} keep-alive connections answered within 3 s ({took:?})"
+        "only {answered} of {BURST} keep-alive connections answered"
     );
     drop(streams);
 }

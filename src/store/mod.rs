@@ -76,7 +76,7 @@ const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 /// How long one statement waits for another process's lock before SQLite
 /// reports busy. A sqlite3 CLI session that writes briefly finishes well
 /// inside this.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many times a write retries `BEGIN IMMEDIATE` after a busy timeout, so a
 /// write lock held by another process for up to a minute delays a batch

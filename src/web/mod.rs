@@ -38,7 +38,10 @@ use std::fmt;
 
 pub use admin::{AdminToken, MIN_TOKEN_LEN};
 pub use links::{CablecastLinks, SETTING as WEB_URL_SETTING};
-pub use server::{StatusServer, WebSettings, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT};
+pub use server::{
+    StatusServer, WebSettings, DEFAULT_SOCKET_TIMEOUT, HEAD_TIMEOUT, MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_CLIENT,
+};
 
 use crate::store::StoreError;
 use crate::transcription::RecordError;
