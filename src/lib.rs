@@ -88,10 +88,14 @@
 //!
 //! # Invariants
 //!
-//! `tests/tidy.rs` checks the ones that show in the source: SQL only in
-//! `store`, outbound IO only where named below, `std::env` only in `main`,
-//! `//!` docs on every file, and a `// reason:` for every `unwrap`/`expect`
-//! outside tests.
+//! `tests/tidy.rs` checks the ones that show in the source, on all product
+//! code (everything before a file's final `#[cfg(test)] mod tests`): SQL
+//! only in `store` (in any case), outbound IO only where named below,
+//! `std::env` only in `main`, `//!` docs on every file, a `// reason:` for
+//! every `unwrap`/`expect` outside tests, a `// SAFETY:` on every `unsafe`
+//! block, and the calls between modules as listed above. The compiler
+//! checks the rest it can: `Store`'s connections are private to `store`, and
+//! a command in `cli::spec` without its arm in `parse` does not compile.
 //!
 //! - Only `cablecast` does outbound network IO, with two named exceptions:
 //!   `loadtest`'s client (load against a status server, loopback only
@@ -103,7 +107,8 @@
 //! - Notification destinations (URLs, tokens, SMTP passwords) are secrets
 //!   like the Cablecast password: shown only as "scheme (host)", never
 //!   logged, stored or sent anywhere but their own host.
-//! - Only `store` speaks SQL (and only it names `rusqlite`); every write is one `BEGIN IMMEDIATE`
+//! - Only `store` speaks SQL (and only it names `rusqlite`; its connections
+//!   never leave it); every write is one `BEGIN IMMEDIATE`
 //!   transaction (or one single statement), so nothing is ever half applied.
 //! - In a process, only the monitor thread writes VOD and show state.
 //! - A catalogue pass removes rows only after it listed everything Cablecast

@@ -254,17 +254,16 @@ fn find_action(group: &str, rest: Vec<OsString>) -> Result<Found, CliError> {
 /// real settings: it has its own station, its own database unless --db is
 /// given, and its own pace unless --interval is given.
 fn command_env(spec: &CommandSpec, env: &Env) -> Env {
-    if spec.name != "demo" {
+    if spec.id != CommandName::Demo {
         return env.clone();
     }
+    let own = [
+        spec::global_variable_name("db"),
+        spec.variable("interval"),
+        spec.variable("catalog-interval"),
+    ];
     env.iter()
-        .filter(|(k, _)| {
-            !k.starts_with("CABLECAST_")
-                && !matches!(
-                    k.as_str(),
-                    "ARCHIVIST_DB" | "ARCHIVIST_INTERVAL" | "ARCHIVIST_CATALOG_INTERVAL"
-                )
-        })
+        .filter(|(k, _)| !k.starts_with("CABLECAST_") && !own.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

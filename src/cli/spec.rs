@@ -525,6 +525,11 @@ fn global(flag: &str) -> &'static Opt {
         .unwrap_or_else(|| panic!("no option --{flag} for every command"))
 }
 
+/// A shared option's variable.
+pub fn global_variable_name(flag: &str) -> &'static str {
+    global(flag).env
+}
+
 /// A shared option's variable and its value, when set.
 pub fn global_variable(flag: &str, env: &Env) -> Option<(&'static str, String)> {
     let opt = global(flag);
@@ -565,6 +570,11 @@ impl CommandSpec {
 
     fn flag(&self, name: &str) -> Option<&'static Opt> {
         self.opts().find(|o| !o.flag.is_empty() && o.flag == name)
+    }
+
+    /// The variable behind flag `name`; empty when it has none.
+    pub fn variable(&self, name: &str) -> &'static str {
+        self.flag(name).map_or("", |o| o.env)
     }
 
     /// Reads this command's arguments: flags by this spec (a flag it does
