@@ -54,6 +54,9 @@ const MAX_DEMO_SHOWS: usize = 100_000;
 pub struct Command {
     pub db: PathBuf,
     pub log_level: LevelFilter,
+    /// The station's time zone: `ARCHIVIST_TIMEZONE` for the commands that
+    /// take it, else the box's (`TZ`, `/etc/localtime`).
+    pub zone: StationZone,
     pub action: Action,
 }
 
@@ -178,6 +181,7 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
     let mut command = Command {
         db,
         log_level,
+        zone: StationZone::of_this_box(env.get("TZ").map(String::as_str)),
         action: Action::Version,
     };
     let name = name.unwrap_or_else(|| "help".into());
@@ -240,6 +244,9 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
         command.action = Action::Help(spec.help());
         return Ok(command);
     }
+    if spec.takes(ZONE_SETTING) {
+        command.zone = station_zone(&given, command.zone)?;
+    }
     command.action = match spec.name {
         "init" => {
             no_operands(&given)?;
@@ -264,7 +271,7 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
         }
         "monitor" => {
             no_operands(&given)?;
-            Action::Monitor(service(&given, &env, None)?)
+            Action::Monitor(service(&given, &env, None, &command.zone)?)
         }
         "demo" => {
             no_operands(&given)?;
@@ -274,11 +281,13 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
             // A placeholder the demo replaces with its station's address;
             // it is validated like any other.
             let url = "http://127.0.0.1/CablecastAPI/v1".to_string();
-            Action::Demo(service(&given, &env, Some(url))?)
+            Action::Demo(service(&given, &env, Some(url), &command.zone)?)
         }
         "serve" => {
             no_operands(&given)?;
-            Action::Serve(serve_settings(&given)?, stuck_after(&given)?)
+            let mut settings = serve_settings(&given)?;
+            settings.zone = command.zone.clone();
+            Action::Serve(settings, stuck_after(&given)?)
         }
         "backup" => Action::Backup {
             dest: one_path(&given)?,
@@ -463,9 +472,14 @@ fn listen(given: &Given) -> Result<SocketAddr, ConfigError> {
 
 /// The monitor's settings. `api_url` overrides the environment (the demo
 /// points the monitor at its own station).
-fn service(given: &Given, env: &Env, api_url: Option<String>) -> Result<Service, ConfigError> {
-    let settings = monitor_settings(given, api_url)?;
-    // The demo's links would point at its own station: none.
+fn service(
+    given: &Given,
+    env: &Env,
+    api_url: Option<String>,
+    zone: &StationZone,
+) -> Result<Service, ConfigError> {
+    let settings = monitor_settings(given, api_url, zone)?;
+    // The demo links to its own station once it listens (`run_demo`).
     let cablecast_links = if given.spec().name == "demo" {
         None
     } else {
@@ -495,9 +509,10 @@ fn service(given: &Given, env: &Env, api_url: Option<String>) -> Result<Service,
 fn monitor_settings(
     given: &Given,
     api_url: Option<String>,
+    zone: &StationZone,
 ) -> Result<MonitorSettings, ConfigError> {
-    let (api_url, credentials, location_id, time_zone) = match api_url {
-        Some(url) => (url, None, None, StationZone::of_this_box()),
+    let (api_url, credentials, location_id) = match api_url {
+        Some(url) => (url, None, None),
         None => cablecast_station(given)?,
     };
     let timeout = seconds(given, "http-timeout", MAX_TIMEOUT_SECS)?;
@@ -507,7 +522,7 @@ fn monitor_settings(
             credentials,
             location_id,
             timeout_secs: timeout.as_secs(),
-            time_zone,
+            time_zone: zone.clone(),
         },
         interval: seconds(given, "interval", MAX_INTERVAL_SECS)?,
         catalog_interval: seconds(given, "catalog-interval", MAX_INTERVAL_SECS * 7)?,
@@ -524,12 +539,10 @@ fn monitor_settings(
     })
 }
 
-/// The station's API root, credentials, location and time zone, from the
-/// environment.
-#[allow(clippy::type_complexity)]
+/// The station's API root, credentials and location, from the environment.
 fn cablecast_station(
     given: &Given,
-) -> Result<(String, Option<Credentials>, Option<i64>, StationZone), ConfigError> {
+) -> Result<(String, Option<Credentials>, Option<i64>), ConfigError> {
     let text = given
         .value("CABLECAST_API_URL")
         .filter(|u| !u.trim().is_empty())
@@ -562,20 +575,22 @@ fn cablecast_station(
         ),
         None => None,
     };
-    Ok((api_url, credentials, location_id, station_zone(given)?))
+    Ok((api_url, credentials, location_id))
 }
 
+/// The setting naming the station's time zone.
+const ZONE_SETTING: &str = "ARCHIVIST_TIMEZONE";
+
 /// The station's time zone: `ARCHIVIST_TIMEZONE` when set, else the box's
-/// own (`TZ`, `/etc/localtime`). Cablecast's date-times without an offset are
-/// station-local, and times shown to people are in this zone.
-fn station_zone(given: &Given) -> Result<StationZone, ConfigError> {
-    match given
-        .value("ARCHIVIST_TIMEZONE")
-        .filter(|z| !z.trim().is_empty())
-    {
-        Some(name) => StationZone::named(&name)
-            .map_err(|reason| ConfigError::new("ARCHIVIST_TIMEZONE", reason)),
-        None => Ok(StationZone::of_this_box()),
+/// own (`box_zone`, from `TZ` or `/etc/localtime`). Cablecast's date-times
+/// without an offset are station-local, and times shown to people are in
+/// this zone.
+fn station_zone(given: &Given, box_zone: StationZone) -> Result<StationZone, ConfigError> {
+    match given.value(ZONE_SETTING).filter(|z| !z.trim().is_empty()) {
+        Some(name) => {
+            StationZone::named(&name).map_err(|reason| ConfigError::new(ZONE_SETTING, reason))
+        }
+        None => Ok(box_zone),
     }
 }
 

@@ -112,11 +112,13 @@ const CABLECAST: &[Opt] = &[
         "CABLECAST_LOCATION_ID",
         "Keep only shows of this location (optional)",
     ),
-    var(
-        "ARCHIVIST_TIMEZONE",
-        "Zone of Cablecast's times without an offset, an IANA name such as America/Chicago (optional; default the box's zone: TZ, /etc/localtime)",
-    ),
 ];
+
+/// The station's time zone: every time shown to people is in it.
+const ZONE: &[Opt] = &[var(
+    "ARCHIVIST_TIMEZONE",
+    "The station's time zone, an IANA name such as America/Chicago: times people read (page, status, alerts, transcriptions), the VOD list's day filters, and Cablecast's times without an offset are in it; JSON, /metrics and the database stay UTC (optional; default the box's zone: TZ, /etc/localtime)",
+)];
 
 /// Where systemd tells a service to report; read only to talk to it.
 const SYSTEMD: &[Opt] = &[
@@ -256,13 +258,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "demo",
         operands: "",
         about: "Run the monitor against a built-in demo station (no Cablecast needed): its own database ./archivist-demo.db unless --db, a cycle every 10 s unless --interval, a full pass every 300 s unless --catalog-interval",
-        opts: &[CYCLE, ADMIN, STUCK],
+        opts: &[CYCLE, ADMIN, STUCK, ZONE],
     },
     CommandSpec {
         name: "monitor",
         operands: "",
         about: "Poll Cablecast every --interval and keep the database current",
-        opts: &[CYCLE, ADMIN, CABLECAST, &[WEB_URL], STUCK, ALERTING, SYSTEMD],
+        opts: &[
+            CYCLE,
+            ADMIN,
+            CABLECAST,
+            ZONE,
+            &[WEB_URL],
+            STUCK,
+            ALERTING,
+            SYSTEMD,
+        ],
     },
     CommandSpec {
         name: "status",
@@ -275,6 +286,7 @@ pub const COMMANDS: &[CommandSpec] = &[
                 switch("failed", "List the failed VODs, newest failure first"),
             ],
             STUCK,
+            ZONE,
         ],
     },
     CommandSpec {
@@ -292,6 +304,7 @@ pub const COMMANDS: &[CommandSpec] = &[
                 WEB_URL,
             ],
             STUCK,
+            ZONE,
         ],
     },
     CommandSpec {
@@ -387,7 +400,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "alerts list",
         operands: "",
         about: "Firing alerts, silences and recent alerts",
-        opts: &[&[JSON]],
+        opts: &[&[JSON], ZONE],
     },
     CommandSpec {
         name: "alerts silence",
@@ -415,7 +428,7 @@ pub const COMMANDS: &[CommandSpec] = &[
                 "needs-captions",
                 "The shows with a complete VOD but no caption",
             ),
-        ]],
+        ], ZONE],
     },
     CommandSpec {
         name: "backup",
@@ -469,6 +482,13 @@ pub fn actions(group: &str) -> Vec<&'static str> {
 }
 
 impl CommandSpec {
+    /// Whether this command takes the setting `name` (a flag, or the
+    /// variable of an environment-only setting).
+    pub fn takes(&self, name: &str) -> bool {
+        self.opts()
+            .any(|o| o.flag == name || (o.flag.is_empty() && o.env == name))
+    }
+
     fn opts(&self) -> impl Iterator<Item = &'static Opt> {
         self.opts.iter().flat_map(|group| group.iter())
     }
