@@ -139,6 +139,22 @@ fn demo_serves_its_page_and_sync_now_runs_a_cycle() {
         eventually(Duration::from_secs(20), || cycles() > before),
         "sync-now did not start a cycle"
     );
+    // A newcomer sees the links into Cablecast: the demo's own station.
+    let failed = support::number(
+        &scratch.db(),
+        "SELECT min(id) FROM cablecast_vod WHERE vod_state = 'error'",
+    );
+    let vod = get(addr, &format!("/api/vods/{failed}")).json();
+    let link = vod["cablecast_url"]
+        .as_str()
+        .expect("a link into Cablecast");
+    assert!(
+        link.starts_with("http://127.0.0.1:") && link.ends_with(&format!("/vods/{failed}")),
+        "{link}"
+    );
+    let page = get(addr, &format!("/vods/{failed}")).text();
+    assert!(page.contains(r#"id="cablecast-vod-link""#), "{page}");
+    assert!(page.contains(r#"id="vod-hint""#), "{page}");
 }
 
 /// A field of `/proc/PID/status`, in its unit (kB or a count).
