@@ -447,7 +447,7 @@ fn make_the_station_busy(site: &Site) {
          WHERE vod_state = 'error';",
     )
     .expect("long errors");
-    for n in 0..3 {
+    for n in 0..8 {
         conn.execute(
             "INSERT INTO alert (id, kind, subject, state, title, detail, fired_at)
              VALUES (?1, 'vod_stuck', ?2, 'firing', ?3, 'processing for 9 d 4 h', '2026-12-01T10:00:00Z')",
@@ -524,17 +524,21 @@ fn every_page_fits_a_phone_and_the_sync_figure_is_on_the_first_screen() {
             }
         }
     }
-    // The alerts as laid out: the firing ones first, the churn folded.
+    // The alerts as laid out: five firing ones first, the other three and
+    // the churn folded.
     browser.emulate(PHONE);
     browser.open(&format!("{base}/"));
     let alerts = browser.measure(
-        "const h = document.getElementById('alerts-history');
-         return { firing: document.querySelectorAll('#alerts-firing-list li').length,
-                  folded: h !== null && !h.open,
-                  churnShown: h === null ? 0 : [...h.querySelectorAll('tr')].filter(r => r.checkVisibility()).length };",
+        "const shown = (selector) => [...document.querySelectorAll(selector)]
+             .filter(e => e.checkVisibility()).length;
+         return { firing: shown('#alerts li'),
+                  more: document.querySelector('#alerts-firing-more summary').textContent,
+                  churn: document.querySelector('#alerts-history summary').textContent,
+                  churnShown: shown('#alerts-history tr') };",
     );
-    assert_eq!(alerts["firing"], 3, "{alerts}");
-    assert_eq!(alerts["folded"], true, "{alerts}");
+    assert_eq!(alerts["firing"], 5, "{alerts}");
+    assert_eq!(alerts["more"], "3 more firing", "{alerts}");
+    assert_eq!(alerts["churn"], "Recent history: 20 resolved", "{alerts}");
     assert_eq!(alerts["churnShown"], 0, "{alerts}");
     let png = browser.screenshot();
     assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");

@@ -150,8 +150,39 @@ impl AlertsView {
     }
 }
 
+/// Firing alerts the page lists before folding the rest: enough to see
+/// what is wrong, few enough to keep the sync figure's neighbours near.
+const FIRING_SHOWN: usize = 5;
+
+/// Firing alerts, one compact line each.
+fn firing_list(html: &mut String, alerts: &[AlertRow], moment: &Moment<'_>, id: &str) {
+    let _ = write!(html, r#"<ul class="firing"{id}>"#);
+    for a in alerts {
+        let _ = write!(
+            html,
+            r#"<li{class}><b>{title}</b>{detail} <span class="sub">· since {since} · {kind}{silenced}</span></li>"#,
+            class = if a.silenced {
+                r#" class="silenced""#
+            } else {
+                ""
+            },
+            title = escape(&a.title),
+            detail = a
+                .detail
+                .as_deref()
+                .map(|d| format!(": {}", escape(d)))
+                .unwrap_or_default(),
+            since = moment.stored(&a.fired_at),
+            kind = escape(&a.kind),
+            silenced = if a.silenced { " · silenced" } else { "" },
+        );
+    }
+    html.push_str("</ul>");
+}
+
 /// The page's alert section: the firing alerts first, one compact line
-/// each; the resolved history folded in a `<details>` (no JavaScript).
+/// each (past [`FIRING_SHOWN`], the rest folded); the resolved history
+/// folded in a `<details>` (no JavaScript).
 pub fn section(html: &mut String, view: &AlertsView, moment: &Moment<'_>) {
     let _ = write!(
         html,
@@ -166,28 +197,17 @@ pub fn section(html: &mut String, view: &AlertsView, moment: &Moment<'_>) {
     if view.firing.is_empty() {
         html.push_str(r#"<p class="empty">No alert is firing.</p>"#);
     } else {
-        html.push_str(r#"<ul class="firing" id="alerts-firing-list">"#);
-        for a in &view.firing {
+        let (first, more) = view.firing.split_at(view.firing.len().min(FIRING_SHOWN));
+        firing_list(html, first, moment, r#" id="alerts-firing-list""#);
+        if !more.is_empty() {
             let _ = write!(
                 html,
-                r#"<li{class}><b>{title}</b>{detail} <span class="sub">· since {since} · {kind}{silenced}</span></li>"#,
-                class = if a.silenced {
-                    r#" class="silenced""#
-                } else {
-                    ""
-                },
-                title = escape(&a.title),
-                detail = a
-                    .detail
-                    .as_deref()
-                    .map(|d| format!(": {}", escape(d)))
-                    .unwrap_or_default(),
-                since = moment.stored(&a.fired_at),
-                kind = escape(&a.kind),
-                silenced = if a.silenced { " · silenced" } else { "" },
+                r#"<details id="alerts-firing-more"><summary>{} more firing</summary>"#,
+                more.len()
             );
+            firing_list(html, more, moment, "");
+            html.push_str("</details>");
         }
-        html.push_str("</ul>");
     }
     if !resolved.is_empty() {
         let _ = write!(
