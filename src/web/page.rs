@@ -128,10 +128,10 @@ section{padding:.7em .8em}
 table.cards thead{display:none}
 table.cards,table.cards tbody,table.cards tr,table.cards td{display:block}
 table.cards tr{padding:.4em 0;border-bottom:1px solid var(--line)}
-table.cards td{border:0;padding:.1em 0;text-align:left}
+table.cards td{display:inline-block;max-width:100%;border:0;padding:.1em 1em .1em 0;text-align:left;vertical-align:top}
 table.cards td[data-label]::before{content:attr(data-label) ": ";color:var(--muted)}
 table.cards td:empty{display:none}
-tr.stuck td:first-child{box-shadow:none}tr.stuck{box-shadow:inset .3em 0 0 var(--bad);padding-left:.6em}
+tr.stuck td,tr.stuck td:first-child{background:none;box-shadow:none}table.cards tr.stuck{background:#fdecea;box-shadow:inset .3em 0 0 var(--bad);padding-left:.6em}
 }
 "#;
 
