@@ -1257,4 +1257,52 @@ mod tests {
         let help = spec::command("monitor").expect("monitor").help();
         assert!(help.contains("POST /api/sync-now and POST /api/transcriptions"));
     }
+
+    #[test]
+    fn the_station_zone_is_named_or_the_boxs_as_tz_gives_it() {
+        let chicago = [("ARCHIVIST_TIMEZONE", "America/Chicago"), ("TZ", "UTC")];
+        for words in [
+            &["status"][..],
+            &["alerts", "list"],
+            &["transcriptions", "list"],
+            &["serve"],
+            &["demo"],
+        ] {
+            assert_eq!(parsed(words, &chicago).zone.name(), "America/Chicago");
+            assert_eq!(
+                parsed(words, &[("TZ", "America/Denver")]).zone.name(),
+                "America/Denver",
+                "{words:?}"
+            );
+            let bad = parse(args(words), &env(&[("ARCHIVIST_TIMEZONE", "Mars/Olympus")]));
+            assert!(
+                matches!(&bad, Err(CliError::Config(e)) if e.to_string().contains("ARCHIVIST_TIMEZONE")),
+                "{words:?}: {bad:?}"
+            );
+        }
+        let Action::Serve(settings, _) = parsed(&["serve"], &chicago).action else {
+            panic!("serve parses to serve")
+        };
+        assert_eq!(settings.zone.name(), "America/Chicago");
+        let monitor = parsed(
+            &["monitor"],
+            &[
+                ("CABLECAST_API_URL", "http://cc.example.org/CablecastAPI/v1"),
+                ("ARCHIVIST_TIMEZONE", "America/Chicago"),
+            ],
+        );
+        let Action::Monitor(service) = monitor.action else {
+            panic!("monitor parses to monitor")
+        };
+        assert_eq!(
+            service.settings.cablecast.time_zone.name(),
+            "America/Chicago"
+        );
+        // A command that shows no time ignores a bad zone it does not read.
+        assert!(parse(
+            args(&["init"]),
+            &env(&[("ARCHIVIST_TIMEZONE", "Mars/Olympus")])
+        )
+        .is_ok());
+    }
 }
