@@ -229,6 +229,33 @@ pub fn stored_to_local(stored: &str, zone: &StationZone) -> String {
     parse_stored(stored).map_or_else(|| stored.to_string(), |at| format_local(at, zone))
 }
 
+/// `text` with every stored timestamp in it shown as [`stored_to_local`]
+/// shows it: for sentences made once for JSON (in UTC) and also printed for
+/// people.
+pub fn stored_times_to_local(text: &str, zone: &StationZone) -> String {
+    const LEN: usize = "2026-01-01T00:00:00Z".len();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(t) = rest.find('T') {
+        let stored = t
+            .checked_sub(10)
+            .and_then(|at| Some((at, parse_stored(rest.get(at..at + LEN)?)?)));
+        match stored {
+            Some((at, secs)) => {
+                out.push_str(&rest[..at]);
+                out.push_str(&format_local(secs, zone));
+                rest = &rest[at + LEN..];
+            }
+            None => {
+                out.push_str(&rest[..=t]);
+                rest = &rest[t + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The start of a day (`YYYY-MM-DD`) in the station's zone, as Unix
 /// seconds; `None` for anything else. A day is 23 or 25 hours long across a
 /// daylight-saving change: the next day's start, not 24 hours, ends it.
@@ -374,6 +401,29 @@ mod tests {
         assert_eq!(
             format_local(1_787_000_000, &StationZone::utc()),
             "2026-08-17 20:53 UTC"
+        );
+    }
+
+    #[test]
+    fn stored_times_in_a_sentence_are_shown_in_the_station_zone() {
+        assert_eq!(
+            stored_times_to_local(
+                "Cablecast unreachable since 2026-11-01T06:30:00Z; as of (2026-11-01T07:30:00Z)",
+                &chicago()
+            ),
+            "Cablecast unreachable since 2026-11-01 01:30 CDT; as of (2026-11-01 01:30 CST)"
+        );
+        for plain in [
+            "no times Today",
+            "T",
+            "2026-11-01T06:30:00",
+            "ÅT 2026-13-01T00:00:00Z",
+        ] {
+            assert_eq!(stored_times_to_local(plain, &chicago()), plain);
+        }
+        assert_eq!(
+            stored_times_to_local("ÅT at 2026-11-01T06:30:00Z", &chicago()),
+            "ÅT at 2026-11-01 01:30 CDT"
         );
     }
 

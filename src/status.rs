@@ -436,7 +436,10 @@ impl StatusReport {
         let local = |at: &str| clock::stored_to_local(at, zone);
         let mut out = String::new();
         for warning in &self.warnings {
-            out.push_str(&format!("WARNING: {warning}\n"));
+            out.push_str(&format!(
+                "WARNING: {}\n",
+                clock::stored_times_to_local(warning, zone)
+            ));
         }
         out.push_str(&format!(
             "VODs: {} total, {} complete ({:.2} % of the {} not disabled), {} in flight, {} failed, {} disabled\n",

@@ -222,7 +222,14 @@ fn a_slow_first_pass_shows_progress_and_stays_partial_after_a_kill() {
     monitor.kill();
     let report = status_json(&scratch.db());
     assert_eq!(report["catalogue_complete"], false, "{report}");
-    let text = stdout(&run_on(&scratch.db(), &["status"]));
+    let out = support::archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .arg("status")
+        .env("TZ", "UTC")
+        .output()
+        .expect("archivist runs");
+    let text = stdout(&out);
     assert!(
         text.starts_with("WARNING: no complete catalogue pass"),
         "{text}"
@@ -260,6 +267,23 @@ fn cablecast_down_says_since_when_and_as_of_when() {
         .any(|w| w
             .as_str()
             .is_some_and(|w| w.contains("Cablecast unreachable since"))));
+    // The text says when in the station's time, as every time people read.
+    let out = support::archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .arg("status")
+        .env("TZ", "UTC")
+        .output()
+        .expect("archivist runs");
+    let text = stdout(&out);
+    let local = |stored: &str| {
+        clock::stored_to_local(stored, &clock::StationZone::of_this_box(Some("UTC")))
+    };
+    assert!(
+        text.contains(&format!("Cablecast unreachable since {}", local(since))),
+        "{text}"
+    );
+    assert!(!text.contains(since), "{text}");
     let server = serve(&scratch.db(), &api_url);
     let page = get(server.addr(), "/").text();
     assert!(page.contains(r#"id="stale-banner""#), "{page}");
@@ -284,7 +308,14 @@ fn a_location_that_matches_no_show_is_a_warning_everywhere() {
     assert!(report["catalogue"]["location_warning"]
         .as_str()
         .is_some_and(|w| w.contains("matches none")));
-    let text = stdout(&run_on(&scratch.db(), &["status"]));
+    let out = support::archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .arg("status")
+        .env("TZ", "UTC")
+        .output()
+        .expect("archivist runs");
+    let text = stdout(&out);
     assert!(text.contains("WARNING: CABLECAST_LOCATION_ID 77"), "{text}");
     let server = serve(&scratch.db(), &station.api_url());
     assert!(get(server.addr(), "/")
