@@ -300,6 +300,12 @@ fn a_station_in_chicago_on_a_utc_box_reads_chicago_time_across_a_change_of_clock
         alerts.contains("2026-11-01 01:30 CST to 2026-11-01 02:00 CST"),
         "{alerts}"
     );
+    let silenced = printed(&db, &["alerts", "silence", "--for", "2h"], &CHICAGO_ON_UTC);
+    assert!(
+        silenced.contains(" CST (") || silenced.contains(" CDT ("),
+        "{silenced}"
+    );
+    assert!(!silenced.contains("Z ("), "{silenced}");
     let captions = printed(&db, &["transcriptions", "list"], &CHICAGO_ON_UTC);
     assert!(captions.starts_with("2026-11-01 01:45 CDT"), "{captions}");
     // JSON stays UTC.

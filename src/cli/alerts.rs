@@ -54,7 +54,7 @@ pub(super) fn run(
         AlertsAction::Silence { length, kind } => {
             let store = Store::open(db, Access::ReadWrite)?;
             let silence = alert::silence(&store, kind, length)?;
-            println!("{silence}");
+            println!("{}", clock::stored_times_to_local(&silence, zone));
             Ok(ExitCode::SUCCESS)
         }
         AlertsAction::Test(settings) => test(&settings),

@@ -409,7 +409,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         opts: &[&[
             flag("for", "DURATION", "", "", "How long, e.g. 2h (required)"),
             flag("kind", "KIND", "", "", "Only this kind of alert [default every kind]"),
-        ]],
+        ], ZONE],
     },
     CommandSpec {
         name: "alerts test",
