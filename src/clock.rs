@@ -4,9 +4,12 @@
 //! Cablecast sends date-times with an offset (`2026-08-24T18:30:00-05:00`, at
 //! times with fractional seconds); this module turns them into the database's
 //! one form. A date-time without an offset is station-local in Cablecast, so
-//! it is read in the [`StationZone`] (the box's zone, or
-//! `ARCHIVIST_TIMEZONE`). [`local_time`] shows a stored timestamp in that
-//! zone again, for anything people read.
+//! it is read in the [`StationZone`] (`ARCHIVIST_TIMEZONE`, else the box's
+//! zone, as `cli` read it). [`format_local`] and [`stored_to_local`] show a
+//! time in that zone, with the zone named, on every surface people read
+//! (the page, `status`, `alerts list`, `transcriptions list`, `/health/*`);
+//! [`local_day_start`] reads the day filters in it. JSON, `/metrics` and the
+//! database stay UTC. Nothing here reads the environment.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,10 +29,16 @@ const FIRST_REAL_YEAR: i16 = 1901;
 pub struct StationZone(jiff::tz::TimeZone);
 
 impl StationZone {
-    /// The box's own zone (`TZ`, else `/etc/localtime`; UTC when neither
-    /// says). Called by `cli` only: it reads the environment.
-    pub fn of_this_box() -> StationZone {
-        StationZone(jiff::tz::TimeZone::system())
+    /// The box's own zone, as the C library reads it: `tz` is the `TZ`
+    /// variable as `main` read it (an IANA name, `:name`, a path to a zone
+    /// file or a POSIX rule; empty means UTC), else `/etc/localtime`; UTC
+    /// when neither says.
+    pub fn of_this_box(tz: Option<&str>) -> StationZone {
+        let zone = match tz {
+            Some(tz) => zone_from_tz(tz),
+            None => zone_file_zone(LOCALTIME),
+        };
+        StationZone(zone.unwrap_or(jiff::tz::TimeZone::UTC))
     }
 
     /// An IANA zone by name, such as `America/Chicago`, from the system's
@@ -64,6 +73,45 @@ impl fmt::Debug for StationZone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "StationZone({})", self.name())
     }
+}
+
+/// The box's zone file when `TZ` is not set.
+const LOCALTIME: &str = "/etc/localtime";
+
+/// A `TZ` value as the C library reads it.
+fn zone_from_tz(tz: &str) -> Option<jiff::tz::TimeZone> {
+    let tz = tz.trim();
+    let tz = tz.strip_prefix(':').unwrap_or(tz);
+    if tz.is_empty() {
+        return Some(jiff::tz::TimeZone::UTC);
+    }
+    if let Ok(zone) = jiff::tz::TimeZone::get(zone_name(tz)) {
+        return Some(zone);
+    }
+    if tz.starts_with('/') || tz.starts_with('.') {
+        return zone_file_zone(tz);
+    }
+    jiff::tz::TimeZone::posix(tz).ok()
+}
+
+/// `America/Chicago` from `/usr/share/zoneinfo/America/Chicago`; the text
+/// as given when it is no such path.
+fn zone_name(path: &str) -> &str {
+    path.rfind("zoneinfo/")
+        .map_or(path, |at| &path["zoneinfo/".len() + at..])
+}
+
+/// The zone of a zone file (`/etc/localtime`): by the name its link points
+/// to when it is one, else from the file's own rules.
+fn zone_file_zone(path: &str) -> Option<jiff::tz::TimeZone> {
+    if let Ok(target) = std::fs::read_link(path) {
+        let target = target.to_string_lossy();
+        if let Ok(zone) = jiff::tz::TimeZone::get(zone_name(&target)) {
+            return Some(zone);
+        }
+    }
+    let data = std::fs::read(path).ok()?;
+    jiff::tz::TimeZone::tzif(zone_name(path), &data).ok()
 }
 
 /// The one timestamp form in the database: sortable text, UTC, whole seconds.
@@ -125,18 +173,6 @@ pub fn from_cablecast(text: &str, zone: &StationZone) -> Option<String> {
     Some(format_unix(secs))
 }
 
-/// A stored timestamp as people read it in the station's zone:
-/// `2026-08-24 18:30 CDT`. `None` when `stored` is not a stored timestamp.
-pub fn local_time(stored: &str, zone: &StationZone) -> Option<String> {
-    let secs = parse_stored(stored)?;
-    let at = jiff::Timestamp::from_second(secs).ok()?;
-    Some(
-        at.to_zoned_datetime(zone.0.clone())
-            .strftime("%Y-%m-%d %H:%M %Z")
-            .to_string(),
-    )
-}
-
 /// A Cablecast date-time as Unix seconds, and the UTC offset it was
 /// written with in seconds when it carries one (`None` for the offset-less,
 /// station-local form). `None` where [`from_cablecast`] has no date.
@@ -174,45 +210,68 @@ pub fn station_local(unix: i64, offset: Option<i64>, zone: &StationZone) -> Stri
     local.trim_end_matches('Z').to_string()
 }
 
-/// The box's time zone, read once (`/etc/localtime`, or `TZ` as the C
-/// library would read it); UTC when it cannot be known.
-fn local_zone() -> &'static jiff::tz::TimeZone {
-    static ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
-    ZONE.get_or_init(|| jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC))
-}
-
-/// Unix seconds as people at the station read them, in the box's local
-/// time with the zone shown: `2026-12-01 10:42 CST`. Only the page uses it;
-/// JSON and the database stay UTC. The one place that picks the zone.
-pub fn format_local(secs: i64) -> String {
-    format_in(secs, local_zone())
-}
-
-/// A stored timestamp in local time (as [`format_local`]); the text as given
-/// when it is not one.
-pub fn stored_to_local(stored: &str) -> String {
-    parse_stored(stored).map_or_else(|| stored.to_string(), format_local)
-}
-
-/// The start of a day (`YYYY-MM-DD`) in the box's time zone, as Unix
-/// seconds; `None` for anything else.
-pub fn local_day_start(text: &str) -> Option<i64> {
-    let date: jiff::civil::Date = text.trim().parse().ok()?;
-    let zoned = date.to_zoned_datetime(local_zone().clone()).ok()?;
-    Some(zoned.timestamp().as_second())
-}
-
-fn format_in(secs: i64, zone: &jiff::tz::TimeZone) -> String {
+/// Unix seconds as people at the station read them, in the station's zone
+/// with the zone shown: `2026-12-01 10:42 CST`. Every surface people read
+/// uses it (or [`stored_to_local`]); JSON, `/metrics` and the database stay
+/// UTC.
+pub fn format_local(secs: i64, zone: &StationZone) -> String {
     let Ok(at) = jiff::Timestamp::from_second(secs) else {
         return format_unix(secs);
     };
-    let zoned = at.to_zoned_datetime(zone.clone());
-    let name = zoned
-        .time_zone()
-        .to_offset_info(at)
-        .abbreviation()
-        .to_string();
+    let zoned = at.to_zoned_datetime(zone.0.clone());
+    let name = zone.0.to_offset_info(at).abbreviation().to_string();
     format!("{} {name}", zoned.strftime("%Y-%m-%d %H:%M"))
+}
+
+/// A stored timestamp as [`format_local`] shows it; the text as given when
+/// it is not one.
+pub fn stored_to_local(stored: &str, zone: &StationZone) -> String {
+    parse_stored(stored).map_or_else(|| stored.to_string(), |at| format_local(at, zone))
+}
+
+/// `text` with every stored timestamp in it shown as [`stored_to_local`]
+/// shows it: for sentences made once for JSON (in UTC) and also printed for
+/// people.
+pub fn stored_times_to_local(text: &str, zone: &StationZone) -> String {
+    const LEN: usize = "2026-01-01T00:00:00Z".len();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(t) = rest.find('T') {
+        let stored = t
+            .checked_sub(10)
+            .and_then(|at| Some((at, parse_stored(rest.get(at..at + LEN)?)?)));
+        match stored {
+            Some((at, secs)) => {
+                out.push_str(&rest[..at]);
+                out.push_str(&format_local(secs, zone));
+                rest = &rest[at + LEN..];
+            }
+            None => {
+                out.push_str(&rest[..=t]);
+                rest = &rest[t + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The start of a day (`YYYY-MM-DD`) in the station's zone, as Unix
+/// seconds; `None` for anything else. A day is 23 or 25 hours long across a
+/// daylight-saving change: the next day's start, not 24 hours, ends it.
+pub fn local_day_start(text: &str, zone: &StationZone) -> Option<i64> {
+    let date: jiff::civil::Date = text.trim().parse().ok()?;
+    let zoned = date.to_zoned_datetime(zone.0.clone()).ok()?;
+    Some(zoned.timestamp().as_second())
+}
+
+/// The start of the day after `text` (`YYYY-MM-DD`) in the station's zone:
+/// where a filter "to this day, inclusive" ends.
+pub fn local_day_end(text: &str, zone: &StationZone) -> Option<i64> {
+    let date: jiff::civil::Date = text.trim().parse().ok()?;
+    let next = date.tomorrow().ok()?;
+    let zoned = next.to_zoned_datetime(zone.0.clone()).ok()?;
+    Some(zoned.timestamp().as_second())
 }
 
 /// A short human form of a duration in seconds, for the page and logs: `45 s`,
@@ -314,14 +373,14 @@ mod tests {
     #[test]
     fn stored_times_show_in_the_station_zone() {
         assert_eq!(
-            local_time("2026-08-24T23:30:00Z", &chicago()).as_deref(),
-            Some("2026-08-24 18:30 CDT")
+            stored_to_local("2026-08-24T23:30:00Z", &chicago()),
+            "2026-08-24 18:30 CDT"
         );
         assert_eq!(
-            local_time("2026-01-05T12:00:00Z", &chicago()).as_deref(),
-            Some("2026-01-05 06:00 CST")
+            stored_to_local("2026-01-05T12:00:00Z", &chicago()),
+            "2026-01-05 06:00 CST"
         );
-        assert_eq!(local_time("yesterday", &chicago()), None);
+        assert_eq!(stored_to_local("yesterday", &chicago()), "yesterday");
         assert!(StationZone::named("Mars/Olympus").is_err());
         assert_eq!(chicago().name(), "America/Chicago");
     }
@@ -335,11 +394,79 @@ mod tests {
 
     #[test]
     fn local_times_name_their_zone() {
-        let chicago = jiff::tz::TimeZone::get("America/Chicago").expect("tzdb");
-        assert_eq!(format_in(1_787_000_000, &chicago), "2026-08-17 15:53 CDT");
         assert_eq!(
-            format_in(1_787_000_000, &jiff::tz::TimeZone::UTC),
+            format_local(1_787_000_000, &chicago()),
+            "2026-08-17 15:53 CDT"
+        );
+        assert_eq!(
+            format_local(1_787_000_000, &StationZone::utc()),
             "2026-08-17 20:53 UTC"
+        );
+    }
+
+    #[test]
+    fn stored_times_in_a_sentence_are_shown_in_the_station_zone() {
+        assert_eq!(
+            stored_times_to_local(
+                "Cablecast unreachable since 2026-11-01T06:30:00Z; as of (2026-11-01T07:30:00Z)",
+                &chicago()
+            ),
+            "Cablecast unreachable since 2026-11-01 01:30 CDT; as of (2026-11-01 01:30 CST)"
+        );
+        for plain in [
+            "no times Today",
+            "T",
+            "2026-11-01T06:30:00",
+            "ÅT 2026-13-01T00:00:00Z",
+        ] {
+            assert_eq!(stored_times_to_local(plain, &chicago()), plain);
+        }
+        assert_eq!(
+            stored_times_to_local("ÅT at 2026-11-01T06:30:00Z", &chicago()),
+            "ÅT at 2026-11-01 01:30 CDT"
+        );
+    }
+
+    #[test]
+    fn days_are_read_in_the_station_zone_across_a_change_of_clocks() {
+        // 2026-11-01: Chicago goes back from CDT to CST, a 25-hour day.
+        let start = local_day_start("2026-11-01", &chicago()).expect("a day");
+        let end = local_day_end("2026-11-01", &chicago()).expect("a day");
+        assert_eq!(format_unix(start), "2026-11-01T05:00:00Z");
+        assert_eq!(format_unix(end), "2026-11-02T06:00:00Z");
+        assert_eq!(end - start, 25 * 3600);
+        // 2026-03-08: forward, a 23-hour day.
+        let start = local_day_start("2026-03-08", &chicago()).expect("a day");
+        let end = local_day_end("2026-03-08", &chicago()).expect("a day");
+        assert_eq!(end - start, 23 * 3600);
+        assert_eq!(local_day_start("2026-13-01", &chicago()), None);
+        assert_eq!(
+            local_day_start("2026-11-01", &StationZone::utc()).map(format_unix),
+            Some("2026-11-01T00:00:00Z".to_string())
+        );
+    }
+
+    #[test]
+    fn the_box_zone_is_read_as_the_c_library_reads_tz() {
+        for tz in [
+            "America/Chicago",
+            ":America/Chicago",
+            "/usr/share/zoneinfo/America/Chicago",
+        ] {
+            assert_eq!(
+                StationZone::of_this_box(Some(tz)).name(),
+                "America/Chicago",
+                "{tz}"
+            );
+        }
+        assert_eq!(StationZone::of_this_box(Some("")).name(), "UTC");
+        // A POSIX rule: no name, but Chicago's offsets.
+        let rule = StationZone::of_this_box(Some("CST6CDT,M3.2.0,M11.1.0"));
+        assert_eq!(format_local(1_787_000_000, &rule), "2026-08-17 15:53 CDT");
+        // Nonsense is UTC, as the C library takes it.
+        assert_eq!(
+            format_local(0, &StationZone::of_this_box(Some("Nowhere/Atall"))),
+            "1970-01-01 00:00 UTC"
         );
     }
 

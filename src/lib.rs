@@ -48,8 +48,10 @@
 //!   the JSON API, `/metrics`, `/healthz` and the badge, on tiny_http with a
 //!   fixed pool of workers.
 //! - `clock`: stored timestamps, and the station's time zone
-//!   (`clock::StationZone`): Cablecast's offset-less times are read in it,
-//!   and `clock::local_time` shows a stored time in it.
+//!   (`clock::StationZone`, `ARCHIVIST_TIMEZONE` else the box's zone as
+//!   `main` read `TZ`): Cablecast's offset-less times are read in it,
+//!   `clock::format_local` shows a time in it and the VOD list's days are
+//!   its days.
 //! - `config`: the validated settings types `cli` builds (the monitor's and
 //!   Cablecast's, with its credentials) and the parsers they share.
 //! - `vod`, `memory`, `logging`: small shared pieces. `vod` holds domain
@@ -126,8 +128,9 @@
 //!   never disagree; the same trigger chain keeps the history bounded.
 //! - Until a complete catalogue pass has finished on the database
 //!   (`archivist_meta`), every surface says the figures are partial.
-//! - The database and JSON hold UTC; only the page shows local time, through
-//!   `clock::format_local`.
+//! - The database, JSON and `/metrics` hold UTC; every time a person reads
+//!   (the page, `/health/*` text, `status`, `alerts list`, `transcriptions
+//!   list`) is in the station's zone, named, through `clock::format_local`.
 //! - Cached sync figures are never stale: a write by this process invalidates
 //!   them, and a write by any other process changes `PRAGMA data_version`,
 //!   which every cached read checks.

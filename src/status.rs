@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cache::{self, Answers, Key, Weigh};
-use crate::clock;
+use crate::clock::{self, StationZone};
 use crate::store::{
     counters, CatalogueState, CycleRecord, Outage, Store, StoreError, SyncStats, TranscriptionRow,
 };
@@ -442,10 +442,14 @@ impl StatusReport {
     }
 
     /// The report as people read it in a terminal.
-    pub fn to_text(&self) -> String {
+    pub fn to_text(&self, zone: &StationZone) -> String {
+        let local = |at: &str| clock::stored_to_local(at, zone);
         let mut out = String::new();
         for warning in &self.warnings {
-            out.push_str(&format!("WARNING: {warning}\n"));
+            out.push_str(&format!(
+                "WARNING: {}\n",
+                clock::stored_times_to_local(warning, zone)
+            ));
         }
         out.push_str(&format!(
             "VODs: {} total, {} complete ({:.2} % of the {} not disabled), {} in flight, {} failed, {} disabled\n",
@@ -458,12 +462,12 @@ impl StatusReport {
             self.disabled_vods
         ));
         out.push_str(&format!(
-            "Stuck: {} VODs in flight longer than their state's threshold ({}){}\n",
-            self.stuck_vods,
+            "Stuck: {} in flight longer than their state's threshold ({}){}\n",
+            crate::vod::count_vods(self.stuck_vods),
             self.stuck_after,
             self.oldest_in_flight_since
                 .as_deref()
-                .map(|at| format!("; oldest in flight since {at}"))
+                .map(|at| format!("; oldest in flight since {}", local(at)))
                 .unwrap_or_default()
         ));
         out.push_str(&format!("Shows: {}\n", self.total_shows));
@@ -490,7 +494,10 @@ impl StatusReport {
         for recent in &self.transcriptions.recent {
             out.push_str(&format!(
                 "  {}  {}  {}{}\n",
-                recent.completed_at.as_deref().unwrap_or("-"),
+                recent
+                    .completed_at
+                    .as_deref()
+                    .map_or_else(|| "-".into(), local),
                 recent.status,
                 recent.output_path.as_deref().unwrap_or(&recent.video_path),
                 recent
@@ -502,7 +509,7 @@ impl StatusReport {
         match &self.last_cycle {
             Some(cycle) => out.push_str(&format!(
                 "Last cycle: {} ({} ms), Cablecast {}, {} HTTP calls, {} SQL statements{}\n",
-                cycle.at,
+                local(&cycle.at),
                 cycle.duration_ms,
                 if cycle.cablecast_reachable {
                     "reachable"

@@ -119,6 +119,15 @@ impl fmt::Display for VodState {
     }
 }
 
+/// A count of VODs as people read it: `1 VOD`, `0 VODs`, `2 VODs`.
+pub fn count_vods(n: u64) -> String {
+    if n == 1 {
+        "1 VOD".to_string()
+    } else {
+        format!("{n} VODs")
+    }
+}
+
 /// A show as Archivist keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Show {
@@ -172,6 +181,13 @@ mod tests {
         for state in VodState::KNOWN {
             assert_eq!(VodState::from_cablecast(state.as_str()), state);
         }
+    }
+
+    #[test]
+    fn counts_of_vods_agree_in_number() {
+        assert_eq!(count_vods(0), "0 VODs");
+        assert_eq!(count_vods(1), "1 VOD");
+        assert_eq!(count_vods(2), "2 VODs");
     }
 
     #[test]

@@ -162,6 +162,26 @@ fn cablecast_reasons_for_a_state_are_kept_and_shown() {
         page.contains("Source file missing on store-3"),
         "reason missing from the failed list"
     );
+    // A reason is news, not an error: it is not in red; an error is.
+    let row = |id: i64| {
+        page.split("<tr data-vod=")
+            .find(|r| r.starts_with(&format!("\"{id}\"")))
+            .map(|r| r[..r.find("</tr>").unwrap_or(r.len())].to_string())
+            .unwrap_or_else(|| panic!("VOD {id} is not listed"))
+    };
+    assert!(
+        row(waiting).contains(
+            r#"<span class="status-message">Waiting for captions &lt;from VITAC&gt;</span>"#
+        ),
+        "{}",
+        row(waiting)
+    );
+    assert!(!row(waiting).contains("err"), "{}", row(waiting));
+    assert!(
+        row(failed).contains(r#"class="err">Transcode failed<"#),
+        "{}",
+        row(failed)
+    );
 
     let export = run_on(&db, &["export", "vods", "--format", "jsonl"]);
     assert!(export.status.success(), "{}", stderr(&export));

@@ -222,7 +222,14 @@ fn a_slow_first_pass_shows_progress_and_stays_partial_after_a_kill() {
     monitor.kill();
     let report = status_json(&scratch.db());
     assert_eq!(report["catalogue_complete"], false, "{report}");
-    let text = stdout(&run_on(&scratch.db(), &["status"]));
+    let out = support::archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .arg("status")
+        .env("TZ", "UTC")
+        .output()
+        .expect("archivist runs");
+    let text = stdout(&out);
     assert!(
         text.starts_with("WARNING: no complete catalogue pass"),
         "{text}"
@@ -260,6 +267,23 @@ fn cablecast_down_says_since_when_and_as_of_when() {
         .any(|w| w
             .as_str()
             .is_some_and(|w| w.contains("Cablecast unreachable since"))));
+    // The text says when in the station's time, as every time people read.
+    let out = support::archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .arg("status")
+        .env("TZ", "UTC")
+        .output()
+        .expect("archivist runs");
+    let text = stdout(&out);
+    let local = |stored: &str| {
+        clock::stored_to_local(stored, &clock::StationZone::of_this_box(Some("UTC")))
+    };
+    assert!(
+        text.contains(&format!("Cablecast unreachable since {}", local(since))),
+        "{text}"
+    );
+    assert!(!text.contains(since), "{text}");
     let server = serve(&scratch.db(), &api_url);
     let page = get(server.addr(), "/").text();
     assert!(page.contains(r#"id="stale-banner""#), "{page}");
@@ -284,7 +308,14 @@ fn a_location_that_matches_no_show_is_a_warning_everywhere() {
     assert!(report["catalogue"]["location_warning"]
         .as_str()
         .is_some_and(|w| w.contains("matches none")));
-    let text = stdout(&run_on(&scratch.db(), &["status"]));
+    let out = support::archivist()
+        .arg("--db")
+        .arg(scratch.db())
+        .arg("status")
+        .env("TZ", "UTC")
+        .output()
+        .expect("archivist runs");
+    let text = stdout(&out);
     assert!(text.contains("WARNING: CABLECAST_LOCATION_ID 77"), "{text}");
     let server = serve(&scratch.db(), &station.api_url());
     assert!(get(server.addr(), "/")
@@ -369,4 +400,124 @@ fn the_vod_list_filters_pages_and_downloads_what_it_shows() {
     ] {
         assert_eq!(get(addr, bad).status, 400, "{bad}");
     }
+}
+
+#[test]
+fn the_vod_list_says_what_it_cannot_show_and_names_its_download() {
+    let scratch = Scratch::new();
+    let station = support::station(120);
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let total = support::number(&scratch.db(), "SELECT count(*) FROM cablecast_vod");
+    let one = support::number(&scratch.db(), "SELECT min(id) FROM cablecast_vod");
+    support::sqlite(&scratch.db())
+        .execute(
+            "UPDATE cablecast_vod SET state_changed_at = '2001-01-01T12:00:00Z' WHERE id = ?1",
+            [one],
+        )
+        .expect("update");
+    let server = serve(&scratch.db(), &station.api_url());
+    let addr = server.addr();
+
+    // One VOD is one VOD, and its CSV link says so.
+    let single = get(addr, "/vods?from=2001-01-01&to=2001-01-01").text();
+    assert!(
+        single.contains(r#"<span id="found-count">1</span> VOD ("#),
+        "{single}"
+    );
+    assert!(single.contains("CSV of this one"), "{single}");
+
+    // Past the last page: said, with the way back, and no "shown" range.
+    let pages = (total as u64).div_ceil(50);
+    let past = get(addr, &format!("/vods?page={}", pages + 1)).text();
+    assert!(past.contains(r#"id="past-the-end""#), "{past}");
+    assert!(
+        past.contains(&format!(r#"href="/vods?page={pages}">Go to the last page"#)),
+        "{past}"
+    );
+    assert!(!past.contains(" shown"), "{past}");
+    assert!(!past.contains(&format!("page {} of", pages + 1)), "{past}");
+
+    // A reversed range is said on the page, and refused by the API and CSV.
+    let reversed = get(addr, "/vods?from=2026-03-09&to=2026-03-07").text();
+    assert!(reversed.contains(r#"id="reversed-range""#), "{reversed}");
+    assert!(
+        reversed.contains("from 2026-03-09 is after to 2026-03-07"),
+        "{reversed}"
+    );
+    for path in [
+        "/api/vods?from=2026-03-09&to=2026-03-07",
+        "/vods.csv?from=2026-03-09&to=2026-03-07",
+    ] {
+        let answer = get(addr, path);
+        assert_eq!(answer.status, 400, "{path}");
+        assert!(answer.text().contains("reversed"), "{}", answer.text());
+    }
+    // The same day on both ends is a range, not a reversed one.
+    assert_eq!(
+        get(addr, "/api/vods?from=2001-01-01&to=2001-01-01").json()["total"],
+        1
+    );
+
+    // The CSV is saved under a name, not as "vods" or a random one.
+    let csv = get(addr, "/vods.csv?state=error");
+    assert_eq!(csv.status, 200);
+    assert_eq!(
+        csv.header("Content-Disposition"),
+        Some(r#"attachment; filename="vods.csv""#)
+    );
+}
+
+#[test]
+fn a_failed_vods_page_says_what_to_do_next_and_links_into_cablecast() {
+    let scratch = Scratch::new();
+    let station = support::station(60);
+    let (failed, show) = vod_in(&station, "error");
+    let (permanent, _) = vod_in(&station, "permanentFailure");
+    let (complete, _) = vod_in(&station, "complete");
+    let out = single_run(&scratch.db(), &station.api_url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let server = serve(&scratch.db(), &station.api_url());
+    let addr = server.addr();
+
+    let page = get(addr, &format!("/vods/{failed}")).text();
+    assert!(page.contains(r#"id="vod-hint""#), "{page}");
+    assert!(page.contains("re-encode"), "{page}");
+    assert!(
+        page.contains(&format!(
+            r#"id="cablecast-vod-link" href="{}/vods/{failed}""#,
+            station.api_url()
+        )),
+        "{page}"
+    );
+    // A failed VOD's progress says nothing: not shown as "0 %".
+    assert!(!page.contains("<dt>Progress</dt>"), "{page}");
+    let permanent_page = get(addr, &format!("/vods/{permanent}")).text();
+    assert!(
+        permanent_page.contains("will not try again by itself"),
+        "{permanent_page}"
+    );
+    let fine = get(addr, &format!("/vods/{complete}")).text();
+    assert!(!fine.contains(r#"id="vod-hint""#));
+    assert!(fine.contains("<dt>Progress</dt><dd>100 %</dd>"), "{fine}");
+
+    // In the lists too, a failed VOD's progress is a dash.
+    let list = get(addr, "/vods?state=error").text();
+    let row = list
+        .split("<tr data-vod=")
+        .find(|r| r.starts_with(&format!("\"{failed}\"")))
+        .expect("the failed VOD is listed");
+    assert!(
+        row.contains(r#"data-label="Progress" class="n">—<"#),
+        "{row}"
+    );
+
+    // A show's page lists its VODs without repeating its title a row.
+    let show_page = get(addr, &format!("/shows/{show}")).text();
+    let vods = &show_page[show_page.find(r#"id="show-vods""#).expect("VODs listed")..];
+    assert!(!vods.contains("<th>Show</th>"), "{vods}");
+    assert!(
+        !vods.contains(&format!(r#"href="/shows/{show}""#)),
+        "{vods}"
+    );
 }

@@ -139,6 +139,22 @@ fn demo_serves_its_page_and_sync_now_runs_a_cycle() {
         eventually(Duration::from_secs(20), || cycles() > before),
         "sync-now did not start a cycle"
     );
+    // A newcomer sees the links into Cablecast: the demo's own station.
+    let failed = support::number(
+        &scratch.db(),
+        "SELECT min(id) FROM cablecast_vod WHERE vod_state = 'error'",
+    );
+    let vod = get(addr, &format!("/api/vods/{failed}")).json();
+    let link = vod["cablecast_url"]
+        .as_str()
+        .expect("a link into Cablecast");
+    assert!(
+        link.starts_with("http://127.0.0.1:") && link.ends_with(&format!("/vods/{failed}")),
+        "{link}"
+    );
+    let page = get(addr, &format!("/vods/{failed}")).text();
+    assert!(page.contains(r#"id="cablecast-vod-link""#), "{page}");
+    assert!(page.contains(r#"id="vod-hint""#), "{page}");
 }
 
 /// A field of `/proc/PID/status`, in its unit (kB or a count).
@@ -202,4 +218,152 @@ fn a_damaged_database_gets_a_page_that_says_so() {
     let page = get(addr, "/");
     assert_eq!(page.status, 200, "{}", page.text());
     assert!(page.text().contains("id=\"damage\""), "no damage banner");
+}
+
+/// The box on UTC, the station in Chicago.
+const CHICAGO_ON_UTC: [(&str, &str); 2] =
+    [("TZ", "UTC"), ("ARCHIVIST_TIMEZONE", "America/Chicago")];
+
+/// A database whose times straddle the night Chicago's clocks go back
+/// (2026-11-01: 02:00 CDT is 01:00 CST, 07:00 UTC). Returns the VODs whose
+/// state changed at 23:30 CDT on Oct 31, 00:30 CDT and 23:30 CST on Nov 1.
+fn a_night_the_clocks_go_back(db: &std::path::Path) -> [i64; 3] {
+    let station = support::station(40);
+    let out = support::single_run(db, &station.api_url(), &CHICAGO_ON_UTC);
+    assert!(out.status.success(), "{}", stderr(&out));
+    drop(station);
+    let conn = support::sqlite(db);
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM cablecast_vod WHERE vod_state = 'complete' ORDER BY id LIMIT 3")
+        .expect("prepares")
+        .query_map([], |r| r.get(0))
+        .expect("reads")
+        .collect::<Result<_, _>>()
+        .expect("ids");
+    let [before, first, last] = ids[..] else {
+        panic!("the demo has three complete VODs")
+    };
+    conn.execute_batch(&format!(
+        "UPDATE cablecast_vod SET state_changed_at = '2026-12-01T12:00:00Z',
+             state_changed_source = 'cablecast';
+         UPDATE cablecast_vod SET state_changed_at = '2026-11-01T04:30:00Z' WHERE id = {before};
+         UPDATE cablecast_vod SET state_changed_at = '2026-11-01T05:30:00Z',
+             vod_state = 'processing' WHERE id = {first};
+         UPDATE cablecast_vod SET state_changed_at = '2026-11-02T05:30:00Z' WHERE id = {last};
+         UPDATE monitor_cycle SET started_at = '2026-11-01T07:30:00Z',
+             finished_at = '2026-11-01T07:30:00Z';
+         INSERT INTO alert (id, kind, subject, state, title, fired_at)
+             VALUES ('clock-firing', 'vod_failed', 'vod 1', 'firing', 'VOD 1 failed',
+                     '2026-11-01T06:30:00Z');
+         INSERT INTO alert (id, kind, subject, state, title, fired_at, resolved_at)
+             VALUES ('clock-resolved', 'cablecast_down', 'cablecast', 'resolved',
+                     'Cablecast unreachable', '2026-11-01T07:30:00Z', '2026-11-01T08:00:00Z');
+         INSERT INTO transcription_result (id, video_path, status, completed_at)
+             VALUES ('clock-tx', '/media/council.mp4', 'completed', '2026-11-01T06:45:00Z');"
+    ))
+    .expect("the night is written");
+    [before, first, last]
+}
+
+/// Runs `archivist --db DB ARGS` with `env` and returns what it printed.
+fn printed(db: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = archivist();
+    command.arg("--db").arg(db).args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().expect("archivist runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn a_station_in_chicago_on_a_utc_box_reads_chicago_time_across_a_change_of_clocks() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let [before, first, last] = a_night_the_clocks_go_back(&db);
+
+    // The CLI: 01:30 happens twice that night; each is named by its zone.
+    let status = printed(&db, &["status"], &CHICAGO_ON_UTC);
+    assert!(
+        status.contains("Last cycle: 2026-11-01 01:30 CST"),
+        "{status}"
+    );
+    assert!(
+        status.contains("oldest in flight since 2026-11-01 00:30 CDT"),
+        "{status}"
+    );
+    assert!(!status.contains("T07:30:00Z"), "{status}");
+    let alerts = printed(&db, &["alerts", "list"], &CHICAGO_ON_UTC);
+    assert!(alerts.contains("since 2026-11-01 01:30 CDT"), "{alerts}");
+    assert!(
+        alerts.contains("2026-11-01 01:30 CST to 2026-11-01 02:00 CST"),
+        "{alerts}"
+    );
+    let silenced = printed(&db, &["alerts", "silence", "--for", "2h"], &CHICAGO_ON_UTC);
+    assert!(
+        silenced.contains(" CST (") || silenced.contains(" CDT ("),
+        "{silenced}"
+    );
+    assert!(!silenced.contains("Z ("), "{silenced}");
+    let captions = printed(&db, &["transcriptions", "list"], &CHICAGO_ON_UTC);
+    assert!(captions.starts_with("2026-11-01 01:45 CDT"), "{captions}");
+    // JSON stays UTC.
+    let json = printed(&db, &["status", "--json"], &CHICAGO_ON_UTC);
+    assert!(json.contains("\"2026-11-01T07:30:00Z\""), "{json}");
+    // Without ARCHIVIST_TIMEZONE, the box's zone as TZ gives it.
+    let on_utc = printed(&db, &["status"], &[("TZ", "UTC")]);
+    assert!(
+        on_utc.contains("Last cycle: 2026-11-01 07:30 UTC"),
+        "{on_utc}"
+    );
+    let box_in_chicago = printed(&db, &["status"], &[("TZ", "America/Chicago")]);
+    assert!(
+        box_in_chicago.contains("Last cycle: 2026-11-01 01:30 CST"),
+        "{box_in_chicago}"
+    );
+
+    // The page, /health text and the day filters, from `archivist serve`.
+    let (_running, addr) =
+        start_with_page(&db, &["serve", "--listen", "127.0.0.1:0"], &CHICAGO_ON_UTC);
+    let page = get(addr, "/").text();
+    assert!(page.contains("2026-11-01 01:30 CST</time>"), "{page}");
+    assert!(page.contains("since 2026-11-01 01:30 CDT"), "{page}");
+    assert!(page.contains("America/Chicago"), "{page}");
+    let health = get(addr, "/health/publishing");
+    assert_eq!(health.status, 503);
+    assert!(
+        health.text().contains("firing since 2026-11-01 01:30 CDT"),
+        "{}",
+        health.text()
+    );
+    let vod = get(addr, &format!("/vods/{last}")).text();
+    assert!(vod.contains("2026-11-01 23:30 CST"), "{vod}");
+
+    // Nov 1 in Chicago is 25 hours long: 05:00 UTC to 06:00 UTC the next
+    // day. A UTC day would hold `before` and lose `last`.
+    let day = get(addr, "/api/vods?from=2026-11-01&to=2026-11-01&limit=10").json();
+    let mut found: Vec<i64> = day["vods"]
+        .as_array()
+        .expect("vods")
+        .iter()
+        .map(|v| v["id"].as_i64().expect("an id"))
+        .collect();
+    found.sort_unstable();
+    let mut expected = vec![first, last];
+    expected.sort_unstable();
+    assert_eq!(found, expected, "{day}");
+    assert!(
+        day.to_string().contains("\"2026-11-01T05:30:00Z\""),
+        "{day}"
+    );
+    let list = get(addr, "/vods?from=2026-11-01&to=2026-11-01").text();
+    assert!(
+        list.contains(r#"<span id="found-count">2</span>"#),
+        "{list}"
+    );
+    assert!(!list.contains(&format!(r#"data-vod="{before}""#)), "{list}");
+    let oct_31 = get(addr, "/api/vods?from=2026-10-31&to=2026-10-31").json();
+    assert_eq!(oct_31["total"], 1, "{oct_31}");
+    assert_eq!(oct_31["vods"][0]["id"], before);
 }

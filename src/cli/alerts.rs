@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::{AlertsAction, CliError};
 use crate::alert::AlertSettings;
+use crate::clock::{self, StationZone};
 use crate::config::ConfigError;
 use crate::store::{Access, Store};
 
@@ -43,20 +44,25 @@ pub(super) fn database_damaged(settings: &AlertSettings, detail: &str) -> Option
 }
 
 /// `archivist alerts ...`.
-pub(super) fn run(db: &Path, action: AlertsAction) -> Result<ExitCode, CliError> {
+pub(super) fn run(
+    db: &Path,
+    action: AlertsAction,
+    zone: &StationZone,
+) -> Result<ExitCode, CliError> {
     match action {
-        AlertsAction::List { json } => list(&Store::open(db, Access::ReadOnly)?, json),
+        AlertsAction::List { json } => list(&Store::open(db, Access::ReadOnly)?, json, zone),
         AlertsAction::Silence { length, kind } => {
             let store = Store::open(db, Access::ReadWrite)?;
             let silence = alert::silence(&store, kind, length)?;
-            println!("{silence}");
+            println!("{}", clock::stored_times_to_local(&silence, zone));
             Ok(ExitCode::SUCCESS)
         }
         AlertsAction::Test(settings) => test(&settings),
     }
 }
 
-fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
+/// `alerts list`: JSON in UTC, the text in the station's zone.
+fn list(store: &Store, json: bool, zone: &StationZone) -> Result<ExitCode, CliError> {
     let firing = store.firing_alerts()?;
     let recent = store.recent_alerts(RECENT_SHOWN)?;
     let silences = store.active_silences(&crate::clock::now())?;
@@ -72,10 +78,11 @@ fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let local = |at: &str| clock::stored_to_local(at, zone);
     let line = |a: &AlertRow| {
         let when = match &a.resolved_at {
-            Some(end) => format!("{} to {end}", a.fired_at),
-            None => format!("since {}", a.fired_at),
+            Some(end) => format!("{} to {}", local(&a.fired_at), local(end)),
+            None => format!("since {}", local(&a.fired_at)),
         };
         let detail = a
             .detail
@@ -100,7 +107,7 @@ fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
         println!(
             "Silence: {} until {}",
             s.kind.as_deref().unwrap_or("every alert"),
-            s.ends_at
+            local(&s.ends_at)
         );
     }
     if !recent.is_empty() {

@@ -185,6 +185,7 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
     let Command {
         db,
         log_level,
+        zone,
         action,
     } = command;
     match action {
@@ -221,7 +222,7 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
             let report = StatusBoard::new(store)
                 .with_stuck_after(stuck_after)
                 .report()?;
-            print_report(&report, json, |r| r.to_text())?;
+            print_report(&report, json, |r| r.to_text(&zone))?;
             Ok(ExitCode::SUCCESS)
         }
         Action::Monitor(service) => {
@@ -286,11 +287,11 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
         }
         Action::Transcriptions(action) => {
             logging::init(log_level);
-            transcriptions::run_transcriptions(&db, action)
+            transcriptions::run_transcriptions(&db, action, &zone)
         }
         Action::Alerts(action) => {
             logging::init(log_level);
-            alerts::run(&db, action)
+            alerts::run(&db, action, &zone)
         }
     }
 }

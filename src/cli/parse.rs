@@ -52,6 +52,9 @@ const MAX_DEMO_SHOWS: usize = 100_000;
 pub struct Command {
     pub db: PathBuf,
     pub log_level: LevelFilter,
+    /// The station's time zone: `ARCHIVIST_TIMEZONE` for the commands that
+    /// take it, else the box's (`TZ`, `/etc/localtime`).
+    pub zone: StationZone,
     pub action: Action,
 }
 
@@ -164,6 +167,7 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
     let mut command = Command {
         db: db_path(&global, env),
         log_level: log_level(&global, env)?,
+        zone: StationZone::of_this_box(env.get("TZ").map(String::as_str)),
         action: Action::Version,
     };
     let (spec, rest) = match find_command(name, rest)? {
@@ -183,7 +187,10 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
     if spec.id == CommandName::Demo {
         command.db = global.db.clone().unwrap_or_else(|| PathBuf::from(DEMO_DB));
     }
-    command.action = action(&given, global.db)?;
+    if spec.takes(ZONE_SETTING) {
+        command.zone = station_zone(&given, command.zone)?;
+    }
+    command.action = action(&given, global.db, &command.zone)?;
     Ok(command)
 }
 
@@ -270,7 +277,7 @@ fn command_env(spec: &CommandSpec, env: &Env) -> Env {
 
 /// The command's settings, validated into its [`Action`]. `db` is `--db`
 /// as given (the bench works on a copy of it).
-fn action(given: &Given, db: Option<PathBuf>) -> Result<Action, CliError> {
+fn action(given: &Given, db: Option<PathBuf>, zone: &StationZone) -> Result<Action, CliError> {
     use CommandName as C;
     let id = given.spec().id;
     match id {
@@ -281,14 +288,18 @@ fn action(given: &Given, db: Option<PathBuf>) -> Result<Action, CliError> {
         C::Help => Action::Help(help_for(&given.operands)?),
         C::Init => Action::Init,
         C::Status => status(given)?,
-        C::Monitor => Action::Monitor(service(given, None)?),
+        C::Monitor => Action::Monitor(service(given, None, zone)?),
         C::Demo => {
             // A placeholder the demo replaces with its station's address;
             // it is validated like any other.
             let url = "http://127.0.0.1/CablecastAPI/v1".to_string();
-            Action::Demo(service(given, Some(url))?)
+            Action::Demo(service(given, Some(url), zone)?)
         }
-        C::Serve => Action::Serve(serve_settings(given)?, stuck_after(given)?),
+        C::Serve => {
+            let mut settings = serve_settings(given)?;
+            settings.zone = zone.clone();
+            Action::Serve(settings, stuck_after(given)?)
+        }
         C::Backup => Action::Backup {
             dest: one_path(given)?,
             force: given.switch("force"),
@@ -481,9 +492,13 @@ fn listen(given: &Given) -> Result<SocketAddr, ConfigError> {
 
 /// The monitor's settings. `api_url` overrides the environment (the demo
 /// points the monitor at its own station).
-fn service(given: &Given, api_url: Option<String>) -> Result<Service, ConfigError> {
-    let settings = monitor_settings(given, api_url)?;
-    // The demo's links would point at its own station: none.
+fn service(
+    given: &Given,
+    api_url: Option<String>,
+    zone: &StationZone,
+) -> Result<Service, ConfigError> {
+    let settings = monitor_settings(given, api_url, zone)?;
+    // The demo links to its own station once it listens (`run_demo`).
     let demo = given.spec().id == CommandName::Demo;
     let cablecast_links = if demo {
         None
@@ -514,9 +529,10 @@ fn service(given: &Given, api_url: Option<String>) -> Result<Service, ConfigErro
 fn monitor_settings(
     given: &Given,
     api_url: Option<String>,
+    zone: &StationZone,
 ) -> Result<MonitorSettings, ConfigError> {
-    let (api_url, credentials, location_id, time_zone) = match api_url {
-        Some(url) => (url, None, None, StationZone::of_this_box()),
+    let (api_url, credentials, location_id) = match api_url {
+        Some(url) => (url, None, None),
         None => cablecast_station(given)?,
     };
     let timeout = seconds(given, "http-timeout", MAX_TIMEOUT_SECS)?;
@@ -526,7 +542,7 @@ fn monitor_settings(
             credentials,
             location_id,
             timeout_secs: timeout.as_secs(),
-            time_zone,
+            time_zone: zone.clone(),
         },
         interval: seconds(given, "interval", MAX_INTERVAL_SECS)?,
         catalog_interval: seconds(given, "catalog-interval", MAX_INTERVAL_SECS * 7)?,
@@ -543,12 +559,10 @@ fn monitor_settings(
     })
 }
 
-/// The station's API root, credentials, location and time zone, from the
-/// environment.
-#[allow(clippy::type_complexity)]
+/// The station's API root, credentials and location, from the environment.
 fn cablecast_station(
     given: &Given,
-) -> Result<(String, Option<Credentials>, Option<i64>, StationZone), ConfigError> {
+) -> Result<(String, Option<Credentials>, Option<i64>), ConfigError> {
     let text = given
         .value("CABLECAST_API_URL")
         .filter(|u| !u.trim().is_empty())
@@ -581,20 +595,22 @@ fn cablecast_station(
         ),
         None => None,
     };
-    Ok((api_url, credentials, location_id, station_zone(given)?))
+    Ok((api_url, credentials, location_id))
 }
 
+/// The setting naming the station's time zone.
+const ZONE_SETTING: &str = "ARCHIVIST_TIMEZONE";
+
 /// The station's time zone: `ARCHIVIST_TIMEZONE` when set, else the box's
-/// own (`TZ`, `/etc/localtime`). Cablecast's date-times without an offset are
-/// station-local, and times shown to people are in this zone.
-fn station_zone(given: &Given) -> Result<StationZone, ConfigError> {
-    match given
-        .value("ARCHIVIST_TIMEZONE")
-        .filter(|z| !z.trim().is_empty())
-    {
-        Some(name) => StationZone::named(&name)
-            .map_err(|reason| ConfigError::new("ARCHIVIST_TIMEZONE", reason)),
-        None => Ok(StationZone::of_this_box()),
+/// own (`box_zone`, from `TZ` or `/etc/localtime`). Cablecast's date-times
+/// without an offset are station-local, and times shown to people are in
+/// this zone.
+fn station_zone(given: &Given, box_zone: StationZone) -> Result<StationZone, ConfigError> {
+    match given.value(ZONE_SETTING).filter(|z| !z.trim().is_empty()) {
+        Some(name) => {
+            StationZone::named(&name).map_err(|reason| ConfigError::new(ZONE_SETTING, reason))
+        }
+        None => Ok(box_zone),
     }
 }
 
@@ -1325,5 +1341,53 @@ mod tests {
         );
         assert_eq!(command.db, PathBuf::from("/srv/a.db"));
         assert_eq!(command.log_level, LevelFilter::Warn);
+    }
+
+    #[test]
+    fn the_station_zone_is_named_or_the_boxs_as_tz_gives_it() {
+        let chicago = [("ARCHIVIST_TIMEZONE", "America/Chicago"), ("TZ", "UTC")];
+        for words in [
+            &["status"][..],
+            &["alerts", "list"],
+            &["transcriptions", "list"],
+            &["serve"],
+            &["demo"],
+        ] {
+            assert_eq!(parsed(words, &chicago).zone.name(), "America/Chicago");
+            assert_eq!(
+                parsed(words, &[("TZ", "America/Denver")]).zone.name(),
+                "America/Denver",
+                "{words:?}"
+            );
+            let bad = parse(args(words), &env(&[("ARCHIVIST_TIMEZONE", "Mars/Olympus")]));
+            assert!(
+                matches!(&bad, Err(CliError::Config(e)) if e.to_string().contains("ARCHIVIST_TIMEZONE")),
+                "{words:?}: {bad:?}"
+            );
+        }
+        let Action::Serve(settings, _) = parsed(&["serve"], &chicago).action else {
+            panic!("serve parses to serve")
+        };
+        assert_eq!(settings.zone.name(), "America/Chicago");
+        let monitor = parsed(
+            &["monitor"],
+            &[
+                ("CABLECAST_API_URL", "http://cc.example.org/CablecastAPI/v1"),
+                ("ARCHIVIST_TIMEZONE", "America/Chicago"),
+            ],
+        );
+        let Action::Monitor(service) = monitor.action else {
+            panic!("monitor parses to monitor")
+        };
+        assert_eq!(
+            service.settings.cablecast.time_zone.name(),
+            "America/Chicago"
+        );
+        // A command that shows no time ignores a bad zone it does not read.
+        assert!(parse(
+            args(&["init"]),
+            &env(&[("ARCHIVIST_TIMEZONE", "Mars/Olympus")])
+        )
+        .is_ok());
     }
 }

@@ -16,7 +16,7 @@ use crate::status::{StatusBoard, SyncNow};
 use crate::store::{Access, DatabaseLock, Store};
 use crate::stuck::StuckAfter;
 use crate::systemd::ServiceLink;
-use crate::web::{StatusServer, WebSettings};
+use crate::web::{CablecastLinks, StatusServer, WebSettings};
 
 /// `archivist serve`: the page and API alone. Opens the file read-write when
 /// it may (so the history tables of an older file get created), else
@@ -163,6 +163,7 @@ pub(super) fn run_monitor(
     let mut web = WebSettings::new(settings.listen, settings.interval);
     web.admin_token = admin_token;
     web.cablecast_links = cablecast_links;
+    web.zone = settings.cablecast.time_zone.clone();
     if let Some(damage) = store.damage().cloned() {
         if settings.single_run {
             return Err(damage.into());
@@ -249,6 +250,9 @@ pub(super) fn run_demo(db: &Path, mut service: Service) -> Result<ExitCode, CliE
         error,
     })?;
     service.settings.cablecast.api_url = station.api_url();
+    // A newcomer sees where the page links into Cablecast: here, the demo
+    // station's own records.
+    service.cablecast_links = Some(CablecastLinks::from_api_url(&station.api_url()));
     println!("Demo station (Cablecast API): {}", station.api_url());
     println!(
         "Database: {}  (inspect: sqlite3 -readonly {} '{}')",

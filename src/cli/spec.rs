@@ -138,11 +138,13 @@ const CABLECAST: &[Opt] = &[
         "CABLECAST_LOCATION_ID",
         "Keep only shows of this location (optional)",
     ),
-    var(
-        "ARCHIVIST_TIMEZONE",
-        "Zone of Cablecast's times without an offset, an IANA name such as America/Chicago (optional; default the box's zone: TZ, /etc/localtime)",
-    ),
 ];
+
+/// The station's time zone: every time shown to people is in it.
+const ZONE: &[Opt] = &[var(
+    "ARCHIVIST_TIMEZONE",
+    "The station's time zone, an IANA name such as America/Chicago: times people read (page, status, alerts, transcriptions), the VOD list's day filters, and Cablecast's times without an offset are in it; JSON, /metrics and the database stay UTC (optional; default the box's zone: TZ, /etc/localtime)",
+)];
 
 /// Where systemd tells a service to report; read only to talk to it.
 const SYSTEMD: &[Opt] = &[
@@ -299,7 +301,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "demo",
         operands: "",
         about: "Run the monitor against a built-in demo station (no Cablecast needed): its own database ./archivist-demo.db unless --db, a cycle every 10 s unless --interval, a full pass every 300 s unless --catalog-interval",
-        opts: &[DEMO_PACE, CYCLE, ADMIN, STUCK, SYSTEMD],
+        opts: &[DEMO_PACE, CYCLE, ADMIN, STUCK, SYSTEMD, ZONE],
     },
     CommandSpec {
         id: CommandName::Monitor,
@@ -311,6 +313,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             CYCLE,
             ADMIN,
             CABLECAST,
+            ZONE,
             &[WEB_URL],
             STUCK,
             ALERTING,
@@ -329,6 +332,7 @@ pub const COMMANDS: &[CommandSpec] = &[
                 switch("failed", "List the failed VODs, newest failure first"),
             ],
             STUCK,
+            ZONE,
         ],
     },
     CommandSpec {
@@ -347,6 +351,7 @@ pub const COMMANDS: &[CommandSpec] = &[
                 WEB_URL,
             ],
             STUCK,
+            ZONE,
         ],
     },
     CommandSpec {
@@ -450,7 +455,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "alerts list",
         operands: "",
         about: "Firing alerts, silences and recent alerts",
-        opts: &[&[JSON]],
+        opts: &[&[JSON], ZONE],
     },
     CommandSpec {
         id: CommandName::AlertsSilence,
@@ -460,7 +465,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         opts: &[&[
             flag("for", "DURATION", "", "", "How long, e.g. 2h (required)"),
             flag("kind", "KIND", "", "", "Only this kind of alert [default every kind]"),
-        ]],
+        ], ZONE],
     },
     CommandSpec {
         id: CommandName::AlertsTest,
@@ -481,7 +486,7 @@ pub const COMMANDS: &[CommandSpec] = &[
                 "needs-captions",
                 "The shows with a complete VOD but no caption",
             ),
-        ]],
+        ], ZONE],
     },
     CommandSpec {
         id: CommandName::Backup,
@@ -564,6 +569,13 @@ pub fn actions(group: &str) -> Vec<&'static str> {
 }
 
 impl CommandSpec {
+    /// Whether this command takes the setting `name` (a flag, or the
+    /// variable of an environment-only setting).
+    pub fn takes(&self, name: &str) -> bool {
+        self.opts()
+            .any(|o| o.flag == name || (o.flag.is_empty() && o.env == name))
+    }
+
     fn opts(&self) -> impl Iterator<Item = &'static Opt> {
         self.opts.iter().flat_map(|group| group.iter())
     }

@@ -4,12 +4,14 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{CliError, TranscriptionList, TranscriptionsAction};
+use crate::clock::StationZone;
 use crate::store::{Access, Store};
 use crate::transcription::{self, report as transcription_report, RecordError};
 
 pub(super) fn run_transcriptions(
     db: &Path,
     action: TranscriptionsAction,
+    zone: &StationZone,
 ) -> Result<ExitCode, CliError> {
     match action {
         TranscriptionsAction::Scan(dirs) => {
@@ -60,11 +62,12 @@ pub(super) fn run_transcriptions(
         TranscriptionsAction::List(list) => {
             let store = Store::open(db, Access::ReadOnly)?;
             let text = match list {
-                TranscriptionList::NeedsCaptions => {
-                    transcription_report::needs_captions_text(&store.shows_needing_captions()?)
-                }
+                TranscriptionList::NeedsCaptions => transcription_report::needs_captions_text(
+                    &store.shows_needing_captions()?,
+                    zone,
+                ),
                 TranscriptionList::Results(filter) => {
-                    transcription_report::rows_text(&store.transcriptions(filter)?)
+                    transcription_report::rows_text(&store.transcriptions(filter)?, zone)
                 }
             };
             print!("{text}");

@@ -1,11 +1,12 @@
 //! What `transcriptions scan`, `link` and `list` print: plain lines a station
 //! engineer reads in a terminal or a cron mail. Rendering only; the figures
-//! come from `scan`, `link` and the store.
+//! come from `scan`, `link` and the store; times in the station's zone.
 
 use std::fmt::Write;
 
 use super::link::{Candidate, LinkReport};
 use super::scan::ScanReport;
+use crate::clock::{self, StationZone};
 use crate::store::{ShowNeedingCaptions, TranscriptionRow};
 
 /// Seconds as `0.000 s` and the rate per second of `count` in them.
@@ -97,7 +98,7 @@ pub fn link_text(report: &LinkReport) -> String {
 }
 
 /// One line per stored result.
-pub fn rows_text(rows: &[TranscriptionRow]) -> String {
+pub fn rows_text(rows: &[TranscriptionRow], zone: &StationZone) -> String {
     let mut out = String::new();
     for row in rows {
         let show = match (row.show_cablecast_id, &row.show_title) {
@@ -110,7 +111,9 @@ pub fn rows_text(rows: &[TranscriptionRow]) -> String {
         let _ = writeln!(
             out,
             "{}  {}  {}  {}  {}{}{}",
-            row.completed_at.as_deref().unwrap_or("-"),
+            row.completed_at
+                .as_deref()
+                .map_or_else(|| "-".into(), |at| clock::stored_to_local(at, zone)),
             row.status,
             row.output_path.as_deref().unwrap_or(&row.video_path),
             row.id,
@@ -121,7 +124,7 @@ pub fn rows_text(rows: &[TranscriptionRow]) -> String {
                 .unwrap_or_default(),
             row.removed_at
                 .as_deref()
-                .map(|at| format!("  removed {at}"))
+                .map(|at| format!("  removed {}", clock::stored_to_local(at, zone)))
                 .unwrap_or_default()
         );
     }
@@ -129,13 +132,15 @@ pub fn rows_text(rows: &[TranscriptionRow]) -> String {
 }
 
 /// One line per show that needs captions.
-pub fn needs_captions_text(shows: &[ShowNeedingCaptions]) -> String {
+pub fn needs_captions_text(shows: &[ShowNeedingCaptions], zone: &StationZone) -> String {
     let mut out = String::new();
     for show in shows {
         let _ = writeln!(
             out,
             "{}  show {}  {}",
-            show.event_date.as_deref().unwrap_or("-"),
+            show.event_date
+                .as_deref()
+                .map_or_else(|| "-".into(), |at| clock::stored_to_local(at, zone)),
             show.cablecast_id,
             show.title
         );

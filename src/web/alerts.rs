@@ -12,10 +12,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::html::escape;
+use super::page::Moment;
 use super::reply::{self, Body, Reply};
 use super::WebError;
 use crate::alert::{self, AlertKind};
-use crate::clock;
+use crate::clock::{self, StationZone};
 use crate::store::alerts::AlertRow;
 use crate::store::Store;
 
@@ -35,19 +36,21 @@ pub fn api(store: &Store) -> Result<Vec<u8>, WebError> {
     Ok(body.to_string().into_bytes())
 }
 
-/// A health endpoint: 503 while an alert of `kinds` fires.
-pub fn health(store: &Store, kinds: &[&str], what: &str) -> Reply {
+/// A health endpoint: 503 while an alert of `kinds` fires (its start in the
+/// station's zone).
+pub fn health(store: &Store, kinds: &[&str], what: &str, zone: &StationZone) -> Reply {
     match store.firing_of(kinds) {
         Ok(None) => Reply::text(200, format!("ok: {what}")),
         Ok(Some((title, since, count))) => Reply::text(
             503,
             format!(
-                "unhealthy: {title}{} (firing since {since})",
+                "unhealthy: {title}{} (firing since {})",
                 if count > 1 {
                     format!(" and {} more", count - 1)
                 } else {
                     String::new()
-                }
+                },
+                clock::stored_to_local(&since, zone)
             ),
         ),
         Err(e) => Reply::text(503, format!("unhealthy: {e}")),
@@ -147,36 +150,89 @@ impl AlertsView {
     }
 }
 
-/// The page's alert section.
-pub fn section(html: &mut String, view: &AlertsView) {
+/// Firing alerts the page lists before folding the rest: enough to see
+/// what is wrong, few enough to keep the sync figure's neighbours near.
+const FIRING_SHOWN: usize = 5;
+
+/// Firing alerts, one compact line each.
+fn firing_list(html: &mut String, alerts: &[AlertRow], moment: &Moment<'_>, id: &str) {
+    let _ = write!(html, r#"<ul class="firing"{id}>"#);
+    for a in alerts {
+        let _ = write!(
+            html,
+            r#"<li{class}><b>{title}</b>{detail} <span class="sub">· since {since} · {kind}{silenced}</span></li>"#,
+            class = if a.silenced {
+                r#" class="silenced""#
+            } else {
+                ""
+            },
+            title = escape(&a.title),
+            detail = a
+                .detail
+                .as_deref()
+                .map(|d| format!(": {}", escape(d)))
+                .unwrap_or_default(),
+            since = moment.stored(&a.fired_at),
+            kind = escape(&a.kind),
+            silenced = if a.silenced { " · silenced" } else { "" },
+        );
+    }
+    html.push_str("</ul>");
+}
+
+/// The page's alert section: the firing alerts first, one compact line
+/// each (past [`FIRING_SHOWN`], the rest folded); the resolved history
+/// folded in a `<details>` (no JavaScript).
+pub fn section(html: &mut String, view: &AlertsView, moment: &Moment<'_>) {
     let _ = write!(
         html,
         r#"<section class="wide" id="alerts"><h2>Alerts: <span id="alerts-firing">{}</span> firing</h2>"#,
         view.firing.len()
     );
-    if view.recent.is_empty() {
+    let resolved: Vec<&AlertRow> = view.recent.iter().filter(|a| a.state != "firing").collect();
+    if view.firing.is_empty() && resolved.is_empty() {
         html.push_str(r#"<p class="empty">No alerts yet.</p></section>"#);
         return;
     }
-    html.push_str(r#"<div class="scroll"><table><thead><tr><th>State</th><th>Kind</th><th>Alert</th><th>Since</th><th>Resolved</th></tr></thead><tbody>"#);
-    let mut rows: Vec<&AlertRow> = view.firing.iter().collect();
-    rows.extend(view.recent.iter().filter(|a| a.state != "firing"));
-    for a in rows {
-        let class = if a.state == "firing" { "err" } else { "" };
+    if view.firing.is_empty() {
+        html.push_str(r#"<p class="empty">No alert is firing.</p>"#);
+    } else {
+        let (first, more) = view.firing.split_at(view.firing.len().min(FIRING_SHOWN));
+        firing_list(html, first, moment, r#" id="alerts-firing-list""#);
+        if !more.is_empty() {
+            let _ = write!(
+                html,
+                r#"<details id="alerts-firing-more"><summary>{} more firing</summary>"#,
+                more.len()
+            );
+            firing_list(html, more, moment, "");
+            html.push_str("</details>");
+        }
+    }
+    if !resolved.is_empty() {
         let _ = write!(
             html,
-            r#"<tr><td class="{class}">{}{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>"#,
-            escape(&a.state),
-            if a.silenced { " (silenced)" } else { "" },
-            escape(&a.kind),
-            escape(&a.title),
-            a.detail
-                .as_deref()
-                .map(|d| format!(": {}", escape(d)))
-                .unwrap_or_default(),
-            escape(&a.fired_at),
-            escape(a.resolved_at.as_deref().unwrap_or("")),
+            r#"<details id="alerts-history"><summary>Recent history: {} resolved</summary><div class="scroll"><table class="cards"><thead><tr><th>Kind</th><th>Alert</th><th>Fired</th><th>Resolved</th></tr></thead><tbody>"#,
+            resolved.len()
         );
+        for a in resolved {
+            let _ = write!(
+                html,
+                r#"<tr><td data-label="Kind">{}</td><td data-label="Alert">{}{}</td><td data-label="Fired">{}</td><td data-label="Resolved">{}</td></tr>"#,
+                escape(&a.kind),
+                escape(&a.title),
+                a.detail
+                    .as_deref()
+                    .map(|d| format!(": {}", escape(d)))
+                    .unwrap_or_default(),
+                moment.stored(&a.fired_at),
+                a.resolved_at
+                    .as_deref()
+                    .map(|at| moment.stored(at))
+                    .unwrap_or_default(),
+            );
+        }
+        html.push_str("</tbody></table></div></details>");
     }
-    html.push_str("</tbody></table></div></section>");
+    html.push_str("</section>");
 }

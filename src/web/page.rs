@@ -11,12 +11,12 @@ use std::fmt::Write;
 
 use super::chart;
 use super::html::escape;
-use crate::clock;
+use crate::clock::{self, StationZone};
 use crate::status::RecentTranscription;
 use crate::status::StatusReport;
 use crate::store::{History, VodEntry};
 use crate::stuck::StuckAfter;
-use crate::vod::VodState;
+use crate::vod::{StateGroup, VodState};
 
 /// How often the page reloads itself.
 pub const REFRESH_SECS: u32 = 30;
@@ -39,6 +39,31 @@ pub struct Overview {
     /// When a VOD in flight is highlighted as stuck.
     pub stuck_after: StuckAfter,
     pub alerts: super::alerts::AlertsView,
+    /// The station's time zone, for every time shown.
+    pub zone: StationZone,
+}
+
+/// When a page was read, and the zone its times are shown in.
+pub struct Moment<'a> {
+    /// Unix seconds.
+    pub now: i64,
+    pub zone: &'a StationZone,
+}
+
+impl<'a> Moment<'a> {
+    pub fn new(now: i64, zone: &'a StationZone) -> Moment<'a> {
+        Moment { now, zone }
+    }
+
+    /// Unix seconds as people at the station read them.
+    pub fn local(&self, secs: i64) -> String {
+        clock::format_local(secs, self.zone)
+    }
+
+    /// A stored timestamp as people at the station read it.
+    pub fn stored(&self, stored: &str) -> String {
+        clock::stored_to_local(stored, self.zone)
+    }
 }
 
 pub(super) const STYLE: &str = r#"
@@ -50,7 +75,7 @@ header h1{font-size:1.25em;margin:0;font-weight:600}
 header .meta{color:#b9c4cf;font-size:.85em}
 .pill{display:inline-block;padding:.2em .75em;border-radius:1em;font-weight:600;font-size:.9em}
 .pill.up{background:var(--ok);color:#fff}.pill.down{background:var(--bad);color:#fff}.pill.unknown{background:#7b8794;color:#fff}
-main{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,17em),1fr));gap:1em;padding:1em 1.2em;max-width:120em;margin:0 auto}
+main{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,17em),1fr));grid-auto-flow:row dense;gap:1em;padding:1em 1.2em;max-width:120em;margin:0 auto}
 section{background:var(--card);border-radius:.6em;padding:.9em 1.1em;box-shadow:0 1px 2px rgba(0,0,0,.08);min-width:0}
 section.wide{grid-column:1/-1}
 h2{font-size:1em;margin:0 0 .6em;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
@@ -63,7 +88,7 @@ th,td{text-align:left;padding:.3em .4em;border-bottom:1px solid var(--line);vert
 th{color:var(--muted);font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .scroll{overflow-x:auto}
-.err{color:var(--bad);word-break:break-word}
+.err{color:var(--bad);overflow-wrap:break-word}
 .state{white-space:nowrap}.status-message{white-space:normal}
 .s-complete{color:var(--ok)}.s-error,.s-permanentFailure{color:var(--bad)}.s-processing,.s-queued,.s-partial,.s-waiting{color:var(--warn)}
 .figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(8em,1fr));gap:.6em}
@@ -90,21 +115,38 @@ form.filters label{display:flex;flex-direction:column;font-size:.85em;color:var(
 form.filters input,form.filters select,form.filters button{font:inherit;padding:.25em .4em}
 .pager{display:flex;gap:1em;margin-top:.6em}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3em 1em;margin:0}
-dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;word-break:break-word}
+dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
 section.engineers{opacity:.85}
+ul.firing{list-style:none;margin:0;padding:0}
+ul.firing li{padding:.35em 0 .35em .6em;border-left:.3em solid var(--bad);margin-bottom:.4em;overflow-wrap:break-word}
+ul.firing li.silenced{border-left-color:#7b8794}
+details summary{cursor:pointer;color:var(--accent);margin:.3em 0}
+.hint{margin:.8em 0 0;padding:.6em .8em;border-radius:.4em;background:#f5f7f9;border-left:.3em solid var(--accent)}
+@media (max-width:40em){
+header,main{padding-left:.6em;padding-right:.6em}
+section{padding:.7em .8em}
+table.cards thead{display:none}
+table.cards,table.cards tbody,table.cards tr,table.cards td{display:block}
+table.cards tr{padding:.4em 0;border-bottom:1px solid var(--line)}
+table.cards td{display:inline-block;max-width:100%;border:0;padding:.1em 1em .1em 0;text-align:left;vertical-align:top}
+table.cards td[data-label]::before{content:attr(data-label) ": ";color:var(--muted)}
+table.cards td:empty{display:none}
+tr.stuck td,tr.stuck td:first-child{background:none;box-shadow:none}table.cards tr.stuck{background:#fdecea;box-shadow:inset .3em 0 0 var(--bad);padding-left:.6em}
+}
 "#;
 
 /// Renders the whole page.
 pub fn render(overview: &Overview) -> String {
     let report = &overview.report;
     let now = overview.now;
+    let moment = Moment::new(now, &overview.zone);
     let mut html = String::with_capacity(32 * 1024);
     let _ = write!(
         html,
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta http-equiv="refresh" content="{REFRESH_SECS}"><title>Archivist: {sync:.1} % synced</title><style>{STYLE}</style></head><body>"#,
         sync = report.sync_percentage
     );
-    header(&mut html, report, now);
+    header(&mut html, report, &moment);
     if let Some(damage) = &overview.damage {
         let _ = write!(
             html,
@@ -112,26 +154,28 @@ pub fn render(overview: &Overview) -> String {
             escape(damage)
         );
     }
-    banners(&mut html, report);
+    banners(&mut html, report, &moment);
+    // The sync figure first, on a phone's first screen; the alerts next,
+    // firing ones compact and the resolved history folded.
     html.push_str("<main>");
-    super::alerts::section(&mut html, &overview.alerts);
     sync_section(&mut html, report);
+    super::alerts::section(&mut html, &overview.alerts, &moment);
     stuck_section(&mut html, report, now);
     states_section(&mut html, report);
     transcriptions_section(&mut html, report);
-    in_flight_section(&mut html, overview);
-    failed_section(&mut html, report, &overview.failed, now);
+    in_flight_section(&mut html, overview, &moment);
+    failed_section(&mut html, report, &overview.failed, &moment);
     history_section(&mut html, &overview.histories, now);
     recent_transcriptions_section(&mut html, report, now);
     performance_section(&mut html, report);
     html.push_str("</main>");
-    footer(&mut html, now, true);
+    footer(&mut html, &moment, true);
     html
 }
 
-/// The page's foot: when it was read (local time, zone shown), whether it
-/// reloads itself, and the machine-readable answers beside it.
-pub(super) fn footer(html: &mut String, now: i64, reloads: bool) {
+/// The page's foot: when it was read (the station's time, zone shown),
+/// whether it reloads itself, and the machine-readable answers beside it.
+pub(super) fn footer(html: &mut String, moment: &Moment<'_>, reloads: bool) {
     let reload = if reloads {
         format!(" · reloads every {REFRESH_SECS} s")
     } else {
@@ -139,15 +183,16 @@ pub(super) fn footer(html: &mut String, now: i64, reloads: bool) {
     };
     let _ = write!(
         html,
-        r#"<footer>Read {at}{reload} · times in the box's time zone · <a href="/">Overview</a> · <a href="/vods">All VODs</a> · <a href="/api/status">/api/status</a> · <a href="/api/vods">/api/vods</a> · <a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></footer></body></html>"#,
-        at = clock::format_local(now)
+        r#"<footer>Read {at}{reload} · times in the station's time zone ({zone}) · <a href="/">Overview</a> · <a href="/vods">All VODs</a> · <a href="/api/status">/api/status</a> · <a href="/api/vods">/api/vods</a> · <a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></footer></body></html>"#,
+        at = moment.local(moment.now),
+        zone = escape(&moment.zone.name()),
     );
 }
 
 /// What staff must know before trusting the figures: a first catalogue pass
 /// under way (or interrupted), Cablecast unreachable, a location filter that
 /// matches nothing.
-pub(super) fn banners(html: &mut String, report: &StatusReport) {
+pub(super) fn banners(html: &mut String, report: &StatusReport, moment: &Moment<'_>) {
     if !report.catalogue_complete {
         let how_far = match &report.catalogue.progress {
             Some(p) => format!(
@@ -156,7 +201,7 @@ pub(super) fn banners(html: &mut String, report: &StatusReport) {
                 p.listed,
                 p.total.map_or_else(|| "?".into(), |t| t.to_string()),
                 escape(&p.phase),
-                clock::stored_to_local(&p.at)
+                moment.stored(&p.at)
             ),
             None => "No catalogue pass has completed yet; the next one starts with the monitor's next cycle.".into(),
         };
@@ -169,10 +214,10 @@ pub(super) fn banners(html: &mut String, report: &StatusReport) {
         let since = outage
             .unreachable_since
             .as_deref()
-            .map_or_else(|| "more than 48 hours".into(), clock::stored_to_local);
+            .map_or_else(|| "more than 48 hours".into(), |at| moment.stored(at));
         let as_of = outage.figures_as_of.as_deref().map_or_else(
             || "no cycle has reached it yet".into(),
-            clock::stored_to_local,
+            |at| moment.stored(at),
         );
         let _ = write!(
             html,
@@ -211,7 +256,7 @@ pub(super) fn ago(now: i64, stored: &str) -> String {
     }
 }
 
-fn header(html: &mut String, report: &StatusReport, now: i64) {
+fn header(html: &mut String, report: &StatusReport, moment: &Moment<'_>) {
     html.push_str("<header><h1>Archivist · VOD publishing</h1>");
     match &report.last_cycle {
         Some(cycle) => {
@@ -223,9 +268,9 @@ fn header(html: &mut String, report: &StatusReport, now: i64) {
             let _ = write!(
                 html,
                 r#"<span id="cablecast-state" class="pill {class}">{text}</span><span class="meta">last check {ago} (<time datetime="{at}">{local}</time>)</span>"#,
-                ago = ago(now, &cycle.at),
+                ago = ago(moment.now, &cycle.at),
                 at = escape(&cycle.at),
-                local = clock::stored_to_local(&cycle.at)
+                local = moment.stored(&cycle.at)
             );
             if let Some(error) = &cycle.error {
                 let _ = write!(html, r#"<span class="meta err">{}</span>"#, escape(error));
@@ -291,7 +336,7 @@ fn recent_transcriptions_section(html: &mut String, report: &StatusReport, now: 
         html.push_str(r#"<p class="empty">No transcriptions recorded yet.</p></section>"#);
         return;
     }
-    html.push_str(r#"<div class="scroll"><table id="transcriptions"><thead><tr><th>Show</th><th>Video</th><th>Status</th><th>Finished</th></tr></thead><tbody>"#);
+    html.push_str(r#"<div class="scroll"><table id="transcriptions" class="cards"><thead><tr><th>Show</th><th>Video</th><th>Status</th><th>Finished</th></tr></thead><tbody>"#);
     for entry in recent {
         let file = entry
             .video_path
@@ -300,7 +345,7 @@ fn recent_transcriptions_section(html: &mut String, report: &StatusReport, now: 
             .unwrap_or(&entry.video_path);
         let _ = write!(
             html,
-            r#"<tr><td>{show}</td><td title="{path}">{file}</td><td>{status}{error}</td><td>{finished}</td></tr>"#,
+            r#"<tr><td data-label="Show">{show}</td><td data-label="Video" title="{path}">{file}</td><td data-label="Status">{status}{error}</td><td data-label="Finished">{finished}</td></tr>"#,
             show = escape(entry.show_title.as_deref().unwrap_or("(not linked)")),
             path = escape(&entry.video_path),
             file = escape(file),
@@ -341,11 +386,21 @@ fn performance_section(html: &mut String, report: &StatusReport) {
     );
 }
 
+/// Progress of the current state; none for a failed VOD, whose progress
+/// says nothing.
 pub(super) fn percent(entry: &VodEntry) -> String {
+    if is_failed(entry) {
+        return "—".into();
+    }
     entry
         .percent_complete
         .map(|p| format!("{:.0} %", p * 100.0))
         .unwrap_or_else(|| "—".into())
+}
+
+/// Whether `entry` is in a failed state (`error`, `permanentFailure`).
+pub(super) fn is_failed(entry: &VodEntry) -> bool {
+    VodState::from_cablecast(&entry.state).group() == StateGroup::Failed
 }
 
 /// The show's title, linked to its page.
@@ -377,14 +432,25 @@ pub(super) fn is_stuck(entry: &VodEntry, thresholds: &StuckAfter, now: i64) -> b
         })
 }
 
-/// One VOD row of a list: stuck ones highlighted and tagged.
-pub(super) fn vod_row(html: &mut String, entry: &VodEntry, stuck: bool, now: i64) {
+/// One VOD row of a list: stuck ones highlighted and tagged; the show's
+/// column unless the list is one show's.
+pub(super) fn vod_row(
+    html: &mut String,
+    entry: &VodEntry,
+    stuck: bool,
+    moment: &Moment<'_>,
+    show_column: bool,
+) {
+    let show = if show_column {
+        format!(r#"<td data-label="Show">{}</td>"#, show_cell(entry))
+    } else {
+        String::new()
+    };
     let _ = write!(
         html,
-        r#"<tr data-vod="{id}"{class}><td><a href="/vods/{id}">{id}</a></td><td>{show}</td><td class="state s-{state}">{state}{tag}</td><td class="n">{percent}</td><td>{since}</td><td class="err">{reason}</td></tr>"#,
+        r#"<tr data-vod="{id}"{class}><td data-label="VOD"><a href="/vods/{id}">{id}</a></td>{show}<td data-label="State" class="state s-{state}">{state}{tag}</td><td data-label="Progress" class="n">{percent}</td><td data-label="In this state">{since}</td><td data-label="Cablecast says">{says}</td></tr>"#,
         id = entry.id,
         class = if stuck { r#" class="stuck""# } else { "" },
-        show = show_cell(entry),
         state = escape(&entry.state),
         tag = if stuck {
             r#"<span class="tag">stuck</span>"#
@@ -392,21 +458,38 @@ pub(super) fn vod_row(html: &mut String, entry: &VodEntry, stuck: bool, now: i64
             ""
         },
         percent = percent(entry),
-        since = in_state(entry, now),
-        reason = escape(
-            entry
-                .error_message
-                .as_deref()
-                .or(entry.status_message.as_deref())
-                .unwrap_or("")
+        since = in_state(entry, moment),
+        says = cablecast_says(
+            entry.error_message.as_deref(),
+            entry.status_message.as_deref()
         ),
     );
 }
 
-/// The head of a VOD table.
-pub(super) const VOD_TABLE_HEAD: &str = r#"<thead><tr><th>VOD</th><th>Show</th><th>State</th><th class="n">Progress</th><th>In this state</th><th>Cablecast says</th></tr></thead>"#;
+/// What Cablecast says of a VOD: its error in red, else its status
+/// message (why it waits, say), which is news, not an error.
+pub(super) fn cablecast_says(error: Option<&str>, status: Option<&str>) -> String {
+    let error = error.filter(|t| !t.trim().is_empty());
+    let status = status.filter(|t| !t.trim().is_empty());
+    match (error, status) {
+        (Some(error), _) => format!(r#"<span class="err">{}</span>"#, escape(error)),
+        (None, Some(status)) => {
+            format!(r#"<span class="status-message">{}</span>"#, escape(status))
+        }
+        (None, None) => String::new(),
+    }
+}
 
-fn in_flight_section(html: &mut String, overview: &Overview) {
+/// The head of a VOD table, with the show's column or without.
+pub(super) fn vod_table_head(show_column: bool) -> &'static str {
+    if show_column {
+        r#"<thead><tr><th>VOD</th><th>Show</th><th>State</th><th class="n">Progress</th><th>In this state</th><th>Cablecast says</th></tr></thead>"#
+    } else {
+        r#"<thead><tr><th>VOD</th><th>State</th><th class="n">Progress</th><th>In this state</th><th>Cablecast says</th></tr></thead>"#
+    }
+}
+
+fn in_flight_section(html: &mut String, overview: &Overview, moment: &Moment<'_>) {
     let report = &overview.report;
     let entries = &overview.in_flight;
     let _ = write!(
@@ -421,11 +504,12 @@ fn in_flight_section(html: &mut String, overview: &Overview) {
     }
     let _ = write!(
         html,
-        r#"<div class="scroll"><table id="in-flight">{VOD_TABLE_HEAD}<tbody>"#
+        r#"<div class="scroll"><table id="in-flight" class="cards">{}<tbody>"#,
+        vod_table_head(true)
     );
     for entry in entries {
         let stuck = is_stuck(entry, &overview.stuck_after, overview.now);
-        vod_row(html, entry, stuck, overview.now);
+        vod_row(html, entry, stuck, moment, true);
     }
     html.push_str(
         r#"</tbody></table></div><div class="actions"><a href="/vods?stuck=1">Stuck VODs</a>"#,
@@ -436,7 +520,12 @@ fn in_flight_section(html: &mut String, overview: &Overview) {
     html.push_str("</div></section>");
 }
 
-fn failed_section(html: &mut String, report: &StatusReport, entries: &[VodEntry], now: i64) {
+fn failed_section(
+    html: &mut String,
+    report: &StatusReport,
+    entries: &[VodEntry],
+    moment: &Moment<'_>,
+) {
     let _ = write!(
         html,
         r#"<section class="wide"><h2>Failed: <span id="failed-count">{}</span>{}</h2>"#,
@@ -447,17 +536,17 @@ fn failed_section(html: &mut String, report: &StatusReport, entries: &[VodEntry]
         html.push_str(r#"<p class="empty">No failed VODs.</p></section>"#);
         return;
     }
-    html.push_str(r#"<div class="scroll"><table id="failed"><thead><tr><th>VOD</th><th>Show</th><th>State</th><th>Error</th><th>Since</th></tr></thead><tbody>"#);
+    html.push_str(r#"<div class="scroll"><table id="failed" class="cards"><thead><tr><th>VOD</th><th>Show</th><th>State</th><th>Error</th><th>Since</th></tr></thead><tbody>"#);
     for entry in entries {
         let _ = write!(
             html,
-            r#"<tr data-vod="{id}"><td><a href="/vods/{id}">{id}</a></td><td>{show}</td><td class="state s-{state}">{state}{reason}</td><td class="err">{error}</td><td>{since}</td></tr>"#,
+            r#"<tr data-vod="{id}"><td data-label="VOD"><a href="/vods/{id}">{id}</a></td><td data-label="Show">{show}</td><td data-label="State" class="state s-{state}">{state}{reason}</td><td data-label="Error" class="err">{error}</td><td data-label="Since">{since}</td></tr>"#,
             id = entry.id,
             show = show_cell(entry),
             state = escape(&entry.state),
             reason = reason(entry),
             error = escape(entry.error_message.as_deref().unwrap_or("(no message)")),
-            since = in_state(entry, now),
+            since = in_state(entry, moment),
         );
     }
     html.push_str(r#"</tbody></table></div><div class="actions"><a href="/vods?state=error">All in error</a><a href="/vods?state=permanentFailure">All in permanentFailure</a></div></section>"#);
@@ -484,7 +573,7 @@ fn shown_note(total: u64, shown: usize, order: &str) -> String {
 /// Time in the current state: "3 h 5 min" from Cablecast's `stateChange`,
 /// "at least 3 h 5 min" when Archivist only knows when it first saw the
 /// state; the local time and its source in the tooltip.
-pub(super) fn in_state(entry: &VodEntry, now: i64) -> String {
+pub(super) fn in_state(entry: &VodEntry, moment: &Moment<'_>) -> String {
     let Some(at) = entry
         .state_changed_at
         .as_deref()
@@ -496,15 +585,12 @@ pub(super) fn in_state(entry: &VodEntry, now: i64) -> String {
     format!(
         r#"<span title="{title}">{least}{age}</span>"#,
         title = if observed {
-            format!("first seen in this state {}", clock::format_local(at))
+            format!("first seen in this state {}", moment.local(at))
         } else {
-            format!(
-                "since {} (Cablecast's stateChange)",
-                clock::format_local(at)
-            )
+            format!("since {} (Cablecast's stateChange)", moment.local(at))
         },
         least = if observed { "at least " } else { "" },
-        age = clock::humanize_secs(now - at),
+        age = clock::humanize_secs(moment.now - at),
     )
 }
 

@@ -14,14 +14,14 @@ use super::admin::{self, AdminToken};
 use super::alerts::{self, AlertsView};
 use super::facts::{Facts, FACTS_TTL};
 use super::links::CablecastLinks;
-use super::page::{self, Overview};
+use super::page::{self, Moment, Overview};
 use super::query::Query;
 use super::reply::{self, Body, Reply};
 use super::vod_pages::{self, ApiVod, ShowView, VodView};
 use super::WebError;
 use crate::alert::{CABLECAST_KINDS, PUBLISHING_KINDS};
 use crate::cache::{Key, Weigh};
-use crate::clock;
+use crate::clock::{self, StationZone};
 use crate::status::{StatusBoard, SyncNow};
 use crate::store::StoreError;
 use crate::store::{HistoryRange, VersionProbe};
@@ -121,6 +121,8 @@ pub struct Site {
     cycle_deadline: Duration,
     /// Links into Cablecast, when its URL is known.
     links: Option<CablecastLinks>,
+    /// The station's time zone, for every time a person reads.
+    zone: StationZone,
 }
 
 impl Site {
@@ -137,7 +139,14 @@ impl Site {
             sync_now,
             cycle_deadline,
             links: None,
+            zone: StationZone::utc(),
         })
+    }
+
+    /// Shows times, and reads the day filters, in `zone`.
+    pub fn in_zone(mut self, zone: StationZone) -> Site {
+        self.zone = zone;
+        self
     }
 
     /// Links VODs and shows into Cablecast with `links`.
@@ -202,6 +211,7 @@ impl Site {
                     site.board.store(),
                     &CABLECAST_KINDS,
                     "Cablecast is reachable",
+                    &site.zone,
                 ))
             }),
             "/health/publishing" => read_only(|site, _| {
@@ -209,6 +219,7 @@ impl Site {
                     site.board.store(),
                     &PUBLISHING_KINDS,
                     "no VOD failed or stuck",
+                    &site.zone,
                 ))
             }),
             _ => Err(WebError::NotFound),
@@ -324,6 +335,7 @@ impl Site {
             now: clock::unix_now(),
             stuck_after: *self.board.stuck_after(),
             alerts: AlertsView::read(store)?,
+            zone: self.zone.clone(),
         };
         Ok(Rendered::new(
             reply::HTML,
@@ -334,7 +346,10 @@ impl Site {
     /// `GET /api/vods`: the filters of `/vods` (`state`, `stuck`, `q`,
     /// `from`, `to`), paged by `limit` and `offset`.
     fn vods(&self, query: &Query) -> Result<Rendered, WebError> {
-        let request = vod_pages::list_request(query)?;
+        let request = vod_pages::list_request(query, &self.zone)?;
+        if let Some(reversed) = request.reversed_range() {
+            return Err(WebError::BadQuery(reversed));
+        }
         let limit = query.number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)?;
         let offset = query.number("offset", 0, 0, i64::MAX as u64)?;
         let store = self.board.store();
@@ -368,7 +383,7 @@ impl Site {
 
     /// `GET /vods`: the VOD list page.
     fn vod_list(&self, query: &Query) -> Result<Rendered, WebError> {
-        let request = vod_pages::list_request(query)?;
+        let request = vod_pages::list_request(query, &self.zone)?;
         let thresholds = self.board.stuck_after();
         let now = clock::unix_now();
         let offset = (request.page - 1) * vod_pages::LIST_PAGE_ROWS as u64;
@@ -379,14 +394,18 @@ impl Site {
             vod_pages::LIST_PAGE_ROWS,
             offset,
         )?;
-        let body = vod_pages::render_list(&request, total, &rows, thresholds, now);
+        let moment = Moment::new(now, &self.zone);
+        let body = vod_pages::render_list(&request, total, &rows, thresholds, &moment);
         Ok(Rendered::new(reply::HTML, body.into_bytes()))
     }
 
     /// `GET /vods.csv`: every VOD the filter shows, as CSV, streamed from
-    /// the cursor into the answer.
+    /// the cursor into the answer, saved by a browser as `vods.csv`.
     fn vod_csv(&self, query: &Query) -> Result<Reply, WebError> {
-        let request = vod_pages::list_request(query)?;
+        let request = vod_pages::list_request(query, &self.zone)?;
+        if let Some(reversed) = request.reversed_range() {
+            return Err(WebError::BadQuery(reversed));
+        }
         let thresholds = self.board.stuck_after();
         let now = clock::unix_now();
         let mut line = String::new();
@@ -399,7 +418,12 @@ impl Site {
                 vod_pages::csv_record(&mut line, entry, page::is_stuck(entry, thresholds, now));
                 out.extend_from_slice(line.as_bytes());
             })?;
-        Ok(Reply::new(200, reply::CSV, Body::Owned(out)))
+        let mut reply = Reply::new(200, reply::CSV, Body::Owned(out));
+        reply.headers.push((
+            "Content-Disposition",
+            format!(r#"attachment; filename="{}""#, vod_pages::CSV_FILE_NAME),
+        ));
+        Ok(reply)
     }
 
     /// `/vods/{id}` and `GET /api/vods/{id}`.
@@ -431,7 +455,8 @@ impl Site {
                 })?;
                 Ok(Rendered::new(reply::JSON, body))
             } else {
-                let body = vod_pages::render_vod(&view, self.links.as_ref(), now).into_bytes();
+                let moment = Moment::new(now, &self.zone);
+                let body = vod_pages::render_vod(&view, self.links.as_ref(), &moment).into_bytes();
                 Ok(Rendered::new(reply::HTML, body))
             }
         })?;
@@ -449,11 +474,12 @@ impl Site {
                 captions: store.show_captions(show.id)?,
                 show,
             };
+            let moment = Moment::new(clock::unix_now(), &self.zone);
             let body = vod_pages::render_show(
                 &view,
                 self.links.as_ref(),
                 self.board.stuck_after(),
-                clock::unix_now(),
+                &moment,
             );
             Ok(Rendered::new(reply::HTML, body.into_bytes()))
         })?;

@@ -24,6 +24,7 @@ use super::links::CablecastLinks;
 use super::reply::Reply;
 use super::routes::Site;
 use super::WebError;
+use crate::clock::StationZone;
 use crate::status::{StatusBoard, SyncNow};
 
 /// Workers answering requests. Answers come from memory in microseconds, so
@@ -68,6 +69,8 @@ pub struct WebSettings {
     pub admin_token: Option<AdminToken>,
     /// Links from VODs and shows into Cablecast, when its URL is known.
     pub cablecast_links: Option<CablecastLinks>,
+    /// The station's time zone: the times the pages and `/health/*` show.
+    pub zone: StationZone,
 }
 
 impl WebSettings {
@@ -81,6 +84,7 @@ impl WebSettings {
             cycle_deadline: interval * 2 + Duration::from_secs(60),
             admin_token: None,
             cablecast_links: None,
+            zone: StationZone::utc(),
         }
     }
 }
@@ -127,7 +131,10 @@ impl StatusServer {
             sync_now,
             settings.cycle_deadline,
         )
-        .map(|site| site.with_cablecast_links(settings.cablecast_links))
+        .map(|site| {
+            site.with_cablecast_links(settings.cablecast_links)
+                .in_zone(settings.zone)
+        })
         .map_err(|e| io::Error::other(format!("status server on {listen}: {e}")))?;
         let site = Arc::new(site);
         let stopping = Arc::new(AtomicBool::new(false));

@@ -14,17 +14,23 @@ use serde::Serialize;
 
 use super::html::escape;
 use super::links::CablecastLinks;
-use super::page::{self, in_state, is_stuck, percent, vod_row, STYLE, VOD_TABLE_HEAD};
+use super::page::{
+    self, cablecast_says, in_state, is_failed, is_stuck, percent, vod_row, vod_table_head, Moment,
+    STYLE,
+};
 use super::query::Query;
 use super::WebError;
-use crate::clock;
+use crate::clock::{self, StationZone};
 use crate::store::export::Field;
 use crate::store::{ShowRecord, TranscriptionRow, VodEntry, VodEvent, VodFilter, MAX_WORDS};
 use crate::stuck::StuckAfter;
-use crate::vod::VodState;
+use crate::vod::{count_vods, VodState};
 
 /// Rows per page of the HTML list.
 pub const LIST_PAGE_ROWS: usize = 50;
+
+/// The name a browser saves `/vods.csv` under.
+pub const CSV_FILE_NAME: &str = "vods.csv";
 
 /// The list's filter and page, read from a query string.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -38,9 +44,9 @@ pub struct ListRequest {
     pub page: u64,
 }
 
-/// Reads `state`, `stuck`, `q`, `from`, `to` (dates, `YYYY-MM-DD`, in the
-/// box's time zone; `to` inclusive) and `page`.
-pub fn list_request(query: &Query) -> Result<ListRequest, WebError> {
+/// Reads `state`, `stuck`, `q`, `from`, `to` (dates, `YYYY-MM-DD`, days in
+/// the station's zone; `to` inclusive) and `page`.
+pub fn list_request(query: &Query, zone: &StationZone) -> Result<ListRequest, WebError> {
     let state = match query.get("state") {
         None | Some("") => None,
         Some(text) => Some(
@@ -72,16 +78,19 @@ pub fn list_request(query: &Query) -> Result<ListRequest, WebError> {
     if q.len() > 200 {
         return Err(WebError::BadQuery("q is longer than 200 characters".into()));
     }
-    let day = |name: &str| -> Result<(String, Option<i64>), WebError> {
-        match query.get(name).map(str::trim) {
-            None | Some("") => Ok((String::new(), None)),
-            Some(text) => clock::local_day_start(text)
-                .map(|start| (text.to_string(), Some(start)))
-                .ok_or_else(|| WebError::BadQuery(format!("{name} must be a date, YYYY-MM-DD"))),
-        }
+    let day = |name: &str, edge: fn(&str, &StationZone) -> Option<i64>| match query
+        .get(name)
+        .map(str::trim)
+    {
+        None | Some("") => Ok((String::new(), None)),
+        Some(text) => edge(text, zone)
+            .map(|at| (text.to_string(), Some(at)))
+            .ok_or_else(|| WebError::BadQuery(format!("{name} must be a date, YYYY-MM-DD"))),
     };
-    let (from, from_unix) = day("from")?;
-    let (to, to_unix) = day("to")?;
+    let (from, from_unix) = day("from", clock::local_day_start)?;
+    // The whole of the `to` day: to the start of the next, 23 to 25 hours
+    // on.
+    let (to, to_end) = day("to", clock::local_day_end)?;
     let page = query.number("page", 1, 1, 1_000_000)?;
     Ok(ListRequest {
         filter: VodFilter {
@@ -89,8 +98,7 @@ pub fn list_request(query: &Query) -> Result<ListRequest, WebError> {
             stuck,
             words,
             changed_from: from_unix.map(clock::format_unix),
-            // The whole of the `to` day.
-            changed_before: to_unix.map(|start| clock::format_unix(start + 86_400)),
+            changed_before: to_end.map(clock::format_unix),
         },
         q,
         from,
@@ -100,6 +108,21 @@ pub fn list_request(query: &Query) -> Result<ListRequest, WebError> {
 }
 
 impl ListRequest {
+    /// What is wrong when `from` is a later day than `to`: nothing can
+    /// match, and the list says so rather than show nothing.
+    pub fn reversed_range(&self) -> Option<String> {
+        let (Some(from), Some(before)) = (&self.filter.changed_from, &self.filter.changed_before)
+        else {
+            return None;
+        };
+        (from >= before).then(|| {
+            format!(
+                "the dates are reversed: from {} is after to {}",
+                self.from, self.to
+            )
+        })
+    }
+
     /// The query string of this filter (no page), for links.
     pub fn query_string(&self) -> String {
         let mut parts = Vec::new();
@@ -135,7 +158,7 @@ fn encode(text: &str) -> String {
 fn page_start(html: &mut String, title: &str) {
     let _ = write!(
         html,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{title} · Archivist</title><style>{STYLE}</style></head><body><header><h1><a href="/" style="color:#fff;text-decoration:none">Archivist</a> · {title}</h1></header>"#,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{title} · Archivist</title><style>{STYLE}</style></head><body><header><h1 style="overflow-wrap:anywhere"><a href="/" style="color:#fff;text-decoration:none">Archivist</a> · {title}</h1></header>"#,
         title = escape(title)
     );
 }
@@ -146,7 +169,7 @@ pub fn render_list(
     total: u64,
     rows: &[VodEntry],
     thresholds: &StuckAfter,
-    now: i64,
+    moment: &Moment<'_>,
 ) -> String {
     let mut html = String::with_capacity(16 * 1024 + rows.len() * 400);
     page_start(&mut html, "VODs");
@@ -170,51 +193,77 @@ pub fn render_list(
     );
     let query = request.query_string();
     let first = (request.page - 1) * LIST_PAGE_ROWS as u64;
+    let pages = total.div_ceil(LIST_PAGE_ROWS as u64).max(1);
     let _ = write!(
         html,
-        r#"<h2><span id="found-count">{total}</span> VODs{shown}{order} · <a id="csv-link" download="vods.csv" href="/vods.csv{sep}{query}">CSV of these {total}</a></h2>"#,
-        shown = if total > 0 {
-            format!(
-                ", {}–{} shown",
-                (first + 1).min(total),
-                (first + rows.len() as u64).min(total)
-            )
-        } else {
+        r#"<h2><span id="found-count">{total}</span> {vods}{shown}{order} · <a id="csv-link" download="{CSV_FILE_NAME}" href="/vods.csv{sep}{query}">CSV of {these}</a></h2>"#,
+        vods = if total == 1 { "VOD" } else { "VODs" },
+        shown = if rows.is_empty() || total as usize <= rows.len() {
             String::new()
+        } else {
+            format!(", {}–{} shown", first + 1, first + rows.len() as u64)
         },
         order = if request.filter.stuck {
             " (longest in their state first)"
         } else {
             " (newest first)"
         },
+        these = if total == 1 {
+            "this one".to_string()
+        } else {
+            format!("these {total}")
+        },
         sep = if query.is_empty() { "" } else { "?" },
     );
-    if rows.is_empty() {
-        html.push_str(r#"<p class="empty">No VOD matches.</p>"#);
-    } else {
-        let _ = write!(
-            html,
-            r#"<div class="scroll"><table id="vods">{VOD_TABLE_HEAD}<tbody>"#
-        );
-        for entry in rows {
-            vod_row(&mut html, entry, is_stuck(entry, thresholds, now), now);
-        }
-        html.push_str("</tbody></table></div>");
-    }
-    let pages = total.div_ceil(LIST_PAGE_ROWS as u64).max(1);
     let link = |page: u64| {
         let sep = if query.is_empty() { "" } else { "&" };
         format!("/vods?{query}{sep}page={page}")
     };
+    if let Some(reversed) = request.reversed_range() {
+        let _ = write!(
+            html,
+            r#"<p class="banner bad" id="reversed-range">No VOD can match: {}. Swap the two dates.</p>"#,
+            escape(&reversed)
+        );
+    } else if request.page > pages {
+        let _ = write!(
+            html,
+            r#"<p class="empty" id="past-the-end">Page {} is past the end: {} in {pages} {}. <a href="{}">Go to the last page</a></p>"#,
+            request.page,
+            count_vods(total),
+            if pages == 1 { "page" } else { "pages" },
+            escape(&link(pages)),
+        );
+    } else if rows.is_empty() {
+        html.push_str(r#"<p class="empty">No VOD matches.</p>"#);
+    } else {
+        let _ = write!(
+            html,
+            r#"<div class="scroll"><table id="vods" class="cards">{}<tbody>"#,
+            vod_table_head(true)
+        );
+        for entry in rows {
+            vod_row(
+                &mut html,
+                entry,
+                is_stuck(entry, thresholds, moment.now),
+                moment,
+                true,
+            );
+        }
+        html.push_str("</tbody></table></div>");
+    }
     html.push_str(r#"<div class="pager">"#);
     if request.page > 1 {
         let _ = write!(
             html,
             r#"<a id="prev-page" href="{}">← previous</a>"#,
-            escape(&link(request.page - 1))
+            escape(&link((request.page - 1).min(pages)))
         );
     }
-    let _ = write!(html, "<span>page {} of {pages}</span>", request.page);
+    if request.page <= pages {
+        let _ = write!(html, "<span>page {} of {pages}</span>", request.page);
+    }
     if request.page < pages {
         let _ = write!(
             html,
@@ -223,7 +272,7 @@ pub fn render_list(
         );
     }
     html.push_str("</div></section></main>");
-    page::footer(&mut html, now, false);
+    page::footer(&mut html, moment, false);
     html
 }
 
@@ -290,13 +339,14 @@ pub struct VodView {
 }
 
 /// `/vods/{id}`.
-pub fn render_vod(view: &VodView, links: Option<&CablecastLinks>, now: i64) -> String {
+pub fn render_vod(view: &VodView, links: Option<&CablecastLinks>, moment: &Moment<'_>) -> String {
     let vod = &view.vod;
+    let failed = is_failed(vod);
     let mut html = String::with_capacity(8 * 1024);
     page_start(&mut html, &format!("VOD {}", vod.id));
     let _ = write!(
         html,
-        r#"<main><section class="wide"><h2>VOD {id}{tag}</h2><dl class="facts"><dt>Show</dt><dd>{show}</dd><dt>State</dt><dd class="state s-{state}" id="vod-state">{state}</dd><dt>In this state</dt><dd id="vod-since">{since}</dd><dt>Progress</dt><dd>{percent}</dd>"#,
+        r#"<main><section class="wide"><h2>VOD {id}{tag}</h2><dl class="facts"><dt>Show</dt><dd>{show}</dd><dt>State</dt><dd class="state s-{state}" id="vod-state">{state}</dd><dt>In this state</dt><dd id="vod-since">{since}</dd>{progress}"#,
         id = vod.id,
         tag = if view.stuck {
             r#" <span class="tag" id="vod-stuck">stuck</span>"#
@@ -305,8 +355,12 @@ pub fn render_vod(view: &VodView, links: Option<&CablecastLinks>, now: i64) -> S
         },
         show = page::show_cell(vod),
         state = escape(&vod.state),
-        since = in_state(vod, now),
-        percent = percent(vod),
+        since = in_state(vod, moment),
+        progress = if failed {
+            String::new()
+        } else {
+            format!("<dt>Progress</dt><dd>{}</dd>", percent(vod))
+        },
     );
     for (name, value) in [
         ("Error", &vod.error_message),
@@ -320,8 +374,11 @@ pub fn render_vod(view: &VodView, links: Option<&CablecastLinks>, now: i64) -> S
     let _ = write!(
         html,
         r#"<dt>Last changed</dt><dd>{}</dd></dl>"#,
-        clock::stored_to_local(&vod.updated_at)
+        moment.stored(&vod.updated_at)
     );
+    if let Some(hint) = failed_hint(&vod.state) {
+        let _ = write!(html, r#"<p class="hint" id="vod-hint">{hint}</p>"#);
+    }
     cablecast_actions(&mut html, links, Some(vod), vod.show_cablecast_id);
     html.push_str(r#"</section><section class="wide"><h2>History</h2>"#);
     if view.events.is_empty() {
@@ -329,38 +386,49 @@ pub fn render_vod(view: &VodView, links: Option<&CablecastLinks>, now: i64) -> S
             r#"<p class="empty">No change of state seen since Archivist first saw this VOD.</p>"#,
         );
     } else {
-        html.push_str(r#"<div class="scroll"><table id="history"><thead><tr><th>When</th><th>From</th><th>To</th><th class="n">Progress</th><th>Cablecast said</th></tr></thead><tbody>"#);
+        html.push_str(r#"<div class="scroll"><table id="history" class="cards"><thead><tr><th>When</th><th>From</th><th>To</th><th class="n">Progress</th><th>Cablecast said</th></tr></thead><tbody>"#);
         for event in &view.events {
             let when = match (&event.at, event.at_source.as_deref()) {
-                (Some(at), Some("cablecast")) => clock::stored_to_local(at),
-                (Some(at), _) => format!("seen {}", clock::stored_to_local(at)),
-                (None, _) => format!("seen {}", clock::stored_to_local(&event.observed_at)),
+                (Some(at), Some("cablecast")) => moment.stored(at),
+                (Some(at), _) => format!("seen {}", moment.stored(at)),
+                (None, _) => format!("seen {}", moment.stored(&event.observed_at)),
             };
             let _ = write!(
                 html,
-                r#"<tr><td>{when}</td><td class="state s-{from}">{from}</td><td class="state s-{to}">{to}</td><td class="n">{percent}</td><td class="err">{reason}</td></tr>"#,
+                r#"<tr><td data-label="When">{when}</td><td data-label="From" class="state s-{from}">{from}</td><td data-label="To" class="state s-{to}">{to}</td><td data-label="Progress" class="n">{percent}</td><td data-label="Cablecast said">{says}</td></tr>"#,
                 from = escape(event.from.as_deref().unwrap_or("—")),
                 to = escape(&event.to),
                 percent = event
                     .percent
                     .map(|p| format!("{:.0} %", p * 100.0))
                     .unwrap_or_else(|| "—".into()),
-                reason = escape(
-                    event
-                        .error_message
-                        .as_deref()
-                        .or(event.status_message.as_deref())
-                        .unwrap_or("")
+                says = cablecast_says(
+                    event.error_message.as_deref(),
+                    event.status_message.as_deref()
                 ),
             );
         }
         html.push_str("</tbody></table></div>");
     }
     html.push_str("</section>");
-    captions_section(&mut html, &view.captions);
+    captions_section(&mut html, &view.captions, moment);
     html.push_str("</main>");
-    page::footer(&mut html, now, false);
+    page::footer(&mut html, moment, false);
     html
+}
+
+/// What staff can do about a failed VOD, in Cablecast (Archivist only
+/// watches): `None` for a VOD that has not failed.
+fn failed_hint(state: &str) -> Option<&'static str> {
+    match state {
+        "error" => Some(
+            "Cablecast stopped making this VOD. Open the show in Cablecast (a VOD is managed from its show's record) and check that its video file is there and plays; then re-encode (republish) the VOD there. Archivist sees the new state on its next cycle.",
+        ),
+        "permanentFailure" => Some(
+            "Cablecast gave up on this VOD and will not try again by itself. Open the show in Cablecast, fix or replace its video file, then delete this VOD and make a new one from the show's record. Archivist sees the new VOD on its next cycle.",
+        ),
+        _ => None,
+    }
 }
 
 /// Links into Cablecast for a VOD and its show.
@@ -398,13 +466,13 @@ fn cablecast_actions(
     html.push_str("</div>");
 }
 
-fn captions_section(html: &mut String, captions: &[TranscriptionRow]) {
+fn captions_section(html: &mut String, captions: &[TranscriptionRow], moment: &Moment<'_>) {
     html.push_str(r#"<section class="wide"><h2>Captions</h2>"#);
     if captions.is_empty() {
         html.push_str(r#"<p class="empty" id="captions-none">No caption file or transcription is linked to this show.</p></section>"#);
         return;
     }
-    html.push_str(r#"<div class="scroll"><table id="captions"><thead><tr><th>File</th><th>Status</th><th>Finished</th><th>Linked</th></tr></thead><tbody>"#);
+    html.push_str(r#"<div class="scroll"><table id="captions" class="cards"><thead><tr><th>File</th><th>Status</th><th>Finished</th><th>Linked</th></tr></thead><tbody>"#);
     for caption in captions {
         let status = if caption.removed_at.is_some() {
             "file gone".to_string()
@@ -413,7 +481,7 @@ fn captions_section(html: &mut String, captions: &[TranscriptionRow]) {
         };
         let _ = write!(
             html,
-            r#"<tr><td>{file}</td><td>{status}{error}</td><td>{done}</td><td>{linked}</td></tr>"#,
+            r#"<tr><td data-label="File" style="overflow-wrap:anywhere">{file}</td><td data-label="Status">{status}{error}</td><td data-label="Finished">{done}</td><td data-label="Linked">{linked}</td></tr>"#,
             file = escape(
                 caption
                     .output_path
@@ -429,7 +497,7 @@ fn captions_section(html: &mut String, captions: &[TranscriptionRow]) {
             done = caption
                 .completed_at
                 .as_deref()
-                .map(clock::stored_to_local)
+                .map(|at| moment.stored(at))
                 .unwrap_or_else(|| "—".into()),
             linked = escape(caption.linked_by.as_deref().unwrap_or("—")),
         );
@@ -449,7 +517,7 @@ pub fn render_show(
     view: &ShowView,
     links: Option<&CablecastLinks>,
     thresholds: &StuckAfter,
-    now: i64,
+    moment: &Moment<'_>,
 ) -> String {
     let show = &view.show;
     let title = show.cg_title.as_deref().unwrap_or(&show.title);
@@ -468,7 +536,7 @@ pub fn render_show(
         date = show
             .event_date
             .as_deref()
-            .map(clock::stored_to_local)
+            .map(|at| moment.stored(at))
             .unwrap_or_else(|| "—".into()),
         location = show
             .location_id
@@ -480,27 +548,30 @@ pub fn render_show(
         },
     );
     cablecast_actions(&mut html, links, None, Some(show.cablecast_id));
+    // The show's own VODs: its title is the page's, not repeated a row.
     let _ = write!(
         html,
-        r#"</section><section class="wide"><h2>VODs: {}</h2>"#,
-        view.vods.len()
+        r#"</section><section class="wide"><h2>{}</h2>"#,
+        count_vods(view.vods.len() as u64)
     );
     if view.vods.is_empty() {
         html.push_str(r#"<p class="empty">This show has no VOD.</p>"#);
     } else {
         let _ = write!(
             html,
-            r#"<div class="scroll"><table id="show-vods">{VOD_TABLE_HEAD}<tbody>"#
+            r#"<div class="scroll"><table id="show-vods" class="cards">{}<tbody>"#,
+            vod_table_head(false)
         );
         for entry in &view.vods {
-            vod_row(&mut html, entry, is_stuck(entry, thresholds, now), now);
+            let stuck = is_stuck(entry, thresholds, moment.now);
+            vod_row(&mut html, entry, stuck, moment, false);
         }
         html.push_str("</tbody></table></div>");
     }
     html.push_str("</section>");
-    captions_section(&mut html, &view.captions);
+    captions_section(&mut html, &view.captions, moment);
     html.push_str("</main>");
-    page::footer(&mut html, now, false);
+    page::footer(&mut html, moment, false);
     html
 }
 
