@@ -144,6 +144,7 @@ pub mod logging;
 pub mod memory;
 pub mod monitor;
 pub mod notify;
+pub mod outbound;
 pub mod shutdown;
 pub mod status;
 pub mod store;

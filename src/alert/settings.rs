@@ -75,7 +75,8 @@ impl AlertSettings {
         };
         if let Some(text) = get("ARCHIVIST_NOTIFY_URLS") {
             settings.destinations = Destination::parse_list(text)
-                .map_err(|reason| ConfigError::new("ARCHIVIST_NOTIFY_URLS", reason))?;
+                .map_err(|e| ConfigError::new("ARCHIVIST_NOTIFY_URLS", e.to_string()))?;
+            check_kinds(&settings.destinations)?;
         }
         if let Some(text) = get("ARCHIVIST_HEARTBEAT_URL") {
             let target = Destination::parse(text)
@@ -147,6 +148,32 @@ impl AlertSettings {
     pub fn is_on(&self, kind: AlertKind) -> bool {
         !self.off.contains(&kind)
     }
+}
+
+/// Every `kinds=` names alert kinds that exist (a misspelt kind would
+/// silently route nothing there).
+fn check_kinds(destinations: &[Destination]) -> Result<(), ConfigError> {
+    let known = AlertKind::ALL.map(AlertKind::as_str);
+    for (n, destination) in destinations.iter().enumerate() {
+        let kinds = destination.kinds().unwrap_or_default();
+        if let Some(kind) = kinds.iter().find(|k| !known.contains(&k.as_str())) {
+            return Err(ConfigError::new(
+                "ARCHIVIST_NOTIFY_URLS",
+                format!(
+                    "entry {} has kinds= with {kind:?}, which is not an alert kind ({})",
+                    n + 1,
+                    known.join(", ")
+                ),
+            ));
+        }
+        if kinds.is_empty() && destination.kinds().is_some() {
+            return Err(ConfigError::new(
+                "ARCHIVIST_NOTIFY_URLS",
+                format!("entry {} has an empty kinds=", n + 1),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
