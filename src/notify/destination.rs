@@ -34,6 +34,7 @@ use std::fmt;
 
 use crate::outbound::mail::Security;
 use crate::outbound::Fingerprint;
+use crate::store::alerts::Recipient;
 
 /// The message shape a destination takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -530,13 +531,12 @@ impl Destination {
         self.kinds.as_deref()
     }
 
-    /// Whether a message of `kind` goes here. `alerts test` goes everywhere.
-    pub fn takes(&self, kind: &str) -> bool {
-        kind == "test"
-            || self
-                .kinds
-                .as_ref()
-                .is_none_or(|kinds| kinds.iter().any(|k| k == kind))
+    /// Its outbox as the store knows it: the key and the kinds it takes.
+    pub fn recipient(&self) -> Recipient {
+        Recipient {
+            key: self.key.clone(),
+            kinds: self.kinds.clone(),
+        }
     }
 
     /// What to say once in the log when sending starts (mail without TLS).
@@ -666,7 +666,34 @@ fn generic_http(url: &str, parts: &Parts<'_>) -> Result<Webhook, ParseError> {
     let base = url.split(['?', '#']).next().unwrap_or(url);
     let query = passed_query(parts, &[]);
     let query = query.split('#').next().unwrap_or_default();
-    Ok(Webhook::new(Format::Generic, format!("{base}{query}")))
+    Ok(Webhook::new(native_format(parts), format!("{base}{query}")))
+}
+
+/// The format a service's own webhook URL, pasted as it is, takes (as
+/// Apprise reads them): Slack, Discord and Teams would refuse the generic
+/// JSON.
+fn native_format(parts: &Parts<'_>) -> Format {
+    let host = parts.host.to_ascii_lowercase();
+    let path = parts.path;
+    let discord = [
+        "discord.com",
+        "discordapp.com",
+        "ptb.discord.com",
+        "canary.discord.com",
+    ];
+    if host == "hooks.slack.com" || host == "hooks.slack-gov.com" {
+        Format::Slack
+    } else if discord.contains(&host.as_str()) && path.starts_with("/api/webhooks/") {
+        Format::Discord
+    } else if host.ends_with(".webhook.office.com")
+        || host == "outlook.office.com"
+        || ((host.contains(".logic.azure.") || host.contains("platform."))
+            && path.contains("/workflows/"))
+    {
+        Format::Teams
+    } else {
+        Format::Generic
+    }
 }
 
 /// Apprise's `json://` (HTTP) and `jsons://` (HTTPS): the generic JSON,
@@ -787,6 +814,8 @@ fn ntfy(parts: &Parts<'_>) -> Result<Webhook, ParseError> {
 
 /// Slack's incoming webhooks live here; Apprise's token form posts to it.
 const SLACK_HOOKS: &str = "https://hooks.slack.com/services";
+/// The same for Slack's government cloud (Apprise's `mode=gov-hook`).
+const SLACK_GOV_HOOKS: &str = "https://hooks.slack-gov.com/services";
 
 /// Apprise's `slack://[botname@]TokenA/TokenB/TokenC[/#channel...]` (posted
 /// to hooks.slack.com), or Archivist's `slack://host/path` for a
@@ -804,6 +833,28 @@ fn slack(parts: &Parts<'_>) -> Result<Webhook, ParseError> {
             channels.push(segment);
         }
     }
+    let mode = parts.get("mode").map(str::to_ascii_lowercase);
+    let hooks = match mode.as_deref() {
+        None | Some("hook") => SLACK_HOOKS,
+        Some("gov-hook") => SLACK_GOV_HOOKS,
+        Some(kind @ ("workflow" | "trigger")) => {
+            // Workflow Builder webhooks: every segment is the path.
+            let mut path = vec![percent_encode(&percent_decode(parts.host))];
+            path.extend(parts.segments().iter().map(|s| percent_encode(s)));
+            let base = if kind == "workflow" {
+                "workflows"
+            } else {
+                "triggers"
+            };
+            return Ok(Webhook::new(
+                Format::Slack,
+                format!("https://hooks.slack.com/{base}/{}", path.join("/")),
+            ));
+        }
+        Some(_) => return Err(parts.malformed(
+            "has a mode= Archivist does not send to (hook, gov-hook, workflow or trigger; not bot)",
+        )),
+    };
     if let Some(token) = parts.get("token") {
         tokens = token
             .split('/')
@@ -827,7 +878,7 @@ fn slack(parts: &Parts<'_>) -> Result<Webhook, ParseError> {
         );
     }
     let path: Vec<String> = tokens.iter().map(|t| percent_encode(t)).collect();
-    let mut webhook = Webhook::new(Format::Slack, format!("{SLACK_HOOKS}/{}", path.join("/")));
+    let mut webhook = Webhook::new(Format::Slack, format!("{hooks}/{}", path.join("/")));
     webhook.targets = channels.iter().map(|c| slack_channel(c)).collect();
     webhook.sender_name = parts.user.clone();
     Ok(webhook)
@@ -891,7 +942,13 @@ fn full_url(parts: &Parts<'_>, format: Format) -> Result<Webhook, ParseError> {
 /// webhook on `team.webhook.office.com` (no team: Microsoft's older
 /// `outlook.office.com`).
 fn msteams(parts: &Parts<'_>) -> Result<Webhook, ParseError> {
-    let mut segments = vec![percent_decode(parts.host)];
+    // TokenA holds an `@` (`msteams://ABCD@WXYZ/DEFG/HIJK`): written first,
+    // it reads as a user and a host.
+    let first = match &parts.user {
+        Some(user) => format!("{user}@{}", percent_decode(parts.host)),
+        None => percent_decode(parts.host),
+    };
+    let mut segments = vec![first];
     segments.extend(parts.segments());
     segments.retain(|s| !s.is_empty());
     let (post_url, tokens) = match segments.as_slice() {
@@ -1208,7 +1265,8 @@ mod tests {
             Destination::parse("https://h.example/x?kinds=cablecast_down,database").expect("ok");
         assert_eq!(all.key(), some.key());
         assert_eq!(some.post_url, "https://h.example/x");
+        let some = some.recipient();
         assert!(some.takes("database") && some.takes("test") && !some.takes("vod_failed"));
-        assert!(all.takes("vod_failed"));
+        assert!(all.recipient().takes("vod_failed"));
     }
 }

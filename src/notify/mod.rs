@@ -18,6 +18,8 @@ pub mod format;
 mod mail;
 mod send;
 
+mod apprise_examples;
+
 use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -28,6 +30,7 @@ pub use format::{AlertItem, Event, Notification, PAYLOAD_VERSION};
 pub use send::{deliver, deliver_to_all, DeliveryError};
 
 use crate::clock;
+use crate::store::alerts::Recipient;
 use crate::store::Store;
 
 /// The longest pause between attempts for one message: a destination back
@@ -146,11 +149,11 @@ impl Notifier {
         }
     }
 
-    /// The destinations' outbox keys, in order.
-    pub fn keys(&self) -> Vec<String> {
+    /// The destinations' outboxes (key and the kinds each takes), in order.
+    pub fn keys(&self) -> Vec<Recipient> {
         self.destinations
             .iter()
-            .map(|d| d.key().to_string())
+            .map(Destination::recipient)
             .collect()
     }
 
