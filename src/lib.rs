@@ -38,7 +38,11 @@
 //!   flap damping, grouping and silences; recorded with their messages.
 //! - `notify`: delivers those messages from the outbox to each destination
 //!   (generic JSON webhook, ntfy, Slack-compatible, Discord, Teams, SMTP),
-//!   one sender thread each, and pings the heartbeat URL.
+//!   one sender thread each, and pings the heartbeat URL. Destinations are
+//!   Apprise's notification URLs; `kinds=` routes alert kinds.
+//! - `outbound`: the one door for outbound requests (HTTP and SMTP): a
+//!   timeout, no redirects, the User-Agent, the platform's certificate
+//!   verifier, and certificate pinning by fingerprint.
 //! - `systemd`: readiness, status and watchdog pings to systemd, from the
 //!   `SystemdEnv` that `cli` read (uses `monitor`'s cycle report and
 //!   `store`'s errors).
@@ -58,7 +62,8 @@
 //! `SyncNow` wake-up);
 //! cli -> systemd -> {monitor, store} (the cycle report and store errors);
 //! cli, monitor and cablecast -> shutdown (the stop flag);
-//! monitor -> alert -> {store, notify}; notify -> store (the outbox).
+//! monitor -> alert -> {store, notify}; notify -> store (the outbox);
+//! {cablecast, notify} -> outbound.
 //!
 //! # Invariants
 //!
@@ -67,9 +72,11 @@
 //! `//!` docs on every file, and a `// reason:` for every `unwrap`/`expect`
 //! outside tests.
 //!
-//! - Only `cablecast` does outbound network IO, with two named exceptions:
-//!   `loadtest`'s client (load against a status server, loopback only
-//!   unless told otherwise) and the notification senders (`notify`).
+//! - All outbound network IO goes through `outbound` (only it names minreq
+//!   and lettre), and only `cablecast` and the notification senders
+//!   (`notify`) use it; the named exceptions are `loadtest`'s client (load
+//!   against a status server, loopback only unless told otherwise) and the
+//!   Cablecast reachability probe (a TCP connect). `web` never sends.
 //!   `tests/tidy.rs` checks it.
 //! - An alert change and the messages it causes are written in one
 //!   transaction: a message is never lost after a crash, and an alert

@@ -180,10 +180,6 @@ mod tests {
         }
     }
 
-    const SLACK_TOKENS: &str = "T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7F";
-    const DISCORD: &str =
-        "417429632418316298/JHZ7lQml277CDHmQKMHI8qBe7bk2ZwO5UKjCiOAF7711o33MyqU344Qpgv7YTpadV_js";
-
     fn webhook_examples() -> Vec<Example> {
         vec![
             // ntfy (https://appriseit.com/services/ntfy/)
