@@ -58,6 +58,8 @@ pub enum MailError {
     Transport(Error),
     /// The server refused with an SMTP reply code: 5xx for good, 4xx for now.
     Refused { code: u16, text: String },
+    /// The server offers no STARTTLS, which `smtp://` requires.
+    NoStartTls,
     /// The mail setup is wrong (a `ca=` file that cannot be read, an
     /// address lettre cannot use).
     Setup(String),
@@ -70,6 +72,7 @@ impl MailError {
         match self {
             MailError::Transport(e) => !e.is_transient(),
             MailError::Refused { code, .. } => *code >= 500,
+            MailError::NoStartTls => false,
             MailError::Setup(_) => true,
         }
     }
@@ -80,6 +83,9 @@ impl fmt::Display for MailError {
         match self {
             MailError::Transport(e) => e.fmt(f),
             MailError::Refused { text, .. } => write!(f, "the mail server refused: {text}"),
+            MailError::NoStartTls => f.write_str(
+                "the mail server offers no STARTTLS: use smtps:// if it speaks TLS from the start, or tls=none for a relay on a trusted network",
+            ),
             MailError::Setup(text) => f.write_str(text),
         }
     }
@@ -180,6 +186,9 @@ fn smtp_error(e: lettre::transport::smtp::Error) -> MailError {
         };
     }
     let timeout = MAIL_TIMEOUT.as_secs();
+    if e.to_string().contains("STARTTLS is not supported") {
+        return MailError::NoStartTls;
+    }
     if e.is_timeout() {
         return MailError::Transport(Error::Timeout { secs: timeout });
     }

@@ -285,21 +285,22 @@ impl Error {
     }
 }
 
-/// The part of a certificate error a station engineer can act on.
+/// What is wrong with a certificate, and what to do, from the TLS error.
 fn certificate_reason(text: &str) -> String {
+    const FIX: &str = "pin it with fingerprint= (its SHA-256)";
     let reasons = [
-        ("CaUsedAsEndEntity", "it is a self-signed certificate marked as an authority (openssl req -x509 makes those)"),
-        ("UnknownIssuer", "no trusted authority signed it"),
-        ("BadSignature", "its signature does not match any trusted authority"),
-        ("NotValidForName", "it is for another host name"),
-        ("Expired", "it has expired"),
-        ("NotValidYet", "it is not valid yet"),
-        ("does not match fingerprint=", "it is not the one fingerprint= pins"),
+        ("CaUsedAsEndEntity", format!("it is a self-signed certificate marked as an authority (as openssl req -x509 makes them), which ca= cannot vouch for; {FIX}")),
+        ("UnknownIssuer", format!("no authority this box trusts signed it; trust its authority (ca= for mail, the system's store for https) or {FIX}")),
+        ("BadSignature", format!("its signature does not match the authority named to trust; check ca= or {FIX}")),
+        ("NotValidForName", format!("it is for another host name; use the name it was made for or {FIX}")),
+        ("Expired", "it has expired; renew it on the server".to_string()),
+        ("NotValidYet", "it is not valid yet; check the clocks".to_string()),
+        ("does not match fingerprint=", "it is not the one fingerprint= pins".to_string()),
     ];
     reasons
-        .iter()
+        .into_iter()
         .find(|(needle, _)| text.contains(needle))
-        .map(|(_, reason)| reason.to_string())
+        .map(|(_, reason)| reason)
         .unwrap_or_else(|| text.to_string())
 }
 
@@ -314,10 +315,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Timeout { secs } => write!(f, "no answer within {secs} s"),
-            Error::Untrusted { reason } => write!(
-                f,
-                "the server's certificate is not trusted: {reason}; trust its authority with ca=, or pin the certificate with fingerprint=SHA256"
-            ),
+            Error::Untrusted { reason } => {
+                write!(f, "the server's certificate is not trusted: {reason}")
+            }
             Error::NotTls => write!(
                 f,
                 "the server did not answer in TLS: is this port plain SMTP/HTTP, not TLS?"
