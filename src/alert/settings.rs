@@ -11,9 +11,11 @@ use crate::stuck::{self, StuckAfter};
 /// The settings' help text, for `archivist help`.
 pub const SETTINGS_HELP: &str = "\
 Alerts (monitor and `alerts`; environment only, keep them in the env file):
-  ARCHIVIST_NOTIFY_URLS          Where alerts go, separated by spaces or commas: https://... (generic JSON),
-                                 ntfy://host/topic, slack://host/path, discord://host/path, teams://host/path,
-                                 smtp://user:pass@host:587/?to=a@b&from=c@d, smtps://... (secrets: never shown)
+  ARCHIVIST_NOTIFY_URLS          Where alerts go, as Apprise writes them: https://... or jsons://... (generic JSON),
+                                 ntfys://host/topic, slack://TokenA/TokenB/TokenC, discord://WebhookID/WebhookToken,
+                                 workflows://host:port/Workflow/Signature, msteams://team/TokenA/TokenB/TokenC,
+                                 mailtos://user:pass@domain?to=a@b, smtp(s)://user:pass@host/?to=a@b&from=c@d;
+                                 ?kinds=a,b routes alert kinds, ?fingerprint=SHA256 pins (secrets: never shown)
   ARCHIVIST_HEARTBEAT_URL        Pinged after each cycle (URL/fail when it failed), e.g. a Healthchecks check
   ARCHIVIST_STATION_NAME         Names the station in every message [default Archivist]
   ARCHIVIST_PUBLIC_URL           The status page's address, linked from every message

@@ -692,7 +692,7 @@ mod tests {
 
     #[test]
     fn a_shown_redirect_target_carries_no_credentials_or_query() {
-        let shown = |l: &str| shown_location(Some(&l.to_string()));
+        let shown = |l: &str| shown_location(Some(l));
         assert_eq!(
             shown("https://user:secret@cablecast.example.org/CablecastAPI/v1/shows?page_size=1"),
             "https://cablecast.example.org/CablecastAPI/v1/shows"
