@@ -410,45 +410,64 @@ enum Found {
     Mail(MailSettings, Option<String>),
 }
 
+/// The scheme family's parser: where and how a URL sends.
+fn by_scheme(url: &str, parts: &Parts<'_>) -> Result<Found, ParseError> {
+    Ok(match parts.scheme.as_str() {
+        "http" | "https" => Found::Webhook(generic_http(url, parts)?),
+        "json" | "jsons" => Found::Webhook(apprise_json(parts)?),
+        "ntfy" | "ntfys" | "ntfy+http" | "ntfy+https" => Found::Webhook(ntfy(parts)?),
+        "slack" | "slack+http" | "slack+https" => Found::Webhook(slack(parts)?),
+        "discord" | "discord+http" | "discord+https" => Found::Webhook(discord(parts)?),
+        "teams" | "teams+http" | "teams+https" => Found::Webhook(full_url(parts, Format::Teams)?),
+        "msteams" => Found::Webhook(msteams(parts)?),
+        "workflows" | "workflow" => Found::Webhook(workflows(parts)?),
+        "smtp" | "smtps" | "mailto" | "mailtos" => {
+            let (mail, notice) = mail(parts)?;
+            Found::Mail(mail, notice)
+        }
+        other => {
+            return Err(ParseError::UnknownScheme {
+                scheme: other.chars().take(20).collect(),
+            })
+        }
+    })
+}
+
+/// `fingerprint=`: the one certificate the destination trusts.
+fn pinned(parts: &Parts<'_>) -> Result<Option<Fingerprint>, ParseError> {
+    let Some(text) = parts.get("fingerprint") else {
+        return Ok(None);
+    };
+    Fingerprint::parse(text).map(Some).ok_or_else(|| ParseError::BadOption {
+        name: "fingerprint".into(),
+        problem: "that is not a SHA-256 fingerprint (64 hex digits, as `openssl x509 -noout -fingerprint -sha256` prints)".into(),
+    })
+}
+
+/// `kinds=`: the alert kinds the destination takes (`None`: every kind).
+fn kinds(parts: &Parts<'_>) -> Option<Vec<String>> {
+    parts.get("kinds").map(|text| {
+        text.split(',')
+            .map(|k| k.trim().to_ascii_lowercase())
+            .filter(|k| !k.is_empty())
+            .collect()
+    })
+}
+
+/// A pin where no certificate is checked: a configuration mistake.
+fn pin_needs_tls(needs: &str) -> ParseError {
+    ParseError::BadOption {
+        name: "fingerprint".into(),
+        problem: format!("but pins a certificate, which needs {needs}"),
+    }
+}
+
 impl Destination {
     /// Parses one URL; the error says what is wrong without repeating it.
     pub fn parse(url: &str) -> Result<Destination, ParseError> {
         let url = url.trim();
         let parts = split(url)?;
-        let found = match parts.scheme.as_str() {
-            "http" | "https" => Found::Webhook(generic_http(url, &parts)?),
-            "json" | "jsons" => Found::Webhook(apprise_json(&parts)?),
-            "ntfy" | "ntfys" | "ntfy+http" | "ntfy+https" => Found::Webhook(ntfy(&parts)?),
-            "slack" | "slack+http" | "slack+https" => Found::Webhook(slack(&parts)?),
-            "discord" | "discord+http" | "discord+https" => Found::Webhook(discord(&parts)?),
-            "teams" | "teams+http" | "teams+https" => {
-                Found::Webhook(full_url(&parts, Format::Teams)?)
-            }
-            "msteams" => Found::Webhook(msteams(&parts)?),
-            "workflows" | "workflow" => Found::Webhook(workflows(&parts)?),
-            "smtp" | "smtps" | "mailto" | "mailtos" => {
-                let (mail, notice) = mail(&parts)?;
-                Found::Mail(mail, notice)
-            }
-            other => {
-                return Err(ParseError::UnknownScheme {
-                    scheme: other.chars().take(20).collect(),
-                })
-            }
-        };
-        let pin = match parts.get("fingerprint") {
-            Some(text) => Some(Fingerprint::parse(text).ok_or_else(|| ParseError::BadOption {
-                name: "fingerprint".into(),
-                problem: "that is not a SHA-256 fingerprint (64 hex digits, as `openssl x509 -noout -fingerprint -sha256` prints)".into(),
-            })?),
-            None => None,
-        };
-        let kinds = parts.get("kinds").map(|text| {
-            text.split(',')
-                .map(|k| k.trim().to_ascii_lowercase())
-                .filter(|k| !k.is_empty())
-                .collect::<Vec<_>>()
-        });
+        let found = by_scheme(url, &parts)?;
         let mut destination = Destination {
             format: Format::Email,
             post_url: String::new(),
@@ -457,47 +476,46 @@ impl Destination {
             sender_name: None,
             mail: None,
             pin: None,
-            kinds,
+            kinds: kinds(&parts),
             notice: None,
             secrets: secrets(url, &parts),
             label: String::new(),
             key: fnv64(&without_kinds(url)),
         };
-        let shown_host = match found {
+        let shown_host = destination.take(found, pinned(&parts)?)?;
+        destination.label = format!("{} ({shown_host})", destination.format.name());
+        Ok(destination)
+    }
+
+    /// Takes what the scheme's parser found, and the pin; returns the host
+    /// the label shows.
+    fn take(&mut self, found: Found, pin: Option<Fingerprint>) -> Result<String, ParseError> {
+        match found {
             Found::Webhook(webhook) => {
                 if pin.is_some() && !webhook.post_url.starts_with("https://") {
-                    return Err(ParseError::BadOption {
-                        name: "fingerprint".into(),
-                        problem: "but pins a certificate, which needs https".into(),
-                    });
+                    return Err(pin_needs_tls("https"));
                 }
-                destination.format = webhook.format;
-                destination.pin = pin;
-                destination.headers = webhook.headers;
-                destination.targets = webhook.targets;
-                destination.sender_name = webhook.sender_name;
-                destination.post_url = webhook.post_url;
-                host_of(&destination.post_url)
+                self.format = webhook.format;
+                self.pin = pin;
+                self.secrets
+                    .extend(webhook.headers.iter().map(|(_, value)| value.clone()));
+                self.headers = webhook.headers;
+                self.targets = webhook.targets;
+                self.sender_name = webhook.sender_name;
+                self.post_url = webhook.post_url;
+                Ok(host_of(&self.post_url))
             }
             Found::Mail(mut mail, notice) => {
                 if pin.is_some() && mail.security == Security::None {
-                    return Err(ParseError::BadOption {
-                        name: "fingerprint".into(),
-                        problem: "but pins a certificate, which needs TLS (not tls=none)".into(),
-                    });
+                    return Err(pin_needs_tls("TLS (not tls=none)"));
                 }
                 mail.pin = pin;
                 let host = mail.host.clone();
-                destination.notice = notice;
-                destination.mail = Some(mail);
-                host
+                self.notice = notice;
+                self.mail = Some(mail);
+                Ok(host)
             }
-        };
-        for (_, value) in &destination.headers {
-            destination.secrets.push(value.clone());
         }
-        destination.label = format!("{} ({shown_host})", destination.format.name());
-        Ok(destination)
     }
 
     /// Every destination in `ARCHIVIST_NOTIFY_URLS` (spaces or commas
@@ -1054,33 +1072,11 @@ fn mail(parts: &Parts<'_>) -> Result<(MailSettings, Option<String>), ParseError>
         .iter()
         .find(|(domains, ..)| domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)))
         .filter(|_| apprise && parts.get("smtp").is_none());
-    let mode = parts
-        .get("tls")
-        .or(parts.get("mode"))
-        .map(str::to_ascii_lowercase);
-    let security = match mode.as_deref() {
-        Some("none" | "insecure" | "no" | "off") => Security::None,
-        Some("ssl" | "implicit" | "tls") => Security::ImplicitTls,
-        Some("starttls") => Security::StartTls,
-        Some(_) => {
-            return Err(ParseError::BadOption {
-                name: if parts.get("tls").is_some() {
-                    "tls"
-                } else {
-                    "mode"
-                }
-                .into(),
-                problem: "a value Archivist does not know (starttls, ssl or none)".into(),
-            })
-        }
-        None if parts.scheme == "smtps" => Security::ImplicitTls,
-        None => match provider {
-            Some((_, _, _, true)) => Security::ImplicitTls,
-            _ => Security::StartTls,
-        },
-    };
-    let login_allowed_plain = parts.get("login") == Some("unencrypted");
-    if security == Security::None && parts.user.is_some() && !login_allowed_plain {
+    let security = mail_security(parts, provider)?;
+    if security == Security::None
+        && parts.user.is_some()
+        && parts.get("login") != Some("unencrypted")
+    {
         return Err(ParseError::LoginWithoutTls);
     }
     let host = match (parts.get("smtp"), provider) {
@@ -1094,6 +1090,66 @@ fn mail(parts: &Parts<'_>) -> Result<(MailSettings, Option<String>), ParseError>
         (Security::StartTls, Some((_, _, port, false))) => *port,
         (Security::StartTls, _) => 587,
     });
+    let (user, from, to) = mail_addresses(parts, &domain, apprise, provider.is_some())?;
+    let notice = (security == Security::None).then(|| {
+        let login = if user.is_some() {
+            "; its login too (login=unencrypted)"
+        } else {
+            ""
+        };
+        format!("mail to {host}:{port} goes without TLS, as its URL asks (tls=none){login}")
+    });
+    let mail = MailSettings {
+        host,
+        port,
+        security,
+        user,
+        password: parts.password.clone(),
+        from,
+        to,
+        extra_ca: parts.get("ca").map(str::to_string),
+        pin: None,
+    };
+    Ok((mail, notice))
+}
+
+/// `tls=` (or Apprise's `mode=`), else the scheme's and the provider's.
+fn mail_security(
+    parts: &Parts<'_>,
+    provider: Option<&(&[&str], &str, u16, bool)>,
+) -> Result<Security, ParseError> {
+    let (name, mode) = match (parts.get("tls"), parts.get("mode")) {
+        (Some(tls), _) => ("tls", Some(tls.to_ascii_lowercase())),
+        (None, Some(mode)) => ("mode", Some(mode.to_ascii_lowercase())),
+        (None, None) => ("tls", None),
+    };
+    Ok(match mode.as_deref() {
+        Some("none" | "insecure" | "no" | "off") => Security::None,
+        Some("ssl" | "implicit" | "tls") => Security::ImplicitTls,
+        Some("starttls") => Security::StartTls,
+        Some(_) => {
+            return Err(ParseError::BadOption {
+                name: name.into(),
+                problem: "a value Archivist does not know (starttls, ssl or none)".into(),
+            })
+        }
+        None if parts.scheme == "smtps" => Security::ImplicitTls,
+        None => match provider {
+            Some((_, _, _, true)) => Security::ImplicitTls,
+            _ => Security::StartTls,
+        },
+    })
+}
+
+/// The login, the sender and the recipients. Apprise's `mailto://` makes
+/// `user@domain` of a bare user, takes recipients from the path too, and
+/// mails the sender when no one else is named.
+fn mail_addresses(
+    parts: &Parts<'_>,
+    domain: &str,
+    apprise: bool,
+    known_provider: bool,
+) -> Result<(Option<String>, String, Vec<String>), ParseError> {
     let address = |user: &str| {
         if user.contains('@') {
             user.to_string()
@@ -1101,65 +1157,32 @@ fn mail(parts: &Parts<'_>) -> Result<(MailSettings, Option<String>), ParseError>
             format!("{user}@{domain}")
         }
     };
-    let user = match (&parts.user, apprise) {
-        (Some(user), true) if provider.is_some() => Some(address(user)),
-        (user, _) => user.clone(),
+    let login = match &parts.user {
+        Some(user) if apprise && known_provider => Some(address(user)),
+        user => user.clone(),
+    };
+    let from = match (parts.get("from"), &parts.user) {
+        (Some(from), _) => from.to_string(),
+        (None, Some(user)) if user.contains('@') || apprise => address(user),
+        (None, _) => format!("archivist@{domain}"),
     };
     let mut to: Vec<String> = parts
         .get("to")
         .unwrap_or_default()
         .split(',')
-        .chain(
-            if apprise {
-                parts.segments()
-            } else {
-                Vec::new()
-            }
-            .iter()
-            .map(String::as_str),
-        )
         .map(|a| a.trim().to_string())
         .filter(|a| !a.is_empty())
         .collect();
-    let from = parts
-        .get("from")
-        .map(str::to_string)
-        .unwrap_or_else(|| match &parts.user {
-            Some(user) if user.contains('@') => user.clone(),
-            Some(user) if apprise => address(user),
-            _ => format!("archivist@{domain}"),
-        });
-    if to.is_empty() && apprise {
-        // Apprise mails the sender when no one else is named.
-        to.push(from.clone());
+    if apprise {
+        to.extend(parts.segments());
+        if to.is_empty() {
+            to.push(from.clone());
+        }
     }
     if to.is_empty() {
         return Err(parts.malformed("needs ?to=address (several separated by commas)"));
     }
-    let notice = (security == Security::None).then(|| {
-        format!(
-            "mail to {host}:{port} goes without TLS, as its URL asks (tls=none){}",
-            if parts.user.is_some() {
-                "; its login too (login=unencrypted)"
-            } else {
-                ""
-            }
-        )
-    });
-    Ok((
-        MailSettings {
-            host,
-            port,
-            security,
-            user,
-            password: parts.password.clone(),
-            from,
-            to,
-            extra_ca: parts.get("ca").map(str::to_string),
-            pin: None,
-        },
-        notice,
-    ))
+    Ok((login, from, to))
 }
 
 #[cfg(test)]

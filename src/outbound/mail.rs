@@ -66,11 +66,12 @@ pub enum MailError {
 }
 
 impl MailError {
-    /// A refusal that trying again will not change: SMTP 5xx, a certificate
-    /// problem, a setup problem.
+    /// A refusal that trying again will not change: SMTP 5xx, or a mail
+    /// that cannot be built. A server that cannot be reached or trusted now
+    /// may be later.
     pub fn is_permanent(&self) -> bool {
         match self {
-            MailError::Transport(e) => !e.is_transient(),
+            MailError::Transport(_) => false,
             MailError::Refused { code, .. } => *code >= 500,
             MailError::NoStartTls => false,
             MailError::Setup(_) => true,

@@ -89,7 +89,8 @@ impl Request {
         self
     }
 
-    /// The whole request's time limit, from connecting to the last byte.
+    /// The request's time limit: for the whole request through minreq; on
+    /// the pinned path, for each connect, read and write.
     pub fn with_timeout(mut self, secs: u64) -> Request {
         self.timeout_secs = secs;
         self
@@ -212,16 +213,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether trying again later may help (all but a certificate problem
-    /// or a port that does not speak TLS, which need the configuration
-    /// mended).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Error::Timeout { .. } | Error::Connection { .. } | Error::Malformed { .. }
-        )
-    }
-
     fn from_minreq(e: minreq::Error, timeout: u64) -> Error {
         match e {
             minreq::Error::IoError(io) => Error::from_io(&io, timeout),
@@ -361,7 +352,5 @@ mod tests {
             20,
         );
         assert_eq!(e.to_string(), "no answer within 20 s");
-        assert!(e.is_transient());
-        assert!(!Error::NotTls.is_transient());
     }
 }
