@@ -250,9 +250,10 @@ impl Error {
             "wrong version number",
             "InvalidMessage",
         ];
+        // `(os error 11)` whole: `os error 111` is a refused connection.
         const TIMED_OUT: &[&str] = &[
-            "os error 11",
-            "os error 110",
+            "(os error 11)",
+            "(os error 110)",
             "timed out",
             "Resource temporarily unavailable",
         ];
@@ -313,7 +314,7 @@ impl fmt::Display for Error {
                 f,
                 "the server did not answer in TLS: is this port plain SMTP/HTTP, not TLS?"
             ),
-            Error::Connection { reason } => write!(f, "cannot connect: {reason}"),
+            Error::Connection { reason } => f.write_str(reason),
             Error::Malformed { reason } => write!(f, "the answer is not readable HTTP: {reason}"),
         }
     }
@@ -352,5 +353,7 @@ mod tests {
             20,
         );
         assert_eq!(e.to_string(), "no answer within 20 s");
+        let e = Error::from_text("Connection refused (os error 111)", 20);
+        assert_eq!(e.to_string(), "Connection refused (os error 111)");
     }
 }
