@@ -1282,6 +1282,22 @@ mod tests {
     }
 
     #[test]
+    fn shoutrrr_forms_that_do_not_clash_keep_working() {
+        let d = Destination::parse("discord://s3cret-token@417429632418316298").expect("ok");
+        assert_eq!(
+            d.post_url,
+            "https://discord.com/api/webhooks/417429632418316298/s3cret-token"
+        );
+        // Archivist's own full-URL forms stay as they were.
+        let d = Destination::parse("discord://discord.com/api/webhooks/1/tok").expect("ok");
+        assert_eq!(d.post_url, "https://discord.com/api/webhooks/1/tok");
+        let d = Destination::parse("slack://hooks.slack.com/services/T0/B0/XX").expect("ok");
+        assert_eq!(d.post_url, "https://hooks.slack.com/services/T0/B0/XX");
+        let d = Destination::parse("ntfy+http://127.0.0.1:9000/alerts").expect("ok");
+        assert_eq!(d.post_url, "http://127.0.0.1:9000/");
+    }
+
+    #[test]
     fn kinds_route_and_do_not_change_the_queue_key() {
         let all = Destination::parse("https://h.example/x").expect("ok");
         let some =
