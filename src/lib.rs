@@ -38,7 +38,11 @@
 //!   flap damping, grouping and silences; recorded with their messages.
 //! - `notify`: delivers those messages from the outbox to each destination
 //!   (generic JSON webhook, ntfy, Slack-compatible, Discord, Teams, SMTP),
-//!   one sender thread each, and pings the heartbeat URL.
+//!   one sender thread each, and pings the heartbeat URL. Destinations are
+//!   Apprise's notification URLs; `kinds=` routes alert kinds.
+//! - `outbound`: the one door for outbound requests (HTTP and SMTP): a
+//!   timeout, no redirects, the User-Agent, the platform's certificate
+//!   verifier, and certificate pinning by fingerprint.
 //! - `systemd`: readiness, status and watchdog pings to systemd, from the
 //!   `SystemdEnv` that `cli` read (uses `monitor`'s cycle report and
 //!   `store`'s errors).
@@ -74,19 +78,19 @@
 //! - monitor -> {alert, cablecast, cache, clock, config, logging, memory,
 //!   shutdown, status, store, vod}
 //! - alert -> {clock, notify, store, stuck}
-//! - notify -> {clock, store} (the outbox)
+//! - notify -> {clock, outbound, store} (the outbox)
 //! - status -> {cache, clock, memory, store, stuck, vod}
 //! - transcription -> {clock, store}
 //! - export -> {store}
-//! - cablecast -> {clock, config, logging, shutdown, vod}
+//! - cablecast -> {clock, config, logging, outbound, shutdown, vod}
 //! - demo -> {clock}
 //! - store -> {clock, stuck, vod}
 //! - stuck -> {config, vod}
 //! - logging -> {clock, config}
 //! - config -> {clock}
 //!
-//! `cache`, `clock`, `loadtest`, `memory`, `shutdown` and `vod` call no
-//! other module.
+//! `cache`, `clock`, `loadtest`, `memory`, `outbound`, `shutdown` and `vod`
+//! call no other module.
 //!
 //! # Invariants
 //!
@@ -99,9 +103,11 @@
 //! checks the rest it can: `Store`'s connections are private to `store`, and
 //! a command in `cli::spec` without its arm in `parse` does not compile.
 //!
-//! - Only `cablecast` does outbound network IO, with two named exceptions:
-//!   `loadtest`'s client (load against a status server, loopback only
-//!   unless told otherwise) and the notification senders (`notify`).
+//! - All outbound network IO goes through `outbound` (only it names minreq
+//!   and lettre), and only `cablecast` and the notification senders
+//!   (`notify`) use it; the named exceptions are `loadtest`'s client (load
+//!   against a status server, loopback only unless told otherwise) and the
+//!   Cablecast reachability probe (a TCP connect). `web` never sends.
 //!   `tests/tidy.rs` checks it.
 //! - An alert change and the messages it causes are written in one
 //!   transaction: a message is never lost after a crash, and an alert
@@ -178,6 +184,7 @@ pub mod logging;
 pub mod memory;
 pub mod monitor;
 pub mod notify;
+pub mod outbound;
 pub mod shutdown;
 pub mod status;
 pub mod store;

@@ -1,6 +1,9 @@
 //! Alert mail against a real SMTP server on loopback (aiosmtpd, see
 //! tests/support/smtp_receiver.py): STARTTLS and implicit TLS, with login,
-//! the server's certificate checked, and the password never shown.
+//! the server's certificate checked, and the password never shown; a LAN
+//! relay without TLS used only when the URL asks; a self-signed certificate
+//! (`openssl req -x509`) trusted by its fingerprint; errors that say what
+//! to check.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -145,7 +148,7 @@ fn alert_mail_goes_over_starttls_or_implicit_tls_with_login() {
         );
         let data = mail["data"].as_str().expect("data");
         assert!(
-            data.contains("Subject: [FIRING] Test message from Archivist (WXYZ Community TV)"),
+            data.contains("Subject: [TEST] Test message from Archivist (WXYZ Community TV)"),
             "{data}"
         );
         assert!(data.contains("WXYZ Community TV on "), "{data}");
@@ -191,4 +194,163 @@ fn alert_mail_goes_over_starttls_or_implicit_tls_with_login() {
     let data = mail["data"].as_str().expect("data");
     assert!(data.contains("[FIRING] Cablecast is unreachable"), "{data}");
     assert!(!monitor.log().contains("s3cret"), "{}", monitor.log());
+}
+
+/// A self-signed certificate made the usual way (`openssl req -x509`, which
+/// marks it CA:TRUE), for 127.0.0.1. Returns (cert.pem, key.pem, its
+/// SHA-256 fingerprint as `openssl x509 -fingerprint` prints it).
+pub(crate) fn self_signed(dir: &Path) -> (PathBuf, PathBuf, String) {
+    let cert = dir.join("appliance.pem");
+    let key = dir.join("appliance.key");
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let fingerprint = printed
+        .split_once('=')
+        .map(|(_, f)| f.to_string())
+        .expect("sha256 Fingerprint=AB:CD:...");
+    (cert, key, fingerprint)
+}
+
+#[test]
+#[ignore = "needs python3 with aiosmtpd; .ci/run installs it and runs this"]
+fn a_lan_relay_without_tls_gets_mail_only_when_the_url_asks() {
+    let scratch = Scratch::new();
+    let (cert, key, _) = self_signed(scratch.dir.path());
+    let relay = MailServer::start("plain", scratch.dir.path(), &cert, &key);
+    let to = "to=news@station.org&from=archivist@station.org";
+    let inbox = |server: &MailServer| std::fs::read_dir(&server.inbox).expect("inbox").count();
+
+    // Not asked: STARTTLS is required, the relay offers none, nothing goes.
+    let out = alerts_test(&format!("smtp://127.0.0.1:{}/?{to}", relay.port));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("FAILED     email (127.0.0.1): "),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(inbox(&relay), 0);
+
+    // A login without TLS is refused at start unless also asked for.
+    let login = format!(
+        "smtp://{USER_IN_URL}:{PASSWORD}@127.0.0.1:{}/?{to}&tls=none",
+        relay.port
+    );
+    let out = alerts_test(&login);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("login=unencrypted"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+
+    // Asked: delivered without TLS, with and without a login, and Apprise's
+    // mailto:// with mode=insecure means the same.
+    let urls = format!(
+        "smtp://127.0.0.1:{port}/?{to}&tls=none {login}&login=unencrypted mailto://127.0.0.1:{port}/news@station.org?mode=insecure&from=archivist@station.org",
+        port = relay.port
+    );
+    let out = alerts_test(&urls);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let mails = relay.mails(3);
+    assert!(mails.iter().all(|m| m["tls"] == false), "{mails:?}");
+    assert_eq!(
+        mails.iter().filter(|m| m["authenticated"] == true).count(),
+        1
+    );
+    assert!(mails
+        .iter()
+        .all(|m| m["to"] == serde_json::json!(["news@station.org"])));
+
+    // The monitor says once in its log that this mail goes without TLS.
+    let demo = station(5);
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[(
+            "ARCHIVIST_NOTIFY_URLS",
+            &format!("smtp://127.0.0.1:{}/?{to}&tls=none", relay.port),
+        )],
+    );
+    monitor.wait_for("INFO  cycle ", 2, Duration::from_secs(60));
+    assert_eq!(
+        monitor.count("goes without TLS, as its URL asks (tls=none)"),
+        1,
+        "{}",
+        monitor.log()
+    );
+
+    // Implicit TLS against the plain port: the sentence says what to check.
+    let out = alerts_test(&format!("smtps://127.0.0.1:{}/?{to}", relay.port));
+    assert_eq!(
+        stdout(&out).trim(),
+        "FAILED     email (127.0.0.1): the server did not answer in TLS: is this port plain SMTP/HTTP, not TLS?"
+    );
+}
+
+/// The user as written in a URL (`@` encoded).
+const USER_IN_URL: &str = "engineer%40station.org";
+
+#[test]
+#[ignore = "needs python3 with aiosmtpd; .ci/run installs it and runs this"]
+fn a_self_signed_mail_server_is_trusted_by_its_fingerprint_not_by_ca() {
+    let scratch = Scratch::new();
+    let (cert, key, fingerprint) = self_signed(scratch.dir.path());
+    let server = MailServer::start("starttls", scratch.dir.path(), &cert, &key);
+    let url = |option: &str| {
+        format!(
+            "smtp://{USER_IN_URL}:{PASSWORD}@127.0.0.1:{}/?to=news@station.org&from=archivist@station.org&{option}",
+            server.port
+        )
+    };
+
+    // ca= cannot trust it: rustls refuses a CA certificate as the server's.
+    let out = alerts_test(&url(&format!("ca={}", cert.display())));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.starts_with("FAILED     email (127.0.0.1): the server's certificate is not trusted: it is a self-signed certificate marked as an authority (as openssl req -x509 makes them), which ca= cannot vouch for; pin it with fingerprint="),
+        "{text}"
+    );
+    // Another certificate's fingerprint: refused before the login is sent.
+    let wrong = "00".repeat(32);
+    let out = alerts_test(&url(&format!("fingerprint={wrong}")));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("not trusted: it (") && text.contains("is not the one fingerprint= pins"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_dir(&server.inbox).expect("inbox").count(), 0);
+
+    // Its own fingerprint, as openssl prints it: delivered over STARTTLS.
+    let out = alerts_test(&url(&format!("fingerprint={fingerprint}")));
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let mail = &server.mails(1)[0];
+    assert_eq!(mail["tls"], true);
+    assert_eq!(mail["authenticated"], true);
+    assert!(!stdout(&out).contains("s3cret") && !stderr(&out).contains("s3cret"));
 }

@@ -6,6 +6,7 @@ mod support;
 
 mod alerts;
 mod alerts_mail;
+mod alerts_urls;
 mod bench;
 mod cablecast_truth;
 mod core_cli;

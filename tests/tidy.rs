@@ -19,10 +19,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The only modules that make outbound network requests, as `src/lib.rs`
-/// names them: the Cablecast client, the load test's client, and the
-/// notification senders.
-const OUTBOUND_IO: &[&str] = &["src/cablecast/", "src/loadtest.rs", "src/notify/"];
+/// The only places that open outbound connections, as `src/lib.rs` names
+/// them: the one door for outbound requests (`outbound`), the load test's
+/// client, and the Cablecast reachability probe (a TCP connect, no request).
+const OUTBOUND_IO: &[&str] = &["src/outbound/", "src/loadtest.rs", "src/cablecast/probe.rs"];
 
 /// What outbound network IO looks like in this code base.
 const NETWORK: &[&str] = &[
@@ -192,7 +192,7 @@ fn only_the_named_modules_make_outbound_network_requests() {
         .take_while(|l| l.starts_with("//!") && !l.trim_end().ends_with("//!"))
         .collect::<Vec<_>>()
         .join(" ");
-    for module in ["`cablecast`", "`loadtest`", "`notify`"] {
+    for module in ["`outbound`", "`cablecast`", "`loadtest`", "`notify`"] {
         assert!(
             invariant.contains(module),
             "lib.rs's invariant misses {module}: {invariant}"
@@ -513,4 +513,132 @@ fn the_graph_reader_sees_grouped_paths_and_cycles() {
     let knots = cycles(&graph);
     assert_eq!(knots.len(), 1);
     assert_eq!(knots[0].iter().collect::<Vec<_>>(), ["a", "b"]);
+}
+
+/// The HTTP and SMTP clients: named only behind the one door, so that every
+/// request gets its timeout, no redirects, the User-Agent and the station's
+/// certificate pinning.
+const HTTP_AND_SMTP_CLIENTS: &[&str] = &["minreq", "lettre"];
+
+/// Where the clients may be named.
+const THE_ONE_DOOR: &[&str] = &["src/outbound/"];
+
+/// The modules that send through the door (and `lib.rs`, which declares it).
+const SENDERS: &[&str] = &[
+    "src/outbound/",
+    "src/cablecast/",
+    "src/notify/",
+    "src/lib.rs",
+];
+
+/// Modules that never send: the status server renders what is recorded.
+const NEVER_SEND: &[&str] = &["src/web/"];
+
+/// A line of code without its string literals and trailing comment.
+fn code_only(line: &str) -> String {
+    let line = line.replace("'\"'", "''");
+    let mut code = String::new();
+    let mut chars = line.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        match (in_string, c) {
+            (true, '\\') => {
+                chars.next();
+            }
+            (true, '"') => {
+                in_string = false;
+                code.push('"');
+            }
+            (true, _) => {}
+            (false, '"') => {
+                in_string = true;
+                code.push('"');
+            }
+            (false, '/') if chars.peek() == Some(&'/') => break,
+            (false, _) => code.push(c),
+        }
+    }
+    code
+}
+
+/// Whether `code` names `word` as a whole identifier (`use minreq as http`,
+/// `minreq::get`, `extern crate lettre`), not as part of a longer one.
+fn names(code: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    code.match_indices(word).any(|(i, _)| {
+        let before = code[..i].chars().next_back();
+        let after = code[i + word.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+/// Every `(file:line: text)` of product code outside `allowed` that names
+/// one of `words`.
+fn naming(words: &[&str], allowed: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for source in sources().iter().filter(|s| !s.under(allowed)) {
+        for (n, line) in source.product_code() {
+            let code = code_only(line);
+            if words.iter().any(|w| names(&code, w)) {
+                found.push(format!("{}:{n}: {}", source.path, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_http_and_smtp_clients_are_named_only_behind_the_one_door() {
+    let found = naming(HTTP_AND_SMTP_CLIENTS, THE_ONE_DOOR);
+    assert!(
+        found.is_empty(),
+        "minreq or lettre outside {THE_ONE_DOOR:?} (send through `outbound`):\n{}",
+        found.join("\n")
+    );
+    let found = naming(&["outbound"], SENDERS);
+    assert!(
+        found.is_empty(),
+        "`outbound` used outside {SENDERS:?}:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_status_server_never_sends() {
+    let found: Vec<String> = naming(&["notify", "outbound"], &[])
+        .into_iter()
+        .filter(|f| NEVER_SEND.iter().any(|p| f.starts_with(p)))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "{NEVER_SEND:?} calls into notify or outbound (web must not send):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_door_check_catches_aliases_and_ignores_strings_and_comments() {
+    for caught in [
+        "use minreq as http;",
+        "    let r = ::minreq::get(url);",
+        "extern crate lettre;",
+        "use crate::{cache, notify::deliver};",
+    ] {
+        let code = code_only(caught);
+        assert!(
+            names(&code, "minreq") || names(&code, "lettre") || names(&code, "notify"),
+            "{caught}"
+        );
+    }
+    for ignored in [
+        r#"    .level_for("minreq", LevelFilter::Warn)"#,
+        "    state.changed.notify_all(); // minreq is behind the door",
+        r#"    let quote = '"'; let lettres = 2;"#,
+    ] {
+        let code = code_only(ignored);
+        assert!(
+            !names(&code, "minreq") && !names(&code, "lettre") && !names(&code, "notify"),
+            "{ignored}: {code}"
+        );
+    }
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use super::{AlertKind, AlertSettings};
 use crate::clock;
 use crate::notify::{AlertItem, Event, Notification, Notifier, PAYLOAD_VERSION};
-use crate::store::alerts::{AlertChanges, AlertRow, FailureChange};
+use crate::store::alerts::{AlertChanges, AlertRow, FailureChange, QueuedMessage, Recipient};
 use crate::store::Store;
 
 /// Change-queue entries read per cycle; more wait for the next cycle.
@@ -77,7 +77,7 @@ pub struct AlertWatch {
     store: Arc<Store>,
     settings: AlertSettings,
     notifier: Option<Notifier>,
-    keys: Vec<String>,
+    keys: Vec<Recipient>,
     /// Firing alerts by (kind, subject); `None` until loaded.
     firing: Option<HashMap<(String, String), AlertRow>>,
     cablecast: Streak,
@@ -359,10 +359,7 @@ impl AlertWatch {
                 .map(|(a, _)| (a.alert_id.clone(), now.to_string()))
                 .collect(),
             handled: plan.handled.clone(),
-            messages: messages
-                .iter()
-                .map(|m| serde_json::to_string(m).unwrap_or_default())
-                .collect(),
+            messages: queued(&messages),
             start: starting,
         };
         match self.store.apply_alerts(&changes, &self.keys, now) {
@@ -491,10 +488,7 @@ impl AlertWatch {
         let changes = AlertChanges {
             fired,
             resolved: vec![(alert.alert_id.clone(), now.to_string())],
-            messages: messages
-                .iter()
-                .map(|m| serde_json::to_string(m).unwrap_or_default())
-                .collect(),
+            messages: queued(&messages),
             ..AlertChanges::default()
         };
         match self.store.apply_alerts(&changes, &self.keys, now) {
@@ -612,6 +606,17 @@ pub fn test_notification(settings: &AlertSettings) -> Notification {
         alerts: Vec::new(),
         reminder: false,
     }
+}
+
+/// Messages as the outbox stores them, each with its kind for routing.
+fn queued(messages: &[Notification]) -> Vec<QueuedMessage> {
+    messages
+        .iter()
+        .map(|m| QueuedMessage {
+            kind: m.kind.clone(),
+            body: serde_json::to_string(m).unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// A new alert's id: kind, subject and the moment, unique in one database.
@@ -752,7 +757,7 @@ mod tests {
         let store =
             Arc::new(Store::open(&dir.path().join("watch.db"), Access::ReadWrite).expect("opens"));
         let mut watch = AlertWatch::new(Arc::clone(&store), AlertSettings::default(), None);
-        watch.keys = vec![OUTBOX.to_string()];
+        watch.keys = vec![Recipient::every_kind(OUTBOX)];
         (dir, store, watch)
     }
 
@@ -907,7 +912,7 @@ mod tests {
         );
         // The watch keeps the firing alerts in memory: a new one sees the row.
         let mut later = AlertWatch::new(Arc::clone(&store), watch.settings.clone(), None);
-        later.keys = vec![OUTBOX.to_string()];
+        later.keys = vec![Recipient::every_kind(OUTBOX)];
         later.after_cycle(&down());
         let reminder = drain(&store);
         assert_eq!(reminder.len(), 1);

@@ -37,6 +37,7 @@ pub use error::CablecastError;
 
 use crate::clock;
 use crate::config::CablecastSettings;
+use crate::outbound::{self, Request};
 use crate::vod::{Show, Vod};
 
 /// Requests per call at most: the first try and two retries.
@@ -487,7 +488,7 @@ impl CablecastClient {
     /// GET with retries on transient failures, then decode.
     fn get<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, CablecastError> {
         let url = format!("{}{path}", self.settings.api_url);
-        self.with_retries(what, || self.send_once(minreq::get(url.as_str()), what))
+        self.with_retries(what, || self.send_once(Request::get(&url), what))
     }
 
     /// POST a JSON body (a query: sending it twice does no harm), with
@@ -501,7 +502,7 @@ impl CablecastClient {
         let url = format!("{}{path}", self.settings.api_url);
         let body = body.to_string();
         self.with_retries(what, || {
-            let request = minreq::post(url.as_str())
+            let request = Request::post(&url)
                 .with_header("Content-Type", "application/json")
                 .with_body(body.as_str());
             self.send_once(request, what)
@@ -536,30 +537,22 @@ impl CablecastClient {
 
     fn send_once<T: DeserializeOwned>(
         &self,
-        request: minreq::Request,
+        request: Request,
         what: &str,
     ) -> Result<T, CablecastError> {
+        // The door adds the User-Agent and never follows a redirect: the
+        // Authorization header goes to the configured origin only.
         let mut request = request
             .with_header("Accept", "application/json")
-            .with_header(
-                "User-Agent",
-                concat!("archivist/", env!("CARGO_PKG_VERSION")),
-            )
             .with_timeout(self.settings.timeout_secs)
             .with_max_headers_size(64 * 1024)
-            .with_max_status_line_length(1024)
-            // Never: minreq would send every header, the Authorization one
-            // included, to wherever a 3xx points, even another host or
-            // plain HTTP.
-            .with_follow_redirects(false);
+            .with_max_status_line_length(1024);
         if let Some(authorization) = &self.authorization {
             request = request.with_header("Authorization", authorization.as_str());
         }
         self.http_calls.fetch_add(1, Ordering::Relaxed);
         REQUESTS_BEGUN.fetch_add(1, Ordering::Relaxed);
-        let response = request
-            .send_lazy()
-            .map_err(|e| self.transport_error(what, e))?;
+        let response = request.send().map_err(|e| self.transport_error(what, e))?;
         let code = response.status_code;
         match code {
             200..=299 => {}
@@ -567,13 +560,7 @@ impl CablecastClient {
                 return Err(CablecastError::Redirected {
                     what: what.to_string(),
                     code,
-                    location: shown_location(
-                        response
-                            .headers
-                            .iter()
-                            .find(|(name, _)| name.eq_ignore_ascii_case("location"))
-                            .map(|(_, value)| value),
-                    ),
+                    location: shown_location(response.header("location")),
                 })
             }
             401 => {
@@ -598,7 +585,12 @@ impl CablecastClient {
         response
             .take(MAX_BODY_BYTES + 1)
             .read_to_end(&mut body)
-            .map_err(|e| self.transport_error(what, minreq::Error::IoError(e)))?;
+            .map_err(|e| {
+                self.transport_error(
+                    what,
+                    outbound::Error::from_io(&e, self.settings.timeout_secs),
+                )
+            })?;
         if body.len() as u64 > MAX_BODY_BYTES {
             return Err(CablecastError::Malformed {
                 what: what.to_string(),
@@ -622,17 +614,12 @@ impl CablecastClient {
         })
     }
 
-    fn transport_error(&self, what: &str, e: minreq::Error) -> CablecastError {
-        if let minreq::Error::IoError(io) = &e {
-            if matches!(
-                io.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ) {
-                return CablecastError::Timeout {
-                    what: what.to_string(),
-                    secs: self.settings.timeout_secs,
-                };
-            }
+    fn transport_error(&self, what: &str, e: outbound::Error) -> CablecastError {
+        if let outbound::Error::Timeout { .. } = e {
+            return CablecastError::Timeout {
+                what: what.to_string(),
+                secs: self.settings.timeout_secs,
+            };
         }
         CablecastError::Unreachable {
             what: what.to_string(),
@@ -643,7 +630,7 @@ impl CablecastClient {
 
 /// A redirect's target as it may be shown: at most 200 characters, printable,
 /// without user information (`user:password@`) or a query string.
-fn shown_location(location: Option<&String>) -> String {
+fn shown_location(location: Option<&str>) -> String {
     let Some(location) = location else {
         return "no location".to_string();
     };
@@ -670,7 +657,7 @@ mod tests {
 
     #[test]
     fn a_shown_redirect_target_carries_no_credentials_or_query() {
-        let shown = |l: &str| shown_location(Some(&l.to_string()));
+        let shown = |l: &str| shown_location(Some(l));
         assert_eq!(
             shown("https://user:secret@cablecast.example.org/CablecastAPI/v1/shows?page_size=1"),
             "https://cablecast.example.org/CablecastAPI/v1/shows"

@@ -32,7 +32,8 @@ pub(super) fn alert_settings(
     };
     if let Some(text) = get("ARCHIVIST_NOTIFY_URLS") {
         settings.destinations = Destination::parse_list(&text)
-            .map_err(|reason| ConfigError::new("ARCHIVIST_NOTIFY_URLS", reason))?;
+            .map_err(|e| ConfigError::new("ARCHIVIST_NOTIFY_URLS", e.to_string()))?;
+        check_kinds(&settings.destinations)?;
     }
     if let Some(text) = get("ARCHIVIST_HEARTBEAT_URL") {
         settings.heartbeat = Some(heartbeat(&text)?);
@@ -63,6 +64,32 @@ pub(super) fn alert_settings(
         settings.send_resolved = on_or_off("ARCHIVIST_ALERT_RESOLVED", &text)?;
     }
     Ok(settings)
+}
+
+/// Every `kinds=` names alert kinds that exist (a misspelt kind would
+/// silently route nothing there).
+fn check_kinds(destinations: &[Destination]) -> Result<(), ConfigError> {
+    let known = AlertKind::ALL.map(AlertKind::as_str);
+    for (n, destination) in destinations.iter().enumerate() {
+        let kinds = destination.kinds().unwrap_or_default();
+        if let Some(kind) = kinds.iter().find(|k| !known.contains(&k.as_str())) {
+            return Err(ConfigError::new(
+                "ARCHIVIST_NOTIFY_URLS",
+                format!(
+                    "entry {} has kinds= with {kind:?}, which is not an alert kind ({})",
+                    n + 1,
+                    known.join(", ")
+                ),
+            ));
+        }
+        if kinds.is_empty() && destination.kinds().is_some() {
+            return Err(ConfigError::new(
+                "ARCHIVIST_NOTIFY_URLS",
+                format!("entry {} has an empty kinds=", n + 1),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `ARCHIVIST_HEARTBEAT_URL`: a plain http(s) URL.

@@ -252,7 +252,7 @@ const STUCK: &[Opt] = &[var(
 const ALERTING: &[Opt] = &[
     var(
         "ARCHIVIST_NOTIFY_URLS",
-        "Where alerts go, separated by spaces or commas: https://... (generic JSON), ntfy://host/topic, slack://host/path, discord://host/path, teams://host/path, smtp://user:pass@host:587/?to=a@b&from=c@d, smtps://... (secrets: never shown)",
+        "Where alerts go, separated by spaces or commas, as Apprise writes them: https://... or jsons://... (generic JSON), ntfys://host/topic, slack://TokenA/TokenB/TokenC, discord://WebhookID/WebhookToken, workflows://host:port/Workflow/Signature, msteams://team/TokenA/TokenB/TokenC, mailtos://user:pass@domain?to=a@b, smtp://user:pass@host:587/?to=a@b&from=c@d, smtps://...; ?kinds=a,b routes alert kinds, ?fingerprint=SHA256 pins a certificate, tls=none mails a LAN relay (secrets: never shown)",
     ),
     var(
         "ARCHIVIST_HEARTBEAT_URL",

@@ -14,6 +14,9 @@ use super::destination::Format;
 /// The generic payload's version.
 pub const PAYLOAD_VERSION: u32 = 1;
 
+/// The kind of `archivist alerts test`'s message.
+pub const TEST_KIND: &str = "test";
+
 /// Alerts listed by name in one message; the rest are counted.
 pub const LISTED_IN_TEXT: usize = 10;
 
@@ -80,9 +83,11 @@ impl Notification {
         format!("{} on {}", self.station, self.host)
     }
 
-    /// The headline with its event: "[FIRING] Cablecast is unreachable".
+    /// The headline with its event: "[FIRING] Cablecast is unreachable";
+    /// `alerts test`'s says it is a test.
     pub fn headline(&self) -> String {
         let tag = match (self.event, self.reminder) {
+            _ if self.kind == TEST_KIND => "TEST",
             (Event::Firing, true) => "STILL FIRING",
             (Event::Firing, false) => "FIRING",
             (Event::Resolved, _) => "RESOLVED",
@@ -110,12 +115,31 @@ fn clip(text: &str, max: usize) -> String {
     out
 }
 
+/// Escapes what Slack reads as markup in text Archivist did not write
+/// itself (a VOD's error reading `<!channel>` would ping the channel).
+/// <https://api.slack.com/reference/surfaces/formatting#escaping>
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Where one message goes within a destination, and as whom.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Addressing<'a> {
+    /// ntfy's topic, or the Slack channel.
+    pub target: Option<&'a str>,
+    /// The name the chat shows as the sender (Slack, Discord).
+    pub sender_name: Option<&'a str>,
+}
+
 /// A webhook's body: its content type and bytes.
 pub fn render(
     notification: &Notification,
     format: Format,
-    topic: Option<&str>,
+    addressing: Addressing<'_>,
 ) -> (&'static str, Vec<u8>) {
+    let topic = addressing.target;
     const JSON: &str = "application/json";
     let body = match format {
         Format::Generic | Format::Email => json!(notification),
@@ -135,9 +159,25 @@ pub fn render(
         }
         // https://api.slack.com/messaging/webhooks (Mattermost and
         // Rocket.Chat take the same `text`).
-        Format::Slack => json!({
-            "text": clip(&format!("*{}*\n{}", notification.headline(), notification.text()), 3900),
-        }),
+        Format::Slack => {
+            let mut body = json!({
+                "text": clip(
+                    &format!(
+                        "*{}*\n{}",
+                        slack_escape(&notification.headline()),
+                        slack_escape(&notification.text())
+                    ),
+                    3900
+                ),
+            });
+            if let Some(channel) = addressing.target {
+                body["channel"] = json!(channel);
+            }
+            if let Some(name) = addressing.sender_name {
+                body["username"] = json!(name);
+            }
+            body
+        }
         // https://discord.com/developers/docs/resources/webhook#execute-webhook
         Format::Discord => {
             let mut embed = json!({
@@ -150,11 +190,16 @@ pub fn render(
             if let Some(url) = &notification.status_url {
                 embed["url"] = json!(url);
             }
-            json!({
-                "content": clip(&notification.headline(), 2000),
+            // The headline once: the embed's title (a `content` repeating
+            // it showed it twice).
+            let mut body = json!({
                 "embeds": [embed],
                 "allowed_mentions": { "parse": [] },
-            })
+            });
+            if let Some(name) = addressing.sender_name {
+                body["username"] = json!(name);
+            }
+            body
         }
         // Teams Workflows webhooks take a message with an Adaptive Card.
         Format::Teams => {
@@ -211,7 +256,7 @@ mod tests {
     #[test]
     fn the_generic_payload_round_trips_and_names_its_version() {
         let n = sample(Event::Firing);
-        let (_, body) = render(&n, Format::Generic, None);
+        let (_, body) = render(&n, Format::Generic, Addressing::default());
         let value: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(value["version"], 1);
         assert_eq!(value["event"], "firing");
@@ -223,7 +268,7 @@ mod tests {
     fn native_formats_stay_within_their_limits() {
         let mut n = sample(Event::Resolved);
         n.message = "x".repeat(10_000);
-        let (_, body) = render(&n, Format::Discord, None);
+        let (_, body) = render(&n, Format::Discord, Addressing::default());
         let value: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert!(
             value["embeds"][0]["description"]
@@ -234,9 +279,47 @@ mod tests {
                 <= 4096
         );
         assert_eq!(value["embeds"][0]["color"], 0x2e_9e44);
-        let (_, body) = render(&n, Format::Ntfy, Some("alerts"));
+        let (_, body) = render(
+            &n,
+            Format::Ntfy,
+            Addressing {
+                target: Some("alerts"),
+                sender_name: None,
+            },
+        );
         let value: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(value["topic"], "alerts");
         assert!(value["message"].as_str().expect("text").len() <= 4096 * 3);
+    }
+
+    #[test]
+    fn slack_text_escapes_markup_archivist_did_not_write() {
+        let mut n = sample(Event::Firing);
+        n.message = "Council meeting: <!channel> encoder & muxer > 2 errors".into();
+        let (_, body) = render(&n, Format::Slack, Addressing::default());
+        let value: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let text = value["text"].as_str().expect("text");
+        assert!(
+            text.contains("&lt;!channel&gt; encoder &amp; muxer &gt; 2 errors"),
+            "{text}"
+        );
+        assert!(!text.contains("<!channel>"), "{text}");
+        assert!(text.starts_with("*[FIRING] 2 VODs failed*"), "{text}");
+    }
+
+    #[test]
+    fn discord_shows_the_headline_once() {
+        let n = sample(Event::Firing);
+        let (_, body) = render(&n, Format::Discord, Addressing::default());
+        let text = String::from_utf8(body).expect("utf-8");
+        assert_eq!(text.matches("[FIRING] 2 VODs failed").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn the_test_message_says_it_is_a_test() {
+        let mut n = sample(Event::Firing);
+        n.kind = TEST_KIND.into();
+        n.title = "Test message from Archivist".into();
+        assert_eq!(n.headline(), "[TEST] Test message from Archivist");
     }
 }

@@ -1,28 +1,22 @@
-//! Alert mail over SMTP with lettre: STARTTLS (required, never plain) or
-//! implicit TLS, with login when the URL has a user. Certificates are checked
-//! by the platform verifier, plus the one authority a `ca=` option names.
+//! Alert mail: one notification as a plain-text mail, handed to the mail
+//! server through the one door for outbound requests
+//! (`outbound::mail`: STARTTLS, implicit TLS, or no TLS when the URL asks;
+//! certificates checked, or pinned by fingerprint).
 
-use std::time::Duration;
-
-use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{Message, SmtpTransport, Transport};
+use crate::outbound::mail::{
+    self as smtp, header::ContentType, MailError, MailServer, Mailbox, Message,
+};
 
 use super::destination::MailSettings;
 use super::format::Notification;
 
-/// How long one SMTP conversation may take.
-const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Sends one notification as mail. The error is lettre's sentence, which
-/// the caller scrubs of secrets.
-pub fn send(mail: &MailSettings, notification: &Notification) -> Result<(), String> {
+/// Sends one notification as mail. The error's sentence may hold secrets:
+/// the caller scrubs it.
+pub fn send(mail: &MailSettings, notification: &Notification) -> Result<(), MailError> {
     let from: Mailbox = mail
         .from
         .parse()
-        .map_err(|e| format!("the from address is not valid: {e}"))?;
+        .map_err(|e| MailError::Setup(format!("the from address is not valid: {e}")))?;
     let mut message = Message::builder()
         .from(from)
         .subject(format!(
@@ -34,38 +28,22 @@ pub fn send(mail: &MailSettings, notification: &Notification) -> Result<(), Stri
     for to in &mail.to {
         let to: Mailbox = to
             .parse()
-            .map_err(|e| format!("a to address is not valid: {e}"))?;
+            .map_err(|e| MailError::Setup(format!("a to address is not valid: {e}")))?;
         message = message.to(to);
     }
     let message = message
         .body(notification.text())
-        .map_err(|e| format!("building the mail: {e}"))?;
-    let mut tls = TlsParameters::builder(mail.host.clone());
-    if let Some(path) = &mail.extra_ca {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("reading the certificate authority in ca=: {e}"))?;
-        let certificate = Certificate::from_pem(&pem)
-            .map_err(|e| format!("the certificate authority in ca= is not PEM: {e}"))?;
-        tls = tls.add_root_certificate(certificate);
-    }
-    let tls = tls.build().map_err(|e| format!("setting up TLS: {e}"))?;
-    let mut transport = SmtpTransport::builder_dangerous(mail.host.as_str())
-        .port(mail.port)
-        .timeout(Some(MAIL_TIMEOUT))
-        .tls(if mail.implicit_tls {
-            Tls::Wrapper(tls)
-        } else {
-            Tls::Required(tls)
-        });
-    if let Some(user) = &mail.user {
-        transport = transport.credentials(Credentials::new(
-            user.clone(),
-            mail.password.clone().unwrap_or_default(),
-        ));
-    }
-    transport
-        .build()
-        .send(&message)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| MailError::Setup(format!("building the mail: {e}")))?;
+    let server = MailServer {
+        host: &mail.host,
+        port: mail.port,
+        security: mail.security,
+        login: mail
+            .user
+            .as_deref()
+            .map(|user| (user, mail.password.as_deref().unwrap_or_default())),
+        extra_ca: mail.extra_ca.as_deref(),
+        pin: mail.pin,
+    };
+    smtp::send(&server, &message)
 }

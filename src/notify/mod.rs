@@ -8,28 +8,31 @@
 //! handed over in memory ([`Notifier::send_from_memory`]) and tried a few
 //! times; they are lost only if the process ends first.
 //!
-//! This module and `cablecast` are the only ones that do outbound network
-//! IO. A destination's URL only ever goes to its own host (no redirects are
-//! followed) and never reaches a log line or an error: errors are scrubbed
-//! with [`Destination::scrub`] and destinations are named by their label.
+//! Requests go out through the one door (`outbound`). A destination's URL
+//! only ever goes to its own host (no redirects are followed) and never
+//! reaches a log line or an error: errors are scrubbed with
+//! [`Destination::scrub`] and destinations are named by their label.
 
 pub mod destination;
 pub mod format;
 mod mail;
+mod send;
+
+mod apprise_examples;
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use destination::{Destination, Format};
+pub use destination::{Destination, Format, ParseError};
 pub use format::{AlertItem, Event, Notification, PAYLOAD_VERSION};
+pub use send::{deliver, deliver_to_all, DeliveryError};
 
 use crate::clock;
+use crate::store::alerts::Recipient;
 use crate::store::Store;
 
-/// How long one webhook request may take.
-const HTTP_TIMEOUT_SECS: u64 = 10;
 /// The longest pause between attempts for one message: a destination back
 /// from an outage gets its messages within this.
 pub const MAX_RETRY_PAUSE: Duration = Duration::from_secs(300);
@@ -44,63 +47,6 @@ const MEMORY_ATTEMPTS: u32 = 6;
 pub fn retry_pause(attempts: u32) -> Duration {
     let secs = 1u64 << attempts.saturating_sub(1).min(16);
     Duration::from_secs(secs).min(MAX_RETRY_PAUSE)
-}
-
-/// Sends one notification to one destination, once. The error says why in
-/// one line, free of the destination's secrets.
-pub fn deliver(destination: &Destination, notification: &Notification) -> Result<(), String> {
-    if let Some(mail) = &destination.mail {
-        return mail::send(mail, notification).map_err(|e| destination.scrub(&e));
-    }
-    let (content_type, body) = format::render(
-        notification,
-        destination.format,
-        destination.topic.as_deref(),
-    );
-    let mut request = minreq::post(destination.post_url.as_str())
-        .with_header("Content-Type", content_type)
-        .with_header(
-            "User-Agent",
-            concat!("archivist/", env!("CARGO_PKG_VERSION")),
-        )
-        .with_body(body)
-        .with_timeout(HTTP_TIMEOUT_SECS)
-        // The URL holds the secret: it goes to its own host only.
-        .with_follow_redirects(false);
-    for (name, value) in &destination.headers {
-        request = request.with_header(name.as_str(), value.as_str());
-    }
-    match request.send_lazy() {
-        Ok(response) => match response.status_code {
-            200..=299 => Ok(()),
-            code @ 300..=399 => Err(format!(
-                "HTTP {code}: a redirect, which is not followed; give the final URL"
-            )),
-            code => Err(format!("HTTP {code}")),
-        },
-        Err(e) => Err(destination.scrub(&e.to_string())),
-    }
-}
-
-/// Sends `notification` to every destination at once (a slow one does not
-/// hold up the others) and returns each outcome, in order.
-pub fn deliver_to_all(
-    destinations: &[Destination],
-    notification: &Notification,
-) -> Vec<Result<(), String>> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = destinations
-            .iter()
-            .map(|d| scope.spawn(move || deliver(d, notification)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("the sender failed unexpectedly".into()))
-            })
-            .collect()
-    })
 }
 
 /// What the senders share.
@@ -159,6 +105,11 @@ impl Notifier {
             }),
             changed: Condvar::new(),
         });
+        for destination in destinations.iter() {
+            if let Some(notice) = destination.notice() {
+                log::warn!("{}: {notice}", destination.label());
+            }
+        }
         if let Some(store) = &store {
             let keys: Vec<String> = destinations.iter().map(|d| d.key().to_string()).collect();
             match store.forget_destinations_except(&keys) {
@@ -198,11 +149,11 @@ impl Notifier {
         }
     }
 
-    /// The destinations' outbox keys, in order.
-    pub fn keys(&self) -> Vec<String> {
+    /// The destinations' outboxes (key and the kinds each takes), in order.
+    pub fn keys(&self) -> Vec<Recipient> {
         self.destinations
             .iter()
-            .map(|d| d.key().to_string())
+            .map(Destination::recipient)
             .collect()
     }
 
@@ -346,7 +297,9 @@ impl Sender {
                     log::debug!("notifying {} failed again: {reason}", destination.label());
                 }
                 let next = clock::format_unix(now + pause.as_secs() as i64);
-                if let Err(e) = store.delivery_failed(key, pending.message_id, &next, &reason) {
+                if let Err(e) =
+                    store.delivery_failed(key, pending.message_id, &next, &reason.to_string())
+                {
                     log::warn!("{e}");
                 }
                 pause
@@ -392,18 +345,14 @@ fn run_heartbeat(target: &Destination, pings: std::sync::mpsc::Receiver<bool>) {
         } else {
             format!("{}/fail", target.post_url.trim_end_matches('/'))
         };
-        let outcome = minreq::get(url)
-            .with_header(
-                "User-Agent",
-                concat!("archivist/", env!("CARGO_PKG_VERSION")),
-            )
-            .with_timeout(HTTP_TIMEOUT_SECS)
-            .with_follow_redirects(false)
-            .send_lazy();
+        let outcome = crate::outbound::Request::get(&url)
+            .with_timeout(send::HTTP_TIMEOUT_SECS)
+            .with_pinned_certificate(target.pin)
+            .send();
         let failure = match outcome {
             Ok(r) if (200..300).contains(&r.status_code) => None,
             Ok(r) => Some(format!("HTTP {}", r.status_code)),
-            Err(e) => Some(target.scrub(&e.to_string())),
+            Err(e) => Some(send::unreachable(target, &e).to_string()),
         };
         if failure != last_failure {
             match &failure {

@@ -101,10 +101,46 @@ pub struct AlertChanges {
     pub notified: Vec<(String, String)>,
     /// Change-queue entries handled: (kind, subject).
     pub handled: Vec<(String, String)>,
-    /// Message bodies to queue, each for every destination.
-    pub messages: Vec<String>,
+    /// Messages to queue, each for every destination that takes its kind.
+    pub messages: Vec<QueuedMessage>,
     /// Marks the database as one alerts have started on.
     pub start: bool,
+}
+
+/// A message to queue: its alert kind (for routing) and its stored body.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueuedMessage {
+    pub kind: String,
+    pub body: String,
+}
+
+/// A destination's outbox as the store knows it: its key, and the alert
+/// kinds it takes (`None`: every kind). A message of another kind gets no
+/// delivery row there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub key: String,
+    pub kinds: Option<Vec<String>>,
+}
+
+impl Recipient {
+    /// A destination that takes every kind.
+    pub fn every_kind(key: &str) -> Recipient {
+        Recipient {
+            key: key.to_string(),
+            kinds: None,
+        }
+    }
+
+    /// Whether a message of `kind` goes to this destination (`test`, from
+    /// `archivist alerts test`, goes everywhere).
+    pub fn takes(&self, kind: &str) -> bool {
+        kind == "test"
+            || self
+                .kinds
+                .as_ref()
+                .is_none_or(|kinds| kinds.iter().any(|k| k == kind))
+    }
 }
 
 /// A message waiting for one destination.
@@ -268,12 +304,13 @@ impl Store {
     }
 
     /// Writes one evaluation's alert changes and queues its messages for
-    /// every destination in `destinations`, in one transaction. Returns how
-    /// many waiting messages were dropped to keep each queue bounded.
+    /// every destination in `destinations` that takes the message's kind, in
+    /// one transaction. Returns how many waiting messages were dropped to
+    /// keep each queue bounded.
     pub fn apply_alerts(
         &self,
         changes: &AlertChanges,
-        destinations: &[String],
+        destinations: &[Recipient],
         now: &str,
     ) -> Result<i64, StoreError> {
         self.write("recording alerts", |conn| {
@@ -347,14 +384,14 @@ impl Store {
                     "INSERT INTO alert_delivery (destination, message_id, next_attempt_at)
                      VALUES (?1, ?2, ?3)",
                 )?;
-                for body in &changes.messages {
-                    message.execute(params![now, body])?;
+                for queued in &changes.messages {
+                    message.execute(params![now, queued.body])?;
                     let id = conn.last_insert_rowid();
-                    for destination in destinations {
-                        delivery.execute(params![destination, id, now])?;
+                    for destination in destinations.iter().filter(|d| d.takes(&queued.kind)) {
+                        delivery.execute(params![destination.key, id, now])?;
                     }
                 }
-                for destination in destinations {
+                for destination in destinations.iter().map(|d| &d.key) {
                     dropped += conn
                         .prepare_cached(
                             "DELETE FROM alert_delivery WHERE destination = ?1
@@ -615,9 +652,12 @@ mod tests {
     #[test]
     fn each_destination_keeps_a_bounded_queue() {
         let (_dir, store) = store();
-        let destinations = vec!["a".to_string(), "b".to_string()];
-        let messages: Vec<String> = (0..MAX_PENDING_PER_DESTINATION + 5)
-            .map(|n| format!("{{\"n\":{n}}}"))
+        let destinations = vec![Recipient::every_kind("a"), Recipient::every_kind("b")];
+        let messages: Vec<QueuedMessage> = (0..MAX_PENDING_PER_DESTINATION + 5)
+            .map(|n| QueuedMessage {
+                kind: "vod_failed".into(),
+                body: format!("{{\"n\":{n}}}"),
+            })
             .collect();
         let changes = AlertChanges {
             messages,

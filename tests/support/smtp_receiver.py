@@ -1,9 +1,11 @@
 """A real SMTP server on loopback for the alert mail tests (aiosmtpd).
 
-Usage: smtp_receiver.py starttls|implicit PORT CERT KEY OUT_DIR USER PASSWORD
+Usage: smtp_receiver.py starttls|implicit|plain PORT CERT KEY OUT_DIR USER PASSWORD
 
-Requires STARTTLS before AUTH (starttls mode) or speaks TLS from the first
-byte (implicit mode), accepts only USER/PASSWORD, and writes each mail it
+Requires STARTTLS before AUTH (starttls mode), speaks TLS from the first
+byte (implicit mode), or speaks no TLS at all, as a LAN relay (plain mode:
+no STARTTLS offered, CERT and KEY unused, AUTH offered in the clear),
+accepts only USER/PASSWORD, and writes each mail it
 accepts to OUT_DIR/mail-N.json. Prints "ready" once it listens; runs until
 killed.
 """
@@ -59,6 +61,8 @@ if mode == "starttls":
         auth_require_tls=True,
         **common,
     )
+elif mode == "plain":
+    controller = Controller(Handler(), auth_require_tls=False, **common)
 else:
     # aiosmtpd does not count implicit TLS as TLS for AUTH; the socket is
     # TLS from the first byte all the same.
