@@ -44,6 +44,11 @@ const MAX_ATTEMPTS: u32 = 3;
 /// Pause before the first retry; doubles for each further one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
+/// A retry costing at most this (its backoff and what the failed attempt
+/// took) is made even when the next cycle is due: cheaper than reading the
+/// page again next cycle.
+const QUICK_RETRY: Duration = Duration::from_millis(400);
+
 /// Largest answer read. A page of 100 shows with every property is about
 /// 200 KiB; anything near this cap is a misbehaving server.
 const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
@@ -180,6 +185,36 @@ pub struct Page<T> {
     pub total: Option<i64>,
 }
 
+/// The answer to a search for changed shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShowSearch {
+    /// The shows that match, oldest change first.
+    pub ids: Vec<i64>,
+    /// The id the server gave the search record, when it kept one: ids
+    /// that grow call after call mean every search is stored.
+    pub search_id: Option<i64>,
+}
+
+/// The station-local wall time (no offset) a search for changes after
+/// `since` (Unix seconds) starts at, `now` being the present.
+///
+/// It is written at `offset` (the offset the newest `lastModified` carried,
+/// the server's own word), else in the station's zone. In autumn an hour of wall time repeats: a show changed in the second
+/// 1:30 carries a wall time earlier than a change in the first 1:45. So when
+/// the zone's offset at `since` is ahead of its offset now, the search
+/// starts that much earlier, and no change in the repeated hour is missed.
+pub fn search_time(since: i64, offset: Option<i64>, zone: &StationZone, now: i64) -> String {
+    let zone_offset = |at: i64| {
+        clock::parse_stored(&format!("{}Z", clock::station_local(at, None, zone)))
+            .map(|local| local - at)
+    };
+    let repeated = match (zone_offset(since), zone_offset(now)) {
+        (Some(then), Some(now)) => (then - now).max(0),
+        _ => 0,
+    };
+    clock::station_local(since - repeated, offset, zone)
+}
+
 /// Requests begun by every client in the process: the service watchdog's
 /// sign that a long cycle is still moving (see `systemd`).
 static REQUESTS_BEGUN: AtomicU64 = AtomicU64::new(0);
@@ -195,6 +230,8 @@ pub struct CablecastClient {
     /// `Basic ...`, built once; never printed.
     authorization: Option<String>,
     http_calls: AtomicU64,
+    /// Requests answered with an error status.
+    answered_errors: AtomicU64,
     /// The server has answered a connection check: no more plain-HTTP
     /// probes.
     tls_answered: AtomicBool,
@@ -232,6 +269,7 @@ impl CablecastClient {
             settings,
             authorization,
             http_calls: AtomicU64::new(0),
+            answered_errors: AtomicU64::new(0),
             tls_answered: AtomicBool::new(false),
             retry_deadline: Mutex::new(None),
             vod_ids_ignored: AtomicBool::new(false),
@@ -239,9 +277,9 @@ impl CablecastClient {
         }
     }
 
-    /// Retries only while a retry (its backoff and a full request timeout)
-    /// can end by `deadline`; `None` retries up to the usual limit. A
-    /// request not retried now is tried again next cycle.
+    /// Retries only while a retry (its backoff and as long as the failed
+    /// attempt took) can end by `deadline`; `None` retries up to the usual
+    /// limit. A request not retried now is tried again next cycle.
     pub fn retry_until(&self, deadline: Option<Instant>) {
         *self
             .retry_deadline
@@ -249,14 +287,26 @@ impl CablecastClient {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = deadline;
     }
 
-    fn may_retry(&self, backoff: Duration) -> bool {
+    /// Whether a retry after `backoff` fits, judged by what the failed
+    /// attempt took (`took`): a 500 answered in milliseconds is retried in
+    /// milliseconds, a timeout takes the full timeout again. A retry of a
+    /// quick answer that costs at most [`QUICK_RETRY`] is always allowed: a
+    /// cycle running late is late anyway, and restarting the page next
+    /// cycle costs more.
+    fn may_retry(&self, backoff: Duration, took: Duration) -> bool {
         let deadline = *self
             .retry_deadline
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        deadline.is_none_or(|deadline| {
-            Instant::now() + backoff + Duration::from_secs(self.settings.timeout_secs) <= deadline
-        })
+        let cost = backoff + took.min(Duration::from_secs(self.settings.timeout_secs));
+        cost <= QUICK_RETRY || deadline.is_none_or(|deadline| Instant::now() + cost <= deadline)
+    }
+
+    /// Requests answered with an error status (5xx, or any other than 404
+    /// and 401), retries included: a server answering errors to some
+    /// requests is flaky, not down.
+    pub fn answered_errors(&self) -> u64 {
+        self.answered_errors.load(Ordering::Relaxed)
     }
 
     pub fn settings(&self) -> &CablecastSettings {
@@ -465,23 +515,24 @@ impl CablecastClient {
 
     /// The ids of the shows (of the configured location, if any) modified
     /// after `since` (Unix seconds), from the saved show search
-    /// (`POST /shows/search/advanced`). `Ok(None)` when the server has no
-    /// such search (404 or 405).
+    /// (`POST /shows/search/advanced`), with the id the server gave the
+    /// search. `Ok(None)` when the server has no such search (404 or 405).
     ///
-    /// Cablecast compares station-local times, so `since` is written at the
-    /// offset the newest `lastModified` decoded carried (the server's own
-    /// word), else in the station's time zone.
-    pub fn shows_modified_since(&self, since: i64) -> Result<Option<Vec<i64>>, CablecastError> {
+    /// Cablecast compares station-local wall times: see [`search_time`].
+    pub fn shows_modified_since(&self, since: i64) -> Result<Option<ShowSearch>, CablecastError> {
         let offset = self
             .newest_modified
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .and_then(|(_, offset)| offset);
-        let local = clock::station_local(since, offset, &self.settings.time_zone);
+        let local = search_time(since, offset, &self.settings.time_zone, clock::unix_now());
         let body = wire::modified_since_search(&local, self.settings.location_id);
         let what = format!("searching Cablecast for shows modified after {local}");
         match self.post::<wire::SavedShowSearchEnvelope>("/shows/search/advanced", &body, &what) {
-            Ok(answer) => Ok(Some(answer.saved_show_search.results)),
+            Ok(answer) => Ok(Some(ShowSearch {
+                ids: answer.saved_show_search.results,
+                search_id: answer.saved_show_search.id,
+            })),
             Err(CablecastError::NotFound { .. } | CablecastError::Status { code: 405, .. }) => {
                 Ok(None)
             }
@@ -559,8 +610,13 @@ impl CablecastClient {
                     what: what.to_string(),
                 });
             }
+            let sent = Instant::now();
             match send() {
-                Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS && self.may_retry(backoff) => {
+                Err(e)
+                    if e.is_transient()
+                        && attempt < MAX_ATTEMPTS
+                        && self.may_retry(backoff, sent.elapsed()) =>
+                {
                     log::debug!("{what}: {e}; retrying in {} ms", backoff.as_millis());
                     thread::sleep(backoff);
                     backoff *= 2;
@@ -625,10 +681,11 @@ impl CablecastClient {
                 })
             }
             _ => {
+                self.answered_errors.fetch_add(1, Ordering::Relaxed);
                 return Err(CablecastError::Status {
                     what: what.to_string(),
                     code,
-                })
+                });
             }
         }
         let mut body = Vec::new();

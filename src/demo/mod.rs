@@ -69,6 +69,14 @@ pub enum Fault {
     /// Listings carry no `meta` (so no total) and hold at most this many
     /// items, whatever `page_size` asks: a server capping its pages.
     CappedPagesWithoutMeta(usize),
+    /// One request in this many (every request whose number is a multiple
+    /// of it) answers HTTP 500, the rest answer as usual: a flaky server.
+    /// `ErrorEvery(50)` is 2 % of answers.
+    ErrorEvery(u64),
+    /// The saved show search keeps a record of every search, and its answer
+    /// carries the record's id, one more each time. Without this fault the
+    /// search keeps nothing and answers id 0.
+    KeepsSearches,
 }
 
 /// How to start a demo station.
@@ -113,7 +121,8 @@ struct Shared {
     /// `Basic ...` expected, when credentials are required.
     authorization: Option<String>,
     requests: AtomicU64,
-    /// Saved searches answered so far (each gets an id, as Cablecast's do).
+    /// Saved searches kept so far (with [`Fault::KeepsSearches`], each gets
+    /// an id).
     searches: AtomicU64,
 }
 
@@ -157,8 +166,8 @@ impl DemoStation {
                 let shared = Arc::clone(&shared);
                 thread::spawn(move || {
                     while let Ok(request) = server.recv() {
-                        shared.requests.fetch_add(1, Ordering::Relaxed);
-                        answer(&shared, request);
+                        let number = 1 + shared.requests.fetch_add(1, Ordering::Relaxed);
+                        answer(&shared, request, number);
                     }
                 })
             })
@@ -236,7 +245,7 @@ fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
 }
 
-fn answer(shared: &Shared, mut request: Request) {
+fn answer(shared: &Shared, mut request: Request, number: u64) {
     let (fault, latency) = {
         let behaviour = lock(&shared.behaviour);
         (behaviour.fault.clone(), behaviour.latency)
@@ -244,7 +253,10 @@ fn answer(shared: &Shared, mut request: Request) {
     if !latency.is_zero() {
         thread::sleep(latency);
     }
-    let (status, body) = route(shared, &mut request, &fault);
+    let (status, body) = match fault {
+        Fault::ErrorEvery(every) if every > 0 && number % every == 0 => (500, error_page(500)),
+        _ => route(shared, &mut request, &fault),
+    };
     let content_type = if body.starts_with('<') {
         "text/html; charset=utf-8"
     } else {
@@ -291,7 +303,7 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
         {
             return (400, json!({"message": "unreadable body"}).to_string());
         }
-        return search(shared, &body);
+        return search(shared, &body, fault);
     }
     if *request.method() != Method::Get {
         return (
@@ -438,7 +450,7 @@ fn ids_param(query: &str) -> Option<Vec<i64>> {
 /// greaterThan` a station-local time, `location equals`), oldest change
 /// first. Any other filter is refused, so a client asking for more than
 /// this station knows hears so.
-fn search(shared: &Shared, body: &str) -> (u16, String) {
+fn search(shared: &Shared, body: &str, fault: &Fault) -> (u16, String) {
     let refuse = |why: &str| (400, json!({"message": why}).to_string());
     let Ok(mut request) = serde_json::from_str::<Value>(body) else {
         return refuse("the body is not JSON");
@@ -485,7 +497,10 @@ fn search(shared: &Shared, body: &str) -> (u16, String) {
         .collect();
     drop(catalogue);
     found.sort_unstable();
-    let id = 1 + shared.searches.fetch_add(1, Ordering::Relaxed);
+    let id = match fault {
+        Fault::KeepsSearches => 1 + shared.searches.fetch_add(1, Ordering::Relaxed),
+        _ => 0,
+    };
     saved["id"] = Value::from(id);
     saved["results"] = Value::from(found.into_iter().map(|(_, id)| id).collect::<Vec<_>>());
     (200, json!({"savedShowSearch": saved}).to_string())
