@@ -805,6 +805,30 @@ mod tests {
     }
 
     #[test]
+    fn a_search_across_the_autumn_change_reaches_back_over_the_repeated_hour() {
+        let zone = StationZone::named("America/Chicago").expect("zone");
+        // 2026-11-01: 2:00 CDT falls back to 1:00 CST. The first 1:45
+        // (CDT) is 06:45 UTC; a show changed later, in the second 1:30
+        // (CST, 07:30 UTC), carries the wall time 1:30.
+        let first_quarter_to_two = 1_793_515_500;
+        let after_the_change = first_quarter_to_two + 2 * 3600;
+        let since = search_time(
+            first_quarter_to_two,
+            Some(-5 * 3600),
+            &zone,
+            after_the_change,
+        );
+        assert_eq!(since, "2026-11-01T00:45:00");
+        assert!(since.as_str() < "2026-11-01T01:30:00");
+        // Away from the change, the wall time is the instant's own.
+        let summer = 1_783_000_000;
+        assert_eq!(
+            search_time(summer, Some(-5 * 3600), &zone, summer + 600),
+            clock::station_local(summer, Some(-5 * 3600), &zone)
+        );
+    }
+
+    #[test]
     fn debug_never_shows_the_password() {
         let client = CablecastClient::new(CablecastSettings {
             api_url: "http://127.0.0.1:9/cablecastapi/v1".into(),

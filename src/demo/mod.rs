@@ -73,6 +73,12 @@ pub enum Fault {
     /// of it) answers HTTP 500, the rest answer as usual: a flaky server.
     /// `ErrorEvery(50)` is 2 % of answers.
     ErrorEvery(u64),
+    /// A server without the saved show search (404), answering everything
+    /// else.
+    NoSearch,
+    /// Pages of the VOD listing from this offset on answer HTTP 500, the
+    /// rest answer as usual: a catalogue pass stops part-way.
+    VodPagesFailFrom(usize),
     /// The saved show search keeps a record of every search, and its answer
     /// carries the record's id, one more each time. Without this fault the
     /// search keeps nothing and answers id 0.
@@ -293,7 +299,8 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let path = path.to_ascii_lowercase();
     let search_path = format!("{}/shows/search/advanced", API_PATH.to_ascii_lowercase());
-    if *request.method() == Method::Post && path == search_path && *fault != Fault::OlderServer {
+    let has_search = !matches!(fault, Fault::OlderServer | Fault::NoSearch);
+    if *request.method() == Method::Post && path == search_path && has_search {
         let mut body = String::new();
         if request
             .as_reader()
@@ -335,6 +342,11 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
         && query
             .split('&')
             .any(|pair| pair.eq_ignore_ascii_case("include=vod"));
+    if let Fault::VodPagesFailFrom(from) = fault {
+        if resource.trim_end_matches('/') == "/vods" && ids.is_none() && offset >= *from {
+            return (500, error_page(500));
+        }
+    }
     let mut catalogue = lock(&shared.catalogue);
     if *fault == Fault::DeleteWhileListing
         && resource.trim_end_matches('/') == "/vods"

@@ -396,6 +396,7 @@ impl Monitor {
             // Whatever pages were saved, the figures moved.
             self.board.invalidate();
             tally.phase("catalog", phase);
+            self.note_way();
             return;
         }
         if self.changes_due() {
