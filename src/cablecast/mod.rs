@@ -4,10 +4,12 @@
 //! It speaks the slice of Cablecast API v1 that Archivist needs (see the API
 //! contract in the README): the connection check, paged shows and VODs,
 //! VODs and shows by id in groups (`ids[]`, with VODs sideloaded on shows),
-//! the saved show search for recent changes, and single VODs. Every request authenticates with HTTP Basic when credentials
-//! are set, asks for JSON, has a timeout, and is retried with backoff on
-//! timeouts and 5xx answers only, and only while a retry can end before the
-//! monitor's next cycle is due. Answers are read with a size cap and decoded
+//! the saved show search for recent changes, and single VODs. Every request
+//! authenticates with HTTP Basic when credentials are set, asks for JSON,
+//! has a timeout, and is retried with backoff on timeouts and 5xx answers
+//! only, and only while a retry (judged by what the failed attempt took)
+//! can end before the monitor's next cycle is due, or costs little. Error
+//! answers are counted, so the monitor tells a flaky server from a down one. Answers are read with a size cap and decoded
 //! leniently into domain types; Cablecast's JSON shapes never leave this
 //! module.
 //!

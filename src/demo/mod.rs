@@ -8,7 +8,11 @@
 //! real servers do (see [`Fault`]). It serves listings, reads by id
 //! (`ids[]`, with `include=vod` sideloading on shows), single shows and
 //! VODs, and the saved show search (`POST /shows/search/advanced`, filters
-//! `lastModified greaterThan` and `location equals`). It is not a Cablecast
+//! `lastModified greaterThan` and `location equals`; it keeps no record
+//! unless told to, [`Fault::KeepsSearches`]). Its catalogue can add a VOD to
+//! a show without moving the show's `lastModified`
+//! ([`Catalogue::vods_leave_shows_alone`]), and it can answer a share of
+//! requests with 500s ([`Fault::ErrorEvery`]). It is not a Cablecast
 //! emulator beyond the endpoints Archivist calls.
 
 mod catalogue;

@@ -8,6 +8,10 @@
 //! for), so such a listing is read until a page brings nothing new, every
 //! row is kept, and nothing is removed.
 //!
+//! A pass stopped by a failed page (an error answer, an outage) is kept
+//! ([`Pass`]): the next cycle goes on from that page, with the same overlap
+//! check, so a pass of a large catalogue on a flaky server still ends.
+//!
 //! A pass says how far it is: in the log (at most every
 //! [`PROGRESS_LOG_EVERY`]) and in the database (`Store::note_catalogue_progress`,
 //! read by the page and `status`), and when it ends, whether the catalogue is

@@ -1,16 +1,22 @@
 //! The monitoring cycle, and the loop that runs it every `--interval`.
 //!
 //! Each cycle: (1) the connection check, cached for a minute; (2) on the
-//! process's first cycle and then every `--catalog-interval` (daily by
-//! default), a full catalogue pass, and otherwise (every cycle, or every
-//! `--changes-interval`) a look for shows changed since the last one; (3) a
-//! refresh of every in-flight VOD, by id in groups of up to 100; (4) the
-//! sync figures (one statement, cached until the next write); (5) one row in
-//! `monitor_cycle` and one log line.
+//! process's first cycle, every `--catalog-interval` (daily by default),
+//! after a long outage, or while one is unfinished, a full catalogue pass
+//! (going on from the page where a failure stopped it), and otherwise
+//! (every cycle, or every `--changes-interval`) a look for shows changed
+//! since the newest change known, then the probe for VODs and shows added
+//! above the highest ids known; (3) a refresh of every in-flight VOD, by id
+//! in groups of up to 100; (4) the sync figures (one statement, cached until
+//! the next write); (5) one row in `monitor_cycle` and one log line. Each
+//! step is a method of its own on [`Monitor`].
 //!
 //! Cablecast failures never stop the loop: they are logged once per change of
 //! state, recorded on the cycle, and the next cycle tries again. Nothing is
-//! written from an answer that could not be read.
+//! written from an answer that could not be read. An outage (no connection,
+//! no answer, credentials refused, garbage) is told from a flaky server
+//! (error answers to some requests): only an outage marks the cycle as not
+//! reaching Cablecast, and only it is `cablecast_down`'s concern.
 
 mod catalog;
 mod changes;
