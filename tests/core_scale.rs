@@ -154,9 +154,9 @@ fn reads_by_id_write_what_single_reads_write() {
             by_id.record.http_calls,
             by_id.refresh.checked
         );
-        // The older server: one GET per VOD (and, once, the search it
-        // lacks).
-        let search = usize::from(round == 0);
+        // The older server: one GET per VOD (and, once, the since filter
+        // it ignores and the search it lacks).
+        let search = 2 * usize::from(round == 0);
         assert_eq!(
             one_by_one.record.http_calls as usize,
             one_by_one.refresh.checked + search
@@ -219,11 +219,12 @@ fn an_older_server_costs_what_it_did() {
         "{}",
         first.record.http_calls
     );
-    // ... and the second that it has no search: one POST, answered 405.
+    // ... and the second that it has no look for changes: the listing's
+    // since filter, ignored, and one POST, answered 405.
     let learning = current(monitor.cycle());
     assert_eq!(
         learning.record.http_calls as usize,
-        learning.refresh.checked + 1
+        learning.refresh.checked + 2
     );
     assert!(learning.changes.is_none());
     for _ in 0..2 {
@@ -422,6 +423,11 @@ fn a_quiet_look_costs_the_search_and_no_read() {
     bulk_edit(&station, 5);
     let edits = current(monitor.cycle());
     assert_eq!(edits.changes.map(|c| (c.read, c.shows)), Some((5, 5)));
+    // The look after a change also asks for the margin before the newest
+    // change (a change saved in the same second): known shows, none read.
+    let margin = current(monitor.cycle());
+    assert_eq!(margin.changes.map(|c| (c.searches, c.read)), Some((2, 0)));
+    assert_eq!(margin.batch_write_statements, 0);
     for _ in 0..3 {
         let before = station.requests();
         let quiet = current(monitor.cycle());
@@ -435,24 +441,44 @@ fn a_quiet_look_costs_the_search_and_no_read() {
     }
 }
 
-#[test]
-fn shows_saved_with_one_last_modified_are_read_once_and_never_again() {
+/// A bulk edit of 300 shows read once by a look that costs `bulk_look`
+/// requests, and the margin after it `margin` more, then never again, on a
+/// station misbehaving as `fault` says.
+fn bulk_edit_read_once(fault: Fault, bulk_look: i64, margin: i64) {
     let scratch = Scratch::new();
     let station = station_in_flight(400, 0);
+    station.set_fault(fault);
     let mut monitor = monitor(&scratch.db(), &station);
+    current(monitor.cycle());
+    // A quiet look learns which way this server is asked.
     current(monitor.cycle());
     bulk_edit(&station, 300);
     let bulk = current(monitor.cycle());
     let look = bulk.changes.expect("a look ran");
     assert_eq!((look.read, look.shows), (300, 300));
-    // The search, three groups of 100 by id, the probe.
-    assert_eq!(bulk.record.http_calls, 1 + 3 + 1);
+    assert_eq!(bulk.record.http_calls, bulk_look);
+    let after = current(monitor.cycle());
+    assert_eq!(after.changes.map(|c| (c.read, c.shows)), Some((0, 0)));
+    assert_eq!(after.record.http_calls, 2 + margin);
+    assert_eq!(after.batch_write_statements, 0);
     for _ in 0..3 {
         let after = current(monitor.cycle());
         assert_eq!(after.changes.map(|c| (c.read, c.shows)), Some((0, 0)));
         assert_eq!(after.record.http_calls, 2);
         assert_eq!(after.batch_write_statements, 0);
     }
+}
+
+#[test]
+fn shows_saved_with_one_last_modified_are_read_once_and_never_again() {
+    // Three pages of changed shows with their VODs (GET /shows?since), and
+    // the probe for new VODs; the margin after it lists them again (three
+    // pages), reading none.
+    bulk_edit_read_once(Fault::None, 3 + 1, 3);
+    // Where listings ignore since: the search, three groups of 100 by id,
+    // the probe; the margin after it is one more search, naming only
+    // shows known.
+    bulk_edit_read_once(Fault::IgnoresSince, 1 + 3 + 1, 1);
 }
 
 #[test]
@@ -613,4 +639,37 @@ fn a_server_that_keeps_every_search_is_searched_every_15_minutes() {
     let added = station.catalogue().add_vod(show, "queued").expect("show");
     current(monitor.cycle());
     assert!(has_vod(&scratch.db(), added));
+}
+
+#[test]
+fn a_look_through_since_sends_the_server_no_search_to_keep() {
+    for (fault, way, posts) in [
+        (Fault::None, "GET /shows?since", false),
+        (Fault::IgnoresSince, "saved show search", true),
+    ] {
+        let scratch = Scratch::new();
+        let station = station_in_flight(80, 0);
+        station.set_fault(fault.clone());
+        let mut monitor = monitor(&scratch.db(), &station);
+        current(monitor.cycle());
+        for n in 0..3 {
+            bulk_edit(&station, 2 + n);
+            let report = current(monitor.cycle());
+            assert!(
+                report.changes.is_some_and(|c| c.shows > 0),
+                "{fault:?} {n}: {:?}",
+                report.changes
+            );
+        }
+        assert_eq!(station.searches_posted() > 0, posts, "{fault:?}");
+        assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+        // The page and `status` say which way.
+        let store = Store::open(&scratch.db(), Access::ReadOnly).expect("store opens");
+        let look = store
+            .catalogue_state()
+            .expect("state")
+            .change_look
+            .expect("noted");
+        assert!(look.contains(way), "{fault:?}: {look}");
+    }
 }

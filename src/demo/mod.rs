@@ -7,7 +7,8 @@
 //! properties Archivist ignores), and it can be told to misbehave the way
 //! real servers do (see [`Fault`]). It serves listings, reads by id
 //! (`ids[]`, with `include=vod` sideloading on shows), single shows and
-//! VODs, and the saved show search (`POST /shows/search/advanced`, filters
+//! VODs, the `since` filter on show listings (station-local time), and the
+//! saved show search (`POST /shows/search/advanced`, filters
 //! `lastModified greaterThan` and `location equals`; it keeps no record
 //! unless told to, [`Fault::KeepsSearches`]). Its catalogue can add a VOD to
 //! a show without moving the show's `lastModified`
@@ -77,15 +78,19 @@ pub enum Fault {
     /// of it) answers HTTP 500, the rest answer as usual: a flaky server.
     /// `ErrorEvery(50)` is 2 % of answers.
     ErrorEvery(u64),
-    /// A server without the saved show search (404), answering everything
-    /// else.
+    /// Show listings ignore the `since` filter, as a server without it
+    /// does; the saved show search answers.
+    IgnoresSince,
+    /// A server without the saved show search (404) nor the `since`
+    /// filter on show listings, answering everything else.
     NoSearch,
     /// Pages of the VOD listing from this offset on answer HTTP 500, the
     /// rest answer as usual: a catalogue pass stops part-way.
     VodPagesFailFrom(usize),
     /// The saved show search keeps a record of every search, and its answer
-    /// carries the record's id, one more each time. Without this fault the
-    /// search keeps nothing and answers id 0.
+    /// carries the record's id, one more each time; show listings ignore
+    /// `since`, so the search is what a look can use. Without this fault
+    /// the search keeps nothing and answers id 0.
     KeepsSearches,
 }
 
@@ -134,6 +139,8 @@ struct Shared {
     /// Saved searches kept so far (with [`Fault::KeepsSearches`], each gets
     /// an id).
     searches: AtomicU64,
+    /// Saved show searches posted, kept or not.
+    posted: AtomicU64,
 }
 
 /// A running demo station. Stops when dropped.
@@ -169,6 +176,7 @@ impl DemoStation {
             }),
             requests: AtomicU64::new(0),
             searches: AtomicU64::new(0),
+            posted: AtomicU64::new(0),
         });
         let workers = (0..WORKERS)
             .map(|_| {
@@ -226,6 +234,12 @@ impl DemoStation {
     /// Requests answered so far.
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Saved show searches posted so far: each one a record a real server
+    /// may keep.
+    pub fn searches_posted(&self) -> u64 {
+        self.shared.posted.load(Ordering::Relaxed)
     }
 }
 
@@ -351,6 +365,13 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
             return (500, error_page(500));
         }
     }
+    // Servers without the filter ignore it, as they ignore every unknown
+    // one.
+    let honours_since = !matches!(
+        fault,
+        Fault::OlderServer | Fault::NoSearch | Fault::KeepsSearches | Fault::IgnoresSince
+    );
+    let since = honours_since.then(|| since_param(query)).flatten();
     let mut catalogue = lock(&shared.catalogue);
     if *fault == Fault::DeleteWhileListing
         && resource.trim_end_matches('/') == "/vods"
@@ -369,6 +390,7 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
                 .iter()
                 .filter(|s| location.is_none_or(|l| s.location == l))
                 .filter(|s| ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
+                .filter(|s| since.is_none_or(|since| catalogue.last_modified(s) > since))
                 .collect();
             let shown: Vec<&DemoShow> =
                 shows.iter().skip(offset).take(page_size).copied().collect();
@@ -448,6 +470,20 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
     (200, misbehave(body, fault))
 }
 
+/// The `since=` filter of a show listing, as Unix seconds: a station-local
+/// time (the station is at -05:00).
+fn since_param(query: &str) -> Option<i64> {
+    let value = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| key.eq_ignore_ascii_case("since"))?
+        .1
+        .replace("%3A", ":")
+        .replace("%3a", ":");
+    let local = clock::from_cablecast(&value, &clock::StationZone::utc())?;
+    Some(clock::parse_stored(&local)? + 5 * 3600)
+}
+
 /// The ids of an `ids[]=` filter (also spelt `ids%5B%5D=`), if the query
 /// has one.
 fn ids_param(query: &str) -> Option<Vec<i64>> {
@@ -467,6 +503,7 @@ fn ids_param(query: &str) -> Option<Vec<i64>> {
 /// first. Any other filter is refused, so a client asking for more than
 /// this station knows hears so.
 fn search(shared: &Shared, body: &str, fault: &Fault) -> (u16, String) {
+    shared.posted.fetch_add(1, Ordering::Relaxed);
     let refuse = |why: &str| (400, json!({"message": why}).to_string());
     let Ok(mut request) = serde_json::from_str::<Value>(body) else {
         return refuse("the body is not JSON");

@@ -46,8 +46,9 @@ use super::CycleError;
 /// catches both.
 pub const MARGIN_SECS: i64 = 600;
 
-/// The margin search runs at most this often: a late commit is found within
-/// this (and a cycle) while the window is young.
+/// The margin search runs at most this often, and in the look after one
+/// that saved changes: a late commit is found within this (and a cycle)
+/// while the window is young.
 pub const MARGIN_RECHECK: Duration = Duration::from_secs(300);
 
 /// More shows named by a look than this many groups: a full pass reads them
@@ -72,9 +73,10 @@ const GROWING_IDS: usize = 3;
 /// What one look for changes did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChangesSummary {
-    /// Searches sent.
+    /// Searches sent (a `since` listing counts as one).
     pub searches: usize,
-    /// Shows read (with their VODs).
+    /// Shows read (with their VODs): by id after a search, or brought by a
+    /// `since` listing and not already known as they are.
     pub read: usize,
     /// Shows saved.
     pub shows: usize,
@@ -95,9 +97,23 @@ pub struct ProbeSummary {
     pub shows: usize,
 }
 
+/// How this server is asked for changed shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Way {
+    /// Not known yet: the `since` filter is tried first.
+    #[default]
+    Untried,
+    /// `GET /shows?since=...&include=vod`: writes nothing on the server.
+    Since,
+    /// The saved show search, `POST /shows/search/advanced`.
+    Search,
+}
+
 /// The state of the incremental catalogue between cycles.
 #[derive(Debug, Default)]
 pub struct Changes {
+    /// How the server is asked.
+    way: Way,
     /// The newest show `lastModified` known (Unix seconds), once known.
     cursor: Option<i64>,
     /// Shows read (by a look or a pass) with the `lastModified` read, while
@@ -106,6 +122,9 @@ pub struct Changes {
     known: HashMap<i64, i64>,
     /// When the margin search (or a pass, which covers it) last ran.
     margin_checked: Option<Instant>,
+    /// The last look saved changes: the next one searches the margin too,
+    /// for changes saved within the second of the newest.
+    saved_lately: bool,
     /// The highest VOD and show ids known.
     highest_vod: Option<i64>,
     highest_show: Option<i64>,
@@ -149,6 +168,7 @@ impl Changes {
                 .collect();
         }
         self.margin_checked = Some(Instant::now());
+        self.saved_lately = false;
         self.highest_vod = self.highest_vod.max(end.highest_vod);
         self.highest_show = self.highest_show.max(end.highest_show);
     }
@@ -176,10 +196,11 @@ impl Changes {
 
     /// How this box looks for changes on this server, in a few words.
     pub fn way(&self) -> &'static str {
-        match (self.unsupported, self.searches_kept) {
-            (true, _) => "full catalogue passes only (no saved show search)",
-            (false, true) => "saved show search every 15 min (the server keeps each search)",
-            (false, false) => "saved show search (POST /shows/search/advanced)",
+        match (self.unsupported, self.way, self.searches_kept) {
+            (true, _, _) => "full catalogue passes only (no look for changed shows)",
+            (false, Way::Since, _) => "GET /shows?since (writes nothing on the server)",
+            (false, _, true) => "saved show search every 15 min (the server keeps each search)",
+            (false, _, false) => "saved show search (POST /shows/search/advanced)",
         }
     }
 
@@ -205,6 +226,17 @@ impl Changes {
         };
         let mut summary = ChangesSummary::default();
         self.saved_by_look.clear();
+        if self.way != Way::Search {
+            if self.look_since(client, store, cursor, &mut summary)? {
+                self.way = Way::Since;
+                return Ok(Some(summary));
+            }
+            log::info!(
+                "Cablecast does not filter show listings by since=: looking for changed shows with the saved show search"
+            );
+            self.way = Way::Search;
+            summary = ChangesSummary::default();
+        }
         // Whole seconds: a show changed within the cursor's second was
         // read with it, or is the margin search's.
         let Some(named) = self.search(client, cursor + 1, &mut summary)? else {
@@ -220,6 +252,7 @@ impl Changes {
                 return Ok(Some(summary));
             };
             self.margin_checked = Some(Instant::now());
+            self.saved_lately = false;
             let already: HashSet<i64> = wanted.iter().copied().collect();
             wanted.extend(
                 margin
@@ -228,13 +261,7 @@ impl Changes {
             );
         }
         if wanted.len() > FULL_PASS_AFTER_GROUPS * MAX_IDS_PER_REQUEST {
-            log::info!(
-                "Cablecast lists {} shows changed since the last look, more than {} groups read by id: a full catalogue pass reads them next cycle",
-                wanted.len(),
-                FULL_PASS_AFTER_GROUPS
-            );
-            self.full_pass_wanted = true;
-            summary.full_pass_wanted = true;
+            self.leave_to_a_full_pass(wanted.len(), &mut summary);
             return Ok(Some(summary));
         }
         let Some(read) = self.read_and_save(client, store, &wanted, &mut summary)? else {
@@ -246,6 +273,77 @@ impl Changes {
         };
         self.remember(&read);
         Ok(Some(summary))
+    }
+
+    /// The look through the show listing's `since` filter: its answers
+    /// carry each show's `lastModified` and VODs, so nothing is read by id,
+    /// and a show the margin listing names again is written only if its
+    /// `lastModified` moved. `false` when the server does not honour the
+    /// filter.
+    fn look_since(
+        &mut self,
+        client: &CablecastClient,
+        store: &Store,
+        cursor: i64,
+        summary: &mut ChangesSummary,
+    ) -> Result<bool, CycleError> {
+        summary.searches += 1;
+        let Some(mut changed) = client.shows_changed_since(cursor + 1, FULL_PASS_AFTER_GROUPS)?
+        else {
+            return Ok(false);
+        };
+        if self.margin_due(cursor) {
+            summary.searches += 1;
+            let Some(margin) =
+                client.shows_changed_since(cursor - MARGIN_SECS, FULL_PASS_AFTER_GROUPS)?
+            else {
+                return Ok(false);
+            };
+            self.margin_checked = Some(Instant::now());
+            self.saved_lately = false;
+            let already: HashSet<i64> = changed.shows.iter().map(|s| s.cablecast_id).collect();
+            changed.more |= margin.more;
+            changed.vods.extend(
+                margin
+                    .vods
+                    .into_iter()
+                    .filter(|v| !v.show_cablecast_id.is_some_and(|s| already.contains(&s))),
+            );
+            changed.shows.extend(
+                margin
+                    .shows
+                    .into_iter()
+                    .filter(|s| !already.contains(&s.cablecast_id)),
+            );
+        }
+        if changed.more {
+            self.leave_to_a_full_pass(FULL_PASS_AFTER_GROUPS * MAX_IDS_PER_REQUEST, summary);
+            return Ok(true);
+        }
+        // The listing is the search's cost; what it brought that is not
+        // already known as it is counts as read.
+        let (shows, vods) = self.unsaved(changed.shows, changed.vods);
+        summary.read += shows.len();
+        if !shows.is_empty() {
+            let only_known_shows = client.settings().location_id.is_some();
+            summary.vods += store.save_changed_shows(&shows, &vods, only_known_shows)?;
+            summary.shows += shows.len();
+            self.saved_by_look.extend(vods.iter().map(|v| v.id));
+        }
+        self.remember(&shows);
+        Ok(true)
+    }
+
+    /// A look named more shows than a few groups: the next cycle runs a
+    /// full pass instead, said once.
+    fn leave_to_a_full_pass(&mut self, named: usize, summary: &mut ChangesSummary) {
+        log::info!(
+            "Cablecast lists {named}{} shows changed since the last look, more than {} groups read by id: a full catalogue pass reads them next cycle",
+            if named >= FULL_PASS_AFTER_GROUPS * MAX_IDS_PER_REQUEST { " or more" } else { "" },
+            FULL_PASS_AFTER_GROUPS
+        );
+        self.full_pass_wanted = true;
+        summary.full_pass_wanted = true;
     }
 
     /// Asks for the VODs (and, without a search, the shows) numbered just
@@ -410,9 +508,10 @@ impl Changes {
     fn margin_due(&self, cursor: i64) -> bool {
         let young = clock::unix_now() < cursor + 2 * MARGIN_SECS;
         young
-            && self
-                .margin_checked
-                .is_none_or(|at| at.elapsed() >= MARGIN_RECHECK)
+            && (self.saved_lately
+                || self
+                    .margin_checked
+                    .is_none_or(|at| at.elapsed() >= MARGIN_RECHECK))
     }
 
     /// Reads `ids` with their VODs, by `ids[]` in groups, and saves each
@@ -453,6 +552,7 @@ impl Changes {
             }
             self.highest_show = self.highest_show.max(Some(show.cablecast_id));
         }
+        self.saved_lately |= !shows.is_empty();
         if let Some(cursor) = self.cursor {
             self.known.retain(|_, at| *at > cursor - MARGIN_SECS);
         }
