@@ -87,7 +87,10 @@ fn a_small_run_reports_every_section_as_json() {
     assert_eq!(citizen["quiet_reads"], 0, "{citizen}");
     assert_eq!(citizen["after_bulk_reads"], 0, "{citizen}");
     assert!(citizen["new_vod_cycles"].as_u64() <= Some(2), "{citizen}");
-    assert!(citizen["new_vod_extra_requests"].as_i64() <= Some(2), "{citizen}");
+    assert!(
+        citizen["new_vod_extra_requests"].as_i64() <= Some(2),
+        "{citizen}"
+    );
     assert_eq!(citizen["after_outage_full_pass"], false, "{citizen}");
     assert!(citizen["flaky_reaching"].as_u64() >= Some(9), "{citizen}");
     assert!(citizen["flaky_errors"].as_u64() > Some(0), "{citizen}");

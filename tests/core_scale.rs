@@ -400,7 +400,10 @@ fn the_demo_station_keeps_moving_on_its_own() {
 
 /// Whether the database holds VOD `id`.
 fn has_vod(db: &Path, id: i64) -> bool {
-    support::number(db, &format!("SELECT count(*) FROM cablecast_vod WHERE id = {id}")) == 1
+    support::number(
+        db,
+        &format!("SELECT count(*) FROM cablecast_vod WHERE id = {id}"),
+    ) == 1
 }
 
 /// Staff stamp the first `shows` shows at once (a bulk edit, an import).
@@ -568,8 +571,15 @@ fn a_vod_of_a_show_not_stored_comes_with_its_show() {
     current(monitor.cycle());
     let added = station.catalogue().add_show(archivist::clock::unix_now());
     let report = current(monitor.cycle());
-    assert!(report.changes.is_none(), "the look is off until a full pass");
-    assert!(report.probe.vods >= 1 && report.probe.shows >= 1, "{:?}", report.probe);
+    assert!(
+        report.changes.is_none(),
+        "the look is off until a full pass"
+    );
+    assert!(
+        report.probe.vods >= 1 && report.probe.shows >= 1,
+        "{:?}",
+        report.probe
+    );
     assert_eq!(
         support::number(
             &scratch.db(),
@@ -598,7 +608,10 @@ fn after_a_one_cycle_outage_the_next_cycle_costs_a_steady_one() {
         catalogue.touch_show(edited);
     }
     let back = current(monitor.cycle());
-    assert!(back.catalog.is_none(), "a full pass after a one-cycle outage");
+    assert!(
+        back.catalog.is_none(),
+        "a full pass after a one-cycle outage"
+    );
     assert_eq!(back.changes.map(|c| c.shows), Some(1));
     // A steady cycle, the connection check the outage made stale, and the
     // read of the show edited meanwhile.
@@ -663,13 +676,11 @@ fn a_look_through_since_sends_the_server_no_search_to_keep() {
         }
         assert_eq!(station.searches_posted() > 0, posts, "{fault:?}");
         assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
-        // The page and `status` say which way.
+        // The status report (the page, `status`, /api/status) says which
+        // way.
         let store = Store::open(&scratch.db(), Access::ReadOnly).expect("store opens");
-        let look = store
-            .catalogue_state()
-            .expect("state")
-            .change_look
-            .expect("noted");
+        let report = StatusBoard::new(Arc::new(store)).report().expect("report");
+        let look = report.catalogue.change_look.clone().expect("noted");
         assert!(look.contains(way), "{fault:?}: {look}");
     }
 }

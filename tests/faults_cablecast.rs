@@ -405,10 +405,12 @@ fn two_percent_of_answers_500_neither_stop_passes_nor_read_as_an_outage() {
         ..crate::web_support::monitor_settings(&station.api_url())
     };
     let alerts = AlertWatch::new(Arc::clone(&store), AlertSettings::default(), None);
-    let mut monitor =
-        Monitor::new(settings, Arc::new(StatusBoard::new(store))).with_alerts(alerts);
+    let mut monitor = Monitor::new(settings, Arc::new(StatusBoard::new(store))).with_alerts(alerts);
     let cycles: Vec<_> = (0..10).map(|_| monitor.cycle()).collect();
-    let reaching = cycles.iter().filter(|c| c.record.cablecast_reachable).count();
+    let reaching = cycles
+        .iter()
+        .filter(|c| c.record.cablecast_reachable)
+        .count();
     let passes = cycles
         .iter()
         .filter(|c| c.catalog.is_some_and(|p| p.complete))
@@ -418,7 +420,10 @@ fn two_percent_of_answers_500_neither_stop_passes_nor_read_as_an_outage() {
     assert!(reaching >= 9, "{reaching} of 10 cycles reached Cablecast");
     assert!(passes >= 5, "{passes} of 10 full passes completed");
     assert_eq!(
-        number(&db, "SELECT count(*) FROM alert WHERE kind = 'cablecast_down'"),
+        number(
+            &db,
+            "SELECT count(*) FROM alert WHERE kind = 'cablecast_down'"
+        ),
         0,
         "cablecast_down fired on a flaky server"
     );

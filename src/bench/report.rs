@@ -446,7 +446,10 @@ impl BenchReport {
             "2 % of answers 500, 1 s interval: cycles reaching Cablecast".into(),
             format!("{} of {}", c.flaky_reaching, c.flaky_cycles),
         );
-        line("  answers that were 500s".into(), c.flaky_errors.to_string());
+        line(
+            "  answers that were 500s".into(),
+            c.flaky_errors.to_string(),
+        );
         line(
             "  full passes completed (one due every cycle)".into(),
             format!("{} of {}", c.flaky_passes, c.flaky_cycles),

@@ -662,8 +662,7 @@ impl CablecastClient {
 
     /// GET with retries on transient failures, then decode.
     fn get<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, CablecastError> {
-        let url = format!("{}{path}", self.settings.api_url);
-        self.with_retries(what, || self.send_once(minreq::get(url.as_str()), what))
+        self.with_retries(what, || self.send_once(self.request(path, None), what))
     }
 
     /// POST a JSON body (a query: sending it twice does no harm), with
@@ -674,14 +673,40 @@ impl CablecastClient {
         body: &serde_json::Value,
         what: &str,
     ) -> Result<T, CablecastError> {
-        let url = format!("{}{path}", self.settings.api_url);
         let body = body.to_string();
         self.with_retries(what, || {
-            let request = minreq::post(url.as_str())
-                .with_header("Content-Type", "application/json")
-                .with_body(body.as_str());
-            self.send_once(request, what)
+            self.send_once(self.request(path, Some(body.as_str())), what)
         })
+    }
+
+    /// Every request to Cablecast is built here: a GET of `path` under the
+    /// API root, or a POST of the JSON `body`, asking for JSON, with the
+    /// timeout, no redirects followed, and the credentials when set.
+    fn request(&self, path: &str, body: Option<&str>) -> minreq::Request {
+        let url = format!("{}{path}", self.settings.api_url);
+        let request = match body {
+            None => minreq::get(url),
+            Some(body) => minreq::post(url)
+                .with_header("Content-Type", "application/json")
+                .with_body(body),
+        };
+        let request = request
+            .with_header("Accept", "application/json")
+            .with_header(
+                "User-Agent",
+                concat!("archivist/", env!("CARGO_PKG_VERSION")),
+            )
+            .with_timeout(self.settings.timeout_secs)
+            .with_max_headers_size(64 * 1024)
+            .with_max_status_line_length(1024)
+            // Never: minreq would send every header, the Authorization one
+            // included, to wherever a 3xx points, even another host or
+            // plain HTTP.
+            .with_follow_redirects(false);
+        match &self.authorization {
+            Some(authorization) => request.with_header("Authorization", authorization.as_str()),
+            None => request,
+        }
     }
 
     fn with_retries<T>(
@@ -720,22 +745,6 @@ impl CablecastClient {
         request: minreq::Request,
         what: &str,
     ) -> Result<T, CablecastError> {
-        let mut request = request
-            .with_header("Accept", "application/json")
-            .with_header(
-                "User-Agent",
-                concat!("archivist/", env!("CARGO_PKG_VERSION")),
-            )
-            .with_timeout(self.settings.timeout_secs)
-            .with_max_headers_size(64 * 1024)
-            .with_max_status_line_length(1024)
-            // Never: minreq would send every header, the Authorization one
-            // included, to wherever a 3xx points, even another host or
-            // plain HTTP.
-            .with_follow_redirects(false);
-        if let Some(authorization) = &self.authorization {
-            request = request.with_header("Authorization", authorization.as_str());
-        }
         self.http_calls.fetch_add(1, Ordering::Relaxed);
         REQUESTS_BEGUN.fetch_add(1, Ordering::Relaxed);
         let response = request

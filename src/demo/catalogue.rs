@@ -133,7 +133,12 @@ impl Catalogue {
     /// [`Catalogue::vods_leave_shows_alone`] said otherwise.
     pub fn add_vod(&mut self, show: i64, state: &str) -> Option<i64> {
         let index = self.shows.iter().position(|s| s.id == show)?;
-        let id = self.vods.iter().map(|v| v.id).max().map_or(FIRST_VOD_ID, |v| v + 1);
+        let id = self
+            .vods
+            .iter()
+            .map(|v| v.id)
+            .max()
+            .map_or(FIRST_VOD_ID, |v| v + 1);
         let length = self.shows[index].run_time;
         self.shows[index].vods.push(id);
         self.vods.push(DemoVod {

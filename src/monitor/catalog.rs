@@ -186,7 +186,10 @@ impl Pass {
                 |show| show.cablecast_id,
                 |shows| {
                     modified.extend(shows.iter().filter_map(|show| {
-                        let at = show.last_modified.as_deref().and_then(clock::parse_stored)?;
+                        let at = show
+                            .last_modified
+                            .as_deref()
+                            .and_then(clock::parse_stored)?;
                         Some((show.cablecast_id, at))
                     }));
                     store.upsert_shows(shows, pass).map(|_| ())

@@ -674,7 +674,10 @@ impl Monitor {
         };
         let probe = match report.probe {
             ProbeSummary { requests: 0, .. } => String::new(),
-            p => format!(", new records: {} read, saved {} VODs {} shows", p.requests, p.vods, p.shows),
+            p => format!(
+                ", new records: {} read, saved {} VODs {} shows",
+                p.requests, p.vods, p.shows
+            ),
         };
         let answered = match &report.answered_error {
             Some(_) => format!(", {} answered with an error", report.answered_errors.max(1)),
