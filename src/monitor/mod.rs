@@ -91,8 +91,8 @@ pub struct CycleReport {
     /// The first error status Cablecast answered to one request, when it
     /// answered the others: a flaky server, not a down one.
     pub answered_error: Option<CablecastError>,
-    /// Requests answered with an error status, and requests sent, this
-    /// cycle.
+    /// Requests answered with an error status this cycle (retries
+    /// included).
     pub answered_errors: u64,
     /// A database failure that stopped part of the cycle, if any.
     pub store_error: Option<StoreError>,
@@ -500,11 +500,13 @@ impl Monitor {
 
     /// Counts the requests answered with an error. When they are every
     /// request after the connection check, nothing was read: Cablecast is
-    /// as good as down, and said so.
+    /// as good as down, and said so. A single run has no next cycle to read
+    /// again what failed: any error answer fails it.
     fn weigh_answered_errors(&self, report: &mut CycleReport, tally: &Tally) {
         report.answered_errors = self.client.answered_errors() - tally.answered_errors;
         let reads = (self.client.http_calls() - tally.calls).saturating_sub(tally.checks);
-        if report.cablecast_error.is_none() && reads > 0 && report.answered_errors >= reads {
+        let nothing_read = reads > 0 && report.answered_errors >= reads;
+        if report.cablecast_error.is_none() && (nothing_read || self.settings.single_run) {
             report.cablecast_error = report.answered_error.take();
         }
     }
