@@ -684,3 +684,23 @@ fn a_look_through_since_sends_the_server_no_search_to_keep() {
         assert!(look.contains(way), "{fault:?}: {look}");
     }
 }
+
+#[test]
+fn the_first_look_after_a_full_pass_saves_nothing_unchanged() {
+    let scratch = Scratch::new();
+    let station = station_in_flight(100, 0);
+    let mut monitor = monitor(&scratch.db(), &station);
+    current(monitor.cycle());
+    bulk_edit(&station, 5);
+    assert_eq!(current(monitor.cycle()).changes.map(|c| c.shows), Some(5));
+    // A restart: its first cycle is a full pass, which knows the shows
+    // within the margin of the newest change as it listed them.
+    let mut restarted = self::monitor(&scratch.db(), &station);
+    assert!(current(restarted.cycle())
+        .catalog
+        .is_some_and(|c| c.complete));
+    for _ in 0..2 {
+        let look = current(restarted.cycle());
+        assert_eq!(look.changes.map(|c| (c.read, c.shows)), Some((0, 0)));
+    }
+}

@@ -195,13 +195,17 @@ impl Changes {
     }
 
     /// How this box looks for changes on this server, in a few words.
-    pub fn way(&self) -> &'static str {
-        match (self.unsupported, self.way, self.searches_kept) {
+    /// `None` until a look has found out.
+    pub fn way(&self) -> Option<&'static str> {
+        Some(match (self.unsupported, self.way, self.searches_kept) {
             (true, _, _) => "full catalogue passes only (no look for changed shows)",
+            (false, Way::Untried, _) => return None,
             (false, Way::Since, _) => "GET /shows?since (writes nothing on the server)",
-            (false, _, true) => "saved show search every 15 min (the server keeps each search)",
-            (false, _, false) => "saved show search (POST /shows/search/advanced)",
-        }
+            (false, Way::Search, true) => {
+                "saved show search every 15 min (the server keeps each search)"
+            }
+            (false, Way::Search, false) => "saved show search (POST /shows/search/advanced)",
+        })
     }
 
     /// Looks for shows changed since the newest change known and saves

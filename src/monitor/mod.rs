@@ -458,7 +458,9 @@ impl Monitor {
     /// Notes in the store how this box looks for changes on this server,
     /// when that changed: the page and `status` show it.
     fn note_way(&mut self) {
-        let way = self.changes.way();
+        let Some(way) = self.changes.way() else {
+            return;
+        };
         if self.way_noted == Some(way) {
             return;
         }
