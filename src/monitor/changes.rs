@@ -5,16 +5,21 @@
 //! cost that follows what changed, not the station's size.
 //!
 //! The look for changed shows decides what to read before reading: each
-//! look asks Cablecast's saved show search for the shows modified strictly
-//! after the newest change known (the cursor), and reads only those. A
-//! second search, reaching back [`MARGIN_SECS`] before the cursor, catches a
-//! change saved with an earlier time than one already seen (a transaction
-//! committing late, milliseconds dropped); it runs at most every
-//! [`MARGIN_RECHECK`] while that window is young, and reads only the shows it
-//! names that were not already read at a time within the window. A quiet
-//! station costs the search and no read; a bulk edit stamping thousands of
-//! shows with one `lastModified` is read once (or, past a few groups, left
-//! to a full pass) and never again.
+//! look asks for the shows modified strictly after the newest change known
+//! (the cursor), by the first way the server answers: the show listing's
+//! `since` filter (its answer carries each show's `lastModified` and VODs,
+//! and writes nothing on the server), else the saved show search (ids only;
+//! the shows it names are read by id). A second look, reaching back
+//! [`MARGIN_SECS`] before the cursor, catches a change saved with an earlier
+//! time than one already seen (a transaction committing late, a change in
+//! the cursor's own second); it runs in the look after one that saved
+//! changes and at most every [`MARGIN_RECHECK`] while that window is young,
+//! and reads only what is not already known as it is. A quiet station costs
+//! the look and no read; a bulk edit stamping thousands of shows with one
+//! `lastModified` is read once (or, past a few groups, left to a full pass)
+//! and never again. A server whose saved searches come back with growing
+//! ids keeps each one: it is searched at most every
+//! [`STORED_SEARCH_EVERY`].
 //!
 //! VODs have no `lastModified`, and Cablecast may not move a show's when a
 //! VOD is added to it. So each cycle also asks for the ids just above the
