@@ -704,3 +704,21 @@ fn the_first_look_after_a_full_pass_saves_nothing_unchanged() {
         assert_eq!(look.changes.map(|c| (c.read, c.shows)), Some((0, 0)));
     }
 }
+
+#[test]
+fn a_server_keeping_every_search_is_told_once_in_the_log() {
+    let scratch = Scratch::new();
+    let station = station_in_flight(60, 0);
+    station.set_fault(Fault::KeepsSearches);
+    let mut running =
+        Running::monitor(&scratch.db(), &station.api_url(), &["--interval", "1"], &[]);
+    let told = "keeps a saved search for every search";
+    running.wait_for(told, 1, PATIENCE);
+    let posted = station.searches_posted();
+    let cycles = support::cycles(&scratch.db());
+    assert!(support::wait_for_cycles(&scratch.db(), cycles, 3, PATIENCE));
+    running.kill();
+    assert_eq!(running.count(told), 1, "{}", running.log());
+    // Looks are spaced out from then on: no search in the cycles since.
+    assert_eq!(station.searches_posted(), posted);
+}
