@@ -9,8 +9,10 @@
 //!   `cli::spec` is the one definition of every command, flag and variable:
 //!   the parser accepts only what it lists and the help is rendered from it.
 //! - `monitor`: the monitoring cycle (connection check, a full catalogue
-//!   pass or a look for changed shows, in-flight refresh by id in groups,
-//!   stats, one log line).
+//!   pass that resumes where a failed page stopped, or a look for changed
+//!   shows that reads only what changed, a probe for VODs and shows added
+//!   above the highest ids known, in-flight refresh by id in groups, stats,
+//!   one log line); it tells an outage from a flaky server.
 //! - `cablecast`: the Cablecast HTTP client. Cablecast's JSON shapes
 //!   (`cablecast::wire`) never leave it; it hands out domain types from `vod`.
 //! - `store`: the SQLite file, its checked copies (backup, restore) and its
@@ -123,7 +125,7 @@
 //!   has, by Cablecast's own total (`meta.count`): never on a partial or
 //!   failed pass, nor when the listing moved while it was read, nor when the
 //!   server gave no total. A short page never ends a listing. A look for
-//!   changed shows never removes anything.
+//!   changed shows, and the probe for new records, never remove anything.
 //! - A VOD missing from an answer to a read by id (`ids[]`) is removed only
 //!   after its own `GET /vods/{id}` answers 404; an answer holding VODs not
 //!   asked for (a server ignoring `ids[]`) is never used.

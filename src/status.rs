@@ -221,6 +221,8 @@ pub struct CatalogueReport {
     pub progress: Option<CatalogueProgressReport>,
     /// A location filter that matched no show while the server has some.
     pub location_warning: Option<String>,
+    /// How the monitor looks for changes on this server.
+    pub change_look: Option<String>,
 }
 
 /// A catalogue pass's progress.
@@ -254,6 +256,7 @@ impl From<CatalogueState> for CatalogueReport {
                 total: p.total,
             }),
             location_warning: state.location_warning,
+            change_look: state.change_look,
         }
     }
 }

@@ -80,6 +80,20 @@ fn a_small_run_reports_every_section_as_json() {
     assert!(changes["shows_saved"].as_u64() >= Some(20), "{changes}");
     assert!(changes["look_requests"].as_i64() <= Some(3), "{changes}");
     assert!(changes["pass_requests"].as_i64() >= Some(6), "{changes}");
+    // Requests to Cablecast as it changes: the section is there, and its
+    // figures are the targets'.
+    let citizen = &report["citizen"];
+    assert_eq!(citizen["quiet_searches"], 1, "{citizen}");
+    assert_eq!(citizen["quiet_reads"], 0, "{citizen}");
+    assert_eq!(citizen["after_bulk_reads"], 0, "{citizen}");
+    assert!(citizen["new_vod_cycles"].as_u64() <= Some(2), "{citizen}");
+    assert!(
+        citizen["new_vod_extra_requests"].as_i64() <= Some(2),
+        "{citizen}"
+    );
+    assert_eq!(citizen["after_outage_full_pass"], false, "{citizen}");
+    assert!(citizen["flaky_reaching"].as_u64() >= Some(9), "{citizen}");
+    assert!(citizen["flaky_errors"].as_u64() > Some(0), "{citizen}");
 
     let left: Vec<_> = std::fs::read_dir(scratch.dir.path())
         .expect("scratch lists")
@@ -113,6 +127,7 @@ fn a_given_database_is_measured_on_a_copy() {
         "The in-flight selection",
         "Steady-state monitoring cycle",
         "Refresh of 20 in-flight VODs",
+        "Requests to Cablecast as it changes",
     ] {
         assert!(table.contains(heading), "{heading} missing from\n{table}");
     }

@@ -154,9 +154,9 @@ fn reads_by_id_write_what_single_reads_write() {
             by_id.record.http_calls,
             by_id.refresh.checked
         );
-        // The older server: one GET per VOD (and, once, the search it
-        // lacks).
-        let search = usize::from(round == 0);
+        // The older server: one GET per VOD (and, once, the since filter
+        // it ignores and the search it lacks).
+        let search = 2 * usize::from(round == 0);
         assert_eq!(
             one_by_one.record.http_calls as usize,
             one_by_one.refresh.checked + search
@@ -219,11 +219,12 @@ fn an_older_server_costs_what_it_did() {
         "{}",
         first.record.http_calls
     );
-    // ... and the second that it has no search: one POST, answered 405.
+    // ... and the second that it has no look for changes: the listing's
+    // since filter, ignored, and one POST, answered 405.
     let learning = current(monitor.cycle());
     assert_eq!(
         learning.record.http_calls as usize,
-        learning.refresh.checked + 1
+        learning.refresh.checked + 2
     );
     assert!(learning.changes.is_none());
     for _ in 0..2 {
@@ -395,4 +396,329 @@ fn the_demo_station_keeps_moving_on_its_own() {
     );
     let shows = station.catalogue().shows.len();
     assert!(shows <= 50, "{shows} shows");
+}
+
+/// Whether the database holds VOD `id`.
+fn has_vod(db: &Path, id: i64) -> bool {
+    support::number(
+        db,
+        &format!("SELECT count(*) FROM cablecast_vod WHERE id = {id}"),
+    ) == 1
+}
+
+/// Staff stamp the first `shows` shows at once (a bulk edit, an import).
+fn bulk_edit(station: &DemoStation, shows: usize) {
+    let mut catalogue = station.catalogue();
+    let ids: Vec<i64> = catalogue.shows.iter().take(shows).map(|s| s.id).collect();
+    for id in ids {
+        catalogue.touch_show(id);
+    }
+}
+
+#[test]
+fn a_quiet_look_costs_the_search_and_no_read() {
+    let scratch = Scratch::new();
+    let station = station_in_flight(150, 0);
+    let mut monitor = monitor(&scratch.db(), &station);
+    assert!(current(monitor.cycle()).catalog.is_some());
+    // A few edits, read once; the shows stay within the margin of the
+    // newest change, where every look used to read them again.
+    bulk_edit(&station, 5);
+    let edits = current(monitor.cycle());
+    assert_eq!(edits.changes.map(|c| (c.read, c.shows)), Some((5, 5)));
+    // The look after a change also asks for the margin before the newest
+    // change (a change saved in the same second): known shows, none read.
+    let margin = current(monitor.cycle());
+    assert_eq!(margin.changes.map(|c| (c.searches, c.read)), Some((2, 0)));
+    assert_eq!(margin.batch_write_statements, 0);
+    for _ in 0..3 {
+        let before = station.requests();
+        let quiet = current(monitor.cycle());
+        let look = quiet.changes.expect("a look ran");
+        assert_eq!((look.searches, look.read, look.shows), (1, 0, 0));
+        // The search and the probe for new VODs, nothing else: no show is
+        // read, and nothing is written.
+        assert_eq!(quiet.record.http_calls, 2);
+        assert_eq!(station.requests() - before, 2);
+        assert_eq!(quiet.batch_write_statements, 0);
+    }
+}
+
+/// A bulk edit of 300 shows read once by a look that costs `bulk_look`
+/// requests, and the margin after it `margin` more, then never again, on a
+/// station misbehaving as `fault` says.
+fn bulk_edit_read_once(fault: Fault, bulk_look: i64, margin: i64) {
+    let scratch = Scratch::new();
+    let station = station_in_flight(400, 0);
+    station.set_fault(fault);
+    let mut monitor = monitor(&scratch.db(), &station);
+    current(monitor.cycle());
+    // A quiet look learns which way this server is asked.
+    current(monitor.cycle());
+    bulk_edit(&station, 300);
+    let bulk = current(monitor.cycle());
+    let look = bulk.changes.expect("a look ran");
+    assert_eq!((look.read, look.shows), (300, 300));
+    assert_eq!(bulk.record.http_calls, bulk_look);
+    let after = current(monitor.cycle());
+    assert_eq!(after.changes.map(|c| (c.read, c.shows)), Some((0, 0)));
+    assert_eq!(after.record.http_calls, 2 + margin);
+    assert_eq!(after.batch_write_statements, 0);
+    for _ in 0..3 {
+        let after = current(monitor.cycle());
+        assert_eq!(after.changes.map(|c| (c.read, c.shows)), Some((0, 0)));
+        assert_eq!(after.record.http_calls, 2);
+        assert_eq!(after.batch_write_statements, 0);
+    }
+}
+
+#[test]
+fn shows_saved_with_one_last_modified_are_read_once_and_never_again() {
+    // Three pages of changed shows with their VODs (GET /shows?since), and
+    // the probe for new VODs; the margin after it lists them again (three
+    // pages), reading none.
+    bulk_edit_read_once(Fault::None, 3 + 1, 3);
+    // Where listings ignore since: the search, three groups of 100 by id,
+    // the probe; the margin after it is one more search, naming only
+    // shows known.
+    bulk_edit_read_once(Fault::IgnoresSince, 1 + 3 + 1, 1);
+}
+
+#[test]
+fn a_look_naming_more_than_a_few_groups_leaves_them_to_a_full_pass() {
+    let scratch = Scratch::new();
+    let station = station_in_flight(700, 0);
+    let mut monitor = monitor(&scratch.db(), &station);
+    current(monitor.cycle());
+    bulk_edit(&station, 600);
+    station.catalogue().shows[0].title = "Renamed in the bulk edit".into();
+    let look = current(monitor.cycle());
+    let changes = look.changes.expect("a look ran");
+    assert!(changes.full_pass_wanted);
+    assert_eq!(changes.read, 0, "the shows were read by id");
+    let pass = current(monitor.cycle());
+    assert!(pass.catalog.is_some_and(|c| c.complete), "no full pass");
+    let title: String = sqlite(&scratch.db())
+        .query_row(
+            "SELECT title FROM cablecast_show WHERE cablecast_id = ?1",
+            [station.catalogue().shows[0].id],
+            |r| r.get(0),
+        )
+        .expect("show");
+    assert_eq!(title, "Renamed in the bulk edit");
+    // The pass read them: the looks after it read none of them again.
+    for _ in 0..2 {
+        let after = current(monitor.cycle());
+        assert!(after.catalog.is_none());
+        assert_eq!(after.changes.map(|c| c.read), Some(0));
+        assert_eq!(after.record.http_calls, 2);
+    }
+}
+
+#[test]
+fn a_vod_added_without_its_show_moving_is_saved_within_two_cycles() {
+    let scratch = Scratch::new();
+    let station = station_in_flight(120, 20);
+    station.catalogue().vods_leave_shows_alone(true);
+    let mut monitor = monitor(&scratch.db(), &station);
+    current(monitor.cycle());
+    let steady = current(monitor.cycle()).record.http_calls;
+    let show = station.catalogue().shows[5].id;
+    let added = station
+        .catalogue()
+        .add_vod(show, "processing")
+        .expect("the show exists");
+    let mut saved_in = None;
+    for cycle in 1..=2 {
+        let report = current(monitor.cycle());
+        // The show's lastModified did not move: the search names nothing.
+        assert_eq!(report.changes.map(|c| c.read), Some(0));
+        assert!(
+            report.record.http_calls <= steady + 2,
+            "{} requests against {steady} in a steady cycle",
+            report.record.http_calls
+        );
+        if has_vod(&scratch.db(), added) {
+            saved_in = Some(cycle);
+            break;
+        }
+    }
+    assert!(saved_in.is_some(), "the new VOD was not saved in 2 cycles");
+    let show_of: i64 = sqlite(&scratch.db())
+        .query_row(
+            "SELECT s.cablecast_id FROM cablecast_vod v JOIN cablecast_show s ON s.id = v.show_id
+             WHERE v.id = ?1",
+            [added],
+            |r| r.get(0),
+        )
+        .expect("the VOD, with its show");
+    assert_eq!(show_of, show);
+    assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+    // From now on it is in flight, refreshed like any other.
+    station.catalogue().vod_mut(added).expect("vod").state = "complete".into();
+    current(monitor.cycle());
+    assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+}
+
+#[test]
+fn a_vod_of_a_show_not_stored_comes_with_its_show() {
+    let scratch = Scratch::new();
+    let station = station_in_flight(60, 0);
+    let mut monitor = monitor(&scratch.db(), &station);
+    current(monitor.cycle());
+    // A server without the search: the probe alone finds new records.
+    station.set_fault(Fault::NoSearch);
+    current(monitor.cycle());
+    let added = station.catalogue().add_show(archivist::clock::unix_now());
+    let report = current(monitor.cycle());
+    assert!(
+        report.changes.is_none(),
+        "the look is off until a full pass"
+    );
+    assert!(
+        report.probe.vods >= 1 && report.probe.shows >= 1,
+        "{:?}",
+        report.probe
+    );
+    assert_eq!(
+        support::number(
+            &scratch.db(),
+            &format!("SELECT count(*) FROM cablecast_show WHERE cablecast_id = {added}")
+        ),
+        1
+    );
+    assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+}
+
+#[test]
+fn after_a_one_cycle_outage_the_next_cycle_costs_a_steady_one() {
+    let scratch = Scratch::new();
+    let station = station_in_flight(150, 30);
+    let mut monitor = monitor(&scratch.db(), &station);
+    current(monitor.cycle());
+    let steady = current(monitor.cycle()).record.http_calls;
+    station.set_fault(Fault::Status(503));
+    let down = monitor.cycle();
+    assert!(!down.record.cablecast_reachable);
+    station.set_fault(Fault::None);
+    {
+        let mut catalogue = station.catalogue();
+        let edited = catalogue.shows[7].id;
+        catalogue.shows[7].title = "Edited during the outage".into();
+        catalogue.touch_show(edited);
+    }
+    let back = current(monitor.cycle());
+    assert!(
+        back.catalog.is_none(),
+        "a full pass after a one-cycle outage"
+    );
+    assert_eq!(back.changes.map(|c| c.shows), Some(1));
+    // A steady cycle, the connection check the outage made stale, and the
+    // read of the show edited meanwhile.
+    assert!(
+        back.record.http_calls <= steady + 2,
+        "{} requests against {steady} in a steady cycle",
+        back.record.http_calls
+    );
+    assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+    // Back-to-back blips: none costs a full pass.
+    for _ in 0..3 {
+        station.set_fault(Fault::Status(503));
+        assert!(!monitor.cycle().record.cablecast_reachable);
+        station.set_fault(Fault::None);
+        assert!(current(monitor.cycle()).catalog.is_none());
+    }
+}
+
+#[test]
+fn a_server_that_keeps_every_search_is_searched_every_15_minutes() {
+    let scratch = Scratch::new();
+    let station = station_in_flight(60, 0);
+    station.set_fault(Fault::KeepsSearches);
+    station.catalogue().vods_leave_shows_alone(true);
+    let mut monitor = monitor(&scratch.db(), &station);
+    current(monitor.cycle());
+    // Three searches with growing ids, then no more within 15 minutes.
+    for _ in 0..3 {
+        assert!(current(monitor.cycle()).changes.is_some());
+    }
+    for _ in 0..3 {
+        let spaced = current(monitor.cycle());
+        assert!(spaced.changes.is_none(), "searched again");
+        assert_eq!(spaced.record.http_calls, 1, "only the probe");
+    }
+    // New VODs are still found every cycle.
+    let show = station.catalogue().shows[3].id;
+    let added = station.catalogue().add_vod(show, "queued").expect("show");
+    current(monitor.cycle());
+    assert!(has_vod(&scratch.db(), added));
+}
+
+#[test]
+fn a_look_through_since_sends_the_server_no_search_to_keep() {
+    for (fault, way, posts) in [
+        (Fault::None, "GET /shows?since", false),
+        (Fault::IgnoresSince, "saved show search", true),
+    ] {
+        let scratch = Scratch::new();
+        let station = station_in_flight(80, 0);
+        station.set_fault(fault.clone());
+        let mut monitor = monitor(&scratch.db(), &station);
+        current(monitor.cycle());
+        for n in 0..3 {
+            bulk_edit(&station, 2 + n);
+            let report = current(monitor.cycle());
+            assert!(
+                report.changes.is_some_and(|c| c.shows > 0),
+                "{fault:?} {n}: {:?}",
+                report.changes
+            );
+        }
+        assert_eq!(station.searches_posted() > 0, posts, "{fault:?}");
+        assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
+        // The status report (the page, `status`, /api/status) says which
+        // way.
+        let store = Store::open(&scratch.db(), Access::ReadOnly).expect("store opens");
+        let report = StatusBoard::new(Arc::new(store)).report().expect("report");
+        let look = report.catalogue.change_look.clone().expect("noted");
+        assert!(look.contains(way), "{fault:?}: {look}");
+    }
+}
+
+#[test]
+fn the_first_look_after_a_full_pass_saves_nothing_unchanged() {
+    let scratch = Scratch::new();
+    let station = station_in_flight(100, 0);
+    let mut monitor = monitor(&scratch.db(), &station);
+    current(monitor.cycle());
+    bulk_edit(&station, 5);
+    assert_eq!(current(monitor.cycle()).changes.map(|c| c.shows), Some(5));
+    // A restart: its first cycle is a full pass, which knows the shows
+    // within the margin of the newest change as it listed them.
+    let mut restarted = self::monitor(&scratch.db(), &station);
+    assert!(current(restarted.cycle())
+        .catalog
+        .is_some_and(|c| c.complete));
+    for _ in 0..2 {
+        let look = current(restarted.cycle());
+        assert_eq!(look.changes.map(|c| (c.read, c.shows)), Some((0, 0)));
+    }
+}
+
+#[test]
+fn a_server_keeping_every_search_is_told_once_in_the_log() {
+    let scratch = Scratch::new();
+    let station = station_in_flight(60, 0);
+    station.set_fault(Fault::KeepsSearches);
+    let mut running =
+        Running::monitor(&scratch.db(), &station.api_url(), &["--interval", "1"], &[]);
+    let told = "keeps a saved search for every search";
+    running.wait_for(told, 1, PATIENCE);
+    let posted = station.searches_posted();
+    let cycles = support::cycles(&scratch.db());
+    assert!(support::wait_for_cycles(&scratch.db(), cycles, 3, PATIENCE));
+    running.kill();
+    assert_eq!(running.count(told), 1, "{}", running.log());
+    // Looks are spaced out from then on: no search in the cycles since.
+    assert_eq!(station.searches_posted(), posted);
 }

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use report::{BenchReport, CycleFigures, Figure, Machine, StationFigures, WriteFigure};
+pub use report::{
+    BenchReport, CitizenFigures, CycleFigures, Figure, Machine, StationFigures, WriteFigure,
+};
 
 use crate::alert::{AlertSettings, AlertWatch, CycleOutcome};
 use crate::cablecast::{CablecastClient, CablecastError};
@@ -58,6 +60,17 @@ const REFRESH_CONCURRENCY: usize = 4;
 const CHANGED_SHOWS: usize = 20;
 /// ... on a server answering each request this slowly.
 const CHANGES_LATENCY: Duration = Duration::from_millis(200);
+/// The station requests are counted on as it changes: this many shows at
+/// most ...
+const CITIZEN_SHOWS: usize = 2_500;
+/// ... this many VODs in flight at most ...
+const CITIZEN_IN_FLIGHT: usize = 1_000;
+/// ... and this many shows stamped with one `lastModified` at most.
+const BULK_SHOWS: usize = 2_000;
+/// Cycles against the flaky server.
+const FLAKY_CYCLES: usize = 10;
+/// One answer in this many is a 500 on the flaky server (2 %).
+const FLAKY_ONE_IN: u64 = 50;
 /// VODs per show on the demo station (every tenth show has two).
 const VODS_PER_SHOW: f64 = 1.1;
 const SEED: u64 = 2026;
@@ -167,6 +180,9 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
 
     progress("incremental catalogue against a full pass");
     let changes = measure_changes(&scratch.file("changes.db"), vods as usize)?;
+
+    progress("requests to Cablecast as it changes");
+    let citizen = measure_citizen(&scratch, vods as usize)?;
 
     progress("building the station database");
     let started = Instant::now();
@@ -314,6 +330,7 @@ pub fn run(settings: &BenchSettings, progress: impl Fn(&str)) -> Result<BenchRep
         cycle,
         refresh,
         changes,
+        citizen,
     })
 }
 
@@ -805,6 +822,158 @@ fn measure_changes(db: &Path, vods: usize) -> Result<report::ChangesFigures, Ben
         pass_requests,
         pass_wall_ms: pass.record.duration_ms as f64,
         pass_ms_at_latency: pass_requests as f64 * ms(CHANGES_LATENCY),
+    })
+}
+
+/// Starts a demo station of `shows` shows whose first `in_flight` VODs are
+/// processing and the rest complete.
+fn station_in_flight(shows: usize, in_flight: usize) -> Result<DemoStation, BenchError> {
+    let demo = DemoStation::start(StationOptions {
+        shows,
+        ..StationOptions::default()
+    })
+    .map_err(|e| BenchError::Setup(format!("starting the demo station: {e}")))?;
+    for (n, vod) in demo.catalogue().vods.iter_mut().enumerate() {
+        let moving = n < in_flight;
+        vod.state = if moving { "processing" } else { "complete" }.into();
+        vod.percent = if moving { 0.1 } else { 1.0 };
+    }
+    Ok(demo)
+}
+
+/// One cycle, which must reach Cablecast.
+fn reaching(monitor: &mut Monitor) -> Result<crate::monitor::CycleReport, BenchError> {
+    let report = monitor.cycle();
+    match report.cablecast_error.clone() {
+        Some(e) => Err(BenchError::Cablecast(e)),
+        None => Ok(report),
+    }
+}
+
+/// The requests a station's Cablecast sees as it changes: steady cycles
+/// with up to [`CITIZEN_IN_FLIGHT`] VODs in flight, a bulk edit of up to
+/// [`BULK_SHOWS`] shows with one `lastModified`, a VOD added without its
+/// show's `lastModified` moving, a one-cycle outage, and a server answering
+/// one request in [`FLAKY_ONE_IN`] with a 500.
+fn measure_citizen(scratch: &Scratch, vods: usize) -> Result<CitizenFigures, BenchError> {
+    let shows = CITIZEN_SHOWS.min(vods.max(100));
+    let in_flight = CITIZEN_IN_FLIGHT.min(shows / 2);
+    let bulk = BULK_SHOWS.min(shows * 4 / 5);
+    let demo = station_in_flight(shows, in_flight)?;
+    let store = Arc::new(Store::open(&scratch.file("citizen.db"), Access::ReadWrite)?);
+    let board = Arc::new(StatusBoard::new(Arc::clone(&store)));
+    let mut monitor = Monitor::new(monitor_settings(&demo), board);
+    reaching(&mut monitor)?;
+    let mut steady_requests = Vec::new();
+    let mut quiet = crate::monitor::ChangesSummary::default();
+    for _ in 0..2 {
+        let report = reaching(&mut monitor)?;
+        steady_requests.push(report.record.http_calls);
+        quiet = report.changes.unwrap_or_default();
+    }
+    let steady = steady_requests.iter().copied().max().unwrap_or(0);
+
+    {
+        let mut catalogue = demo.catalogue();
+        let ids: Vec<i64> = catalogue.shows.iter().take(bulk).map(|s| s.id).collect();
+        for id in ids {
+            catalogue.touch_show(id);
+        }
+    }
+    let look = reaching(&mut monitor)?;
+    let pass = match look.changes.is_some_and(|c| c.full_pass_wanted) {
+        true => reaching(&mut monitor)?.record.http_calls,
+        false => 0,
+    };
+    let mut after_bulk_requests = Vec::new();
+    let mut after_bulk_reads = 0;
+    for _ in 0..2 {
+        let report = reaching(&mut monitor)?;
+        after_bulk_requests.push(report.record.http_calls);
+        after_bulk_reads += report.changes.map_or(0, |c| c.read);
+    }
+
+    demo.catalogue().vods_leave_shows_alone(true);
+    let show = demo.catalogue().shows[shows / 2].id;
+    let added = demo.catalogue().add_vod(show, "complete");
+    let mut new_vod_cycles = None;
+    let mut new_vod_extra_requests = 0;
+    for cycle in 1..=5 {
+        let report = reaching(&mut monitor)?;
+        new_vod_extra_requests = new_vod_extra_requests.max(report.record.http_calls - steady);
+        if added.is_some_and(|id| store.vod_entry(id).ok().flatten().is_some()) {
+            new_vod_cycles = Some(cycle);
+            break;
+        }
+    }
+
+    demo.set_fault(Fault::Status(503));
+    let _down = monitor.cycle();
+    demo.set_fault(Fault::None);
+    let back = reaching(&mut monitor)?;
+
+    let flaky = measure_flaky(&scratch.file("flaky.db"), shows)?;
+    Ok(CitizenFigures {
+        shows,
+        in_flight,
+        steady_requests,
+        quiet_searches: quiet.searches,
+        quiet_reads: quiet.read,
+        bulk_shows: bulk,
+        bulk_look_requests: look.record.http_calls,
+        bulk_left_to_a_pass: look.changes.is_some_and(|c| c.full_pass_wanted),
+        bulk_pass_requests: pass,
+        after_bulk_requests,
+        after_bulk_reads,
+        new_vod_cycles,
+        new_vod_extra_requests,
+        after_outage_requests: back.record.http_calls,
+        after_outage_full_pass: back.catalog.is_some(),
+        ..flaky
+    })
+}
+
+/// [`FLAKY_CYCLES`] cycles at a 1 s interval against a station of `shows`
+/// shows answering one request in [`FLAKY_ONE_IN`] with a 500, a full pass
+/// due every cycle (the figures' other fields are left empty).
+fn measure_flaky(db: &Path, shows: usize) -> Result<CitizenFigures, BenchError> {
+    let demo = station_in_flight(shows, 0)?;
+    demo.set_fault(Fault::ErrorEvery(FLAKY_ONE_IN));
+    let store = Arc::new(Store::open(db, Access::ReadWrite)?);
+    let board = Arc::new(StatusBoard::new(store));
+    let settings = MonitorSettings {
+        interval: Duration::from_secs(1),
+        catalog_interval: Duration::ZERO,
+        ..monitor_settings(&demo)
+    };
+    let mut monitor = Monitor::new(settings, board);
+    let cycles: Vec<_> = (0..FLAKY_CYCLES).map(|_| monitor.cycle()).collect();
+    Ok(CitizenFigures {
+        shows,
+        in_flight: 0,
+        steady_requests: Vec::new(),
+        quiet_searches: 0,
+        quiet_reads: 0,
+        bulk_shows: 0,
+        bulk_look_requests: 0,
+        bulk_left_to_a_pass: false,
+        bulk_pass_requests: 0,
+        after_bulk_requests: Vec::new(),
+        after_bulk_reads: 0,
+        new_vod_cycles: None,
+        new_vod_extra_requests: 0,
+        after_outage_requests: 0,
+        after_outage_full_pass: false,
+        flaky_cycles: cycles.len(),
+        flaky_reaching: cycles
+            .iter()
+            .filter(|c| c.record.cablecast_reachable)
+            .count(),
+        flaky_passes: cycles
+            .iter()
+            .filter(|c| c.catalog.is_some_and(|p| p.complete))
+            .count(),
+        flaky_errors: cycles.iter().map(|c| c.answered_errors).sum(),
     })
 }
 

@@ -151,6 +151,46 @@ pub struct ChangesFigures {
     pub pass_ms_at_latency: f64,
 }
 
+/// What the monitor costs a station's Cablecast as it changes: quiet looks,
+/// a bulk edit, a VOD added without its show moving, an outage, a flaky
+/// server. Requests are counted at the demo station.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CitizenFigures {
+    pub shows: usize,
+    pub in_flight: usize,
+    /// Requests of each steady cycle (the look, the probe, the refresh).
+    pub steady_requests: Vec<i64>,
+    /// The steady cycles' looks: searches sent and shows read.
+    pub quiet_searches: usize,
+    pub quiet_reads: usize,
+    /// Shows stamped with one `lastModified` at once.
+    pub bulk_shows: usize,
+    /// The look that named them: its requests, and whether it left them to
+    /// a full pass.
+    pub bulk_look_requests: i64,
+    pub bulk_left_to_a_pass: bool,
+    pub bulk_pass_requests: i64,
+    /// The two cycles after, requests each and shows read.
+    pub after_bulk_requests: Vec<i64>,
+    pub after_bulk_reads: usize,
+    /// Cycles until a VOD added without its show's `lastModified` moving
+    /// was in the database (`None`: not within 5), and the most requests a
+    /// cycle spent above a steady one meanwhile.
+    pub new_vod_cycles: Option<usize>,
+    pub new_vod_extra_requests: i64,
+    /// The cycle after a one-cycle outage: requests, and whether it ran a
+    /// full pass.
+    pub after_outage_requests: i64,
+    pub after_outage_full_pass: bool,
+    /// 10 cycles at a 1 s interval with one answer in 50 a 500, a full pass
+    /// due every cycle: cycles recorded as reaching Cablecast, passes
+    /// completed, answers that were 500s.
+    pub flaky_cycles: usize,
+    pub flaky_reaching: usize,
+    pub flaky_passes: usize,
+    pub flaky_errors: u64,
+}
+
 /// Everything `archivist bench` measured.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BenchReport {
@@ -173,6 +213,7 @@ pub struct BenchReport {
     pub cycle: CycleFigures,
     pub refresh: RefreshFigures,
     pub changes: ChangesFigures,
+    pub citizen: CitizenFigures,
 }
 
 impl BenchReport {
@@ -335,7 +376,84 @@ impl BenchReport {
             "full pass on loopback, no added latency",
             format!("{:.2} s", c.pass_wall_ms / 1000.0)
         );
+        self.citizen_text(&mut out);
         out
+    }
+
+    fn citizen_text(&self, out: &mut String) {
+        let c = &self.citizen;
+        let list = |requests: &[i64]| {
+            requests
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "\nRequests to Cablecast as it changes ({} shows, {} VODs in flight)",
+            c.shows, c.in_flight
+        );
+        let mut line = |what: String, value: String| {
+            let _ = writeln!(out, "  {what:<60} {value:>12}");
+        };
+        line(
+            "steady cycles (look, probe, refresh)".into(),
+            list(&c.steady_requests),
+        );
+        line(
+            "quiet look: searches, shows read".into(),
+            format!("{}, {}", c.quiet_searches, c.quiet_reads),
+        );
+        line(
+            format!(
+                "{} shows with one lastModified: the look{}",
+                c.bulk_shows,
+                if c.bulk_left_to_a_pass {
+                    " (left to a pass)"
+                } else {
+                    ""
+                }
+            ),
+            c.bulk_look_requests.to_string(),
+        );
+        line("  the full pass".into(), c.bulk_pass_requests.to_string());
+        line(
+            format!("  the 2 cycles after ({} shows read)", c.after_bulk_reads),
+            list(&c.after_bulk_requests),
+        );
+        line(
+            "new VOD, show's lastModified unmoved: cycles until saved".into(),
+            c.new_vod_cycles
+                .map_or("NOT in 5".to_string(), |n| n.to_string()),
+        );
+        line(
+            "  most requests above a steady cycle meanwhile".into(),
+            c.new_vod_extra_requests.to_string(),
+        );
+        line(
+            format!(
+                "cycle after a one-cycle outage{}",
+                if c.after_outage_full_pass {
+                    " (ran a FULL PASS)"
+                } else {
+                    ""
+                }
+            ),
+            c.after_outage_requests.to_string(),
+        );
+        line(
+            "2 % of answers 500, 1 s interval: cycles reaching Cablecast".into(),
+            format!("{} of {}", c.flaky_reaching, c.flaky_cycles),
+        );
+        line(
+            "  answers that were 500s".into(),
+            c.flaky_errors.to_string(),
+        );
+        line(
+            "  full passes completed (one due every cycle)".into(),
+            format!("{} of {}", c.flaky_passes, c.flaky_cycles),
+        );
     }
 }
 

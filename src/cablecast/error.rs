@@ -84,6 +84,17 @@ impl CablecastError {
         }
     }
 
+    /// Cablecast cannot be used at all: no connection, no answer, the
+    /// credentials refused, a redirect away, or answers that are not the
+    /// API's (garbage, a page). One request answered with an error status
+    /// (or 404) is not: the server is there, and flaky at worst.
+    pub fn is_outage(&self) -> bool {
+        !matches!(
+            self,
+            CablecastError::Status { .. } | CablecastError::NotFound { .. }
+        )
+    }
+
     /// A short name of the kind of failure, for logs and metrics labels.
     pub fn kind(&self) -> &'static str {
         match self {

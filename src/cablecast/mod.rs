@@ -4,14 +4,16 @@
 //! It speaks the slice of Cablecast API v1 that Archivist needs (see the API
 //! contract in the README): the connection check, paged shows and VODs,
 //! VODs and shows by id in groups (`ids[]`, with VODs sideloaded on shows),
-//! the saved show search for recent changes, and single VODs. Every request authenticates with HTTP Basic when credentials
-//! are set, asks for JSON, has a timeout, and is retried with backoff on
-//! timeouts and 5xx answers only, and only while a retry can end before the
-//! monitor's next cycle is due. Answers are read with a size cap and decoded
-//! leniently into domain types; Cablecast's JSON shapes never leave this
-//! module.
+//! the saved show search for recent changes, and single VODs. Every request
+//! authenticates with HTTP Basic when credentials are set, asks for JSON,
+//! has a timeout, and is retried with backoff on timeouts and 5xx answers
+//! only, and only while a retry (judged by what the failed attempt took)
+//! can end before the monitor's next cycle is due, or costs little. Error
+//! answers are counted, so the monitor tells a flaky server from a down
+//! one. Answers are read with a size cap and decoded leniently into domain
+//! types; Cablecast's JSON shapes never leave this module.
 //!
-//! Connections: minreq 3 has no connection pool and no keep-alive reuse, so
+//! Connections: minreq 3 (behind `outbound`) has no connection pool and no keep-alive reuse, so
 //! every request opens its own TCP connection (and, on HTTPS, does a full
 //! TLS handshake), and a request with a timeout runs on a thread of its own
 //! (minreq's `enforce_timeout`, because name resolution cannot time out
@@ -35,7 +37,7 @@ use serde::de::DeserializeOwned;
 
 pub use error::CablecastError;
 
-use crate::clock;
+use crate::clock::{self, StationZone};
 use crate::config::CablecastSettings;
 use crate::outbound::{self, Request};
 use crate::vod::{Show, Vod};
@@ -45,6 +47,11 @@ const MAX_ATTEMPTS: u32 = 3;
 
 /// Pause before the first retry; doubles for each further one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// A retry costing at most this (its backoff and what the failed attempt
+/// took) is made even when the next cycle is due: cheaper than reading the
+/// page again next cycle.
+const QUICK_RETRY: Duration = Duration::from_millis(400);
 
 /// Largest answer read. A page of 100 shows with every property is about
 /// 200 KiB; anything near this cap is a misbehaving server.
@@ -144,6 +151,45 @@ pub struct Page<T> {
     pub total: Option<i64>,
 }
 
+/// The answer to a search for changed shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShowSearch {
+    /// The shows that match, oldest change first.
+    pub ids: Vec<i64>,
+    /// The id the server gave the search record, when it kept one: ids
+    /// that grow call after call mean every search is stored.
+    pub search_id: Option<i64>,
+}
+
+/// Shows changed after a time, with their VODs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangedShows {
+    pub shows: Vec<Show>,
+    pub vods: Vec<Vod>,
+    /// More pages were left unread.
+    pub more: bool,
+}
+
+/// The station-local wall time (no offset) a search for changes after
+/// `since` (Unix seconds) starts at, `now` being the present.
+///
+/// It is written at `offset` (the offset the newest `lastModified` carried,
+/// the server's own word), else in the station's zone. In autumn an hour of wall time repeats: a show changed in the second
+/// 1:30 carries a wall time earlier than a change in the first 1:45. So when
+/// the zone's offset at `since` is ahead of its offset now, the search
+/// starts that much earlier, and no change in the repeated hour is missed.
+pub fn search_time(since: i64, offset: Option<i64>, zone: &StationZone, now: i64) -> String {
+    let zone_offset = |at: i64| {
+        clock::parse_stored(&format!("{}Z", clock::station_local(at, None, zone)))
+            .map(|local| local - at)
+    };
+    let repeated = match (zone_offset(since), zone_offset(now)) {
+        (Some(then), Some(now)) => (then - now).max(0),
+        _ => 0,
+    };
+    clock::station_local(since - repeated, offset, zone)
+}
+
 /// Requests begun by every client in the process: the service watchdog's
 /// sign that a long cycle is still moving (see `systemd`).
 static REQUESTS_BEGUN: AtomicU64 = AtomicU64::new(0);
@@ -159,6 +205,8 @@ pub struct CablecastClient {
     /// `Basic ...`, built once; never printed.
     authorization: Option<String>,
     http_calls: AtomicU64,
+    /// Requests answered with an error status.
+    answered_errors: AtomicU64,
     /// The server has answered a connection check: no more plain-HTTP
     /// probes.
     tls_answered: AtomicBool,
@@ -196,6 +244,7 @@ impl CablecastClient {
             settings,
             authorization,
             http_calls: AtomicU64::new(0),
+            answered_errors: AtomicU64::new(0),
             tls_answered: AtomicBool::new(false),
             retry_deadline: Mutex::new(None),
             vod_ids_ignored: AtomicBool::new(false),
@@ -203,9 +252,9 @@ impl CablecastClient {
         }
     }
 
-    /// Retries only while a retry (its backoff and a full request timeout)
-    /// can end by `deadline`; `None` retries up to the usual limit. A
-    /// request not retried now is tried again next cycle.
+    /// Retries only while a retry (its backoff and as long as the failed
+    /// attempt took) can end by `deadline`; `None` retries up to the usual
+    /// limit. A request not retried now is tried again next cycle.
     pub fn retry_until(&self, deadline: Option<Instant>) {
         *self
             .retry_deadline
@@ -213,14 +262,26 @@ impl CablecastClient {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = deadline;
     }
 
-    fn may_retry(&self, backoff: Duration) -> bool {
+    /// Whether a retry after `backoff` fits, judged by what the failed
+    /// attempt took (`took`): a 500 answered in milliseconds is retried in
+    /// milliseconds, a timeout takes the full timeout again. A retry of a
+    /// quick answer that costs at most [`QUICK_RETRY`] is always allowed: a
+    /// cycle running late is late anyway, and restarting the page next
+    /// cycle costs more.
+    fn may_retry(&self, backoff: Duration, took: Duration) -> bool {
         let deadline = *self
             .retry_deadline
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        deadline.is_none_or(|deadline| {
-            Instant::now() + backoff + Duration::from_secs(self.settings.timeout_secs) <= deadline
-        })
+        let cost = backoff + took.min(Duration::from_secs(self.settings.timeout_secs));
+        cost <= QUICK_RETRY || deadline.is_none_or(|deadline| Instant::now() + cost <= deadline)
+    }
+
+    /// Requests answered with an error status (5xx, or any other than 404
+    /// and 401), retries included: a server answering errors to some
+    /// requests is flaky, not down.
+    pub fn answered_errors(&self) -> u64 {
+        self.answered_errors.load(Ordering::Relaxed)
     }
 
     pub fn settings(&self) -> &CablecastSettings {
@@ -429,28 +490,106 @@ impl CablecastClient {
 
     /// The ids of the shows (of the configured location, if any) modified
     /// after `since` (Unix seconds), from the saved show search
-    /// (`POST /shows/search/advanced`). `Ok(None)` when the server has no
-    /// such search (404 or 405).
+    /// (`POST /shows/search/advanced`), with the id the server gave the
+    /// search. `Ok(None)` when the server has no such search (404 or 405).
     ///
-    /// Cablecast compares station-local times, so `since` is written at the
-    /// offset the newest `lastModified` decoded carried (the server's own
-    /// word), else in the station's time zone.
-    pub fn shows_modified_since(&self, since: i64) -> Result<Option<Vec<i64>>, CablecastError> {
+    /// Cablecast compares station-local wall times: see [`search_time`].
+    pub fn shows_modified_since(&self, since: i64) -> Result<Option<ShowSearch>, CablecastError> {
         let offset = self
             .newest_modified
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .and_then(|(_, offset)| offset);
-        let local = clock::station_local(since, offset, &self.settings.time_zone);
+        let local = search_time(since, offset, &self.settings.time_zone, clock::unix_now());
         let body = wire::modified_since_search(&local, self.settings.location_id);
         let what = format!("searching Cablecast for shows modified after {local}");
         match self.post::<wire::SavedShowSearchEnvelope>("/shows/search/advanced", &body, &what) {
-            Ok(answer) => Ok(Some(answer.saved_show_search.results)),
+            Ok(answer) => Ok(Some(ShowSearch {
+                ids: answer.saved_show_search.results,
+                search_id: answer.saved_show_search.id,
+            })),
             Err(CablecastError::NotFound { .. } | CablecastError::Status { code: 405, .. }) => {
                 Ok(None)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The shows (of the configured location, if any) changed after
+    /// `since` (Unix seconds), with their VODs, from the listing's `since`
+    /// filter (`GET /shows?since=...&include=vod`, paged): a read that
+    /// writes nothing on the server. At most `max_pages` pages are read;
+    /// `more` says the listing went on.
+    ///
+    /// `Ok(None)` when the server does not honour the filter (a show
+    /// answered was not changed after `since`: servers ignore unknown
+    /// filters) or `include`, or refuses the form.
+    pub fn shows_changed_since(
+        &self,
+        since: i64,
+        max_pages: usize,
+    ) -> Result<Option<ChangedShows>, CablecastError> {
+        let offset = self
+            .newest_modified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .and_then(|(_, offset)| offset);
+        let local = search_time(since, offset, &self.settings.time_zone, clock::unix_now());
+        let zone = &self.settings.time_zone;
+        let location = self
+            .settings
+            .location_id
+            .map(|l| format!("&location={l}"))
+            .unwrap_or_default();
+        let mut changed = ChangedShows::default();
+        for page in 0..max_pages {
+            let path = format!(
+                "/shows?since={local}&include=vod&offset={}&page_size={PAGE_SIZE}{location}",
+                page * PAGE_SIZE
+            );
+            let what = format!("listing Cablecast's shows changed after {local}");
+            let envelope: wire::ShowsWithVodsEnvelope = match self.get(&path, &what) {
+                Err(e) if refuses_ids(&e) => return Ok(None),
+                other => other?,
+            };
+            let Some(vods) = envelope.vods else {
+                log::debug!("{what}: no VODs sideloaded (include=vod ignored)");
+                return Ok(None);
+            };
+            self.note_modified(&envelope.shows);
+            let shows: Vec<Show> = envelope
+                .shows
+                .into_iter()
+                .map(|dto| dto.into_show(zone))
+                .collect();
+            // The time is written up to an hour early across the autumn
+            // change; a show changed well before it is the filter ignored.
+            let earliest = since - 2 * 3600;
+            if shows.iter().any(|show| {
+                show.last_modified
+                    .as_deref()
+                    .and_then(clock::parse_stored)
+                    .is_none_or(|at| at < earliest)
+            }) {
+                log::debug!("{what}: shows changed before it answered (since ignored)");
+                return Ok(None);
+            }
+            let listed: HashSet<i64> = shows.iter().map(|s| s.cablecast_id).collect();
+            changed.vods.extend(
+                vods.into_iter()
+                    .filter(|v| v.show().is_some_and(|show| listed.contains(&show)))
+                    .map(|dto| dto.into_vod(zone)),
+            );
+            let count = shows.len();
+            changed.shows.extend(shows);
+            let total = envelope.meta.and_then(|m| m.count);
+            let done = count == 0 || total.is_some_and(|t| changed.shows.len() as i64 >= t);
+            if done {
+                return Ok(Some(changed));
+            }
+        }
+        changed.more = true;
+        Ok(Some(changed))
     }
 
     /// The newest show `lastModified` decoded so far (Unix seconds).
@@ -487,8 +626,7 @@ impl CablecastClient {
 
     /// GET with retries on transient failures, then decode.
     fn get<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, CablecastError> {
-        let url = format!("{}{path}", self.settings.api_url);
-        self.with_retries(what, || self.send_once(Request::get(&url), what))
+        self.with_retries(what, || self.send_once(self.request(path, None), what))
     }
 
     /// POST a JSON body (a query: sending it twice does no harm), with
@@ -499,14 +637,34 @@ impl CablecastClient {
         body: &serde_json::Value,
         what: &str,
     ) -> Result<T, CablecastError> {
-        let url = format!("{}{path}", self.settings.api_url);
         let body = body.to_string();
         self.with_retries(what, || {
-            let request = Request::post(&url)
-                .with_header("Content-Type", "application/json")
-                .with_body(body.as_str());
-            self.send_once(request, what)
+            self.send_once(self.request(path, Some(body.as_str())), what)
         })
+    }
+
+    /// Every request to Cablecast is built here: a GET of `path` under the
+    /// API root, or a POST of the JSON `body`, asking for JSON, with the
+    /// timeout, no redirects followed, and the credentials when set.
+    fn request(&self, path: &str, body: Option<&str>) -> Request {
+        let url = format!("{}{path}", self.settings.api_url);
+        let request = match body {
+            None => Request::get(&url),
+            Some(body) => Request::post(&url)
+                .with_header("Content-Type", "application/json")
+                .with_body(body),
+        };
+        // The door adds the User-Agent and never follows a redirect: the
+        // Authorization header goes to the configured origin only.
+        let request = request
+            .with_header("Accept", "application/json")
+            .with_timeout(self.settings.timeout_secs)
+            .with_max_headers_size(64 * 1024)
+            .with_max_status_line_length(1024);
+        match &self.authorization {
+            Some(authorization) => request.with_header("Authorization", authorization.as_str()),
+            None => request,
+        }
     }
 
     fn with_retries<T>(
@@ -523,8 +681,13 @@ impl CablecastClient {
                     what: what.to_string(),
                 });
             }
+            let sent = Instant::now();
             match send() {
-                Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS && self.may_retry(backoff) => {
+                Err(e)
+                    if e.is_transient()
+                        && attempt < MAX_ATTEMPTS
+                        && self.may_retry(backoff, sent.elapsed()) =>
+                {
                     log::debug!("{what}: {e}; retrying in {} ms", backoff.as_millis());
                     thread::sleep(backoff);
                     backoff *= 2;
@@ -540,16 +703,6 @@ impl CablecastClient {
         request: Request,
         what: &str,
     ) -> Result<T, CablecastError> {
-        // The door adds the User-Agent and never follows a redirect: the
-        // Authorization header goes to the configured origin only.
-        let mut request = request
-            .with_header("Accept", "application/json")
-            .with_timeout(self.settings.timeout_secs)
-            .with_max_headers_size(64 * 1024)
-            .with_max_status_line_length(1024);
-        if let Some(authorization) = &self.authorization {
-            request = request.with_header("Authorization", authorization.as_str());
-        }
         self.http_calls.fetch_add(1, Ordering::Relaxed);
         REQUESTS_BEGUN.fetch_add(1, Ordering::Relaxed);
         let response = request.send().map_err(|e| self.transport_error(what, e))?;
@@ -575,10 +728,11 @@ impl CablecastClient {
                 })
             }
             _ => {
+                self.answered_errors.fetch_add(1, Ordering::Relaxed);
                 return Err(CablecastError::Status {
                     what: what.to_string(),
                     code,
-                })
+                });
             }
         }
         let mut body = Vec::new();
@@ -697,6 +851,30 @@ mod tests {
         assert!(not_only_asked(&[1, 2], &[1, 1], None).is_some());
         // The first page of everything, which happens to be the ids asked.
         assert!(not_only_asked(&[1, 2], &[1, 2], Some(40_000)).is_some());
+    }
+
+    #[test]
+    fn a_search_across_the_autumn_change_reaches_back_over_the_repeated_hour() {
+        let zone = StationZone::named("America/Chicago").expect("zone");
+        // 2026-11-01: 2:00 CDT falls back to 1:00 CST. The first 1:45
+        // (CDT) is 06:45 UTC; a show changed later, in the second 1:30
+        // (CST, 07:30 UTC), carries the wall time 1:30.
+        let first_quarter_to_two = 1_793_515_500;
+        let after_the_change = first_quarter_to_two + 2 * 3600;
+        let since = search_time(
+            first_quarter_to_two,
+            Some(-5 * 3600),
+            &zone,
+            after_the_change,
+        );
+        assert_eq!(since, "2026-11-01T00:45:00");
+        assert!(since.as_str() < "2026-11-01T01:30:00");
+        // Away from the change, the wall time is the instant's own.
+        let summer = 1_783_000_000;
+        assert_eq!(
+            search_time(summer, Some(-5 * 3600), &zone, summer + 600),
+            clock::station_local(summer, Some(-5 * 3600), &zone)
+        );
     }
 
     #[test]

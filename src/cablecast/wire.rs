@@ -58,6 +58,9 @@ pub(super) struct SavedShowSearchEnvelope {
 
 #[derive(Debug, Deserialize)]
 pub(super) struct SavedShowSearchDto {
+    /// The record's id on the server, when it kept one.
+    #[serde(default)]
+    pub id: Option<i64>,
     #[serde(default)]
     pub results: Vec<i64>,
 }

@@ -55,6 +55,9 @@ pub struct Catalogue {
     /// The most shows [`Catalogue::advance`] keeps: adding a meeting then
     /// retires the oldest.
     capacity: usize,
+    /// Adding a VOD to a show leaves the show's `lastModified` alone, as
+    /// Cablecast may (public sources do not say).
+    vods_leave_shows_alone: bool,
 }
 
 const BODIES: [&str; 10] = [
@@ -78,6 +81,10 @@ const ERRORS: [&str; 3] = [
 
 /// Why a demo VOD waits, as Cablecast words such reasons.
 const WAITING_REASON: &str = "Waiting for the source file to finish uploading";
+
+/// Generated shows were last modified at least this long before the
+/// station started (seconds).
+const QUIET_BEFORE_START: i64 = 3600;
 
 /// First show id: Cablecast ids are not small numbers in practice.
 const FIRST_SHOW_ID: i64 = 800;
@@ -106,12 +113,48 @@ impl Catalogue {
     }
 
     /// When a show was last modified (Unix seconds): when it was added or
-    /// touched, else three days after it aired (but not after generation).
+    /// touched, else three days after it aired, and not within the hour
+    /// before generation (the station was quiet when it started).
     pub fn last_modified(&self, show: &DemoShow) -> i64 {
-        self.modified
-            .get(&show.id)
-            .copied()
-            .unwrap_or_else(|| (show.event_at + 3 * 86_400).min(self.generated_at))
+        self.modified.get(&show.id).copied().unwrap_or_else(|| {
+            (show.event_at + 3 * 86_400).min(self.generated_at - QUIET_BEFORE_START)
+        })
+    }
+
+    /// From now on, adding a VOD to a show leaves the show's
+    /// `lastModified` alone (`true`), or moves it (`false`, the default).
+    pub fn vods_leave_shows_alone(&mut self, alone: bool) {
+        self.vods_leave_shows_alone = alone;
+    }
+
+    /// Adds a VOD in `state` to show `show`, numbered above every VOD, as a
+    /// recording encoded for a show made before it; returns its id. The
+    /// show's `lastModified` moves unless
+    /// [`Catalogue::vods_leave_shows_alone`] said otherwise.
+    pub fn add_vod(&mut self, show: i64, state: &str) -> Option<i64> {
+        let index = self.shows.iter().position(|s| s.id == show)?;
+        let id = self
+            .vods
+            .iter()
+            .map(|v| v.id)
+            .max()
+            .map_or(FIRST_VOD_ID, |v| v + 1);
+        let length = self.shows[index].run_time;
+        self.shows[index].vods.push(id);
+        self.vods.push(DemoVod {
+            id,
+            show,
+            state: state.to_string(),
+            percent: if state == "complete" { 1.0 } else { 0.0 },
+            error_message: None,
+            length,
+            status_message: None,
+            state_change: None,
+        });
+        if !self.vods_leave_shows_alone {
+            self.touch_show(show);
+        }
+        Some(id)
     }
 
     /// Marks a show as edited now, as staff changing it in Cablecast do.

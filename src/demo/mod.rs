@@ -7,8 +7,13 @@
 //! properties Archivist ignores), and it can be told to misbehave the way
 //! real servers do (see [`Fault`]). It serves listings, reads by id
 //! (`ids[]`, with `include=vod` sideloading on shows), single shows and
-//! VODs, and the saved show search (`POST /shows/search/advanced`, filters
-//! `lastModified greaterThan` and `location equals`). It is not a Cablecast
+//! VODs, the `since` filter on show listings (station-local time), and the
+//! saved show search (`POST /shows/search/advanced`, filters
+//! `lastModified greaterThan` and `location equals`; it keeps no record
+//! unless told to, [`Fault::KeepsSearches`]). Its catalogue can add a VOD to
+//! a show without moving the show's `lastModified`
+//! ([`Catalogue::vods_leave_shows_alone`]), and it can answer a share of
+//! requests with 500s ([`Fault::ErrorEvery`]). It is not a Cablecast
 //! emulator beyond the endpoints Archivist calls.
 
 mod catalogue;
@@ -69,6 +74,24 @@ pub enum Fault {
     /// Listings carry no `meta` (so no total) and hold at most this many
     /// items, whatever `page_size` asks: a server capping its pages.
     CappedPagesWithoutMeta(usize),
+    /// One request in this many (every request whose number is a multiple
+    /// of it) answers HTTP 500, the rest answer as usual: a flaky server.
+    /// `ErrorEvery(50)` is 2 % of answers.
+    ErrorEvery(u64),
+    /// Show listings ignore the `since` filter, as a server without it
+    /// does; the saved show search answers.
+    IgnoresSince,
+    /// A server without the saved show search (404) nor the `since`
+    /// filter on show listings, answering everything else.
+    NoSearch,
+    /// Pages of the VOD listing from this offset on answer HTTP 500, the
+    /// rest answer as usual: a catalogue pass stops part-way.
+    VodPagesFailFrom(usize),
+    /// The saved show search keeps a record of every search, and its answer
+    /// carries the record's id, one more each time; show listings ignore
+    /// `since`, so the search is what a look can use. Without this fault
+    /// the search keeps nothing and answers id 0.
+    KeepsSearches,
 }
 
 /// How to start a demo station.
@@ -113,8 +136,11 @@ struct Shared {
     /// `Basic ...` expected, when credentials are required.
     authorization: Option<String>,
     requests: AtomicU64,
-    /// Saved searches answered so far (each gets an id, as Cablecast's do).
+    /// Saved searches kept so far (with [`Fault::KeepsSearches`], each gets
+    /// an id).
     searches: AtomicU64,
+    /// Saved show searches posted, kept or not.
+    posted: AtomicU64,
 }
 
 /// A running demo station. Stops when dropped.
@@ -150,6 +176,7 @@ impl DemoStation {
             }),
             requests: AtomicU64::new(0),
             searches: AtomicU64::new(0),
+            posted: AtomicU64::new(0),
         });
         let workers = (0..WORKERS)
             .map(|_| {
@@ -157,8 +184,8 @@ impl DemoStation {
                 let shared = Arc::clone(&shared);
                 thread::spawn(move || {
                     while let Ok(request) = server.recv() {
-                        shared.requests.fetch_add(1, Ordering::Relaxed);
-                        answer(&shared, request);
+                        let number = 1 + shared.requests.fetch_add(1, Ordering::Relaxed);
+                        answer(&shared, request, number);
                     }
                 })
             })
@@ -208,6 +235,12 @@ impl DemoStation {
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
     }
+
+    /// Saved show searches posted so far: each one a record a real server
+    /// may keep.
+    pub fn searches_posted(&self) -> u64 {
+        self.shared.posted.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for DemoStation {
@@ -236,7 +269,7 @@ fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
 }
 
-fn answer(shared: &Shared, mut request: Request) {
+fn answer(shared: &Shared, mut request: Request, number: u64) {
     let (fault, latency) = {
         let behaviour = lock(&shared.behaviour);
         (behaviour.fault.clone(), behaviour.latency)
@@ -244,7 +277,10 @@ fn answer(shared: &Shared, mut request: Request) {
     if !latency.is_zero() {
         thread::sleep(latency);
     }
-    let (status, body) = route(shared, &mut request, &fault);
+    let (status, body) = match fault {
+        Fault::ErrorEvery(every) if every > 0 && number % every == 0 => (500, error_page(500)),
+        _ => route(shared, &mut request, &fault),
+    };
     let content_type = if body.starts_with('<') {
         "text/html; charset=utf-8"
     } else {
@@ -281,7 +317,8 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let path = path.to_ascii_lowercase();
     let search_path = format!("{}/shows/search/advanced", API_PATH.to_ascii_lowercase());
-    if *request.method() == Method::Post && path == search_path && *fault != Fault::OlderServer {
+    let has_search = !matches!(fault, Fault::OlderServer | Fault::NoSearch);
+    if *request.method() == Method::Post && path == search_path && has_search {
         let mut body = String::new();
         if request
             .as_reader()
@@ -291,7 +328,7 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
         {
             return (400, json!({"message": "unreadable body"}).to_string());
         }
-        return search(shared, &body);
+        return search(shared, &body, fault);
     }
     if *request.method() != Method::Get {
         return (
@@ -323,6 +360,18 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
         && query
             .split('&')
             .any(|pair| pair.eq_ignore_ascii_case("include=vod"));
+    if let Fault::VodPagesFailFrom(from) = fault {
+        if resource.trim_end_matches('/') == "/vods" && ids.is_none() && offset >= *from {
+            return (500, error_page(500));
+        }
+    }
+    // Servers without the filter ignore it, as they ignore every unknown
+    // one.
+    let honours_since = !matches!(
+        fault,
+        Fault::OlderServer | Fault::NoSearch | Fault::KeepsSearches | Fault::IgnoresSince
+    );
+    let since = honours_since.then(|| since_param(query)).flatten();
     let mut catalogue = lock(&shared.catalogue);
     if *fault == Fault::DeleteWhileListing
         && resource.trim_end_matches('/') == "/vods"
@@ -341,6 +390,7 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
                 .iter()
                 .filter(|s| location.is_none_or(|l| s.location == l))
                 .filter(|s| ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
+                .filter(|s| since.is_none_or(|since| catalogue.last_modified(s) > since))
                 .collect();
             let shown: Vec<&DemoShow> =
                 shows.iter().skip(offset).take(page_size).copied().collect();
@@ -420,6 +470,20 @@ fn route(shared: &Shared, request: &mut Request, fault: &Fault) -> (u16, String)
     (200, misbehave(body, fault))
 }
 
+/// The `since=` filter of a show listing, as Unix seconds: a station-local
+/// time (the station is at -05:00).
+fn since_param(query: &str) -> Option<i64> {
+    let value = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| key.eq_ignore_ascii_case("since"))?
+        .1
+        .replace("%3A", ":")
+        .replace("%3a", ":");
+    let local = clock::from_cablecast(&value, &clock::StationZone::utc())?;
+    Some(clock::parse_stored(&local)? + 5 * 3600)
+}
+
 /// The ids of an `ids[]=` filter (also spelt `ids%5B%5D=`), if the query
 /// has one.
 fn ids_param(query: &str) -> Option<Vec<i64>> {
@@ -438,7 +502,8 @@ fn ids_param(query: &str) -> Option<Vec<i64>> {
 /// greaterThan` a station-local time, `location equals`), oldest change
 /// first. Any other filter is refused, so a client asking for more than
 /// this station knows hears so.
-fn search(shared: &Shared, body: &str) -> (u16, String) {
+fn search(shared: &Shared, body: &str, fault: &Fault) -> (u16, String) {
+    shared.posted.fetch_add(1, Ordering::Relaxed);
     let refuse = |why: &str| (400, json!({"message": why}).to_string());
     let Ok(mut request) = serde_json::from_str::<Value>(body) else {
         return refuse("the body is not JSON");
@@ -485,7 +550,10 @@ fn search(shared: &Shared, body: &str) -> (u16, String) {
         .collect();
     drop(catalogue);
     found.sort_unstable();
-    let id = 1 + shared.searches.fetch_add(1, Ordering::Relaxed);
+    let id = match fault {
+        Fault::KeepsSearches => 1 + shared.searches.fetch_add(1, Ordering::Relaxed),
+        _ => 0,
+    };
     saved["id"] = Value::from(id);
     saved["results"] = Value::from(found.into_iter().map(|(_, id)| id).collect::<Vec<_>>());
     (200, json!({"savedShowSearch": saved}).to_string())

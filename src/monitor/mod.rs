@@ -1,16 +1,22 @@
 //! The monitoring cycle, and the loop that runs it every `--interval`.
 //!
 //! Each cycle: (1) the connection check, cached for a minute; (2) on the
-//! process's first cycle and then every `--catalog-interval` (daily by
-//! default), a full catalogue pass, and otherwise (every cycle, or every
-//! `--changes-interval`) a look for shows changed since the last one; (3) a
-//! refresh of every in-flight VOD, by id in groups of up to 100; (4) the
-//! sync figures (one statement, cached until the next write); (5) one row in
-//! `monitor_cycle` and one log line.
+//! process's first cycle, every `--catalog-interval` (daily by default),
+//! after a long outage, or while one is unfinished, a full catalogue pass
+//! (going on from the page where a failure stopped it), and otherwise
+//! (every cycle, or every `--changes-interval`) a look for shows changed
+//! since the newest change known, then the probe for VODs and shows added
+//! above the highest ids known; (3) a refresh of every in-flight VOD, by id
+//! in groups of up to 100; (4) the sync figures (one statement, cached until
+//! the next write); (5) one row in `monitor_cycle` and one log line. Each
+//! step is a method of its own on [`Monitor`].
 //!
 //! Cablecast failures never stop the loop: they are logged once per change of
 //! state, recorded on the cycle, and the next cycle tries again. Nothing is
-//! written from an answer that could not be read.
+//! written from an answer that could not be read. An outage (no connection,
+//! no answer, credentials refused, garbage) is told from a flaky server
+//! (error answers to some requests): only an outage marks the cycle as not
+//! reaching Cablecast, and only it is `cablecast_down`'s concern.
 
 mod catalog;
 mod changes;
@@ -22,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use catalog::CatalogSummary;
-pub use changes::ChangesSummary;
+pub use changes::{ChangesSummary, ProbeSummary};
 pub use refresh::RefreshSummary;
 
 use crate::alert::{AlertWatch, CycleOutcome};
@@ -78,14 +84,24 @@ impl From<StoreError> for CycleError {
 #[derive(Debug, Clone)]
 pub struct CycleReport {
     pub record: CycleRecord,
-    /// The first Cablecast failure of the cycle, if any.
+    /// The first failure that says Cablecast cannot be used (no connection,
+    /// no answer, credentials refused, garbage), if any: what
+    /// `cablecast_down` is about.
     pub cablecast_error: Option<CablecastError>,
+    /// The first error status Cablecast answered to one request, when it
+    /// answered the others: a flaky server, not a down one.
+    pub answered_error: Option<CablecastError>,
+    /// Requests answered with an error status this cycle (retries
+    /// included).
+    pub answered_errors: u64,
     /// A database failure that stopped part of the cycle, if any.
     pub store_error: Option<StoreError>,
     pub catalog: Option<CatalogSummary>,
     /// The look for changed shows, when one ran and the server could
     /// answer it.
     pub changes: Option<ChangesSummary>,
+    /// The probe for VODs and shows added above the highest ids known.
+    pub probe: ProbeSummary,
     pub refresh: RefreshSummary,
     pub stats: Option<Arc<SyncStats>>,
     /// SQL statements of the cycle outside batch writes.
@@ -98,9 +114,69 @@ pub struct CycleReport {
 }
 
 impl CycleReport {
+    fn new() -> CycleReport {
+        CycleReport {
+            record: CycleRecord::default(),
+            cablecast_error: None,
+            answered_error: None,
+            answered_errors: 0,
+            store_error: None,
+            catalog: None,
+            changes: None,
+            probe: ProbeSummary::default(),
+            refresh: RefreshSummary::default(),
+            stats: None,
+            reads_and_records: 0,
+            batch_write_statements: 0,
+            stopped: false,
+        }
+    }
+
     /// Cablecast answered everything and everything was written.
     pub fn is_current(&self) -> bool {
-        self.cablecast_error.is_none() && self.store_error.is_none() && self.refresh.failed == 0
+        self.cablecast_error.is_none()
+            && self.answered_error.is_none()
+            && self.store_error.is_none()
+            && self.refresh.failed == 0
+    }
+
+    /// Files a failure where it belongs: an outage, one answered error, or
+    /// the database's.
+    fn note(&mut self, e: CycleError) {
+        match e {
+            CycleError::Cablecast(e) => self.note_cablecast(e),
+            CycleError::Store(e) => {
+                self.store_error.get_or_insert(e);
+            }
+        }
+    }
+
+    fn note_cablecast(&mut self, e: CablecastError) {
+        if e.is_outage() {
+            self.cablecast_error.get_or_insert(e);
+        } else {
+            self.answered_error.get_or_insert(e);
+        }
+    }
+
+    /// Nothing stops the rest of the cycle: Cablecast is there and the
+    /// database takes writes.
+    fn may_go_on(&self) -> bool {
+        self.cablecast_error.is_none() && self.store_error.is_none()
+    }
+
+    /// What the cycle record says of Cablecast's errors: the outage, or
+    /// how many requests of how many were answered with an error.
+    fn error_text(&self, requests: u64) -> Option<String> {
+        if let Some(e) = &self.cablecast_error {
+            return Some(e.to_string());
+        }
+        self.answered_error.as_ref().map(|e| {
+            format!(
+                "answered errors on {} of {requests} requests (first: {e})",
+                self.answered_errors.max(1)
+            )
+        })
     }
 }
 
@@ -112,6 +188,25 @@ enum Health {
     Down(String),
 }
 
+/// What a cycle counts from its start: the counters' values then, and the
+/// time each phase took.
+struct Tally {
+    started: Instant,
+    started_at: String,
+    statements: counters::ThreadStatements,
+    calls: u64,
+    answered_errors: u64,
+    /// Requests the connection check sent.
+    checks: u64,
+    phases: Vec<(&'static str, Duration)>,
+}
+
+impl Tally {
+    fn phase(&mut self, name: &'static str, since: Instant) {
+        self.phases.push((name, since.elapsed()));
+    }
+}
+
 /// The monitor: owns the cycle's state between cycles.
 pub struct Monitor {
     client: CablecastClient,
@@ -119,16 +214,34 @@ pub struct Monitor {
     settings: MonitorSettings,
     checks: Expiring,
     last_catalog: Option<Instant>,
+    /// The catalogue pass under way, or the one a failed page stopped.
+    pass: catalog::Pass,
     /// The incremental catalogue between full passes.
     changes: changes::Changes,
     last_changes: Option<Instant>,
     health: Health,
+    /// When Cablecast became unreachable, while it is.
+    down_since: Option<Instant>,
+    /// A full pass is due after an outage too long for a look.
+    pass_after_outage: bool,
+    /// When the last pass after an outage began.
+    last_outage_pass: Option<Instant>,
+    /// How long the outage that ended this cycle lasted.
+    outage_ended: Option<Duration>,
+    /// The way of looking for changes last noted in the store.
+    way_noted: Option<&'static str>,
     /// The database failure last logged, so a full disk or a read-only file
     /// is said once, not every cycle.
     database_trouble: Option<String>,
     /// Evaluated after each cycle, when alerts are set up.
     alerts: Option<AlertWatch>,
 }
+
+/// An outage at least this long is followed by a full catalogue pass: the
+/// server may have been restored from a backup or reorganised, which a look
+/// for changes cannot see. A shorter one (a restart, a blip) is covered by
+/// the look, which reaches back to the newest change known however long ago.
+pub const LONG_OUTAGE: Duration = Duration::from_secs(3600);
 
 impl Monitor {
     pub fn new(settings: MonitorSettings, board: Arc<StatusBoard>) -> Monitor {
@@ -138,9 +251,15 @@ impl Monitor {
             settings,
             checks: Expiring::default(),
             last_catalog: None,
+            pass: catalog::Pass::default(),
             changes: changes::Changes::default(),
             last_changes: None,
             health: Health::Unknown,
+            down_since: None,
+            pass_after_outage: false,
+            last_outage_pass: None,
+            outage_ended: None,
+            way_noted: None,
             database_trouble: None,
             alerts: None,
         }
@@ -180,107 +299,217 @@ impl Monitor {
     /// Runs one cycle. Never panics on Cablecast or database failures: they
     /// are in the report.
     pub fn cycle(&mut self) -> CycleReport {
-        let started = Instant::now();
-        let started_at = clock::now();
-        let statements_before = counters::this_thread();
-        let calls_before = self.client.http_calls();
-        let mut phases: Vec<(&str, Duration)> = Vec::new();
-        let mut report = CycleReport {
-            record: CycleRecord::default(),
-            cablecast_error: None,
-            store_error: None,
-            catalog: None,
-            changes: None,
-            refresh: RefreshSummary::default(),
-            stats: None,
-            reads_and_records: 0,
-            batch_write_statements: 0,
-            stopped: false,
+        let mut tally = Tally {
+            started: Instant::now(),
+            started_at: clock::now(),
+            statements: counters::this_thread(),
+            calls: self.client.http_calls(),
+            answered_errors: self.client.answered_errors(),
+            checks: 0,
+            phases: Vec::new(),
         };
-
-        // A running monitor's retries end before its next cycle is due; a
-        // single run has no next cycle and retries fully.
-        self.client
-            .retry_until((!self.settings.single_run).then(|| started + self.settings.interval));
-        let phase = Instant::now();
-        let reachable = match self.check_connection() {
-            Ok(()) => true,
-            Err(e) => {
-                report.cablecast_error = Some(e);
-                false
+        let mut report = CycleReport::new();
+        // A running monitor's slow retries end before its next cycle is
+        // due; a single run has no next cycle and retries fully.
+        self.client.retry_until(
+            (!self.settings.single_run).then(|| tally.started + self.settings.interval),
+        );
+        if self.connect(&mut report, &mut tally) {
+            self.follow_catalogue(&mut report, &mut tally);
+            if report.may_go_on() {
+                self.refresh_in_flight(&mut report, &mut tally);
             }
-        };
-        phases.push(("check", phase.elapsed()));
-
-        if reachable {
-            let phase = Instant::now();
-            // After an outage the server may have changed in any way
-            // (restored, reorganised), so the first cycle that reaches it
-            // again lists everything, to end equal to it.
-            let was_down = matches!(self.health, Health::Down(_));
-            if self.catalog_due() || was_down {
-                let mut newest = None;
-                match catalog::sync(&self.client, self.store()) {
-                    Ok(summary) => {
-                        self.last_catalog = Some(Instant::now());
-                        report.catalog = Some(summary);
-                        newest = self.client.newest_show_change();
-                    }
-                    Err(CycleError::Cablecast(e)) => report.cablecast_error = Some(e),
-                    Err(CycleError::Store(e)) => report.store_error = Some(e),
-                }
-                // A pass is a look for changes and more.
-                self.changes.after_full_pass(newest);
-                self.last_changes = Some(Instant::now());
-                // Whatever pages were saved, the figures moved.
-                self.board.invalidate();
-                phases.push(("catalog", phase.elapsed()));
-            } else if self.changes_due() {
-                let every = self.settings.catalog_interval;
-                match self.changes.look(&self.client, self.board.store(), every) {
-                    Ok(summary) => report.changes = summary,
-                    Err(CycleError::Cablecast(e)) => report.cablecast_error = Some(e),
-                    Err(CycleError::Store(e)) => report.store_error = Some(e),
-                }
-                self.last_changes = Some(Instant::now());
-                if report.changes.is_some_and(|c| c.shows > 0) {
-                    self.board.invalidate();
-                }
-                phases.push(("changes", phase.elapsed()));
-            }
-        }
-
-        if reachable && report.cablecast_error.is_none() && report.store_error.is_none() {
-            let phase = Instant::now();
-            match self.store().in_flight_vods() {
-                Ok(in_flight) => {
-                    report.refresh = refresh::refresh(
-                        &self.client,
-                        self.store(),
-                        &in_flight,
-                        self.settings.http_concurrency,
-                        self.settings.batch_size,
-                    );
-                    if report.refresh.changed > 0 {
-                        self.board.invalidate();
-                    }
-                    report.cablecast_error = report.refresh.cablecast_error.clone();
-                    report.store_error = report.refresh.store_error.clone();
-                }
-                Err(e) => report.store_error = Some(e),
-            }
-            phases.push(("refresh", phase.elapsed()));
         }
         if shutdown::requested() {
             // What was committed stays; the rest is for the next start.
             report.stopped = true;
             return report;
         }
+        self.weigh_answered_errors(&mut report, &tally);
         if report.cablecast_error.is_some() {
             // Whatever failed, the next cycle checks the connection afresh.
             self.checks.forget();
         }
+        self.gather_stats(&mut report, &mut tally);
+        self.evaluate_alerts(&report);
+        self.record(&mut report, &tally);
+        // Logged once the cycle is recorded, so what a log line says is
+        // already what the database and the page say.
+        self.note_health(&report);
+        self.note_database(&report);
+        self.log_cycle(&report, &tally.phases);
+        report
+    }
 
+    /// The connection check; notes an outage's start and, at its end,
+    /// whether it lasted long enough to want a full pass.
+    fn connect(&mut self, report: &mut CycleReport, tally: &mut Tally) -> bool {
+        let phase = Instant::now();
+        let calls = self.client.http_calls();
+        let checked = self.check_connection();
+        tally.checks = self.client.http_calls() - calls;
+        tally.phase("check", phase);
+        match checked {
+            Ok(()) => {
+                if let Some(since) = self.down_since.take() {
+                    self.pass_after_outage = self.outage_wants_pass(since.elapsed());
+                    self.outage_ended = Some(since.elapsed());
+                }
+                true
+            }
+            Err(e) => {
+                self.down_since.get_or_insert_with(Instant::now);
+                report.cablecast_error = Some(e);
+                false
+            }
+        }
+    }
+
+    /// Whether an outage that lasted `outage` is followed by a full pass:
+    /// when it was long (see [`LONG_OUTAGE`]), or when this server has no
+    /// look for changes to cover even a short one, unless a pass after an
+    /// outage ran within [`LONG_OUTAGE`]: back-to-back blips never cost a
+    /// pass each.
+    fn outage_wants_pass(&self, outage: Duration) -> bool {
+        let long = outage >= LONG_OUTAGE;
+        let recent = self
+            .last_outage_pass
+            .is_some_and(|at| at.elapsed() < LONG_OUTAGE);
+        let wanted = long || (!self.changes.supported() && !recent);
+        if wanted {
+            log::info!(
+                "Cablecast was unreachable for {}: a full catalogue pass follows",
+                clock::humanize_secs(outage.as_secs() as i64)
+            );
+        }
+        wanted
+    }
+
+    /// A full catalogue pass (or the rest of one a failed page stopped)
+    /// when one is due, else the look for changed shows when due; then the
+    /// probe for records added above the highest ids known.
+    fn follow_catalogue(&mut self, report: &mut CycleReport, tally: &mut Tally) {
+        let phase = Instant::now();
+        if self.pass_due() {
+            if std::mem::take(&mut self.pass_after_outage) {
+                self.last_outage_pass = Some(Instant::now());
+            }
+            self.run_pass(report);
+            // Whatever pages were saved, the figures moved.
+            self.board.invalidate();
+            tally.phase("catalog", phase);
+            self.note_way();
+            return;
+        }
+        if self.changes_due() {
+            let every = self.settings.catalog_interval;
+            match self.changes.look(&self.client, self.board.store(), every) {
+                Ok(summary) => report.changes = summary,
+                Err(e) => report.note(e),
+            }
+            self.last_changes = Some(Instant::now());
+            if report.changes.is_some_and(|c| c.shows > 0) {
+                self.board.invalidate();
+            }
+            // The look just found it cannot run: the outage that ended is
+            // weighed again, as for a server without one.
+            if let Some(outage) = self.outage_ended.filter(|_| !self.changes.supported()) {
+                self.pass_after_outage = self.outage_wants_pass(outage);
+            }
+            tally.phase("changes", phase);
+        }
+        self.outage_ended = None;
+        if report.may_go_on() {
+            let phase = Instant::now();
+            match self.changes.probe(&self.client, self.board.store()) {
+                Ok(probe) => report.probe = probe,
+                Err(e) => report.note(e),
+            }
+            if report.probe.vods + report.probe.shows > 0 {
+                self.board.invalidate();
+            }
+            tally.phase("probe", phase);
+        }
+        self.note_way();
+    }
+
+    fn run_pass(&mut self, report: &mut CycleReport) {
+        match self.pass.run(&self.client, self.board.store()) {
+            Ok(end) => {
+                self.last_catalog = Some(Instant::now());
+                report.catalog = Some(end.summary);
+                // A pass is a look for changes and more.
+                self.changes.after_full_pass(Some(&end));
+            }
+            Err(e) => {
+                report.note(e);
+                if !self.pass.in_progress() {
+                    self.changes.after_full_pass(None);
+                }
+            }
+        }
+        self.last_changes = Some(Instant::now());
+    }
+
+    /// Notes in the store how this box looks for changes on this server,
+    /// when that changed: the page and `status` show it.
+    fn note_way(&mut self) {
+        let Some(way) = self.changes.way() else {
+            return;
+        };
+        if self.way_noted == Some(way) {
+            return;
+        }
+        match self.store().note_change_look(way) {
+            Ok(()) => self.way_noted = Some(way),
+            Err(e) => log::debug!("{e}"),
+        }
+    }
+
+    /// Re-reads every in-flight VOD.
+    fn refresh_in_flight(&mut self, report: &mut CycleReport, tally: &mut Tally) {
+        let phase = Instant::now();
+        match self.store().in_flight_vods() {
+            Ok(in_flight) => {
+                report.refresh = refresh::refresh(
+                    &self.client,
+                    self.store(),
+                    &in_flight,
+                    self.settings.http_concurrency,
+                    self.settings.batch_size,
+                );
+                if report.refresh.changed > 0 {
+                    self.board.invalidate();
+                }
+                if let Some(e) = report.refresh.cablecast_error.clone() {
+                    report.note_cablecast(e);
+                }
+                if let Some(e) = report.refresh.answered_error.clone() {
+                    report.answered_error.get_or_insert(e);
+                }
+                if let Some(e) = report.refresh.store_error.clone() {
+                    report.store_error.get_or_insert(e);
+                }
+            }
+            Err(e) => report.store_error = Some(e),
+        }
+        tally.phase("refresh", phase);
+    }
+
+    /// Counts the requests answered with an error. When they are every
+    /// request after the connection check, nothing was read: Cablecast is
+    /// as good as down, and said so. A single run has no next cycle to read
+    /// again what failed: any error answer fails it.
+    fn weigh_answered_errors(&self, report: &mut CycleReport, tally: &Tally) {
+        report.answered_errors = self.client.answered_errors() - tally.answered_errors;
+        let reads = (self.client.http_calls() - tally.calls).saturating_sub(tally.checks);
+        let nothing_read = reads > 0 && report.answered_errors >= reads;
+        if report.cablecast_error.is_none() && (nothing_read || self.settings.single_run) {
+            report.cablecast_error = report.answered_error.take();
+        }
+    }
+
+    fn gather_stats(&mut self, report: &mut CycleReport, tally: &mut Tally) {
         let phase = Instant::now();
         match self.board.sync_stats() {
             Ok(stats) => report.stats = Some(stats),
@@ -288,8 +517,12 @@ impl Monitor {
                 report.store_error.get_or_insert(e);
             }
         }
-        phases.push(("stats", phase.elapsed()));
+        tally.phase("stats", phase);
+    }
 
+    /// The alerts' view of the cycle: `cablecast_error` only for an
+    /// outage, not for a few answered errors.
+    fn evaluate_alerts(&mut self, report: &CycleReport) {
         if let Some(alerts) = &mut self.alerts {
             alerts.after_cycle(&CycleOutcome {
                 cablecast_error: report.cablecast_error.as_ref().map(|e| e.to_string()),
@@ -298,20 +531,25 @@ impl Monitor {
                 catalog_complete: report.catalog.is_some_and(|c| c.complete),
             });
         }
-        let statements = counters::this_thread().since(statements_before);
+    }
+
+    /// Writes the cycle's row in `monitor_cycle`.
+    fn record(&mut self, report: &mut CycleReport, tally: &Tally) {
+        let statements = counters::this_thread().since(tally.statements);
         let cache_counts = cache::counters();
         let queries = counters::totals();
         let stats = report.stats.clone();
+        let requests = self.client.http_calls() - tally.calls;
         report.record = CycleRecord {
-            started_at,
+            started_at: tally.started_at.clone(),
             finished_at: clock::now(),
-            duration_ms: started.elapsed().as_millis() as i64,
+            duration_ms: tally.started.elapsed().as_millis() as i64,
             cablecast_reachable: report.cablecast_error.is_none(),
-            cablecast_error: report.cablecast_error.as_ref().map(|e| e.to_string()),
+            cablecast_error: report.error_text(requests),
             catalog_synced: report.catalog.is_some_and(|c| c.complete),
             vods_refreshed: report.refresh.checked as i64,
             vods_changed: report.refresh.changed as i64,
-            http_calls: (self.client.http_calls() - calls_before) as i64,
+            http_calls: requests as i64,
             // The record itself is the cycle's last statement.
             sql_statements: statements.total() as i64 + 1,
             cache_hits: cache_counts.hits as i64,
@@ -332,12 +570,6 @@ impl Monitor {
         // write: its data version moved anyway, and dropping them now saves
         // the next cycle a version check bound to fail.
         self.board.invalidate();
-        // Logged once the cycle is recorded, so what a log line says is
-        // already what the database and the page say.
-        self.note_health(&report);
-        self.note_database(&report);
-        self.log_cycle(&report, &phases);
-        report
     }
 
     fn check_connection(&mut self) -> Result<(), CablecastError> {
@@ -352,15 +584,20 @@ impl Monitor {
     }
 
     fn changes_due(&self) -> bool {
-        self.changes.supported()
-            && self
-                .last_changes
-                .is_none_or(|at| at.elapsed() >= self.settings.changes_interval)
+        let spacing = self.changes.spacing(self.settings.changes_interval);
+        self.changes.supported() && self.last_changes.is_none_or(|at| at.elapsed() >= spacing)
     }
 
-    fn catalog_due(&self) -> bool {
-        self.last_catalog
-            .is_none_or(|at| at.elapsed() >= self.settings.catalog_interval)
+    /// A full pass is due: the first of the process, the daily one, one a
+    /// failed page stopped, one a look asked for, or one after a long
+    /// outage.
+    fn pass_due(&self) -> bool {
+        self.pass.in_progress()
+            || self.pass_after_outage
+            || self.changes.full_pass_wanted()
+            || self
+                .last_catalog
+                .is_none_or(|at| at.elapsed() >= self.settings.catalog_interval)
     }
 
     /// Logs Cablecast going down, changing how it fails, or coming back, once.
@@ -425,12 +662,30 @@ impl Monitor {
             None => String::new(),
         };
         let changes = match report.changes {
-            Some(c) => format!(", changed shows {} ({} VODs)", c.shows, c.vods),
+            Some(c) => format!(
+                ", changed shows: {} search{}, read {}, saved {} ({} VODs)",
+                c.searches,
+                if c.searches == 1 { "" } else { "es" },
+                c.read,
+                c.shows,
+                c.vods
+            ),
+            None => String::new(),
+        };
+        let probe = match report.probe {
+            ProbeSummary { requests: 0, .. } => String::new(),
+            p => format!(
+                ", new records: {} read, saved {} VODs {} shows",
+                p.requests, p.vods, p.shows
+            ),
+        };
+        let answered = match &report.answered_error {
+            Some(_) => format!(", {} answered with an error", report.answered_errors.max(1)),
             None => String::new(),
         };
         let hit_rate = cache::counters().hit_rate() * 100.0;
         log::info!(
-            "cycle {} ms: {counts}{catalog}{changes}; refreshed {} changed {} failed {}; {} HTTP calls, {} SQL statements ({} in batch writes), cache hit rate {hit_rate:.1} %",
+            "cycle {} ms: {counts}{catalog}{changes}{probe}; refreshed {} changed {} failed {}; {} HTTP calls{answered}, {} SQL statements ({} in batch writes), cache hit rate {hit_rate:.1} %",
             record.duration_ms,
             report.refresh.checked,
             report.refresh.changed,

@@ -33,6 +33,9 @@ pub struct RefreshSummary {
     pub failed: usize,
     /// The first server-level failure, which stopped the refresh early.
     pub cablecast_error: Option<CablecastError>,
+    /// The first error status answered to a read (the rest went on); its
+    /// VODs are read again next cycle.
+    pub answered_error: Option<CablecastError>,
     /// The first failed batch write; its VODs stay in flight and are
     /// re-read next cycle.
     pub store_error: Option<StoreError>,
@@ -187,8 +190,9 @@ pub fn refresh(
                     summary.failed += 1;
                     if is_server_failure(&e) {
                         summary.cablecast_error.get_or_insert(e);
-                    } else {
-                        log::warn!("{e}; will retry next cycle");
+                    } else if summary.answered_error.is_none() {
+                        log::debug!("{e}; will retry next cycle");
+                        summary.answered_error = Some(e);
                     }
                 }
             }
@@ -260,9 +264,10 @@ fn write_batch(store: &Store, batch: &mut Vec<RefreshOutcome>, summary: &mut Ref
     batch.clear();
 }
 
-/// A failure of Cablecast as a whole rather than of one VOD's answer. An
+/// A failure of Cablecast as a whole rather than of one read's answer. An
 /// HTML page in place of a VOD is a portal or proxy in front of the server,
-/// not one VOD's trouble.
+/// not one VOD's trouble. A read answered with an error status is one
+/// read's: the others go on.
 fn is_server_failure(e: &CablecastError) -> bool {
     matches!(
         e,
@@ -272,7 +277,7 @@ fn is_server_failure(e: &CablecastError) -> bool {
             | CablecastError::Redirected { .. }
             | CablecastError::Stopped { .. }
             | CablecastError::HtmlPage { .. }
-    ) || e.is_transient()
+    )
 }
 
 /// Whether Cablecast's answer changes the stored row. A VOD whose answer has

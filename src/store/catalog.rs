@@ -259,6 +259,24 @@ impl Store {
         })
     }
 
+    /// The ids among `ids` of no stored show.
+    pub fn shows_not_stored(&self, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        self.read("finding shows not stored", |conn| {
+            let mut select =
+                conn.prepare_cached("SELECT 1 FROM cablecast_show WHERE cablecast_id = ?1")?;
+            let mut missing = Vec::new();
+            for id in ids {
+                if !select.exists([id])? {
+                    missing.push(id);
+                }
+            }
+            Ok(missing)
+        })
+    }
+
     /// Removes the shows a complete pass did not list; returns how many.
     pub fn remove_unlisted_shows(&self, pass: i64) -> Result<usize, StoreError> {
         self.write("removing shows Cablecast no longer lists", |conn| {

@@ -15,6 +15,7 @@ use crate::clock;
 const COMPLETE_AT: &str = "catalogue_complete_at";
 const PROGRESS: &str = "catalogue_progress";
 const LOCATION_WARNING: &str = "location_warning";
+const CHANGE_LOOK: &str = "change_look";
 
 /// A catalogue pass as it goes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -71,6 +72,8 @@ pub struct CatalogueState {
     pub progress: Option<CatalogueProgress>,
     /// A location filter that matched no show while the server has some.
     pub location_warning: Option<String>,
+    /// How the monitor looks for changes on this server, in a few words.
+    pub change_look: Option<String>,
 }
 
 impl Store {
@@ -83,6 +86,19 @@ impl Store {
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             )?
             .execute(params![PROGRESS, value])
+            .map(|_| ())
+        })
+    }
+
+    /// Notes how the monitor looks for changes on this server (one small
+    /// write, made when it changes).
+    pub fn note_change_look(&self, way: &str) -> Result<(), StoreError> {
+        self.write("noting how changes are looked for", |conn| {
+            conn.prepare_cached(
+                "INSERT INTO archivist_meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![CHANGE_LOOK, way])
             .map(|_| ())
         })
     }
@@ -129,6 +145,7 @@ impl Store {
                 complete_at: get(COMPLETE_AT)?,
                 progress: get(PROGRESS)?.and_then(|text| serde_json::from_str(&text).ok()),
                 location_warning: get(LOCATION_WARNING)?,
+                change_look: get(CHANGE_LOOK)?,
             })
         })
     }
@@ -174,5 +191,8 @@ mod tests {
         let state = store.catalogue_state().expect("state");
         assert!(state.complete_at.is_some());
         assert_eq!(state.location_warning, None);
+        store.note_change_look("saved show search").expect("noted");
+        let state = store.catalogue_state().expect("state");
+        assert_eq!(state.change_look.as_deref(), Some("saved show search"));
     }
 }

@@ -275,6 +275,9 @@ fn header(html: &mut String, report: &StatusReport, moment: &Moment<'_>) {
             if let Some(error) = &cycle.error {
                 let _ = write!(html, r#"<span class="meta err">{}</span>"#, escape(error));
             }
+            if let Some(way) = &report.catalogue.change_look {
+                let _ = write!(html, r#"<span class="meta" id="change-look">changes found by {}</span>"#, escape(way));
+            }
         }
         None => html.push_str(
             r#"<span id="cablecast-state" class="pill unknown">No check yet</span><span class="meta">the monitor has not run on this database</span>"#,
