@@ -280,7 +280,13 @@ CREATE TABLE IF NOT EXISTS alert (
     -- A firing message was queued (0 while a silence held it back).
     notified         INTEGER NOT NULL DEFAULT 0,
     silenced         INTEGER NOT NULL DEFAULT 0,
-    last_notified_at TEXT
+    last_notified_at TEXT,
+    -- When the trouble began (Cablecast's first failed cycle), if before fired_at.
+    began_at         TEXT,
+    -- A failed VOD acknowledged by staff: when, by whom and why.
+    acked_at         TEXT,
+    acked_by         TEXT,
+    ack_note         TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS idx_alert_firing ON alert(kind, subject) WHERE state = 'firing';
 CREATE INDEX IF NOT EXISTS idx_alert_fired ON alert(fired_at);
@@ -300,6 +306,8 @@ CREATE TABLE IF NOT EXISTS alert_delivery (
     next_attempt_at TEXT NOT NULL,
     delivered_at    TEXT,
     last_error      TEXT,
+    -- Refused for good (HTTP 4xx but 408/429, SMTP 5xx): never retried.
+    failed_at       TEXT,
     PRIMARY KEY (destination, message_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_delivery_pending ON alert_delivery(destination, message_id)
@@ -321,16 +329,20 @@ CREATE INDEX IF NOT EXISTS idx_silence_ends ON alert_silence(ends_at);
 -- the alert evaluation reads only what changed, never the whole catalogue.
 -- (The triggers test for an existing row rather than use INSERT OR IGNORE:
 -- an outer statement's conflict handling, as the VOD upsert's, overrides a
--- trigger's own.)
+-- trigger's own.) `seq` counts the flips: the evaluation deletes an entry
+-- only if it still has the `seq` it read, so a flip in between is kept.
 CREATE TABLE IF NOT EXISTS alert_change (
     kind    TEXT NOT NULL,
     subject TEXT NOT NULL,
+    seq     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (kind, subject)
 ) WITHOUT ROWID;
 
 CREATE TRIGGER IF NOT EXISTS alert_vod_failure_added AFTER INSERT ON cablecast_vod
 WHEN NEW.vod_state IN ('error', 'permanentFailure') AND NEW.disabled = 0
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(NEW.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT));
@@ -339,6 +351,8 @@ CREATE TRIGGER IF NOT EXISTS alert_vod_failure_moved AFTER UPDATE OF vod_state, 
 WHEN (OLD.vod_state IN ('error', 'permanentFailure') AND OLD.disabled = 0)
     IS NOT (NEW.vod_state IN ('error', 'permanentFailure') AND NEW.disabled = 0)
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(NEW.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT));
@@ -346,6 +360,8 @@ END;
 CREATE TRIGGER IF NOT EXISTS alert_vod_failure_removed AFTER DELETE ON cablecast_vod
 WHEN OLD.vod_state IN ('error', 'permanentFailure') AND OLD.disabled = 0
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'vod_failed' AND subject = CAST(OLD.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(OLD.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'vod_failed' AND subject = CAST(OLD.id AS TEXT));
@@ -353,6 +369,8 @@ END;
 CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_added AFTER INSERT ON transcription_result
 WHEN NEW.status = 'failed' AND NEW.removed_at IS NULL
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(NEW.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT));
@@ -361,6 +379,8 @@ CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_moved AFTER UPDATE OF s
 WHEN (OLD.status = 'failed' AND OLD.removed_at IS NULL)
     IS NOT (NEW.status = 'failed' AND NEW.removed_at IS NULL)
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(NEW.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT));
@@ -368,6 +388,8 @@ END;
 CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_removed AFTER DELETE ON transcription_result
 WHEN OLD.status = 'failed' AND OLD.removed_at IS NULL
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'transcription_failed' AND subject = CAST(OLD.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(OLD.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'transcription_failed' AND subject = CAST(OLD.id AS TEXT));

@@ -120,3 +120,14 @@ pub fn silence(
         crate::stuck::format_duration(length)
     ))
 }
+
+/// Ends the running silences now (of one kind, or every silence); returns
+/// the sentence saying so. The CLI and the API share it.
+pub fn end_silences(store: &Store, kind: Option<AlertKind>) -> Result<String, StoreError> {
+    let ended = store.end_silences(kind.map(AlertKind::as_str), &clock::now())?;
+    Ok(match (ended, kind) {
+        (0, Some(kind)) => format!("no silence of {kind} was running"),
+        (0, None) => "no silence was running".to_string(),
+        (n, _) => format!("ended {n} silence{}; alerts are sent again", if n == 1 { "" } else { "s" }),
+    })
+}

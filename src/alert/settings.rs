@@ -19,6 +19,9 @@ Alerts (monitor and `alerts`; environment only, keep them in the env file):
   ARCHIVIST_PUBLIC_URL           The status page's address, linked from every message
   ARCHIVIST_ALERTS_OFF           Kinds never raised, e.g. vod_stuck,transcription_failed
   ARCHIVIST_ALERT_FIRE_AFTER     Failing cycles before cablecast_down or database fires [default 2]
+  ARCHIVIST_ALERT_HOLD           How long a VOD or transcription failure must hold before it fires: 2m (both)
+                                 or per kind, e.g. vod_failed=2m,transcription_failed=5m
+                                 [default vod_failed=2m,transcription_failed=0]
   ARCHIVIST_ALERT_RESOLVE_AFTER  Good cycles before they resolve [default 1]
   ARCHIVIST_ALERT_REMINDER       Repeat a firing alert this often, e.g. 4h [default off]
   ARCHIVIST_ALERT_RESOLVED       on|off: send resolved messages [default on]
@@ -26,6 +29,86 @@ Alerts (monitor and `alerts`; environment only, keep them in the env file):
 
 /// Longest flap damping accepted, in cycles.
 const MAX_CYCLES: usize = 1_000;
+
+/// How long a VOD failure must hold before it fires, by default. Cablecast
+/// retries a failed upload or transcode by itself within a minute or so;
+/// two minutes keeps those blips quiet at short intervals, and at the
+/// default 300 s interval a failure already older than this when a cycle
+/// sees it (by Cablecast's state change time) fires at once, a newer one
+/// at the next cycle: never more than one interval late.
+pub const DEFAULT_VOD_FAILURE_HOLD: Duration = Duration::from_secs(120);
+
+/// Longest failure hold accepted.
+const MAX_FAILURE_HOLD: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How long a per-item failure must hold before it fires, per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureHold {
+    pub vod_failed: Duration,
+    pub transcription_failed: Duration,
+}
+
+impl Default for FailureHold {
+    fn default() -> FailureHold {
+        FailureHold {
+            vod_failed: DEFAULT_VOD_FAILURE_HOLD,
+            // A job reports its own end: a failure it reports is no blip.
+            transcription_failed: Duration::ZERO,
+        }
+    }
+}
+
+impl FailureHold {
+    /// The hold for `kind` (zero for station-wide kinds, damped by cycles).
+    pub fn of(&self, kind: AlertKind) -> Duration {
+        match kind {
+            AlertKind::VodFailed => self.vod_failed,
+            AlertKind::TranscriptionFailed => self.transcription_failed,
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// "2m" (both kinds) or "vod_failed=2m,transcription_failed=0".
+    pub fn parse(text: &str) -> Result<FailureHold, String> {
+        let mut hold = FailureHold::default();
+        let duration = |value: &str| -> Result<Duration, String> {
+            let value = value.trim();
+            let length = if value == "0" {
+                Duration::ZERO
+            } else {
+                stuck::parse_duration(value)?
+            };
+            if length > MAX_FAILURE_HOLD {
+                return Err(format!("{value:?} is longer than 7 days"));
+            }
+            Ok(length)
+        };
+        if !text.contains('=') {
+            let length = duration(text)?;
+            return Ok(FailureHold {
+                vod_failed: length,
+                transcription_failed: length,
+            });
+        }
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?} is not KIND=DURATION"))?;
+            match AlertKind::parse(name) {
+                Some(AlertKind::VodFailed) => hold.vod_failed = duration(value)?,
+                Some(AlertKind::TranscriptionFailed) => {
+                    hold.transcription_failed = duration(value)?
+                }
+                _ => {
+                    return Err(format!(
+                        "{name:?} is not vod_failed or transcription_failed"
+                    ))
+                }
+            }
+        }
+        Ok(hold)
+    }
+}
 
 /// How alerts are raised and where they go.
 #[derive(Debug, Clone)]
@@ -44,6 +127,8 @@ pub struct AlertSettings {
     pub reminder: Option<Duration>,
     pub send_resolved: bool,
     pub stuck_after: StuckAfter,
+    /// How long VOD and transcription failures hold before they fire.
+    pub failure_hold: FailureHold,
 }
 
 impl Default for AlertSettings {
@@ -60,6 +145,7 @@ impl Default for AlertSettings {
             reminder: None,
             send_resolved: true,
             stuck_after: StuckAfter::default(),
+            failure_hold: FailureHold::default(),
         }
     }
 }
@@ -141,11 +227,21 @@ impl AlertSettings {
                 }
             };
         }
+        settings.failure_hold = failure_hold_from_env(env)?;
         Ok(settings)
     }
 
     pub fn is_on(&self, kind: AlertKind) -> bool {
         !self.off.contains(&kind)
+    }
+}
+
+/// `ARCHIVIST_ALERT_HOLD`.
+fn failure_hold_from_env(env: &Env) -> Result<FailureHold, ConfigError> {
+    const NAME: &str = "ARCHIVIST_ALERT_HOLD";
+    match env.get(NAME).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        Some(text) => FailureHold::parse(text).map_err(|reason| ConfigError::new(NAME, reason)),
+        None => Ok(FailureHold::default()),
     }
 }
 
@@ -180,7 +276,29 @@ mod tests {
         assert!(!s.is_on(AlertKind::VodStuck) && s.is_on(AlertKind::VodFailed));
         assert_eq!(s.reminder, Some(Duration::from_secs(4 * 3600)));
         assert!(!s.send_resolved);
+        let s = AlertSettings::from_env(
+            &env(&[("ARCHIVIST_ALERT_HOLD", "vod_failed=30s,transcription_failed=0")]),
+            StuckAfter::default(),
+        )
+        .expect("valid");
+        assert_eq!(s.failure_hold.of(AlertKind::VodFailed), Duration::from_secs(30));
+        assert_eq!(
+            s.failure_hold.of(AlertKind::TranscriptionFailed),
+            Duration::ZERO
+        );
+        let s = AlertSettings::from_env(&env(&[("ARCHIVIST_ALERT_HOLD", "5m")]), StuckAfter::default())
+            .expect("valid");
+        assert_eq!(
+            s.failure_hold.of(AlertKind::TranscriptionFailed),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            AlertSettings::default().failure_hold.of(AlertKind::VodFailed),
+            DEFAULT_VOD_FAILURE_HOLD
+        );
         for (name, value) in [
+            ("ARCHIVIST_ALERT_HOLD", "vod_stuck=2m"),
+            ("ARCHIVIST_ALERT_HOLD", "soon"),
             ("ARCHIVIST_ALERTS_OFF", "vod_exploded"),
             ("ARCHIVIST_ALERT_FIRE_AFTER", "0"),
             ("ARCHIVIST_NOTIFY_URLS", "gopher://token-secret@x/y"),

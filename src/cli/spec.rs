@@ -231,6 +231,10 @@ const ALERTING: &[Opt] = &[
         "Failing cycles before cablecast_down or database fires [default 2]",
     ),
     var(
+        "ARCHIVIST_ALERT_HOLD",
+        "How long a VOD or transcription failure must hold before it fires: 2m, or per kind vod_failed=2m,transcription_failed=0 [default those]",
+    ),
+    var(
         "ARCHIVIST_ALERT_RESOLVE_AFTER",
         "Good cycles before they resolve [default 1]",
     ),

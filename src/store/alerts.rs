@@ -45,10 +45,13 @@ pub struct AlertRow {
     pub notified: bool,
     pub silenced: bool,
     pub last_notified_at: Option<String>,
+    /// When the trouble began, when before `fired_at` (Cablecast's first
+    /// failed cycle).
+    pub began_at: Option<String>,
 }
 
 const ALERT_COLUMNS: &str = "id, kind, subject, state, title, detail, fired_at, resolved_at, \
-     notified, silenced, last_notified_at";
+     notified, silenced, last_notified_at, began_at";
 
 fn alert_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
     Ok(AlertRow {
@@ -63,6 +66,7 @@ fn alert_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
         notified: row.get(8)?,
         silenced: row.get(9)?,
         last_notified_at: row.get(10)?,
+        began_at: row.get(11)?,
     })
 }
 
@@ -80,6 +84,32 @@ pub struct FailureChange {
     pub error: Option<String>,
     /// The VOD's state as Cablecast sent it.
     pub state: Option<String>,
+    /// The VOD is disabled in Cablecast.
+    pub disabled: bool,
+    /// The entry's flip count when read: it is deleted only if unchanged.
+    pub seq: i64,
+    /// Since when it is in its state, as far as known (a VOD's state
+    /// change, a transcription's last report).
+    pub since: Option<String>,
+}
+
+/// A change-queue entry handled: deleted only if no flip came since it was
+/// read (its `seq` is unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandledChange {
+    pub kind: String,
+    pub subject: String,
+    pub seq: i64,
+}
+
+impl From<&FailureChange> for HandledChange {
+    fn from(change: &FailureChange) -> HandledChange {
+        HandledChange {
+            kind: change.kind.clone(),
+            subject: change.subject.clone(),
+            seq: change.seq,
+        }
+    }
 }
 
 /// A stuck VOD as the alert evaluation sees it.
@@ -99,8 +129,8 @@ pub struct AlertChanges {
     pub resolved: Vec<(String, String)>,
     /// Firing alerts now notified (a silence ended, or a reminder): id and when.
     pub notified: Vec<(String, String)>,
-    /// Change-queue entries handled: (kind, subject).
-    pub handled: Vec<(String, String)>,
+    /// Change-queue entries handled.
+    pub handled: Vec<HandledChange>,
     /// Message bodies to queue, each for every destination.
     pub messages: Vec<String>,
     /// Marks the database as one alerts have started on.
@@ -135,6 +165,8 @@ pub struct AlertFigures {
     pub failed_deliveries: i64,
     /// Messages dropped because a destination's queue was full, ever.
     pub dropped_messages: i64,
+    /// Messages a destination refused for good (never retried), ever.
+    pub refused_deliveries: i64,
     /// Deliveries waiting.
     pub pending_deliveries: i64,
 }
@@ -143,6 +175,7 @@ pub struct AlertFigures {
 const STARTED_KEY: &str = "alerts_started";
 const FAILED_DELIVERIES_KEY: &str = "notify_failed_deliveries";
 const DROPPED_MESSAGES_KEY: &str = "notify_dropped_messages";
+const REFUSED_DELIVERIES_KEY: &str = "notify_refused_deliveries";
 
 fn add_to_meta(conn: &Connection, key: &str, n: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
@@ -244,7 +277,8 @@ impl Store {
                     CASE c.kind WHEN 'vod_failed' THEN coalesce(s.cg_title, s.title)
                         ELSE t.video_path END,
                     CASE c.kind WHEN 'vod_failed' THEN v.error_message ELSE t.error END,
-                    v.vod_state
+                    v.vod_state, coalesce(v.disabled, 0), c.seq,
+                    CASE c.kind WHEN 'vod_failed' THEN v.state_changed_at ELSE t.updated_at END
                  FROM alert_change c
                  LEFT JOIN cablecast_vod v
                     ON c.kind = 'vod_failed' AND v.id = CAST(c.subject AS INTEGER)
@@ -261,6 +295,42 @@ impl Store {
                     title: row.get(3)?,
                     error: row.get(4)?,
                     state: row.get(5)?,
+                    disabled: row.get(6)?,
+                    seq: row.get(7)?,
+                    since: row.get(8)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Up to `limit` VODs failing now (not disabled) and transcriptions
+    /// failed now (not removed), whether queued as changes or not: what
+    /// alerts find when they start on a database.
+    pub fn failures_now(&self, limit: usize) -> Result<Vec<FailureChange>, StoreError> {
+        self.read("reading the failures there are now", |conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT 'vod_failed', CAST(v.id AS TEXT), coalesce(s.cg_title, s.title),
+                    v.error_message, v.vod_state, v.state_changed_at
+                 FROM cablecast_vod v LEFT JOIN cablecast_show s ON s.id = v.show_id
+                 WHERE v.vod_state IN ('error', 'permanentFailure') AND v.disabled = 0
+                 UNION ALL
+                 SELECT 'transcription_failed', t.id, t.video_path, t.error, NULL, t.updated_at
+                 FROM transcription_result t
+                 WHERE t.status = 'failed' AND t.removed_at IS NULL
+                 LIMIT ?1",
+            )?;
+            let rows = select.query_map([limit as i64], |row| {
+                Ok(FailureChange {
+                    kind: row.get(0)?,
+                    subject: row.get(1)?,
+                    failing: true,
+                    title: row.get(2)?,
+                    error: row.get(3)?,
+                    state: row.get(4)?,
+                    disabled: false,
+                    seq: 0,
+                    since: row.get(5)?,
                 })
             })?;
             rows.collect()
@@ -279,8 +349,8 @@ impl Store {
         self.write("recording alerts", |conn| {
             let mut insert = conn.prepare_cached(
                 "INSERT INTO alert (id, kind, subject, state, title, detail, fired_at,
-                    resolved_at, notified, silenced, last_notified_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    resolved_at, notified, silenced, last_notified_at, began_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for a in &changes.fired {
                 insert.execute(params![
@@ -294,7 +364,8 @@ impl Store {
                     a.resolved_at,
                     a.notified,
                     a.silenced,
-                    a.last_notified_at
+                    a.last_notified_at,
+                    a.began_at
                 ])?;
             }
             let mut resolve = conn.prepare_cached(
@@ -309,10 +380,13 @@ impl Store {
             for (id, at) in &changes.notified {
                 notified.execute(params![id, at])?;
             }
-            let mut handled =
-                conn.prepare_cached("DELETE FROM alert_change WHERE kind = ?1 AND subject = ?2")?;
-            for (kind, subject) in &changes.handled {
-                handled.execute(params![kind, subject])?;
+            // An entry flipped again since it was read has a new `seq`
+            // and stays for the next evaluation.
+            let mut handled = conn.prepare_cached(
+                "DELETE FROM alert_change WHERE kind = ?1 AND subject = ?2 AND seq = ?3",
+            )?;
+            for change in &changes.handled {
+                handled.execute(params![change.kind, change.subject, change.seq])?;
             }
             if !changes.resolved.is_empty() {
                 // History stays bounded: old resolved alerts and silences go.
@@ -329,10 +403,6 @@ impl Store {
                 .execute(params![now, cut])?;
             }
             if changes.start {
-                // What the first complete catalogue pass found is known, not
-                // news: the whole queue goes, however long.
-                conn.prepare_cached("DELETE FROM alert_change")?
-                    .execute([])?;
                 conn.prepare_cached(
                     "INSERT OR IGNORE INTO archivist_meta (key, value) VALUES (?1, ?2)",
                 )?
@@ -358,9 +428,10 @@ impl Store {
                     dropped += conn
                         .prepare_cached(
                             "DELETE FROM alert_delivery WHERE destination = ?1
-                                AND delivered_at IS NULL AND message_id <= (
+                                AND delivered_at IS NULL AND failed_at IS NULL AND message_id <= (
                                 SELECT message_id FROM alert_delivery
                                 WHERE destination = ?1 AND delivered_at IS NULL
+                                    AND failed_at IS NULL
                                 ORDER BY message_id DESC LIMIT 1 OFFSET ?2)",
                         )?
                         .execute(params![destination, MAX_PENDING_PER_DESTINATION])?
@@ -373,7 +444,8 @@ impl Store {
                 conn.prepare_cached(
                     "DELETE FROM alert_message WHERE id <= (SELECT max(id) FROM alert_message) - ?1
                         AND NOT EXISTS (SELECT 1 FROM alert_delivery d
-                            WHERE d.message_id = alert_message.id AND d.delivered_at IS NULL)",
+                            WHERE d.message_id = alert_message.id AND d.delivered_at IS NULL
+                                AND d.failed_at IS NULL)",
                 )?
                 .execute([DELIVERED_KEPT])?;
             }
@@ -388,7 +460,7 @@ impl Store {
                 "SELECT d.message_id, m.body, d.attempts, d.next_attempt_at
                  FROM alert_delivery d INDEXED BY idx_delivery_pending
                  JOIN alert_message m ON m.id = d.message_id
-                 WHERE d.destination = ?1 AND d.delivered_at IS NULL
+                 WHERE d.destination = ?1 AND d.delivered_at IS NULL AND d.failed_at IS NULL
                  ORDER BY d.message_id LIMIT 1",
             )?
             .query_row([destination], |row| {
@@ -439,6 +511,27 @@ impl Store {
         })
     }
 
+    /// Records a delivery the destination refused for good (`error`, free of
+    /// secrets, says its answer): it is never tried again, and the queue
+    /// moves on.
+    pub fn delivery_refused(
+        &self,
+        destination: &str,
+        message_id: i64,
+        at: &str,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.write("recording a refused delivery", |conn| {
+            conn.prepare_cached(
+                "UPDATE alert_delivery SET attempts = attempts + 1, failed_at = ?3,
+                    last_error = ?4 WHERE destination = ?1 AND message_id = ?2",
+            )?
+            .execute(params![destination, message_id, at, error])?;
+            add_to_meta(conn, FAILED_DELIVERIES_KEY, 1)?;
+            add_to_meta(conn, REFUSED_DELIVERIES_KEY, 1)
+        })
+    }
+
     /// Drops the waiting deliveries of destinations no longer configured;
     /// returns how many.
     pub fn forget_destinations_except(&self, keep: &[String]) -> Result<usize, StoreError> {
@@ -474,6 +567,18 @@ impl Store {
         })
     }
 
+    /// Ends the silences running at `now` (of one kind, or all of them):
+    /// they end now. Returns how many.
+    pub fn end_silences(&self, kind: Option<&str>, now: &str) -> Result<usize, StoreError> {
+        self.write_single("ending silences", |conn| {
+            conn.prepare_cached(
+                "UPDATE alert_silence SET ends_at = ?1
+                    WHERE ends_at > ?1 AND (?2 IS NULL OR kind IS ?2)",
+            )?
+            .execute(params![now, kind])
+        })
+    }
+
     /// Silences still running at `now`.
     pub fn active_silences(&self, now: &str) -> Result<Vec<Silence>, StoreError> {
         self.read("reading silences", |conn| {
@@ -503,12 +608,16 @@ impl Store {
                 .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let pending = conn
-                .prepare_cached("SELECT count(*) FROM alert_delivery WHERE delivered_at IS NULL")?
+                .prepare_cached(
+                    "SELECT count(*) FROM alert_delivery
+                        WHERE delivered_at IS NULL AND failed_at IS NULL",
+                )?
                 .query_row([], |row| row.get(0))?;
             Ok(AlertFigures {
                 firing,
                 failed_deliveries: meta_number(conn, FAILED_DELIVERIES_KEY)?,
                 dropped_messages: meta_number(conn, DROPPED_MESSAGES_KEY)?,
+                refused_deliveries: meta_number(conn, REFUSED_DELIVERIES_KEY)?,
                 pending_deliveries: pending,
             })
         })
@@ -591,10 +700,7 @@ mod tests {
         assert_eq!(changes[1].error.as_deref(), Some("disk full"));
         assert_eq!(changes[1].title.as_deref(), Some("Council"));
         let handled = AlertChanges {
-            handled: changes
-                .iter()
-                .map(|c| (c.kind.clone(), c.subject.clone()))
-                .collect(),
+            handled: changes.iter().map(HandledChange::from).collect(),
             ..AlertChanges::default()
         };
         store.apply_alerts(&handled, &[], "now").expect("applied");
@@ -610,6 +716,59 @@ mod tests {
         let changes = store.failure_changes(10).expect("changes");
         assert!(changes.iter().all(|c| !c.failing), "{changes:?}");
         assert_eq!(changes.len(), 2);
+    }
+
+    #[test]
+    fn a_flip_between_reading_the_queue_and_applying_it_is_kept() {
+        let (_dir, store) = store();
+        let vods = |sql: &'static str| {
+            store
+                .write("VODs", move |conn| conn.execute_batch(sql))
+                .expect("written")
+        };
+        vods("INSERT INTO cablecast_vod (id, vod_state) VALUES (1, 'error');");
+        let read = store.failure_changes(10).expect("changes");
+        assert!(read[0].failing);
+        // Another writer flips it back before the evaluation is applied.
+        vods("UPDATE cablecast_vod SET vod_state = 'complete' WHERE id = 1;");
+        let handled = AlertChanges {
+            handled: read.iter().map(HandledChange::from).collect(),
+            ..AlertChanges::default()
+        };
+        store.apply_alerts(&handled, &[], "now").expect("applied");
+        let left = store.failure_changes(10).expect("changes");
+        assert_eq!(left.len(), 1, "the flip is not swallowed");
+        assert!(!left[0].failing);
+        // Applied with what was read now, it goes.
+        let handled = AlertChanges {
+            handled: left.iter().map(HandledChange::from).collect(),
+            ..AlertChanges::default()
+        };
+        store.apply_alerts(&handled, &[], "now").expect("applied");
+        assert!(store.failure_changes(10).expect("changes").is_empty());
+    }
+
+    #[test]
+    fn a_refused_delivery_is_never_tried_again_and_the_queue_moves_on() {
+        let (_dir, store) = store();
+        let changes = AlertChanges {
+            messages: vec!["{\"n\":1}".into(), "{\"n\":2}".into()],
+            ..AlertChanges::default()
+        };
+        store
+            .apply_alerts(&changes, &["a".to_string()], "2026-01-01T00:00:00Z")
+            .expect("queued");
+        let first = store.next_delivery("a").expect("read").expect("pending");
+        store
+            .delivery_refused("a", first.message_id, "2026-01-01T00:00:01Z", "HTTP 400")
+            .expect("recorded");
+        let next = store.next_delivery("a").expect("read").expect("pending");
+        assert_eq!(next.body, "{\"n\":2}");
+        let figures = store.alert_figures().expect("figures");
+        assert_eq!(
+            (figures.refused_deliveries, figures.pending_deliveries),
+            (1, 1)
+        );
     }
 
     #[test]
