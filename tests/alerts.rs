@@ -86,6 +86,12 @@ fn a_thousand_failed_vods_make_one_message_per_destination_in_every_format() {
         discord.url("discord+http", "/api/webhooks/1234/s3cret-discord"),
         teams.url("teams+http", "/workflows/s3cret-teams"),
     );
+    // A station with no failure yet (those there at start are another test's).
+    for vod in demo.catalogue().vods.iter_mut() {
+        if matches!(vod.state.as_str(), "error" | "permanentFailure") {
+            vod.state = "complete".into();
+        }
+    }
     let monitor = Running::monitor(
         &scratch.db(),
         &demo.api_url(),
@@ -95,6 +101,7 @@ fn a_thousand_failed_vods_make_one_message_per_destination_in_every_format() {
             ("ARCHIVIST_STATION_NAME", "WXYZ Community TV"),
             ("ARCHIVIST_PUBLIC_URL", "https://archivist.example.org/"),
             ("ARCHIVIST_ALERTS_OFF", "vod_stuck,cablecast_down"),
+            ("ARCHIVIST_ALERT_HOLD", "0"),
         ],
     );
     let addr = monitor.status_addr();
@@ -108,7 +115,6 @@ fn a_thousand_failed_vods_make_one_message_per_destination_in_every_format() {
         change(&mut demo.catalogue());
         demo.set_fault(Fault::None);
     };
-    // The catalogue's failures from before alerts started are known, not news.
     assert!(firing_kinds(&scratch.db()).is_empty());
 
     let failed: Vec<i64> = demo
@@ -234,6 +240,8 @@ fn a_thousand_failed_vods_make_one_message_per_destination_in_every_format() {
     let v = check_generic(&generic.received()[1], "resolved", "vod_failed");
     assert_eq!(v["count"], 1000);
     assert_eq!(v["alert_id"], first_alert.as_str());
+    // Every alert it resolves, by id, for a receiver that matches on ids.
+    assert_eq!(v["alert_ids"].as_array().expect("alert_ids").len(), 1000);
     wait_cycles(&monitor, seen, 1);
     assert_eq!(get(addr, "/health/publishing").0, 200);
 
@@ -280,6 +288,7 @@ fn a_flapping_cablecast_raises_nothing_below_the_threshold_then_fires_once_and_r
                 &heartbeat.url("http", "/ping/check-uuid"),
             ),
             ("ARCHIVIST_ALERT_FIRE_AFTER", "4"),
+            ("ARCHIVIST_ALERTS_OFF", "vod_failed,vod_stuck"),
         ],
     );
     let addr = monitor.status_addr();
@@ -296,16 +305,19 @@ fn a_flapping_cablecast_raises_nothing_below_the_threshold_then_fires_once_and_r
     assert!(hook.received().is_empty(), "{:#?}", hook.received());
     assert!(firing_kinds(&scratch.db()).is_empty());
     assert_eq!(get(addr, "/health/cablecast").0, 200);
-    // The heartbeat said so each time.
-    let pings: Vec<String> = heartbeat
-        .received()
-        .iter()
-        .map(|r| r.path.clone())
-        .collect();
-    assert!(pings.iter().any(|p| p == "/ping/check-uuid"), "{pings:?}");
+    // The heartbeat is damped the same way: good all along.
+    let pings = || -> Vec<String> {
+        heartbeat
+            .received()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect()
+    };
+    let flapping = pings();
+    assert!(flapping.iter().any(|p| p == "/ping/check-uuid"), "{flapping:?}");
     assert!(
-        pings.iter().any(|p| p == "/ping/check-uuid/fail"),
-        "{pings:?}"
+        !flapping.iter().any(|p| p == "/ping/check-uuid/fail"),
+        "{flapping:?}"
     );
 
     // A real outage fires once.
@@ -319,6 +331,11 @@ fn a_flapping_cablecast_raises_nothing_below_the_threshold_then_fires_once_and_r
     let (status, body) = get(addr, "/health/cablecast");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("Cablecast is unreachable"), "{body}");
+    assert!(
+        wait_until(LONG, || pings().iter().any(|p| p == "/ping/check-uuid/fail")),
+        "a real outage fails the heartbeat: {:?}",
+        pings()
+    );
     assert!(get(addr, "/metrics")
         .1
         .contains("archivist_alerts_firing{kind=\"cablecast_down\"} 1"));
@@ -580,7 +597,10 @@ fn a_vod_stuck_past_its_threshold_fires_and_resolves_when_it_moves() {
         &scratch.db(),
         &demo.api_url(),
         &[],
-        &[("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook"))],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
+            ("ARCHIVIST_ALERTS_OFF", "vod_failed"),
+        ],
     );
     let addr = monitor.status_addr();
     wait_cycles(&monitor, 0, 1);
@@ -628,7 +648,10 @@ fn a_failed_transcription_job_fires_and_its_later_success_resolves_it() {
         &scratch.db(),
         &demo.api_url(),
         &[],
-        &[("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook"))],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
+            ("ARCHIVIST_ALERTS_OFF", "vod_failed,vod_stuck"),
+        ],
     );
     wait_cycles(&monitor, 0, 1);
     let report = |status: &str| {
@@ -709,4 +732,68 @@ fn a_database_that_cannot_be_written_is_still_alerted_and_recorded_once_it_can()
             .is_ok_and(|state| state == "resolved")
     }));
     drop(monitor);
+}
+
+/// The failures a station has before the first pass: firing at once on
+/// every surface, told in one message per destination.
+fn failures_there_at_start_are_told_once(fault: Fault) {
+    let scratch = Scratch::new();
+    let demo = station(60);
+    demo.set_fault(fault);
+    let failed = demo
+        .catalogue()
+        .vods
+        .iter()
+        .filter(|v| matches!(v.state.as_str(), "error" | "permanentFailure"))
+        .count();
+    assert!(failed >= 2, "the demo station has failures: {failed}");
+    let first = Receiver::start();
+    let second = Receiver::start();
+    let urls = format!(
+        "{} {}",
+        first.url("http", "/hook"),
+        second.url("http", "/hook")
+    );
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &urls),
+            ("ARCHIVIST_ALERTS_OFF", "vod_stuck"),
+        ],
+    );
+    let addr = monitor.status_addr();
+    for receiver in [&first, &second] {
+        let got = receiver.wait_for(1, LONG);
+        let v = check_generic(&got[0], "firing", "vod_failed");
+        assert_eq!(
+            v["title"],
+            format!("{failed} VODs had already failed when monitoring began").as_str(),
+            "{v}"
+        );
+        assert_eq!(v["count"], failed);
+        assert_eq!(
+            v["alert_ids"].as_array().expect("alert_ids").len(),
+            failed
+        );
+    }
+    let (status, body) = get(addr, "/health/publishing");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(firing_kinds(&scratch.db()), vec!["vod_failed"; failed]);
+    // Never one per VOD, never again.
+    wait_cycles(&monitor, cycles(&monitor), 3);
+    for receiver in [&first, &second] {
+        assert_eq!(receiver.received().len(), 1, "{:#?}", receiver.received());
+    }
+}
+
+#[test]
+fn failures_there_before_the_first_pass_fire_and_are_told_once() {
+    failures_there_at_start_are_told_once(Fault::None);
+}
+
+#[test]
+fn failures_there_at_start_are_told_on_a_server_that_sends_no_total() {
+    failures_there_at_start_are_told_once(Fault::CappedPagesWithoutMeta(7));
 }
