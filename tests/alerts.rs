@@ -797,3 +797,45 @@ fn failures_there_before_the_first_pass_fire_and_are_told_once() {
 fn failures_there_at_start_are_told_on_a_server_that_sends_no_total() {
     failures_there_at_start_are_told_once(Fault::CappedPagesWithoutMeta(7));
 }
+
+#[test]
+fn a_message_refused_for_good_is_recorded_and_the_next_one_goes_at_once() {
+    let scratch = Scratch::new();
+    let demo = station(20);
+    demo.set_fault(Fault::Status(500));
+    let hook = Receiver::start();
+    hook.answer_next(&[400]);
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
+            ("ARCHIVIST_ALERT_FIRE_AFTER", "1"),
+            ("ARCHIVIST_ALERTS_OFF", "vod_failed,vod_stuck"),
+        ],
+    );
+    let refused = "SELECT count(*) FROM alert_delivery WHERE failed_at IS NOT NULL
+        AND attempts = 1 AND last_error = 'HTTP 400: refused'";
+    assert!(wait_until(LONG, || number(&scratch.db(), refused) == 1));
+    assert_eq!(hook.requests(), 1);
+    // The next message is not held behind it: it goes at its first try.
+    demo.set_fault(Fault::None);
+    let got = hook.wait_for(1, LONG);
+    check_generic(&got[0], "resolved", "cablecast_down");
+    wait_cycles(&monitor, cycles(&monitor), 2);
+    assert_eq!(hook.requests(), 2, "the refused message was never sent again");
+    assert_eq!(
+        number(
+            &scratch.db(),
+            "SELECT count(*) FROM alert_delivery WHERE delivered_at IS NOT NULL AND attempts = 1"
+        ),
+        1
+    );
+    let (_, metrics) = get(monitor.status_addr(), "/metrics");
+    assert!(
+        metrics.contains("archivist_notifications_refused_total 1"),
+        "{metrics}"
+    );
+    assert!(monitor.log().contains("not retried"), "{}", monitor.log());
+}

@@ -2,7 +2,10 @@
 //! that destination's outbox (`store::alerts`), oldest message first, with
 //! retries and a growing pause, so a destination that is down delays only
 //! its own messages, never the monitoring cycle nor another destination.
-//! After a restart each sender simply carries on with what is queued.
+//! After a restart each sender simply carries on with what is queued. A
+//! message a destination refuses for good (HTTP 4xx but 408 and 429, a
+//! redirect, SMTP 5xx) is recorded as failed with its answer and never
+//! tried again, so it never blocks the messages after it.
 //!
 //! Messages that could not be queued (the database cannot be written) are
 //! handed over in memory ([`Notifier::send_from_memory`]) and tried a few
@@ -38,6 +41,74 @@ pub const MAX_RETRY_PAUSE: Duration = Duration::from_secs(300);
 const IDLE_LOOK: Duration = Duration::from_secs(30);
 /// Attempts for a message held only in memory.
 const MEMORY_ATTEMPTS: u32 = 6;
+/// The longest `Retry-After` honoured: a destination asking for more is
+/// tried again after this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Whether trying a failed delivery again can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// A transient failure (no connection, timeout, HTTP 408, 429, 5xx, SMTP
+    /// 4xx): tried again, after at least `after` when the destination said.
+    Later { after: Option<Duration> },
+    /// Refused for good (HTTP 4xx, a redirect, SMTP 5xx): the same message
+    /// would be refused again.
+    Never,
+}
+
+/// Why a delivery failed: one line free of the destination's secrets, and
+/// whether to try again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryError {
+    pub reason: String,
+    pub retry: Retry,
+}
+
+impl DeliveryError {
+    fn transient(reason: String) -> DeliveryError {
+        DeliveryError {
+            reason,
+            retry: Retry::Later { after: None },
+        }
+    }
+
+    /// The pause before attempt `attempts + 1`: the growing pause, or longer
+    /// when the destination asked for it (`Retry-After`).
+    fn pause(&self, attempts: u32) -> Duration {
+        let grown = retry_pause(attempts);
+        match self.retry {
+            Retry::Later { after: Some(asked) } => grown.max(asked.min(MAX_RETRY_AFTER)),
+            _ => grown,
+        }
+    }
+}
+
+impl std::fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// What an HTTP status means for a delivery: `None` when it was delivered.
+fn http_outcome(code: u16, retry_after: Option<&str>) -> Option<DeliveryError> {
+    let (reason, retry) = match code {
+        200..=299 => return None,
+        300..=399 => (
+            format!("HTTP {code}: a redirect, which is not followed; give the final URL"),
+            Retry::Never,
+        ),
+        408 | 429 | 500..=599 => (
+            format!("HTTP {code}"),
+            Retry::Later {
+                after: retry_after
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs),
+            },
+        ),
+        _ => (format!("HTTP {code}: refused"), Retry::Never),
+    };
+    Some(DeliveryError { reason, retry })
+}
 
 /// The pause after `attempts` failed attempts: 1 s, 2 s, 4 s, ... up to
 /// [`MAX_RETRY_PAUSE`].
@@ -47,10 +118,16 @@ pub fn retry_pause(attempts: u32) -> Duration {
 }
 
 /// Sends one notification to one destination, once. The error says why in
-/// one line, free of the destination's secrets.
-pub fn deliver(destination: &Destination, notification: &Notification) -> Result<(), String> {
+/// one line, free of the destination's secrets, and whether to try again.
+pub fn deliver(
+    destination: &Destination,
+    notification: &Notification,
+) -> Result<(), DeliveryError> {
     if let Some(mail) = &destination.mail {
-        return mail::send(mail, notification).map_err(|e| destination.scrub(&e));
+        return mail::send(mail, notification).map_err(|e| DeliveryError {
+            reason: destination.scrub(&e.reason),
+            retry: e.retry,
+        });
     }
     let (content_type, body) = format::render(
         notification,
@@ -71,14 +148,18 @@ pub fn deliver(destination: &Destination, notification: &Notification) -> Result
         request = request.with_header(name.as_str(), value.as_str());
     }
     match request.send_lazy() {
-        Ok(response) => match response.status_code {
-            200..=299 => Ok(()),
-            code @ 300..=399 => Err(format!(
-                "HTTP {code}: a redirect, which is not followed; give the final URL"
-            )),
-            code => Err(format!("HTTP {code}")),
-        },
-        Err(e) => Err(destination.scrub(&e.to_string())),
+        Ok(response) => {
+            let retry_after = response
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+                .map(|(_, value)| value.as_str());
+            match http_outcome(response.status_code, retry_after) {
+                None => Ok(()),
+                Some(e) => Err(e),
+            }
+        }
+        Err(e) => Err(DeliveryError::transient(destination.scrub(&e.to_string()))),
     }
 }
 
@@ -87,7 +168,7 @@ pub fn deliver(destination: &Destination, notification: &Notification) -> Result
 pub fn deliver_to_all(
     destinations: &[Destination],
     notification: &Notification,
-) -> Vec<Result<(), String>> {
+) -> Vec<Result<(), DeliveryError>> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = destinations
             .iter()
@@ -96,8 +177,11 @@ pub fn deliver_to_all(
         handles
             .into_iter()
             .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("the sender failed unexpectedly".into()))
+                h.join().unwrap_or_else(|_| {
+                    Err(DeliveryError::transient(
+                        "the sender failed unexpectedly".into(),
+                    ))
+                })
             })
             .collect()
     })
@@ -333,9 +417,27 @@ impl Sender {
                 }
                 Duration::ZERO
             }
-            Err(reason) => {
+            Err(DeliveryError {
+                reason,
+                retry: Retry::Never,
+            }) => {
+                log::error!(
+                    "{} refused by {}: {reason}; recorded as failed, not retried",
+                    notification.headline(),
+                    destination.label()
+                );
+                if let Err(e) =
+                    store.delivery_refused(key, pending.message_id, &clock::now(), &reason)
+                {
+                    log::warn!("{e}");
+                    return Duration::from_secs(5);
+                }
+                Duration::ZERO
+            }
+            Err(error) => {
                 let attempts = pending.attempts as u32 + 1;
-                let pause = retry_pause(attempts);
+                let pause = error.pause(attempts);
+                let reason = error.reason;
                 if attempts == 1 {
                     log::warn!(
                         "notifying {} failed: {reason}; retrying with growing pauses (at most {} s)",
@@ -367,11 +469,14 @@ impl Sender {
                     );
                     return;
                 }
-                Err(reason) => {
+                Err(error) => {
                     log::warn!(
-                        "notifying {} failed: {reason} (attempt {attempt} of {MEMORY_ATTEMPTS})",
+                        "notifying {} failed: {error} (attempt {attempt} of {MEMORY_ATTEMPTS})",
                         destination.label()
                     );
+                    if error.retry == Retry::Never {
+                        return;
+                    }
                     let seen = self.shared.lock().generation;
                     if attempt < MEMORY_ATTEMPTS && !self.shared.wait(seen, retry_pause(attempt)) {
                         return;
@@ -421,6 +526,27 @@ fn run_heartbeat(target: &Destination, pings: std::sync::mpsc::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_is_for_good_and_busy_or_failing_servers_are_tried_again() {
+        for code in [400, 401, 403, 404, 410, 413, 302] {
+            let e = http_outcome(code, None).expect("a failure");
+            assert_eq!(e.retry, Retry::Never, "{code}");
+            assert!(e.reason.contains(&code.to_string()));
+        }
+        for code in [408, 429, 500, 502, 503] {
+            let e = http_outcome(code, None).expect("a failure");
+            assert!(matches!(e.retry, Retry::Later { .. }), "{code}");
+        }
+        assert!(http_outcome(204, None).is_none());
+        // Retry-After is honoured, within reason.
+        let busy = http_outcome(429, Some("120")).expect("a failure");
+        assert_eq!(busy.pause(1), Duration::from_secs(120));
+        let greedy = http_outcome(503, Some("999999")).expect("a failure");
+        assert_eq!(greedy.pause(1), MAX_RETRY_AFTER);
+        let dated = http_outcome(503, Some("Wed, 21 Oct 2015 07:28:00 GMT")).expect("a failure");
+        assert_eq!(dated.pause(3), retry_pause(3));
+    }
 
     #[test]
     fn pauses_grow_and_stop_growing() {

@@ -78,6 +78,12 @@ pub fn metrics(store: &Store) -> Result<String, WebError> {
             figures.failed_deliveries,
         ),
         (
+            "archivist_notifications_refused_total",
+            "counter",
+            "Notifications a destination refused for good (HTTP 4xx, SMTP 5xx); never retried.",
+            figures.refused_deliveries,
+        ),
+        (
             "archivist_notifications_dropped_total",
             "counter",
             "Notifications dropped because a destination's queue was full.",
