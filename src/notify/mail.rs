@@ -78,7 +78,7 @@ fn message_id(from: &str, alert_id: &str) -> String {
         .unwrap_or("archivist.invalid");
     let left: String = alert_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '.' })
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') { c } else { '.' })
         .collect();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
