@@ -71,9 +71,8 @@ fn build(mail: &MailSettings, notification: &Notification) -> Result<Message, St
 /// the right (RFC 5322 3.6.4), only dot-atom characters.
 fn message_id(from: &str, alert_id: &str) -> String {
     let domain = from
-        .rsplit('@')
-        .next()
-        .map(|d| d.trim_end_matches('>').trim())
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>').trim())
         .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')))
         .unwrap_or("archivist.invalid");
     let left: String = alert_id
