@@ -839,3 +839,37 @@ fn a_message_refused_for_good_is_recorded_and_the_next_one_goes_at_once() {
     );
     assert!(monitor.log().contains("not retried"), "{}", monitor.log());
 }
+
+#[test]
+fn the_demo_delivers_its_alerts_and_says_where_they_go() {
+    let scratch = Scratch::new();
+    let hook = Receiver::start();
+    let mut command = crate::support::archivist();
+    command
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["demo", "--listen", "127.0.0.1:0", "--interval", "1"])
+        .env("ARCHIVIST_NOTIFY_URLS", hook.url("http", "/hook"));
+    let demo = Running::start(command);
+    demo.wait_for("alerts go to webhook (127.0.0.1)", 1, LONG);
+    let got = hook.wait_for(1, LONG);
+    let v = check_generic(&got[0], "firing", "vod_failed");
+    assert!(
+        v["title"]
+            .as_str()
+            .expect("title")
+            .ends_with("had already failed when monitoring began"),
+        "{v}"
+    );
+
+    // Without a destination it says so, with an example.
+    let scratch = Scratch::new();
+    let mut command = crate::support::archivist();
+    command
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["demo", "--listen", "127.0.0.1:0", "--interval", "1"])
+        .env_remove("ARCHIVIST_NOTIFY_URLS");
+    let demo = Running::start(command);
+    demo.wait_for("sent nowhere: no destination is configured (e.g. ARCHIVIST_NOTIFY_URLS=", 1, LONG);
+}

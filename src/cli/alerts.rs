@@ -27,6 +27,10 @@ pub(super) fn watch(store: Arc<Store>, settings: AlertSettings) -> AlertWatch {
     if notifier.has_destinations() {
         let labels: Vec<&str> = settings.destinations.iter().map(|d| d.label()).collect();
         log::info!("alerts go to {}", labels.join(", "));
+    } else {
+        log::info!(
+            "alerts are recorded and shown but sent nowhere: no destination is configured (e.g. ARCHIVIST_NOTIFY_URLS=ntfy://ntfy.sh/your-topic)"
+        );
     }
     AlertWatch::new(store, settings, Some(notifier))
 }

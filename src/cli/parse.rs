@@ -472,12 +472,8 @@ fn service(given: &Given, env: &Env, api_url: Option<String>) -> Result<Service,
         cablecast_links(given, Some(&settings.cablecast.api_url))?
     };
     let stuck_after = stuck_after(given)?;
-    // The demo's alerts would be about its own station: none are sent.
-    let alerts = if given.spec().name == "demo" {
-        AlertSettings::default()
-    } else {
-        AlertSettings::from_env(env, stuck_after)?
-    };
+    // The demo's alerts go where the settings say, as the monitor's do.
+    let alerts = AlertSettings::from_env(env, stuck_after)?;
     Ok(Service {
         stuck_after,
         cablecast_links,

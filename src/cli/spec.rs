@@ -260,7 +260,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "demo",
         operands: "",
         about: "Run the monitor against a built-in demo station (no Cablecast needed): its own database ./archivist-demo.db unless --db, a cycle every 10 s unless --interval, a full pass every 300 s unless --catalog-interval",
-        opts: &[CYCLE, ADMIN, STUCK],
+        opts: &[CYCLE, ADMIN, STUCK, ALERTING],
     },
     CommandSpec {
         name: "monitor",
