@@ -495,8 +495,11 @@ fn a_silence_records_and_shows_alerts_and_sends_nothing() {
     assert!(listed.contains("(silenced)"), "{listed}");
     assert!(listed.contains("Silence: cablecast_down until"), "{listed}");
     assert!(hook.received().is_empty(), "{:#?}", hook.received());
+    // Planned maintenance pages nobody through the health endpoint either:
+    // it says so, with 200.
     let (status, body) = get(addr, "/health/cablecast");
-    assert_eq!(status, 503, "silenced alerts still count: {body}");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("silenced: Cablecast is unreachable"), "{body}");
 
     // The API: the admin token is required.
     let post = |auth: Option<&str>, body: &str| {
@@ -520,6 +523,81 @@ fn a_silence_records_and_shows_alerts_and_sends_nothing() {
     let v: serde_json::Value = serde_json::from_str(api).unwrap_or_else(|e| panic!("{e}: {api}"));
     assert_eq!(v["silences"].as_array().expect("silences").len(), 2);
     assert_eq!(v["firing"][0]["silenced"], true);
+    assert_eq!(v["monitor"]["running"], true, "{v}");
+
+    // Ended early through the API: the held alert goes out, and is no
+    // longer shown as silenced.
+    assert_eq!(post(Some(token), r#"{"end":true,"for":"1h"}"#).0, vec![400]);
+    let (codes, body) = post(Some(token), r#"{"end":true}"#);
+    assert_eq!(codes, vec![200], "{body}");
+    assert!(body.contains("ended 2 silences"), "{body}");
+    let got = hook.wait_for(1, LONG);
+    check_generic(&got[0], "firing", "cablecast_down");
+    let listed = stdout(&run_on(&scratch.db(), &["alerts", "list"]));
+    assert!(!listed.contains("(silenced)"), "{listed}");
+    assert!(!listed.contains("Silence:"), "{listed}");
+    assert_eq!(get(addr, "/health/cablecast").0, 503);
+
+    // And from the command line.
+    let out = run_on(&scratch.db(), &["alerts", "silence", "--for", "1h"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = run_on(&scratch.db(), &["alerts", "silence", "--end"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout(&out).trim(), "ended 1 silence; alerts are sent again");
+    let both = run_on(&scratch.db(), &["alerts", "silence", "--end", "--for", "1h"]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
+fn a_stopped_monitor_makes_every_health_answer_unknown_with_since_when() {
+    let scratch = Scratch::new();
+    let demo = station(20);
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[("ARCHIVIST_ALERTS_OFF", "vod_failed,vod_stuck")],
+    );
+    let addr = monitor.status_addr();
+    wait_cycles(&monitor, 0, 2);
+    assert_eq!(get(addr, "/health/cablecast").0, 200);
+    drop(monitor);
+    // The last cycle was long ago: the monitor has been stopped since.
+    crate::support::sqlite(&scratch.db())
+        .execute_batch(
+            "UPDATE monitor_cycle SET started_at = '2026-01-05T10:00:00Z',
+                finished_at = '2026-01-05T10:00:01Z';",
+        )
+        .expect("aged");
+    let mut command = crate::support::archivist();
+    command
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["serve", "--listen", "127.0.0.1:0", "--interval", "1"]);
+    let serve = Running::start(command);
+    serve.wait_for(" on http://", 1, LONG);
+    let log = serve.log();
+    let addr: std::net::SocketAddr = log
+        .split(" on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {log}"));
+    for path in ["/health/cablecast", "/health/publishing"] {
+        let (status, body) = get(addr, path);
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(
+            body.contains("unknown: no monitoring cycle since 2026-01-05T10:00:01Z"),
+            "{path}: {body}"
+        );
+    }
+    let (_, api) = get(addr, "/api/alerts");
+    assert!(api.contains(r#""running":false"#), "{api}");
+    let (_, page) = get(addr, "/");
+    assert!(
+        page.contains("The monitor is not running: no monitoring cycle since 2026-01-05T10:00:01Z"),
+        "{page}"
+    );
 }
 
 #[test]

@@ -21,6 +21,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::clock;
+use crate::store::alerts::{AlertRow, Silence};
 use crate::store::{Store, StoreError};
 
 /// What an alert is about.
@@ -84,8 +85,8 @@ impl fmt::Display for AlertKind {
 }
 
 /// The kinds a status endpoint answers 503 for.
-pub const CABLECAST_KINDS: [&str; 1] = ["cablecast_down"];
-pub const PUBLISHING_KINDS: [&str; 2] = ["vod_failed", "vod_stuck"];
+pub const CABLECAST_KINDS: [AlertKind; 1] = [AlertKind::CablecastDown];
+pub const PUBLISHING_KINDS: [AlertKind; 2] = [AlertKind::VodFailed, AlertKind::VodStuck];
 
 /// The machine's hostname, for "which box sent this".
 pub fn hostname() -> String {
@@ -119,6 +120,16 @@ pub fn silence(
         kind.map_or("every alert".to_string(), |k| k.as_str().to_string()),
         crate::stuck::format_duration(length)
     ))
+}
+
+/// Whether a running silence holds `alert` back now: it fires and one of
+/// `silences` (those running) covers its kind. An alert whose silence
+/// ended is not "silenced", whatever it was when it fired.
+pub fn held_by_silence(alert: &AlertRow, silences: &[Silence]) -> bool {
+    alert.state == "firing"
+        && silences
+            .iter()
+            .any(|s| s.kind.as_deref().is_none_or(|k| k == alert.kind))
 }
 
 /// Ends the running silences now (of one kind, or every silence); returns

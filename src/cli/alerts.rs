@@ -56,6 +56,11 @@ pub(super) fn run(db: &Path, action: AlertsAction) -> Result<ExitCode, CliError>
             println!("{silence}");
             Ok(ExitCode::SUCCESS)
         }
+        AlertsAction::EndSilence { kind } => {
+            let store = Store::open(db, Access::ReadWrite)?;
+            println!("{}", alert::end_silences(&store, kind)?);
+            Ok(ExitCode::SUCCESS)
+        }
         AlertsAction::Test(settings) => test(&settings),
     }
 }
@@ -86,7 +91,11 @@ fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
             .as_deref()
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
-        let silenced = if a.silenced { " (silenced)" } else { "" };
+        let silenced = if alert::held_by_silence(a, &silences) {
+            " (silenced)"
+        } else {
+            ""
+        };
         format!(
             "{:<9} {:<21} {when}  {}{detail}{silenced}",
             a.state, a.kind, a.title

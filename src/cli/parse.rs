@@ -106,6 +106,10 @@ pub enum AlertsAction {
         length: Duration,
         kind: Option<AlertKind>,
     },
+    /// `alerts silence --end`: the running silences (of one kind) end now.
+    EndSilence {
+        kind: Option<AlertKind>,
+    },
     Test(Box<AlertSettings>),
 }
 
@@ -311,22 +315,29 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
         }),
         "alerts silence" => {
             no_operands(&given)?;
-            let (setting, text) = given.setting("for").ok_or_else(|| {
-                CliError::Usage("alerts silence needs --for, e.g. --for 2h".into())
-            })?;
-            let length = stuck::parse_duration(&text)
-                .map_err(|reason| CliError::Usage(format!("{setting}: {reason}")))?;
-            let kind = match given.value("kind") {
-                Some(name) => Some(AlertKind::parse(&name).ok_or_else(|| {
-                    let known: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
-                    CliError::Usage(format!(
-                        "{name:?} is not an alert kind ({})",
-                        known.join(", ")
+            let kind = silence_kind(&given)?;
+            let end = given.switch("end");
+            let length = match (given.setting("for"), end) {
+                (Some(_), true) => {
+                    return Err(CliError::Usage(
+                        "alerts silence takes --for or --end, not both".into(),
                     ))
-                })?),
-                None => None,
+                }
+                (None, true) => None,
+                (Some((setting, text)), false) => Some(
+                    stuck::parse_duration(&text)
+                        .map_err(|reason| CliError::Usage(format!("{setting}: {reason}")))?,
+                ),
+                (None, false) => {
+                    return Err(CliError::Usage(
+                        "alerts silence needs --for (e.g. --for 2h) or --end".into(),
+                    ))
+                }
             };
-            Action::Alerts(AlertsAction::Silence { length, kind })
+            match length {
+                Some(length) => Action::Alerts(AlertsAction::Silence { length, kind }),
+                None => Action::Alerts(AlertsAction::EndSilence { kind }),
+            }
         }
         "alerts test" => {
             no_operands(&given)?;
@@ -339,6 +350,21 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
         name => Action::Transcriptions(transcriptions(name, &given)?),
     };
     Ok(command)
+}
+
+/// `--kind` of `alerts silence`.
+fn silence_kind(given: &Given) -> Result<Option<AlertKind>, CliError> {
+    match given.value("kind") {
+        Some(name) => Some(AlertKind::parse(&name).ok_or_else(|| {
+            let known: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
+            CliError::Usage(format!(
+                "{name:?} is not an alert kind ({})",
+                known.join(", ")
+            ))
+        }))
+        .transpose(),
+        None => Ok(None),
+    }
 }
 
 /// `archivist help [COMMAND [ACTION]]`.

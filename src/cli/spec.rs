@@ -398,7 +398,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         operands: "",
         about: "Record alerts but send nothing for a while (planned maintenance)",
         opts: &[&[
-            flag("for", "DURATION", "", "", "How long, e.g. 2h (required)"),
+            flag("for", "DURATION", "", "", "How long, e.g. 2h (this or --end)"),
+            switch("end", "End the running silences now (those of --kind only, when given)"),
             flag("kind", "KIND", "", "", "Only this kind of alert [default every kind]"),
         ]],
     },

@@ -375,7 +375,7 @@ impl Store {
                 resolve.execute(params![id, at])?;
             }
             let mut notified = conn.prepare_cached(
-                "UPDATE alert SET notified = 1, last_notified_at = ?2 WHERE id = ?1",
+                "UPDATE alert SET notified = 1, silenced = 0, last_notified_at = ?2 WHERE id = ?1",
             )?;
             for (id, at) in &changes.notified {
                 notified.execute(params![id, at])?;

@@ -4,7 +4,12 @@
 //!
 //! `/health/cablecast` answers 503 while `cablecast_down` fires;
 //! `/health/publishing` while any `vod_failed` or `vod_stuck` fires. Both
-//! read the firing alerts' partial index, nothing else.
+//! read the firing alerts' partial index and the silences, nothing else.
+//! While every alert that makes one unhealthy is silenced (planned
+//! maintenance), it answers 200 "silenced: ...". When no monitoring cycle
+//! ran for two intervals (the monitor is stopped), both answer 503
+//! "unknown: no monitoring cycle since ...": what they would say is not
+//! known.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -16,7 +21,7 @@ use super::reply::{self, Body, Reply};
 use super::WebError;
 use crate::alert::{self, AlertKind};
 use crate::clock;
-use crate::store::alerts::AlertRow;
+use crate::store::alerts::{AlertRow, Silence};
 use crate::store::Store;
 
 /// Alerts the page and `/api/alerts` list besides the firing ones.
@@ -25,9 +30,44 @@ pub const RECENT_ROWS: usize = 20;
 /// Longest silence the API accepts: a week of maintenance is plenty.
 const MAX_SILENCE: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// `GET /api/alerts`: firing alerts, running silences and recent alerts.
-pub fn api(store: &Store) -> Result<Vec<u8>, WebError> {
+/// Whether the monitor runs: its last cycle is within the deadline (two
+/// intervals and a margin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pulse {
+    Running,
+    /// No cycle since this time (`None`: no cycle ever recorded).
+    Stopped { since: Option<String> },
+}
+
+impl Pulse {
+    pub fn of(last_cycle_unix: Option<i64>, now: i64, deadline: Duration) -> Pulse {
+        match last_cycle_unix {
+            Some(at) if now - at <= deadline.as_secs() as i64 => Pulse::Running,
+            Some(at) => Pulse::Stopped {
+                since: Some(clock::format_unix(at)),
+            },
+            None => Pulse::Stopped { since: None },
+        }
+    }
+
+    /// "no monitoring cycle since 2026-...Z" (or "yet").
+    pub fn sentence(&self) -> Option<String> {
+        match self {
+            Pulse::Running => None,
+            Pulse::Stopped { since: Some(at) } => Some(format!("no monitoring cycle since {at}")),
+            Pulse::Stopped { since: None } => Some("no monitoring cycle recorded yet".into()),
+        }
+    }
+}
+
+/// `GET /api/alerts`: whether the monitor runs, firing alerts, running
+/// silences and recent alerts.
+pub fn api(store: &Store, pulse: &Pulse) -> Result<Vec<u8>, WebError> {
     let body = serde_json::json!({
+        "monitor": {
+            "running": *pulse == Pulse::Running,
+            "stopped": pulse.sentence(),
+        },
         "firing": store.firing_alerts()?,
         "silences": store.active_silences(&clock::now())?,
         "recent": store.recent_alerts(RECENT_ROWS)?,
@@ -35,10 +75,28 @@ pub fn api(store: &Store) -> Result<Vec<u8>, WebError> {
     Ok(body.to_string().into_bytes())
 }
 
-/// A health endpoint: 503 while an alert of `kinds` fires.
-pub fn health(store: &Store, kinds: &[&str], what: &str) -> Reply {
-    match store.firing_of(kinds) {
+/// A health endpoint: 503 while an alert of `kinds` fires (200 "silenced"
+/// while a silence covers every one of them), 503 "unknown" while the
+/// monitor is stopped.
+pub fn health(store: &Store, kinds: &[AlertKind], what: &str, pulse: &Pulse) -> Reply {
+    if let Some(stopped) = pulse.sentence() {
+        return Reply::text(503, format!("unknown: {stopped}"));
+    }
+    let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    let silenced = match store.active_silences(&clock::now()) {
+        Ok(silences) => kinds.iter().all(|kind| {
+            silences
+                .iter()
+                .any(|s| s.kind.as_deref().is_none_or(|k| k == kind.as_str()))
+        }),
+        Err(e) => return Reply::text(503, format!("unhealthy: {e}")),
+    };
+    match store.firing_of(&names) {
         Ok(None) => Reply::text(200, format!("ok: {what}")),
+        Ok(Some((title, since, _))) if silenced => Reply::text(
+            200,
+            format!("silenced: {title} (firing since {since}; a silence covers it)"),
+        ),
         Ok(Some((title, since, count))) => Reply::text(
             503,
             format!(
@@ -110,45 +168,69 @@ pub fn metrics(store: &Store) -> Result<String, WebError> {
 struct SilenceRequest {
     /// "2h", "90m", ...
     #[serde(rename = "for")]
-    length: String,
+    length: Option<String>,
+    /// `true`: the running silences (of `kind`) end now.
+    #[serde(default)]
+    end: bool,
     kind: Option<String>,
 }
 
-/// `POST /api/alerts/silence` (admin token checked by the caller).
+/// `POST /api/alerts/silence` (admin token checked by the caller):
+/// `{"for": "2h", "kind"?: ...}` adds a silence, `{"end": true, "kind"?:
+/// ...}` ends the running ones.
 pub fn silence(store: &Store, body: &[u8]) -> Result<Reply, WebError> {
     let request: SilenceRequest = serde_json::from_slice(body).map_err(|e| {
         WebError::BadQuery(format!(
-            "the body is not a silence ({{\"for\": \"2h\", \"kind\": \"vod_failed\"}}): {e}"
+            "the body is not a silence ({{\"for\": \"2h\", \"kind\": \"vod_failed\"}} or {{\"end\": true}}): {e}"
         ))
     })?;
-    let length = crate::stuck::parse_duration(&request.length)
+    let kind = silence_kind(request.kind.as_deref())?;
+    let text = match (request.length.as_deref(), request.end) {
+        (None, true) => {
+            let sentence = alert::end_silences(store, kind)?;
+            let body = serde_json::json!({ "ended": sentence }).to_string();
+            return Ok(Reply::new(200, reply::JSON, Body::Owned(body.into_bytes())));
+        }
+        (Some(text), false) => text,
+        _ => return Err(WebError::BadQuery("give either for or end: true".into())),
+    };
+    let length = crate::stuck::parse_duration(text)
         .map_err(|reason| WebError::BadQuery(format!("for: {reason}")))?;
     if length > MAX_SILENCE {
         return Err(WebError::BadQuery("for: at most 7d".into()));
     }
+    let sentence = alert::silence(store, kind, length)?;
+    let body = serde_json::json!({ "silenced": sentence }).to_string();
+    Ok(Reply::new(201, reply::JSON, Body::Owned(body.into_bytes())))
+}
+
+/// A silence's kind by name (none: every kind).
+fn silence_kind(name: Option<&str>) -> Result<Option<AlertKind>, WebError> {
     let kind =
-        match request.kind.as_deref() {
+        match name {
             None | Some("") => None,
             Some(name) => Some(AlertKind::parse(name).ok_or_else(|| {
                 WebError::BadQuery(format!("kind: {name:?} is not an alert kind"))
             })?),
         };
-    let sentence = alert::silence(store, kind, length)?;
-    let body = serde_json::json!({ "silenced": sentence }).to_string();
-    Ok(Reply::new(201, reply::JSON, Body::Owned(body.into_bytes())))
+    Ok(kind)
 }
 
 /// What the page shows of the alerts.
 pub struct AlertsView {
     pub firing: Vec<AlertRow>,
     pub recent: Vec<AlertRow>,
+    pub silences: Vec<Silence>,
+    pub pulse: Pulse,
 }
 
 impl AlertsView {
-    pub fn read(store: &Store) -> Result<AlertsView, WebError> {
+    pub fn read(store: &Store, pulse: Pulse) -> Result<AlertsView, WebError> {
         Ok(AlertsView {
             firing: store.firing_alerts()?,
             recent: store.recent_alerts(RECENT_ROWS)?,
+            silences: store.active_silences(&clock::now())?,
+            pulse,
         })
     }
 }
@@ -160,6 +242,13 @@ pub fn section(html: &mut String, view: &AlertsView) {
         r#"<section class="wide" id="alerts"><h2>Alerts: <span id="alerts-firing">{}</span> firing</h2>"#,
         view.firing.len()
     );
+    if let Some(stopped) = view.pulse.sentence() {
+        let _ = write!(
+            html,
+            r#"<p class="err" id="monitor-stopped">The monitor is not running: {}. What is shown may be out of date, and no alert is raised.</p>"#,
+            escape(&stopped)
+        );
+    }
     if view.recent.is_empty() {
         html.push_str(r#"<p class="empty">No alerts yet.</p></section>"#);
         return;
@@ -173,7 +262,11 @@ pub fn section(html: &mut String, view: &AlertsView) {
             html,
             r#"<tr><td class="{class}">{}{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>"#,
             escape(&a.state),
-            if a.silenced { " (silenced)" } else { "" },
+            if alert::held_by_silence(a, &view.silences) {
+                " (silenced)"
+            } else {
+                ""
+            },
             escape(&a.kind),
             escape(&a.title),
             a.detail

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tiny_http::{Method, Request};
 
 use super::admin::{self, AdminToken};
-use super::alerts::{self, AlertsView};
+use super::alerts::{self, AlertsView, Pulse};
 use super::facts::{Facts, FACTS_TTL};
 use super::links::CablecastLinks;
 use super::page::{self, Overview};
@@ -203,6 +203,7 @@ impl Site {
                     site.board.store(),
                     &CABLECAST_KINDS,
                     "Cablecast is reachable",
+                    &site.pulse()?,
                 ))
             }),
             "/health/publishing" => read_only(|site, _| {
@@ -210,6 +211,7 @@ impl Site {
                     site.board.store(),
                     &PUBLISHING_KINDS,
                     "no VOD failed or stuck",
+                    &site.pulse()?,
                 ))
             }),
             _ => Err(WebError::NotFound),
@@ -267,7 +269,20 @@ impl Site {
 
     /// `GET /api/alerts`: firing alerts, active silences, recent history.
     fn alerts(&self, _: &Query) -> Result<Rendered, WebError> {
-        Ok(Rendered::new(reply::JSON, alerts::api(self.board.store())?))
+        Ok(Rendered::new(
+            reply::JSON,
+            alerts::api(self.board.store(), &self.pulse()?)?,
+        ))
+    }
+
+    /// Whether the monitor runs, by its last cycle.
+    fn pulse(&self) -> Result<Pulse, WebError> {
+        let facts = self.facts()?;
+        Ok(Pulse::of(
+            facts.last_cycle_unix,
+            clock::unix_now(),
+            self.cycle_deadline,
+        ))
     }
 
     fn badge(&self, _: &Query) -> Result<Reply, WebError> {
@@ -324,7 +339,7 @@ impl Site {
                 .collect::<Result<_, _>>()?,
             now: clock::unix_now(),
             stuck_after: *self.board.stuck_after(),
-            alerts: AlertsView::read(store)?,
+            alerts: AlertsView::read(store, self.pulse()?)?,
         };
         Ok(Rendered::new(
             reply::HTML,
