@@ -314,6 +314,23 @@ CREATE INDEX IF NOT EXISTS idx_delivery_pending ON alert_delivery(destination, m
     WHERE delivered_at IS NULL;
 CREATE INDEX IF NOT EXISTS idx_delivery_message ON alert_delivery(message_id);
 
+-- Which alerts each message is about, so each alert shows what happened
+-- to it per destination.
+CREATE TABLE IF NOT EXISTS alert_message_alert (
+    alert_id   TEXT NOT NULL,
+    message_id INTEGER NOT NULL REFERENCES alert_message(id) ON DELETE CASCADE,
+    PRIMARY KEY (alert_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_message_alert_message ON alert_message_alert(message_id);
+
+-- The destinations by their outbox key, with the label they are shown by
+-- ("webhook (host)": never the URL, a secret), as the monitor last started.
+CREATE TABLE IF NOT EXISTS alert_destination (
+    key        TEXT PRIMARY KEY,
+    label      TEXT NOT NULL,
+    configured INTEGER NOT NULL DEFAULT 1
+) WITHOUT ROWID;
+
 -- Silences: alerts of `kind` (NULL: every kind) fire while one lasts, are
 -- recorded and shown, and send nothing.
 CREATE TABLE IF NOT EXISTS alert_silence (

@@ -399,6 +399,35 @@ fn a_destination_down_failing_or_slow_delays_only_its_own_messages() {
         "SELECT coalesce(max(attempts), 0) FROM alert_delivery WHERE delivered_at IS NULL",
     );
     assert!(attempts >= 1, "retried");
+    // Every surface says what happened at each destination: three
+    // delivered, one waiting with its error, and a warning once it failed
+    // a few times.
+    let (_, api) = get(monitor.status_addr(), "/api/alerts");
+    let api = api.split_once("\r\n\r\n").expect("a body").1;
+    let v: serde_json::Value = serde_json::from_str(api).expect("json");
+    let deliveries = v["firing"][0]["deliveries"].as_array().expect("deliveries");
+    assert_eq!(deliveries.len(), 4, "{v}");
+    let states: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d["state"].as_str().expect("state"))
+        .collect();
+    assert_eq!(states.iter().filter(|s| **s == "delivered").count(), 3, "{v}");
+    let waiting = deliveries
+        .iter()
+        .find(|d| d["state"] == "waiting")
+        .expect("the one down waits");
+    assert!(
+        waiting["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("refused")),
+        "{v}"
+    );
+    let listed = stdout(&run_on(&scratch.db(), &["alerts", "list"]));
+    assert!(listed.contains("webhook (127.0.0.1): delivered"), "{listed}");
+    assert!(listed.contains("webhook (127.0.0.1): waiting ("), "{listed}");
+    assert!(wait_until(LONG, || get(monitor.status_addr(), "/")
+        .1
+        .contains("Notifications to webhook (127.0.0.1) are failing")));
     let back = Receiver::on(&down);
     let got = back.wait_for(1, Duration::from_secs(400));
     assert_eq!(got[0].json()["alert_id"], alert_id);

@@ -21,7 +21,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::clock;
-use crate::store::alerts::{AlertRow, Silence};
+use crate::store::alerts::{AlertDelivery, AlertRow, Silence};
 use crate::store::{Store, StoreError};
 
 /// What an alert is about.
@@ -120,6 +120,49 @@ pub fn silence(
         kind.map_or("every alert".to_string(), |k| k.as_str().to_string()),
         crate::stuck::format_duration(length)
     ))
+}
+
+/// Failed attempts on a destination's oldest waiting message after which
+/// the page warns about that destination.
+pub const FAILING_AFTER_ATTEMPTS: i64 = 3;
+
+/// An alert as the page, `/api/alerts` and `alerts list` show it: with
+/// what became of its last message at each destination (none: it was
+/// sent nowhere).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlertShown {
+    #[serde(flatten)]
+    pub alert: AlertRow,
+    pub deliveries: Vec<AlertDelivery>,
+}
+
+/// `alerts` with their deliveries, in one read.
+pub fn with_deliveries(store: &Store, alerts: Vec<AlertRow>) -> Result<Vec<AlertShown>, StoreError> {
+    let ids: Vec<String> = alerts.iter().map(|a| a.alert_id.clone()).collect();
+    let deliveries = store.deliveries_of(&ids)?;
+    Ok(alerts
+        .into_iter()
+        .map(|alert| {
+            let deliveries = deliveries
+                .iter()
+                .filter(|d| d.alert_id == alert.alert_id)
+                .cloned()
+                .collect();
+            AlertShown { alert, deliveries }
+        })
+        .collect())
+}
+
+/// "delivered", "waiting (3 attempts; last: HTTP 500)", "failed for good:
+/// HTTP 400: refused": one destination's outcome in words.
+pub fn delivery_words(delivery: &AlertDelivery) -> String {
+    let error = delivery.last_error.as_deref().unwrap_or("no answer yet");
+    match delivery.state {
+        "delivered" => "delivered".to_string(),
+        "failed" => format!("failed for good: {error}"),
+        _ if delivery.attempts == 0 => "waiting".to_string(),
+        _ => format!("waiting ({} attempts; last: {error})", delivery.attempts),
+    }
 }
 
 /// Whether a running silence holds `alert` back now: it fires and one of

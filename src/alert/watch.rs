@@ -31,7 +31,7 @@ use super::{AlertKind, AlertSettings};
 use crate::cablecast::CablecastError;
 use crate::clock;
 use crate::notify::{AlertItem, Event, Notification, Notifier, PAYLOAD_VERSION};
-use crate::store::alerts::{AlertChanges, AlertRow, FailureChange, HandledChange};
+use crate::store::alerts::{AlertChanges, AlertRow, FailureChange, HandledChange, QueuedMessage};
 use crate::store::{Store, StoreError};
 
 /// Change-queue entries read per cycle; more wait for the next cycle.
@@ -805,9 +805,17 @@ impl AlertWatch {
     }
 }
 
-/// The outbox bodies of `messages`; an error, never an empty body.
-fn encode(messages: &[Notification]) -> Result<Vec<String>, serde_json::Error> {
-    messages.iter().map(serde_json::to_string).collect()
+/// The outbox rows of `messages`; an error, never an empty body.
+fn encode(messages: &[Notification]) -> Result<Vec<QueuedMessage>, serde_json::Error> {
+    messages
+        .iter()
+        .map(|m| {
+            Ok(QueuedMessage {
+                body: serde_json::to_string(m)?,
+                alert_ids: m.alert_ids.clone(),
+            })
+        })
+        .collect()
 }
 
 /// How a failure that ended ended.

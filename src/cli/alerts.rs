@@ -66,14 +66,16 @@ pub(super) fn run(db: &Path, action: AlertsAction) -> Result<ExitCode, CliError>
 }
 
 fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
-    let firing = store.firing_alerts()?;
+    let firing = alert::with_deliveries(store, store.firing_alerts()?)?;
     let recent = store.recent_alerts(RECENT_SHOWN)?;
     let silences = store.active_silences(&crate::clock::now())?;
+    let destinations = store.configured_destinations()?;
     if json {
         let value = serde_json::json!({
             "firing": firing,
             "recent": recent,
             "silences": silences,
+            "destinations": destinations,
         });
         println!(
             "{}",
@@ -105,8 +107,14 @@ fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
         println!("No alert is firing.");
     } else {
         println!("Firing:");
-        for a in &firing {
-            println!("  {}", line(a));
+        for shown in &firing {
+            println!("  {}", line(&shown.alert));
+            for d in &shown.deliveries {
+                println!("      {}: {}", d.destination, alert::delivery_words(d));
+            }
+            if shown.deliveries.is_empty() && shown.alert.notified && destinations.is_empty() {
+                println!("      sent nowhere: no destination is configured");
+            }
         }
     }
     for s in &silences {

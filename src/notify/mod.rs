@@ -244,6 +244,13 @@ impl Notifier {
             changed: Condvar::new(),
         });
         if let Some(store) = &store {
+            let named: Vec<(String, String)> = destinations
+                .iter()
+                .map(|d| (d.key().to_string(), d.label().to_string()))
+                .collect();
+            if let Err(e) = store.record_destinations(&named) {
+                log::warn!("{e}");
+            }
             let keys: Vec<String> = destinations.iter().map(|d| d.key().to_string()).collect();
             match store.forget_destinations_except(&keys) {
                 Ok(0) => {}

@@ -131,10 +131,41 @@ pub struct AlertChanges {
     pub notified: Vec<(String, String)>,
     /// Change-queue entries handled.
     pub handled: Vec<HandledChange>,
-    /// Message bodies to queue, each for every destination.
-    pub messages: Vec<String>,
+    /// Messages to queue, each for every destination.
+    pub messages: Vec<QueuedMessage>,
     /// Marks the database as one alerts have started on.
     pub start: bool,
+}
+
+/// A message to queue: its body and the alerts it is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueuedMessage {
+    pub body: String,
+    pub alert_ids: Vec<String>,
+}
+
+/// What happened to the last message about an alert at one destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertDelivery {
+    #[serde(skip)]
+    pub alert_id: String,
+    /// How the destination is shown: "webhook (host)".
+    pub destination: String,
+    /// `delivered`, `waiting` or `failed` (refused for good).
+    pub state: &'static str,
+    pub attempts: i64,
+    /// When delivered, or refused; the next attempt while waiting.
+    pub at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// A destination whose oldest waiting message failed several attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailingDestination {
+    pub destination: String,
+    pub waiting: i64,
+    pub attempts: i64,
+    pub last_error: Option<String>,
 }
 
 /// A message waiting for one destination.
@@ -417,11 +448,18 @@ impl Store {
                     "INSERT INTO alert_delivery (destination, message_id, next_attempt_at)
                      VALUES (?1, ?2, ?3)",
                 )?;
-                for body in &changes.messages {
-                    message.execute(params![now, body])?;
+                let mut about = conn.prepare_cached(
+                    "INSERT OR IGNORE INTO alert_message_alert (alert_id, message_id)
+                     VALUES (?1, ?2)",
+                )?;
+                for queued in &changes.messages {
+                    message.execute(params![now, queued.body])?;
                     let id = conn.last_insert_rowid();
                     for destination in destinations {
                         delivery.execute(params![destination, id, now])?;
+                    }
+                    for alert_id in &queued.alert_ids {
+                        about.execute(params![alert_id, id])?;
                     }
                 }
                 for destination in destinations {
@@ -548,6 +586,101 @@ impl Store {
                 ),
                 [],
             )
+        })
+    }
+
+    /// Records the destinations the monitor sends to (outbox key and
+    /// label); the others are kept, marked no longer configured.
+    pub fn record_destinations(&self, destinations: &[(String, String)]) -> Result<(), StoreError> {
+        self.write("recording the alert destinations", |conn| {
+            conn.prepare_cached("UPDATE alert_destination SET configured = 0")?
+                .execute([])?;
+            let mut upsert = conn.prepare_cached(
+                "INSERT INTO alert_destination (key, label, configured) VALUES (?1, ?2, 1)
+                 ON CONFLICT(key) DO UPDATE SET label = excluded.label, configured = 1",
+            )?;
+            for (key, label) in destinations {
+                upsert.execute(params![key, label])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The labels of the destinations the monitor last started with.
+    pub fn configured_destinations(&self) -> Result<Vec<String>, StoreError> {
+        self.read("reading the alert destinations", |conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT label FROM alert_destination WHERE configured = 1 ORDER BY label",
+            )?;
+            let rows = select.query_map([], |row| row.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// Per alert of `alert_ids` and destination, what happened to the last
+    /// message about it.
+    pub fn deliveries_of(&self, alert_ids: &[String]) -> Result<Vec<AlertDelivery>, StoreError> {
+        let ids = serde_json::Value::from(alert_ids).to_string();
+        self.read("reading what became of alert messages", |conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT l.alert_id, coalesce(dest.label, 'a destination no longer configured'),
+                    d.delivered_at, d.failed_at, d.next_attempt_at, d.attempts, d.last_error
+                 FROM alert_message_alert l
+                 JOIN alert_delivery d ON d.message_id = l.message_id
+                 LEFT JOIN alert_destination dest ON dest.key = d.destination
+                 WHERE l.alert_id IN (SELECT value FROM json_each(?1))
+                    AND l.message_id = (SELECT max(l2.message_id) FROM alert_message_alert l2
+                        JOIN alert_delivery d2 ON d2.message_id = l2.message_id
+                        WHERE l2.alert_id = l.alert_id AND d2.destination = d.destination)
+                 ORDER BY l.alert_id, 2",
+            )?;
+            let rows = select.query_map([ids], |row| {
+                let delivered: Option<String> = row.get(2)?;
+                let failed: Option<String> = row.get(3)?;
+                let (state, at) = match (delivered, failed) {
+                    (Some(at), _) => ("delivered", Some(at)),
+                    (None, Some(at)) => ("failed", Some(at)),
+                    (None, None) => ("waiting", row.get(4)?),
+                };
+                Ok(AlertDelivery {
+                    alert_id: row.get(0)?,
+                    destination: row.get(1)?,
+                    state,
+                    attempts: row.get(5)?,
+                    at,
+                    last_error: row.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Destinations whose oldest waiting message failed at least `attempts`
+    /// times.
+    pub fn failing_destinations(&self, attempts: i64) -> Result<Vec<FailingDestination>, StoreError> {
+        self.read("reading failing destinations", |conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT coalesce(dest.label, 'a destination no longer configured'),
+                    count(*), max(d.attempts),
+                    (SELECT d2.last_error FROM alert_delivery d2
+                        WHERE d2.destination = d.destination AND d2.delivered_at IS NULL
+                            AND d2.failed_at IS NULL AND d2.last_error IS NOT NULL
+                        ORDER BY d2.message_id LIMIT 1)
+                 FROM alert_delivery d
+                 LEFT JOIN alert_destination dest ON dest.key = d.destination
+                 WHERE d.delivered_at IS NULL AND d.failed_at IS NULL
+                 GROUP BY d.destination HAVING max(d.attempts) >= ?1
+                 ORDER BY 1",
+            )?;
+            let rows = select.query_map([attempts], |row| {
+                Ok(FailingDestination {
+                    destination: row.get(0)?,
+                    waiting: row.get(1)?,
+                    attempts: row.get(2)?,
+                    last_error: row.get(3)?,
+                })
+            })?;
+            rows.collect()
         })
     }
 
@@ -752,7 +885,12 @@ mod tests {
     fn a_refused_delivery_is_never_tried_again_and_the_queue_moves_on() {
         let (_dir, store) = store();
         let changes = AlertChanges {
-            messages: vec!["{\"n\":1}".into(), "{\"n\":2}".into()],
+            messages: ["{\"n\":1}", "{\"n\":2}"]
+                .map(|body| QueuedMessage {
+                    body: body.into(),
+                    alert_ids: vec!["a1".into()],
+                })
+                .to_vec(),
             ..AlertChanges::default()
         };
         store
@@ -764,10 +902,23 @@ mod tests {
             .expect("recorded");
         let next = store.next_delivery("a").expect("read").expect("pending");
         assert_eq!(next.body, "{\"n\":2}");
+        // Shown per alert: the last message about it waits.
+        store
+            .record_destinations(&[("a".into(), "webhook (host)".into())])
+            .expect("recorded");
+        let shown = store.deliveries_of(&["a1".into()]).expect("read");
+        assert_eq!(shown.len(), 1);
+        assert_eq!((shown[0].state, shown[0].destination.as_str()), ("waiting", "webhook (host)"));
+        store
+            .delivery_refused("a", next.message_id, "2026-01-01T00:00:02Z", "HTTP 410: refused")
+            .expect("recorded");
+        let shown = store.deliveries_of(&["a1".into()]).expect("read");
+        assert_eq!(shown[0].state, "failed");
+        assert_eq!(shown[0].last_error.as_deref(), Some("HTTP 410: refused"));
         let figures = store.alert_figures().expect("figures");
         assert_eq!(
             (figures.refused_deliveries, figures.pending_deliveries),
-            (1, 1)
+            (2, 0)
         );
     }
 
@@ -775,8 +926,11 @@ mod tests {
     fn each_destination_keeps_a_bounded_queue() {
         let (_dir, store) = store();
         let destinations = vec!["a".to_string(), "b".to_string()];
-        let messages: Vec<String> = (0..MAX_PENDING_PER_DESTINATION + 5)
-            .map(|n| format!("{{\"n\":{n}}}"))
+        let messages: Vec<QueuedMessage> = (0..MAX_PENDING_PER_DESTINATION + 5)
+            .map(|n| QueuedMessage {
+                body: format!("{{\"n\":{n}}}"),
+                alert_ids: Vec::new(),
+            })
             .collect();
         let changes = AlertChanges {
             messages,

@@ -21,7 +21,8 @@ use super::reply::{self, Body, Reply};
 use super::WebError;
 use crate::alert::{self, AlertKind};
 use crate::clock;
-use crate::store::alerts::{AlertRow, Silence};
+use crate::alert::AlertShown;
+use crate::store::alerts::{FailingDestination, Silence};
 use crate::store::Store;
 
 /// Alerts the page and `/api/alerts` list besides the firing ones.
@@ -68,9 +69,11 @@ pub fn api(store: &Store, pulse: &Pulse) -> Result<Vec<u8>, WebError> {
             "running": *pulse == Pulse::Running,
             "stopped": pulse.sentence(),
         },
-        "firing": store.firing_alerts()?,
+        "firing": alert::with_deliveries(store, store.firing_alerts()?)?,
         "silences": store.active_silences(&clock::now())?,
-        "recent": store.recent_alerts(RECENT_ROWS)?,
+        "recent": alert::with_deliveries(store, store.recent_alerts(RECENT_ROWS)?)?,
+        "destinations": store.configured_destinations()?,
+        "failing_destinations": store.failing_destinations(alert::FAILING_AFTER_ATTEMPTS)?,
     });
     Ok(body.to_string().into_bytes())
 }
@@ -218,18 +221,23 @@ fn silence_kind(name: Option<&str>) -> Result<Option<AlertKind>, WebError> {
 
 /// What the page shows of the alerts.
 pub struct AlertsView {
-    pub firing: Vec<AlertRow>,
-    pub recent: Vec<AlertRow>,
+    pub firing: Vec<AlertShown>,
+    pub recent: Vec<AlertShown>,
     pub silences: Vec<Silence>,
+    pub failing: Vec<FailingDestination>,
+    /// The destinations the monitor last started with.
+    pub destinations: Vec<String>,
     pub pulse: Pulse,
 }
 
 impl AlertsView {
     pub fn read(store: &Store, pulse: Pulse) -> Result<AlertsView, WebError> {
         Ok(AlertsView {
-            firing: store.firing_alerts()?,
-            recent: store.recent_alerts(RECENT_ROWS)?,
+            firing: alert::with_deliveries(store, store.firing_alerts()?)?,
+            recent: alert::with_deliveries(store, store.recent_alerts(RECENT_ROWS)?)?,
             silences: store.active_silences(&clock::now())?,
+            failing: store.failing_destinations(alert::FAILING_AFTER_ATTEMPTS)?,
+            destinations: store.configured_destinations()?,
             pulse,
         })
     }
@@ -249,18 +257,29 @@ pub fn section(html: &mut String, view: &AlertsView) {
             escape(&stopped)
         );
     }
+    for failing in &view.failing {
+        let _ = write!(
+            html,
+            r#"<p class="err failing-destination">Notifications to {} are failing: {} waiting, {} attempts; last: {}.</p>"#,
+            escape(&failing.destination),
+            failing.waiting,
+            failing.attempts,
+            escape(failing.last_error.as_deref().unwrap_or("no answer")),
+        );
+    }
     if view.recent.is_empty() {
         html.push_str(r#"<p class="empty">No alerts yet.</p></section>"#);
         return;
     }
-    html.push_str(r#"<div class="scroll"><table><thead><tr><th>State</th><th>Kind</th><th>Alert</th><th>Since</th><th>Resolved</th></tr></thead><tbody>"#);
-    let mut rows: Vec<&AlertRow> = view.firing.iter().collect();
-    rows.extend(view.recent.iter().filter(|a| a.state != "firing"));
-    for a in rows {
+    html.push_str(r#"<div class="scroll"><table><thead><tr><th>State</th><th>Kind</th><th>Alert</th><th>Since</th><th>Resolved</th><th>Sent</th></tr></thead><tbody>"#);
+    let mut rows: Vec<&AlertShown> = view.firing.iter().collect();
+    rows.extend(view.recent.iter().filter(|a| a.alert.state != "firing"));
+    for shown in rows {
+        let a = &shown.alert;
         let class = if a.state == "firing" { "err" } else { "" };
         let _ = write!(
             html,
-            r#"<tr><td class="{class}">{}{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>"#,
+            r#"<tr><td class="{class}">{}{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
             escape(&a.state),
             if alert::held_by_silence(a, &view.silences) {
                 " (silenced)"
@@ -275,7 +294,31 @@ pub fn section(html: &mut String, view: &AlertsView) {
                 .unwrap_or_default(),
             escape(&a.fired_at),
             escape(a.resolved_at.as_deref().unwrap_or("")),
+            sent_cell(shown, view.destinations.is_empty()),
         );
     }
     html.push_str("</tbody></table></div></section>");
+}
+
+/// Per destination, what became of the alert's last message.
+fn sent_cell(shown: &AlertShown, no_destination: bool) -> String {
+    if shown.deliveries.is_empty() {
+        return if shown.alert.notified && no_destination {
+            "sent nowhere: no destination is configured".into()
+        } else {
+            String::new()
+        };
+    }
+    shown
+        .deliveries
+        .iter()
+        .map(|d| {
+            format!(
+                "{}: {}",
+                escape(&d.destination),
+                escape(&alert::delivery_words(d))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
 }
