@@ -378,60 +378,12 @@ impl Store {
         now: &str,
     ) -> Result<i64, StoreError> {
         self.write("recording alerts", |conn| {
-            let mut insert = conn.prepare_cached(
-                "INSERT INTO alert (id, kind, subject, state, title, detail, fired_at,
-                    resolved_at, notified, silenced, last_notified_at, began_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?;
-            for a in &changes.fired {
-                insert.execute(params![
-                    a.alert_id,
-                    a.kind,
-                    a.subject,
-                    a.state,
-                    a.title,
-                    a.detail,
-                    a.fired_at,
-                    a.resolved_at,
-                    a.notified,
-                    a.silenced,
-                    a.last_notified_at,
-                    a.began_at
-                ])?;
-            }
-            let mut resolve = conn.prepare_cached(
-                "UPDATE alert SET state = 'resolved', resolved_at = ?2 WHERE id = ?1",
-            )?;
-            for (id, at) in &changes.resolved {
-                resolve.execute(params![id, at])?;
-            }
-            let mut notified = conn.prepare_cached(
-                "UPDATE alert SET notified = 1, silenced = 0, last_notified_at = ?2 WHERE id = ?1",
-            )?;
-            for (id, at) in &changes.notified {
-                notified.execute(params![id, at])?;
-            }
-            // An entry flipped again since it was read has a new `seq`
-            // and stays for the next evaluation.
-            let mut handled = conn.prepare_cached(
-                "DELETE FROM alert_change WHERE kind = ?1 AND subject = ?2 AND seq = ?3",
-            )?;
-            for change in &changes.handled {
-                handled.execute(params![change.kind, change.subject, change.seq])?;
-            }
+            insert_fired(conn, &changes.fired)?;
+            mark_resolved(conn, &changes.resolved)?;
+            mark_notified(conn, &changes.notified)?;
+            delete_handled(conn, &changes.handled)?;
             if !changes.resolved.is_empty() {
-                // History stays bounded: old resolved alerts and silences go.
-                let cut = format!("-{HISTORY_DAYS} days");
-                conn.prepare_cached(
-                    "DELETE FROM alert WHERE fired_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, ?2)
-                        AND state = 'resolved'",
-                )?
-                .execute(params![now, cut])?;
-                conn.prepare_cached(
-                    "DELETE FROM alert_silence
-                        WHERE ends_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, ?2)",
-                )?
-                .execute(params![now, cut])?;
+                prune_history(conn, now)?;
             }
             if changes.start {
                 conn.prepare_cached(
@@ -439,54 +391,12 @@ impl Store {
                 )?
                 .execute(params![STARTED_KEY, now])?;
             }
-            let mut dropped = 0;
-            if !changes.messages.is_empty() && !destinations.is_empty() {
-                let mut message = conn.prepare_cached(
-                    "INSERT INTO alert_message (created_at, body) VALUES (?1, ?2)",
-                )?;
-                let mut delivery = conn.prepare_cached(
-                    "INSERT INTO alert_delivery (destination, message_id, next_attempt_at)
-                     VALUES (?1, ?2, ?3)",
-                )?;
-                let mut about = conn.prepare_cached(
-                    "INSERT OR IGNORE INTO alert_message_alert (alert_id, message_id)
-                     VALUES (?1, ?2)",
-                )?;
-                for queued in &changes.messages {
-                    message.execute(params![now, queued.body])?;
-                    let id = conn.last_insert_rowid();
-                    for destination in destinations {
-                        delivery.execute(params![destination, id, now])?;
-                    }
-                    for alert_id in &queued.alert_ids {
-                        about.execute(params![alert_id, id])?;
-                    }
-                }
-                for destination in destinations {
-                    dropped += conn
-                        .prepare_cached(
-                            "DELETE FROM alert_delivery WHERE destination = ?1
-                                AND delivered_at IS NULL AND failed_at IS NULL AND message_id <= (
-                                SELECT message_id FROM alert_delivery
-                                WHERE destination = ?1 AND delivered_at IS NULL
-                                    AND failed_at IS NULL
-                                ORDER BY message_id DESC LIMIT 1 OFFSET ?2)",
-                        )?
-                        .execute(params![destination, MAX_PENDING_PER_DESTINATION])?
-                        as i64;
-                }
-                if dropped > 0 {
-                    add_to_meta(conn, DROPPED_MESSAGES_KEY, dropped)?;
-                }
-                // Old messages every destination has done with go.
-                conn.prepare_cached(
-                    "DELETE FROM alert_message WHERE id <= (SELECT max(id) FROM alert_message) - ?1
-                        AND NOT EXISTS (SELECT 1 FROM alert_delivery d
-                            WHERE d.message_id = alert_message.id AND d.delivered_at IS NULL
-                                AND d.failed_at IS NULL)",
-                )?
-                .execute([DELIVERED_KEPT])?;
+            if changes.messages.is_empty() || destinations.is_empty() {
+                return Ok(0);
             }
+            queue_messages(conn, &changes.messages, destinations, now)?;
+            let dropped = bound_queues(conn, destinations)?;
+            prune_messages(conn)?;
             Ok(dropped)
         })
     }
@@ -776,6 +686,140 @@ impl Store {
                 .optional()
         })
     }
+}
+
+fn insert_fired(conn: &Connection, fired: &[AlertRow]) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO alert (id, kind, subject, state, title, detail, fired_at,
+            resolved_at, notified, silenced, last_notified_at, began_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?;
+    for a in fired {
+        insert.execute(params![
+            a.alert_id,
+            a.kind,
+            a.subject,
+            a.state,
+            a.title,
+            a.detail,
+            a.fired_at,
+            a.resolved_at,
+            a.notified,
+            a.silenced,
+            a.last_notified_at,
+            a.began_at
+        ])?;
+    }
+    Ok(())
+}
+
+fn mark_resolved(conn: &Connection, resolved: &[(String, String)]) -> rusqlite::Result<()> {
+    let mut resolve = conn
+        .prepare_cached("UPDATE alert SET state = 'resolved', resolved_at = ?2 WHERE id = ?1")?;
+    for (id, at) in resolved {
+        resolve.execute(params![id, at])?;
+    }
+    Ok(())
+}
+
+/// Firing alerts told now: no longer held by a silence.
+fn mark_notified(conn: &Connection, notified: &[(String, String)]) -> rusqlite::Result<()> {
+    let mut update = conn.prepare_cached(
+        "UPDATE alert SET notified = 1, silenced = 0, last_notified_at = ?2 WHERE id = ?1",
+    )?;
+    for (id, at) in notified {
+        update.execute(params![id, at])?;
+    }
+    Ok(())
+}
+
+/// An entry flipped again since it was read has a new `seq` and stays for
+/// the next evaluation.
+fn delete_handled(conn: &Connection, handled: &[HandledChange]) -> rusqlite::Result<()> {
+    let mut delete = conn.prepare_cached(
+        "DELETE FROM alert_change WHERE kind = ?1 AND subject = ?2 AND seq = ?3",
+    )?;
+    for change in handled {
+        delete.execute(params![change.kind, change.subject, change.seq])?;
+    }
+    Ok(())
+}
+
+/// History stays bounded: old resolved alerts and silences go.
+fn prune_history(conn: &Connection, now: &str) -> rusqlite::Result<()> {
+    let cut = format!("-{HISTORY_DAYS} days");
+    conn.prepare_cached(
+        "DELETE FROM alert WHERE fired_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, ?2)
+            AND state = 'resolved'",
+    )?
+    .execute(params![now, cut])?;
+    conn.prepare_cached(
+        "DELETE FROM alert_silence WHERE ends_at < strftime('%Y-%m-%dT%H:%M:%SZ', ?1, ?2)",
+    )?
+    .execute(params![now, cut])?;
+    Ok(())
+}
+
+/// Each message once, a delivery row per destination, and the alerts it
+/// is about.
+fn queue_messages(
+    conn: &Connection,
+    messages: &[QueuedMessage],
+    destinations: &[String],
+    now: &str,
+) -> rusqlite::Result<()> {
+    let mut message =
+        conn.prepare_cached("INSERT INTO alert_message (created_at, body) VALUES (?1, ?2)")?;
+    let mut delivery = conn.prepare_cached(
+        "INSERT INTO alert_delivery (destination, message_id, next_attempt_at) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut about = conn.prepare_cached(
+        "INSERT OR IGNORE INTO alert_message_alert (alert_id, message_id) VALUES (?1, ?2)",
+    )?;
+    for queued in messages {
+        message.execute(params![now, queued.body])?;
+        let id = conn.last_insert_rowid();
+        for destination in destinations {
+            delivery.execute(params![destination, id, now])?;
+        }
+        for alert_id in &queued.alert_ids {
+            about.execute(params![alert_id, id])?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops the oldest waiting messages past each destination's bound;
+/// returns how many (also counted in `archivist_meta`).
+fn bound_queues(conn: &Connection, destinations: &[String]) -> rusqlite::Result<i64> {
+    let mut dropped = 0;
+    for destination in destinations {
+        dropped += conn
+            .prepare_cached(
+                "DELETE FROM alert_delivery WHERE destination = ?1
+                    AND delivered_at IS NULL AND failed_at IS NULL AND message_id <= (
+                    SELECT message_id FROM alert_delivery
+                    WHERE destination = ?1 AND delivered_at IS NULL AND failed_at IS NULL
+                    ORDER BY message_id DESC LIMIT 1 OFFSET ?2)",
+            )?
+            .execute(params![destination, MAX_PENDING_PER_DESTINATION])? as i64;
+    }
+    if dropped > 0 {
+        add_to_meta(conn, DROPPED_MESSAGES_KEY, dropped)?;
+    }
+    Ok(dropped)
+}
+
+/// Old messages every destination has done with go.
+fn prune_messages(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM alert_message WHERE id <= (SELECT max(id) FROM alert_message) - ?1
+            AND NOT EXISTS (SELECT 1 FROM alert_delivery d
+                WHERE d.message_id = alert_message.id AND d.delivered_at IS NULL
+                    AND d.failed_at IS NULL)",
+    )?
+    .execute([DELIVERED_KEPT])?;
+    Ok(())
 }
 
 fn firing_alerts(conn: &Connection) -> rusqlite::Result<Vec<AlertRow>> {
