@@ -149,9 +149,18 @@ fn a_thousand_failed_vods_make_one_message_per_destination_in_every_format() {
     assert_eq!(v["status_url"], "https://archivist.example.org/");
     let message = v["message"].as_str().expect("message");
     assert_eq!(
-        message.lines().count(),
-        11,
+        message.lines().filter(|l| l.starts_with("- ")).count(),
+        10,
         "ten listed, the rest counted: {message}"
+    );
+    // Each listed VOD links to its page on the status page.
+    assert_eq!(
+        message
+            .lines()
+            .filter(|l| l.trim().starts_with("https://archivist.example.org/vods/"))
+            .count(),
+        10,
+        "{message}"
     );
     assert!(message.contains("Transcode failed: disk full"), "{message}");
     assert!(

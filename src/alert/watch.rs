@@ -846,7 +846,7 @@ fn log_changes(plan: &Plan) {
     for (kind, alerts) in group(plan.fired.iter().map(|(a, _)| a)) {
         let silenced = alerts.iter().filter(|a| a.silenced).count();
         let what = if kind.is_per_item() {
-            format!(": {}", wording(kind, Tone::Began, &alerts).0)
+            format!(": {}", wording(kind, Tone::Began, &alerts, None).0)
         } else {
             String::new()
         };
@@ -872,7 +872,7 @@ fn compose(
     alerts: &[&AlertRow],
     now: &str,
 ) -> Notification {
-    let (title, message) = wording(kind, tone, alerts);
+    let (title, message) = wording(kind, tone, alerts, settings.public_url.as_deref());
     Notification {
         version: PAYLOAD_VERSION,
         event: tone.event(),
@@ -1003,8 +1003,33 @@ fn group<'a>(alerts: impl Iterator<Item = &'a AlertRow>) -> Vec<(AlertKind, Vec<
     groups
 }
 
-/// A message's title and text.
-fn wording(kind: AlertKind, tone: Tone, alerts: &[&AlertRow]) -> (String, String) {
+/// A VOD alert's page on the status page (`ARCHIVIST_PUBLIC_URL` +
+/// `/vods/ID`), when the address is known.
+fn vod_page(public_url: Option<&str>, alert: &AlertRow) -> Option<String> {
+    let kind = AlertKind::parse(&alert.kind)?;
+    if !matches!(kind, AlertKind::VodFailed | AlertKind::VodStuck) {
+        return None;
+    }
+    let id: i64 = alert.subject.parse().ok()?;
+    Some(format!("{}/vods/{id}", public_url?.trim_end_matches('/')))
+}
+
+/// `text`, with the VOD's page on the next line when there is one.
+fn with_link(text: String, public_url: Option<&str>, alert: &AlertRow) -> String {
+    match vod_page(public_url, alert) {
+        Some(link) => format!("{text}\n  {link}"),
+        None => text,
+    }
+}
+
+/// A message's title and text; each VOD listed links to its page when
+/// `public_url` is known.
+fn wording(
+    kind: AlertKind,
+    tone: Tone,
+    alerts: &[&AlertRow],
+    public_url: Option<&str>,
+) -> (String, String) {
     let n = alerts.len();
     let first = alerts.first();
     if !kind.is_per_item() {
@@ -1013,9 +1038,12 @@ fn wording(kind: AlertKind, tone: Tone, alerts: &[&AlertRow]) -> (String, String
     let listed: Vec<String> = alerts
         .iter()
         .take(crate::notify::format::LISTED_IN_TEXT)
-        .map(|a| match (&a.detail, tone.event()) {
-            (Some(d), Event::Firing) => format!("- {}: {d}", a.title),
-            _ => format!("- {}", a.title),
+        .map(|a| {
+            let line = match (&a.detail, tone.event()) {
+                (Some(d), Event::Firing) => format!("- {}: {d}", a.title),
+                _ => format!("- {}", a.title),
+            };
+            with_link(line, public_url, a)
         })
         .collect();
     let more = n.saturating_sub(crate::notify::format::LISTED_IN_TEXT);
@@ -1042,7 +1070,7 @@ fn wording(kind: AlertKind, tone: Tone, alerts: &[&AlertRow]) -> (String, String
             Event::Firing => alert.title.clone(),
             Event::Resolved => format!("{}: {}", alert.title, ended_how(tone)),
         };
-        return (title, message);
+        return (title, with_link(message, public_url, alert));
     }
     let mut lines = listed;
     if more > 0 {
@@ -1317,6 +1345,45 @@ mod tests {
         assert!(recovered.alert_ids.contains(&recovered.alert_id));
         assert_ne!(recovered.alert_ids[0], recovered.alert_ids[1]);
         assert_eq!(store.firing_alerts().expect("reads").len(), 1);
+    }
+
+    #[test]
+    fn every_vod_in_a_message_links_to_its_page_on_the_status_page() {
+        let (_dir, store, mut watch) = setup();
+        watch.settings.public_url = Some("https://archivist.example.org/".into());
+        watch.after_cycle(&good());
+        sql(
+            &store,
+            &format!(
+                "{COUNCIL}
+                 INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES (8, 1, 'error');"
+            ),
+        );
+        watch.after_cycle(&good());
+        let one = drain(&store);
+        assert!(
+            one[0]
+                .message
+                .ends_with("\n  https://archivist.example.org/vods/8"),
+            "{}",
+            one[0].message
+        );
+        sql(
+            &store,
+            "INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES (9, 1, 'error');
+             INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES (10, 1, 'error');",
+        );
+        watch.after_cycle(&good());
+        let two = drain(&store);
+        for id in [9, 10] {
+            assert!(
+                two[0]
+                    .message
+                    .contains(&format!("https://archivist.example.org/vods/{id}")),
+                "{}",
+                two[0].message
+            );
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::WebError;
 use crate::alert::{self, AlertKind};
 use crate::clock;
 use crate::alert::AlertShown;
-use crate::store::alerts::{FailingDestination, Silence};
+use crate::store::alerts::{AlertRow, FailingDestination, Silence};
 use crate::store::Store;
 
 /// Alerts the page and `/api/alerts` list besides the firing ones.
@@ -287,7 +287,7 @@ pub fn section(html: &mut String, view: &AlertsView) {
                 ""
             },
             escape(&a.kind),
-            escape(&a.title),
+            alert_title(a),
             a.detail
                 .as_deref()
                 .map(|d| format!(": {}", escape(d)))
@@ -321,4 +321,16 @@ fn sent_cell(shown: &AlertShown, no_destination: bool) -> String {
         })
         .collect::<Vec<_>>()
         .join("<br>")
+}
+
+/// An alert's title, linked to its VOD's page for a VOD alert.
+fn alert_title(alert: &AlertRow) -> String {
+    let vod = matches!(
+        AlertKind::parse(&alert.kind),
+        Some(AlertKind::VodFailed | AlertKind::VodStuck)
+    );
+    match alert.subject.parse::<i64>() {
+        Ok(id) if vod => format!(r#"<a href="/vods/{id}">{}</a>"#, escape(&alert.title)),
+        _ => escape(&alert.title).to_string(),
+    }
 }
