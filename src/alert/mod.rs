@@ -17,72 +17,12 @@ mod watch;
 pub use settings::{AlertSettings, SETTINGS_HELP};
 pub use watch::{damaged_database_notification, test_notification, AlertWatch, CycleOutcome};
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::clock;
+pub use crate::store::alerts::{AlertKind, AlertState};
 use crate::store::alerts::{AlertDelivery, AlertRow, Silence};
 use crate::store::{Store, StoreError};
-
-/// What an alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AlertKind {
-    /// Cablecast unreachable, refusing the login or answering garbage.
-    CablecastDown,
-    /// A VOD in `error` or `permanentFailure`.
-    VodFailed,
-    /// A VOD longer in one in-flight state than its stuck threshold.
-    VodStuck,
-    /// A transcription job reported `failed`.
-    TranscriptionFailed,
-    /// The database cannot be written.
-    Database,
-    /// `archivist alerts test`.
-    Test,
-}
-
-impl AlertKind {
-    /// Every kind that fires on its own (not `test`).
-    pub const ALL: [AlertKind; 5] = [
-        AlertKind::CablecastDown,
-        AlertKind::VodFailed,
-        AlertKind::VodStuck,
-        AlertKind::TranscriptionFailed,
-        AlertKind::Database,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::CablecastDown => "cablecast_down",
-            AlertKind::VodFailed => "vod_failed",
-            AlertKind::VodStuck => "vod_stuck",
-            AlertKind::TranscriptionFailed => "transcription_failed",
-            AlertKind::Database => "database",
-            AlertKind::Test => "test",
-        }
-    }
-
-    /// A kind by name (not `test`).
-    pub fn parse(text: &str) -> Option<AlertKind> {
-        AlertKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == text.trim())
-    }
-
-    /// Alerts about one VOD or job, grouped into one message per cycle.
-    fn is_per_item(self) -> bool {
-        matches!(
-            self,
-            AlertKind::VodFailed | AlertKind::VodStuck | AlertKind::TranscriptionFailed
-        )
-    }
-}
-
-impl fmt::Display for AlertKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The kinds a status endpoint answers 503 for.
 pub const CABLECAST_KINDS: [AlertKind; 1] = [AlertKind::CablecastDown];
@@ -169,10 +109,10 @@ pub fn delivery_words(delivery: &AlertDelivery) -> String {
 /// `silences` (those running) covers its kind. An alert whose silence
 /// ended is not "silenced", whatever it was when it fired.
 pub fn held_by_silence(alert: &AlertRow, silences: &[Silence]) -> bool {
-    alert.state == "firing"
+    alert.state == AlertState::Firing
         && silences
             .iter()
-            .any(|s| s.kind.as_deref().is_none_or(|k| k == alert.kind))
+            .any(|s| s.kind.as_deref().is_none_or(|k| k == alert.kind.as_str()))
 }
 
 /// Ends the running silences now (of one kind, or every silence); returns

@@ -27,7 +27,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::{AlertKind, AlertSettings};
+use super::{AlertKind, AlertSettings, AlertState};
 use crate::cablecast::CablecastError;
 use crate::clock;
 use crate::notify::{AlertItem, Event, Notification, Notifier, PAYLOAD_VERSION};
@@ -127,8 +127,8 @@ impl Tone {
 /// A firing alert's key: its kind and subject.
 type AlertKey = (AlertKind, String);
 
-fn key_of(alert: &AlertRow) -> Option<AlertKey> {
-    AlertKind::parse(&alert.kind).map(|kind| (kind, alert.subject.clone()))
+fn key_of(alert: &AlertRow) -> AlertKey {
+    (alert.kind, alert.subject.clone())
 }
 
 /// What one evaluation decided, before it is written.
@@ -312,7 +312,7 @@ impl AlertWatch {
                 Ok(rows) => {
                     self.firing = rows
                         .into_iter()
-                        .filter_map(|a| key_of(&a).map(|k| (k, a)))
+                        .map(|a| (key_of(&a), a))
                         .collect();
                     self.loaded = true;
                 }
@@ -365,9 +365,9 @@ impl AlertWatch {
         let silenced = self.silenced(kind);
         AlertRow {
             alert_id: alert_id(kind, subject),
-            kind: kind.as_str().into(),
+            kind,
             subject: subject.into(),
-            state: "firing".into(),
+            state: AlertState::Firing,
             title,
             detail,
             fired_at: now.to_string(),
@@ -694,17 +694,13 @@ impl AlertWatch {
     fn remember(&mut self, plan: Plan, now: &str) {
         let firing = &mut self.firing;
         for (alert, _) in plan.fired {
-            if let Some(key) = key_of(&alert) {
-                firing.insert(key, alert);
-            }
+            firing.insert(key_of(&alert), alert);
         }
         for (alert, _) in plan.resolved {
-            if let Some(key) = key_of(&alert) {
-                firing.remove(&key);
-            }
+            firing.remove(&key_of(&alert));
         }
         for (alert, _) in plan.notified {
-            if let Some(a) = key_of(&alert).and_then(|key| firing.get_mut(&key)) {
+            if let Some(a) = firing.get_mut(&key_of(&alert)) {
                 a.notified = true;
                 a.last_notified_at = Some(now.to_string());
             }
@@ -913,9 +909,9 @@ pub fn damaged_database_notification(settings: &AlertSettings, detail: &str) -> 
 fn database_alert(detail: String, now: &str) -> AlertRow {
     AlertRow {
         alert_id: alert_id(AlertKind::Database, ""),
-        kind: AlertKind::Database.as_str().into(),
+        kind: AlertKind::Database,
         subject: String::new(),
-        state: "firing".into(),
+        state: AlertState::Firing,
         title: "The database cannot be written".into(),
         detail: Some(detail),
         fired_at: now.to_string(),
@@ -992,9 +988,7 @@ fn describe_failure(kind: AlertKind, change: &FailureChange) -> (String, Option<
 fn group<'a>(alerts: impl Iterator<Item = &'a AlertRow>) -> Vec<(AlertKind, Vec<&'a AlertRow>)> {
     let mut groups: Vec<(AlertKind, Vec<&AlertRow>)> = Vec::new();
     for alert in alerts {
-        let Some(kind) = AlertKind::parse(&alert.kind) else {
-            continue;
-        };
+        let kind = alert.kind;
         match groups.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, list)) => list.push(alert),
             None => groups.push((kind, vec![alert])),
@@ -1006,8 +1000,7 @@ fn group<'a>(alerts: impl Iterator<Item = &'a AlertRow>) -> Vec<(AlertKind, Vec<
 /// A VOD alert's page on the status page (`ARCHIVIST_PUBLIC_URL` +
 /// `/vods/ID`), when the address is known.
 fn vod_page(public_url: Option<&str>, alert: &AlertRow) -> Option<String> {
-    let kind = AlertKind::parse(&alert.kind)?;
-    if !matches!(kind, AlertKind::VodFailed | AlertKind::VodStuck) {
+    if !matches!(alert.kind, AlertKind::VodFailed | AlertKind::VodStuck) {
         return None;
     }
     let id: i64 = alert.subject.parse().ok()?;

@@ -100,7 +100,9 @@ fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
         };
         format!(
             "{:<9} {:<21} {when}  {}{detail}{silenced}",
-            a.state, a.kind, a.title
+            a.state.as_str(),
+            a.kind.as_str(),
+            a.title
         )
     };
     if firing.is_empty() {

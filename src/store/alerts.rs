@@ -13,7 +13,10 @@
 //! (a partial index) and the silences by end time. None reads the VODs
 //! beyond the few the change queue names.
 
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use std::fmt;
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 use serde::Serialize;
 
 use super::stuck::{cutoffs, stuck_where};
@@ -31,13 +34,134 @@ const DELIVERED_KEPT: i64 = 2_000;
 /// Resolved alerts and ended silences are kept this long, then pruned.
 const HISTORY_DAYS: i64 = 90;
 
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertKind {
+    /// Cablecast unreachable, refusing the login or answering garbage.
+    CablecastDown,
+    /// A VOD in `error` or `permanentFailure`.
+    VodFailed,
+    /// A VOD longer in one in-flight state than its stuck threshold.
+    VodStuck,
+    /// A transcription job reported `failed`.
+    TranscriptionFailed,
+    /// The database cannot be written.
+    Database,
+    /// `archivist alerts test`.
+    Test,
+}
+
+impl AlertKind {
+    /// Every kind that fires on its own (not `test`).
+    pub const ALL: [AlertKind; 5] = [
+        AlertKind::CablecastDown,
+        AlertKind::VodFailed,
+        AlertKind::VodStuck,
+        AlertKind::TranscriptionFailed,
+        AlertKind::Database,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::CablecastDown => "cablecast_down",
+            AlertKind::VodFailed => "vod_failed",
+            AlertKind::VodStuck => "vod_stuck",
+            AlertKind::TranscriptionFailed => "transcription_failed",
+            AlertKind::Database => "database",
+            AlertKind::Test => "test",
+        }
+    }
+
+    /// A kind by name (not `test`).
+    pub fn parse(text: &str) -> Option<AlertKind> {
+        AlertKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text.trim())
+    }
+
+    /// A kind as stored (`test` too).
+    fn stored(text: &str) -> Option<AlertKind> {
+        match text {
+            "test" => Some(AlertKind::Test),
+            other => AlertKind::parse(other),
+        }
+    }
+
+    /// Alerts about one VOD or job, grouped into one message per cycle.
+    pub fn is_per_item(self) -> bool {
+        matches!(
+            self,
+            AlertKind::VodFailed | AlertKind::VodStuck | AlertKind::TranscriptionFailed
+        )
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+
+impl Serialize for AlertKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl ToSql for AlertKind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for AlertKind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<AlertKind> {
+        let text = value.as_str()?;
+        AlertKind::stored(text).ok_or_else(|| FromSqlError::Other(format!("{text:?} is not an alert kind").into()))
+    }
+}
+
+/// Whether an alert fires or has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertState {
+    Firing,
+    Resolved,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Firing => "firing",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+impl ToSql for AlertState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for AlertState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<AlertState> {
+        match value.as_str()? {
+            "firing" => Ok(AlertState::Firing),
+            "resolved" => Ok(AlertState::Resolved),
+            other => Err(FromSqlError::Other(format!("{other:?} is not an alert state").into())),
+        }
+    }
+}
+
 /// One alert as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AlertRow {
     pub alert_id: String,
-    pub kind: String,
+    pub kind: AlertKind,
     pub subject: String,
-    pub state: String,
+    pub state: AlertState,
     pub title: String,
     pub detail: Option<String>,
     pub fired_at: String,

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::html::escape;
 use super::reply::{self, Body, Reply};
 use super::WebError;
-use crate::alert::{self, AlertKind};
+use crate::alert::{self, AlertKind, AlertState};
 use crate::clock;
 use crate::alert::AlertShown;
 use crate::store::alerts::{AlertRow, FailingDestination, Silence};
@@ -273,20 +273,28 @@ pub fn section(html: &mut String, view: &AlertsView) {
     }
     html.push_str(r#"<div class="scroll"><table><thead><tr><th>State</th><th>Kind</th><th>Alert</th><th>Since</th><th>Resolved</th><th>Sent</th></tr></thead><tbody>"#);
     let mut rows: Vec<&AlertShown> = view.firing.iter().collect();
-    rows.extend(view.recent.iter().filter(|a| a.alert.state != "firing"));
+    rows.extend(
+        view.recent
+            .iter()
+            .filter(|a| a.alert.state != AlertState::Firing),
+    );
     for shown in rows {
         let a = &shown.alert;
-        let class = if a.state == "firing" { "err" } else { "" };
+        let class = if a.state == AlertState::Firing {
+            "err"
+        } else {
+            ""
+        };
         let _ = write!(
             html,
             r#"<tr><td class="{class}">{}{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-            escape(&a.state),
+            a.state.as_str(),
             if alert::held_by_silence(a, &view.silences) {
                 " (silenced)"
             } else {
                 ""
             },
-            escape(&a.kind),
+            a.kind.as_str(),
             alert_title(a),
             a.detail
                 .as_deref()
@@ -325,10 +333,7 @@ fn sent_cell(shown: &AlertShown, no_destination: bool) -> String {
 
 /// An alert's title, linked to its VOD's page for a VOD alert.
 fn alert_title(alert: &AlertRow) -> String {
-    let vod = matches!(
-        AlertKind::parse(&alert.kind),
-        Some(AlertKind::VodFailed | AlertKind::VodStuck)
-    );
+    let vod = matches!(alert.kind, AlertKind::VodFailed | AlertKind::VodStuck);
     match alert.subject.parse::<i64>() {
         Ok(id) if vod => format!(r#"<a href="/vods/{id}">{}</a>"#, escape(&alert.title)),
         _ => escape(&alert.title).to_string(),
