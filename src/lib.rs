@@ -35,7 +35,9 @@
 //!   one threshold per in-flight state, the same on every surface.
 //! - `alert`: after each cycle, which alerts fire and resolve (Cablecast
 //!   down, VODs failed or stuck, transcriptions failed, the database), with
-//!   flap damping, grouping and silences; recorded with their messages.
+//!   flap damping, a hold for per-VOD failures, grouping and silences;
+//!   recorded with their messages. The failures there when alerts start on
+//!   a database fire at once, told in one message.
 //! - `notify`: delivers those messages from the outbox to each destination
 //!   (generic JSON webhook, ntfy, Slack-compatible, Discord, Teams, SMTP),
 //!   one sender thread each, and pings the heartbeat URL.
@@ -73,7 +75,13 @@
 //!   `tests/tidy.rs` checks it.
 //! - An alert change and the messages it causes are written in one
 //!   transaction: a message is never lost after a crash, and an alert
-//!   already notified is not notified again as new after a restart.
+//!   already notified is not notified again as new after a restart. A
+//!   change-queue entry is deleted only with the flip count (`seq`) it was
+//!   read with, so a flip while the alerts are evaluated is never lost.
+//! - Only firing is gated (a kind switched off, a silence, the hold): what
+//!   fires always resolves. No alert decision is made from a failed read.
+//! - A destination's refusal for good (HTTP 4xx but 408/429, SMTP 5xx) is
+//!   recorded and never retried; it never blocks the next message.
 //! - Notification destinations (URLs, tokens, SMTP passwords) are secrets
 //!   like the Cablecast password: shown only as "scheme (host)", never
 //!   logged, stored or sent anywhere but their own host.
