@@ -323,7 +323,10 @@ fn a_flapping_cablecast_raises_nothing_below_the_threshold_then_fires_once_and_r
             .collect()
     };
     let flapping = pings();
-    assert!(flapping.iter().any(|p| p == "/ping/check-uuid"), "{flapping:?}");
+    assert!(
+        flapping.iter().any(|p| p == "/ping/check-uuid"),
+        "{flapping:?}"
+    );
     assert!(
         !flapping.iter().any(|p| p == "/ping/check-uuid/fail"),
         "{flapping:?}"
@@ -341,7 +344,9 @@ fn a_flapping_cablecast_raises_nothing_below_the_threshold_then_fires_once_and_r
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("Cablecast is unreachable"), "{body}");
     assert!(
-        wait_until(LONG, || pings().iter().any(|p| p == "/ping/check-uuid/fail")),
+        wait_until(LONG, || pings()
+            .iter()
+            .any(|p| p == "/ping/check-uuid/fail")),
         "a real outage fails the heartbeat: {:?}",
         pings()
     );
@@ -420,7 +425,11 @@ fn a_destination_down_failing_or_slow_delays_only_its_own_messages() {
         .iter()
         .map(|d| d["state"].as_str().expect("state"))
         .collect();
-    assert_eq!(states.iter().filter(|s| **s == "delivered").count(), 3, "{v}");
+    assert_eq!(
+        states.iter().filter(|s| **s == "delivered").count(),
+        3,
+        "{v}"
+    );
     let waiting = deliveries
         .iter()
         .find(|d| d["state"] == "waiting")
@@ -432,8 +441,14 @@ fn a_destination_down_failing_or_slow_delays_only_its_own_messages() {
         "{v}"
     );
     let listed = stdout(&run_on(&scratch.db(), &["alerts", "list"]));
-    assert!(listed.contains("webhook (127.0.0.1): delivered"), "{listed}");
-    assert!(listed.contains("webhook (127.0.0.1): waiting ("), "{listed}");
+    assert!(
+        listed.contains("webhook (127.0.0.1): delivered"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("webhook (127.0.0.1): waiting ("),
+        "{listed}"
+    );
     assert!(wait_until(LONG, || get(monitor.status_addr(), "/")
         .1
         .contains("Notifications to webhook (127.0.0.1) are failing")));
@@ -537,7 +552,10 @@ fn a_silence_records_and_shows_alerts_and_sends_nothing() {
     // it says so, with 200.
     let (status, body) = get(addr, "/health/cablecast");
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("silenced: Cablecast is unreachable"), "{body}");
+    assert!(
+        body.contains("silenced: Cablecast is unreachable"),
+        "{body}"
+    );
 
     // The API: the admin token is required.
     let post = |auth: Option<&str>, body: &str| {
@@ -581,8 +599,14 @@ fn a_silence_records_and_shows_alerts_and_sends_nothing() {
     assert!(out.status.success(), "{out:?}");
     let out = run_on(&scratch.db(), &["alerts", "silence", "--end"]);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(stdout(&out).trim(), "ended 1 silence; alerts are sent again");
-    let both = run_on(&scratch.db(), &["alerts", "silence", "--end", "--for", "1h"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "ended 1 silence; alerts are sent again"
+    );
+    let both = run_on(
+        &scratch.db(),
+        &["alerts", "silence", "--end", "--for", "1h"],
+    );
     assert_eq!(both.status.code(), Some(2));
 }
 
@@ -608,10 +632,13 @@ fn a_stopped_monitor_makes_every_health_answer_unknown_with_since_when() {
         )
         .expect("aged");
     let mut command = crate::support::archivist();
-    command
-        .arg("--db")
-        .arg(scratch.db())
-        .args(["serve", "--listen", "127.0.0.1:0", "--interval", "1"]);
+    command.arg("--db").arg(scratch.db()).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "1",
+    ]);
     let serve = Running::start(command);
     serve.wait_for(" on http://", 1, LONG);
     let log = serve.log();
@@ -889,10 +916,7 @@ fn failures_there_at_start_are_told_once(fault: Fault) {
             "{v}"
         );
         assert_eq!(v["count"], failed);
-        assert_eq!(
-            v["alert_ids"].as_array().expect("alert_ids").len(),
-            failed
-        );
+        assert_eq!(v["alert_ids"].as_array().expect("alert_ids").len(), failed);
     }
     let (status, body) = get(addr, "/health/publishing");
     assert_eq!(status, 503, "{body}");
@@ -940,7 +964,11 @@ fn a_message_refused_for_good_is_recorded_and_the_next_one_goes_at_once() {
     let got = hook.wait_for(1, LONG);
     check_generic(&got[0], "resolved", "cablecast_down");
     wait_cycles(&monitor, cycles(&monitor), 2);
-    assert_eq!(hook.requests(), 2, "the refused message was never sent again");
+    assert_eq!(
+        hook.requests(),
+        2,
+        "the refused message was never sent again"
+    );
     assert_eq!(
         number(
             &scratch.db(),
@@ -987,5 +1015,9 @@ fn the_demo_delivers_its_alerts_and_says_where_they_go() {
         .args(["demo", "--listen", "127.0.0.1:0", "--interval", "1"])
         .env_remove("ARCHIVIST_NOTIFY_URLS");
     let demo = Running::start(command);
-    demo.wait_for("sent nowhere: no destination is configured (e.g. ARCHIVIST_NOTIFY_URLS=", 1, LONG);
+    demo.wait_for(
+        "sent nowhere: no destination is configured (e.g. ARCHIVIST_NOTIFY_URLS=",
+        1,
+        LONG,
+    );
 }

@@ -20,8 +20,8 @@ pub use watch::{damaged_database_notification, test_notification, AlertWatch, Cy
 use std::time::Duration;
 
 use crate::clock;
-pub use crate::store::alerts::{AlertKind, AlertState};
 use crate::store::alerts::{AlertDelivery, AlertRow, Silence};
+pub use crate::store::alerts::{AlertKind, AlertState};
 use crate::store::{Store, StoreError};
 
 /// The kinds a status endpoint answers 503 for.
@@ -77,7 +77,10 @@ pub struct AlertShown {
 }
 
 /// `alerts` with their deliveries, in one read.
-pub fn with_deliveries(store: &Store, alerts: Vec<AlertRow>) -> Result<Vec<AlertShown>, StoreError> {
+pub fn with_deliveries(
+    store: &Store,
+    alerts: Vec<AlertRow>,
+) -> Result<Vec<AlertShown>, StoreError> {
     let ids: Vec<String> = alerts.iter().map(|a| a.alert_id.clone()).collect();
     let deliveries = store.deliveries_of(&ids)?;
     Ok(alerts
@@ -122,6 +125,9 @@ pub fn end_silences(store: &Store, kind: Option<AlertKind>) -> Result<String, St
     Ok(match (ended, kind) {
         (0, Some(kind)) => format!("no silence of {kind} was running"),
         (0, None) => "no silence was running".to_string(),
-        (n, _) => format!("ended {n} silence{}; alerts are sent again", if n == 1 { "" } else { "s" }),
+        (n, _) => format!(
+            "ended {n} silence{}; alerts are sent again",
+            if n == 1 { "" } else { "s" }
+        ),
     })
 }

@@ -277,23 +277,34 @@ mod tests {
         assert_eq!(s.reminder, Some(Duration::from_secs(4 * 3600)));
         assert!(!s.send_resolved);
         let s = AlertSettings::from_env(
-            &env(&[("ARCHIVIST_ALERT_HOLD", "vod_failed=30s,transcription_failed=0")]),
+            &env(&[(
+                "ARCHIVIST_ALERT_HOLD",
+                "vod_failed=30s,transcription_failed=0",
+            )]),
             StuckAfter::default(),
         )
         .expect("valid");
-        assert_eq!(s.failure_hold.of(AlertKind::VodFailed), Duration::from_secs(30));
+        assert_eq!(
+            s.failure_hold.of(AlertKind::VodFailed),
+            Duration::from_secs(30)
+        );
         assert_eq!(
             s.failure_hold.of(AlertKind::TranscriptionFailed),
             Duration::ZERO
         );
-        let s = AlertSettings::from_env(&env(&[("ARCHIVIST_ALERT_HOLD", "5m")]), StuckAfter::default())
-            .expect("valid");
+        let s = AlertSettings::from_env(
+            &env(&[("ARCHIVIST_ALERT_HOLD", "5m")]),
+            StuckAfter::default(),
+        )
+        .expect("valid");
         assert_eq!(
             s.failure_hold.of(AlertKind::TranscriptionFailed),
             Duration::from_secs(300)
         );
         assert_eq!(
-            AlertSettings::default().failure_hold.of(AlertKind::VodFailed),
+            AlertSettings::default()
+                .failure_hold
+                .of(AlertKind::VodFailed),
             DEFAULT_VOD_FAILURE_HOLD
         );
         for (name, value) in [

@@ -151,7 +151,9 @@ impl Plan {
     }
 
     fn resolves(&self, alert: &AlertRow) -> bool {
-        self.resolved.iter().any(|(a, _)| a.alert_id == alert.alert_id)
+        self.resolved
+            .iter()
+            .any(|(a, _)| a.alert_id == alert.alert_id)
     }
 }
 
@@ -310,10 +312,7 @@ impl AlertWatch {
         if !self.loaded {
             match self.store.firing_alerts() {
                 Ok(rows) => {
-                    self.firing = rows
-                        .into_iter()
-                        .map(|a| (key_of(&a), a))
-                        .collect();
+                    self.firing = rows.into_iter().map(|a| (key_of(&a), a)).collect();
                     self.loaded = true;
                 }
                 Err(e) => {
@@ -729,8 +728,7 @@ impl AlertWatch {
                 if self.commit(plan, &now, false).is_some() {
                     // Not recorded: the message goes straight from memory.
                     log::warn!("alert database fired (sent from memory: it cannot be recorded)");
-                    let message =
-                        self.message(Tone::Began, AlertKind::Database, &[&alert], &now);
+                    let message = self.message(Tone::Began, AlertKind::Database, &[&alert], &now);
                     if let Some(notifier) = &self.notifier {
                         notifier.send_from_memory(message);
                     }
@@ -796,7 +794,13 @@ impl AlertWatch {
     }
 
     /// One message about `alerts` (all of `kind`).
-    fn message(&self, tone: Tone, kind: AlertKind, alerts: &[&AlertRow], now: &str) -> Notification {
+    fn message(
+        &self,
+        tone: Tone,
+        kind: AlertKind,
+        alerts: &[&AlertRow],
+        now: &str,
+    ) -> Notification {
         compose(&self.settings, tone, kind, alerts, now)
     }
 }
@@ -1196,7 +1200,8 @@ mod tests {
             .expect("written");
     }
 
-    const COUNCIL: &str = "INSERT INTO cablecast_show (id, cablecast_id, title) VALUES (1, 10, 'Council');";
+    const COUNCIL: &str =
+        "INSERT INTO cablecast_show (id, cablecast_id, title) VALUES (1, 10, 'Council');";
 
     #[test]
     fn cablecast_down_fires_after_the_damping_and_resolves_once() {
@@ -1230,7 +1235,10 @@ mod tests {
     fn the_outage_is_said_to_begin_with_its_first_failed_cycle() {
         let (_dir, store, mut watch) = setup();
         watch.after_cycle(&down());
-        assert!(watch.cablecast.began.is_some(), "noted at the first failed cycle");
+        assert!(
+            watch.cablecast.began.is_some(),
+            "noted at the first failed cycle"
+        );
         // Say the first failed cycle was long ago; the second one fires.
         watch.cablecast.began = Some("2026-01-01T00:00:00Z".into());
         watch.after_cycle(&down());
@@ -1400,7 +1408,10 @@ mod tests {
             1,
             "the entry waits in the queue"
         );
-        sql(&store, "UPDATE cablecast_vod SET vod_state = 'processing' WHERE id = 1;");
+        sql(
+            &store,
+            "UPDATE cablecast_vod SET vod_state = 'processing' WHERE id = 1;",
+        );
         watch.after_cycle(&good());
         assert!(drain(&store).is_empty(), "a blip sends nothing");
         assert!(store.firing_alerts().expect("reads").is_empty());

@@ -30,14 +30,17 @@ pub fn send(mail: &MailSettings, notification: &Notification) -> Result<(), Deli
         reason,
         retry: Retry::Never,
     })?;
-    transport.send(&message).map(|_| ()).map_err(|e| DeliveryError {
-        reason: e.to_string(),
-        retry: if e.is_permanent() {
-            Retry::Never
-        } else {
-            Retry::Later { after: None }
-        },
-    })
+    transport
+        .send(&message)
+        .map(|_| ())
+        .map_err(|e| DeliveryError {
+            reason: e.to_string(),
+            retry: if e.is_permanent() {
+                Retry::Never
+            } else {
+                Retry::Later { after: None }
+            },
+        })
 }
 
 /// The mail: From, To, Subject, a `Message-ID` (mail services such as
@@ -73,11 +76,21 @@ fn message_id(from: &str, alert_id: &str) -> String {
     let domain = from
         .rsplit_once('@')
         .map(|(_, d)| d.trim_end_matches('>').trim())
-        .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')))
+        .filter(|d| {
+            !d.is_empty()
+                && d.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        })
         .unwrap_or("archivist.invalid");
     let left: String = alert_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') { c } else { '.' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
+                c
+            } else {
+                '.'
+            }
+        })
         .collect();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -124,9 +137,18 @@ mod tests {
             "Archivist <archivist@station.org>",
             "transcription_failed-fnv1a128:4ae8-1796668535956",
         );
-        assert!(id.starts_with("<transcription_failed-fnv1a128.4ae8-1796668535956."), "{id}");
+        assert!(
+            id.starts_with("<transcription_failed-fnv1a128.4ae8-1796668535956."),
+            "{id}"
+        );
         assert!(id.ends_with("@station.org>"), "{id}");
-        assert_ne!(id, message_id("archivist@station.org", "transcription_failed-fnv1a128:4ae8-1796668535956"));
+        assert_ne!(
+            id,
+            message_id(
+                "archivist@station.org",
+                "transcription_failed-fnv1a128:4ae8-1796668535956"
+            )
+        );
         assert!(message_id("nobody", "test-1").ends_with("@archivist.invalid>"));
     }
 }

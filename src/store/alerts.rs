@@ -102,7 +102,6 @@ impl fmt::Display for AlertKind {
     }
 }
 
-
 impl Serialize for AlertKind {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
@@ -118,7 +117,8 @@ impl ToSql for AlertKind {
 impl FromSql for AlertKind {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<AlertKind> {
         let text = value.as_str()?;
-        AlertKind::stored(text).ok_or_else(|| FromSqlError::Other(format!("{text:?} is not an alert kind").into()))
+        AlertKind::stored(text)
+            .ok_or_else(|| FromSqlError::Other(format!("{text:?} is not an alert kind").into()))
     }
 }
 
@@ -150,7 +150,9 @@ impl FromSql for AlertState {
         match value.as_str()? {
             "firing" => Ok(AlertState::Firing),
             "resolved" => Ok(AlertState::Resolved),
-            other => Err(FromSqlError::Other(format!("{other:?} is not an alert state").into())),
+            other => Err(FromSqlError::Other(
+                format!("{other:?} is not an alert state").into(),
+            )),
         }
     }
 }
@@ -691,7 +693,10 @@ impl Store {
 
     /// Destinations whose oldest waiting message failed at least `attempts`
     /// times.
-    pub fn failing_destinations(&self, attempts: i64) -> Result<Vec<FailingDestination>, StoreError> {
+    pub fn failing_destinations(
+        &self,
+        attempts: i64,
+    ) -> Result<Vec<FailingDestination>, StoreError> {
         self.read("reading failing destinations", |conn| {
             let mut select = conn.prepare_cached(
                 "SELECT coalesce(dest.label, 'a destination no longer configured'),
@@ -838,8 +843,8 @@ fn insert_fired(conn: &Connection, fired: &[AlertRow]) -> rusqlite::Result<()> {
 }
 
 fn mark_resolved(conn: &Connection, resolved: &[(String, String)]) -> rusqlite::Result<()> {
-    let mut resolve = conn
-        .prepare_cached("UPDATE alert SET state = 'resolved', resolved_at = ?2 WHERE id = ?1")?;
+    let mut resolve =
+        conn.prepare_cached("UPDATE alert SET state = 'resolved', resolved_at = ?2 WHERE id = ?1")?;
     for (id, at) in resolved {
         resolve.execute(params![id, at])?;
     }
@@ -860,9 +865,8 @@ fn mark_notified(conn: &Connection, notified: &[(String, String)]) -> rusqlite::
 /// An entry flipped again since it was read has a new `seq` and stays for
 /// the next evaluation.
 fn delete_handled(conn: &Connection, handled: &[HandledChange]) -> rusqlite::Result<()> {
-    let mut delete = conn.prepare_cached(
-        "DELETE FROM alert_change WHERE kind = ?1 AND subject = ?2 AND seq = ?3",
-    )?;
+    let mut delete = conn
+        .prepare_cached("DELETE FROM alert_change WHERE kind = ?1 AND subject = ?2 AND seq = ?3")?;
     for change in handled {
         delete.execute(params![change.kind, change.subject, change.seq])?;
     }
@@ -1076,9 +1080,17 @@ mod tests {
             .expect("recorded");
         let shown = store.deliveries_of(&["a1".into()]).expect("read");
         assert_eq!(shown.len(), 1);
-        assert_eq!((shown[0].state, shown[0].destination.as_str()), ("waiting", "webhook (host)"));
+        assert_eq!(
+            (shown[0].state, shown[0].destination.as_str()),
+            ("waiting", "webhook (host)")
+        );
         store
-            .delivery_refused("a", next.message_id, "2026-01-01T00:00:02Z", "HTTP 410: refused")
+            .delivery_refused(
+                "a",
+                next.message_id,
+                "2026-01-01T00:00:02Z",
+                "HTTP 410: refused",
+            )
             .expect("recorded");
         let shown = store.deliveries_of(&["a1".into()]).expect("read");
         assert_eq!(shown[0].state, "failed");

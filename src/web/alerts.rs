@@ -19,9 +19,9 @@ use serde::Deserialize;
 use super::html::escape;
 use super::reply::{self, Body, Reply};
 use super::WebError;
+use crate::alert::AlertShown;
 use crate::alert::{self, AlertKind, AlertState};
 use crate::clock;
-use crate::alert::AlertShown;
 use crate::store::alerts::{AlertRow, FailingDestination, Silence};
 use crate::store::Store;
 
@@ -37,7 +37,9 @@ const MAX_SILENCE: Duration = Duration::from_secs(7 * 24 * 3600);
 pub enum Pulse {
     Running,
     /// No cycle since this time (`None`: no cycle ever recorded).
-    Stopped { since: Option<String> },
+    Stopped {
+        since: Option<String>,
+    },
 }
 
 impl Pulse {
