@@ -110,8 +110,8 @@
 //!   which every cached read checks.
 //! - The status server never writes VOD state. Its write endpoints
 //!   (`POST /api/sync-now`, which only wakes the monitor,
-//!   `POST /api/transcriptions`, which records a caption result, and
-//!   `POST /api/alerts/silence`) exist only
+//!   `POST /api/transcriptions`, which records a caption result,
+//!   `POST /api/alerts/silence` and `POST /api/alerts/ack`) exist only
 //!   with `ARCHIVIST_ADMIN_TOKEN` set. Every GET answer is rendered once per
 //!   `data_version` (and route and query) and served from the answer cache;
 //!   `/healthz` alone is computed per request, from the cached figures and

@@ -1021,3 +1021,82 @@ fn the_demo_delivers_its_alerts_and_says_where_they_go() {
         LONG,
     );
 }
+
+#[test]
+fn acknowledged_failures_stop_counting_and_stay_listed_with_who_and_why() {
+    let scratch = Scratch::new();
+    let demo = station(60);
+    let hook = Receiver::start();
+    let token = "ack-token-0123456789abcdef";
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
+            ("ARCHIVIST_ALERTS_OFF", "vod_stuck"),
+            ("ARCHIVIST_ADMIN_TOKEN", token),
+        ],
+    );
+    let addr = monitor.status_addr();
+    hook.wait_for(1, LONG);
+    assert_eq!(get(addr, "/health/publishing").0, 503);
+    let failed: Vec<i64> = crate::support::sqlite(&scratch.db())
+        .prepare("SELECT CAST(subject AS INTEGER) FROM alert WHERE state = 'firing' AND kind = 'vod_failed' ORDER BY 1")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(failed.len() >= 2);
+    // The first by the command line, the rest through the API.
+    let first = failed[0].to_string();
+    let out = run_on(
+        &scratch.db(),
+        &[
+            "alerts",
+            "ack",
+            &first,
+            "--note",
+            "re-encoding by hand",
+            "--by",
+            "Dana",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("acknowledged by Dana"), "{out:?}");
+    let nope = run_on(&scratch.db(), &["alerts", "ack", "999999"]);
+    assert_eq!(nope.status.code(), Some(2), "{nope:?}");
+    let post = |auth: Option<&str>, body: &str| {
+        let mut raw = format!(
+            "POST /api/alerts/ack HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        if let Some(token) = auth {
+            raw.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        raw.push_str("\r\n");
+        raw.push_str(body);
+        crate::support::http::exchange(addr, raw.as_bytes())
+    };
+    assert_eq!(post(None, r#"{"vod":1}"#).0, vec![401]);
+    for id in &failed[1..] {
+        let (codes, body) = post(Some(token), &format!(r#"{{"vod":{id},"note":"known"}}"#));
+        assert_eq!(codes, vec![200], "{body}");
+    }
+    assert!(wait_until(LONG, || get(addr, "/health/publishing").0 == 200));
+    let listed = stdout(&run_on(&scratch.db(), &["alerts", "list"]));
+    assert!(
+        listed.contains("(acknowledged by Dana at ") && listed.contains(": re-encoding by hand)"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("(acknowledged by the status server API at "),
+        "{listed}"
+    );
+    assert_eq!(
+        firing_kinds(&scratch.db()).len(),
+        failed.len(),
+        "still listed"
+    );
+}

@@ -118,6 +118,32 @@ pub fn held_by_silence(alert: &AlertRow, silences: &[Silence]) -> bool {
             .any(|s| s.kind.as_deref().is_none_or(|k| k == alert.kind.as_str()))
 }
 
+/// Longest acknowledgement note kept.
+const MAX_NOTE: usize = 500;
+
+/// Acknowledges the firing `vod_failed` alert of VOD `vod`: it stops
+/// counting against `/health/publishing` and stops reminders, and stays
+/// listed as acknowledged. `None` when that VOD has no such alert. The CLI
+/// and the API share it.
+pub fn acknowledge(
+    store: &Store,
+    vod: i64,
+    by: &str,
+    note: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let by: String = by.trim().chars().take(100).collect();
+    let note: Option<String> = note.map(|n| n.trim().chars().take(MAX_NOTE).collect());
+    let now = clock::now();
+    let acked = store.acknowledge(
+        AlertKind::VodFailed,
+        &vod.to_string(),
+        &by,
+        note.as_deref(),
+        &now,
+    )?;
+    Ok(acked.then(|| format!("VOD {vod}'s failure acknowledged by {by} at {now}")))
+}
+
 /// Ends the running silences now (of one kind, or every silence); returns
 /// the sentence saying so. The CLI and the API share it.
 pub fn end_silences(store: &Store, kind: Option<AlertKind>) -> Result<String, StoreError> {

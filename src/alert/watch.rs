@@ -212,6 +212,8 @@ pub struct AlertWatch {
     holding: HashMap<AlertKey, i64>,
     /// A warning about alerts held back was logged.
     warned_held_back: bool,
+    /// Firing alerts staff acknowledged (in any process), as last read.
+    acknowledged: HashSet<String>,
 }
 
 impl AlertWatch {
@@ -239,6 +241,7 @@ impl AlertWatch {
             silences: None,
             holding: HashMap::new(),
             warned_held_back: false,
+            acknowledged: HashSet::new(),
         }
     }
 
@@ -328,6 +331,10 @@ impl AlertWatch {
                 Err(e) => log::warn!("alerts: {e}; asking again next cycle"),
             }
         }
+        match self.store.acknowledged_alerts() {
+            Ok(ids) => self.acknowledged = ids.into_iter().collect(),
+            Err(e) => log::warn!("alerts: {e}; keeping the acknowledgements last read"),
+        }
         match self.store.active_silences(&now.text) {
             Ok(rows) => {
                 self.silences = Some(Silences {
@@ -375,6 +382,9 @@ impl AlertWatch {
             silenced,
             last_notified_at: (!silenced).then(|| now.to_string()),
             began_at: None,
+            acked_at: None,
+            acked_by: None,
+            ack_note: None,
         }
     }
 
@@ -566,7 +576,10 @@ impl AlertWatch {
     /// is due.
     fn plan_notices(&self, now: &Now, plan: &mut Plan) {
         for ((kind, _), alert) in &self.firing {
-            if plan.resolves(alert) || self.silenced(*kind) {
+            if plan.resolves(alert)
+                || self.silenced(*kind)
+                || self.acknowledged.contains(&alert.alert_id)
+            {
                 continue;
             }
             if !alert.notified {
@@ -924,6 +937,9 @@ fn database_alert(detail: String, now: &str) -> AlertRow {
         silenced: false,
         last_notified_at: Some(now.to_string()),
         began_at: None,
+        acked_at: None,
+        acked_by: None,
+        ack_note: None,
     }
 }
 
@@ -1515,6 +1531,60 @@ mod tests {
         assert!(store.firing_alerts().expect("reads").is_empty());
         later.after_cycle(&down());
         assert!(drain(&store).is_empty(), "nothing more: no [STILL FIRING]");
+    }
+
+    #[test]
+    fn an_acknowledged_failure_is_not_reminded_and_a_new_failure_fires_again() {
+        let (_dir, store, mut watch) = setup();
+        watch.settings.reminder = Some(Duration::from_secs(1));
+        watch.after_cycle(&good());
+        sql(
+            &store,
+            &format!(
+                "{COUNCIL}
+                 INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES (8, 1, 'error');"
+            ),
+        );
+        watch.after_cycle(&good());
+        assert_eq!(drain(&store).len(), 1);
+        let said = crate::alert::acknowledge(&store, 8, "Dana", Some("re-encoding by hand"))
+            .expect("written")
+            .expect("a firing alert");
+        assert!(said.contains("acknowledged by Dana"), "{said}");
+        assert_eq!(
+            crate::alert::acknowledge(&store, 9, "Dana", None).expect("read"),
+            None
+        );
+        sql(
+            &store,
+            "UPDATE alert SET last_notified_at = '2000-01-01T00:00:00Z';",
+        );
+        watch.after_cycle(&good());
+        assert!(drain(&store).is_empty(), "no reminder once acknowledged");
+        let firing = store.firing_alerts().expect("reads");
+        assert_eq!(firing[0].acked_by.as_deref(), Some("Dana"));
+        assert_eq!(firing[0].ack_note.as_deref(), Some("re-encoding by hand"));
+        assert_eq!(
+            store.firing_of(&["vod_failed"]).expect("reads"),
+            None,
+            "no longer counts against publishing"
+        );
+        // It recovers, then fails again: a new alert, told again.
+        sql(
+            &store,
+            "UPDATE cablecast_vod SET vod_state = 'complete' WHERE id = 8;",
+        );
+        watch.after_cycle(&good());
+        assert_eq!(drain(&store)[0].event, Event::Resolved);
+        sql(
+            &store,
+            "UPDATE cablecast_vod SET vod_state = 'error' WHERE id = 8;",
+        );
+        watch.after_cycle(&good());
+        let again = drain(&store);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].event, Event::Firing);
+        assert!(store.firing_of(&["vod_failed"]).expect("reads").is_some());
     }
 
     #[test]

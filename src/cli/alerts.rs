@@ -56,6 +56,18 @@ pub(super) fn run(db: &Path, action: AlertsAction) -> Result<ExitCode, CliError>
             println!("{silence}");
             Ok(ExitCode::SUCCESS)
         }
+        AlertsAction::Ack { vod, note, by } => {
+            let store = Store::open(db, Access::ReadWrite)?;
+            match alert::acknowledge(&store, vod, &by, note.as_deref())? {
+                Some(sentence) => {
+                    println!("{sentence}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Err(CliError::Usage(format!(
+                    "VOD {vod} has no firing vod_failed alert to acknowledge"
+                ))),
+            }
+        }
         AlertsAction::EndSilence { kind } => {
             let store = Store::open(db, Access::ReadWrite)?;
             println!("{}", alert::end_silences(&store, kind)?);
@@ -93,13 +105,24 @@ fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
             .as_deref()
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
+        let acked = match (&a.acked_at, &a.acked_by) {
+            (Some(at), by) => format!(
+                " (acknowledged by {} at {at}{})",
+                by.as_deref().unwrap_or("someone"),
+                a.ack_note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ),
+            _ => String::new(),
+        };
         let silenced = if alert::held_by_silence(a, &silences) {
             " (silenced)"
         } else {
             ""
         };
         format!(
-            "{:<9} {:<21} {when}  {}{detail}{silenced}",
+            "{:<9} {:<21} {when}  {}{detail}{silenced}{acked}",
             a.state.as_str(),
             a.kind.as_str(),
             a.title

@@ -106,6 +106,12 @@ pub enum AlertsAction {
         length: Duration,
         kind: Option<AlertKind>,
     },
+    /// `alerts ack VOD_ID`: a failed VOD acknowledged.
+    Ack {
+        vod: i64,
+        note: Option<String>,
+        by: String,
+    },
     /// `alerts silence --end`: the running silences (of one kind) end now.
     EndSilence {
         kind: Option<AlertKind>,
@@ -338,6 +344,29 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
                 Some(length) => Action::Alerts(AlertsAction::Silence { length, kind }),
                 None => Action::Alerts(AlertsAction::EndSilence { kind }),
             }
+        }
+        "alerts ack" => {
+            let vod = match given.operands.as_slice() {
+                [id] => {
+                    let id = id.to_string_lossy();
+                    id.trim()
+                        .parse::<i64>()
+                        .map_err(|_| CliError::Usage(format!("{id:?} is not a VOD id")))?
+                }
+                _ => {
+                    return Err(CliError::Usage(
+                        "usage: archivist alerts ack VOD_ID [--note TEXT]".into(),
+                    ))
+                }
+            };
+            Action::Alerts(AlertsAction::Ack {
+                vod,
+                note: given.value("note").filter(|n| !n.trim().is_empty()),
+                by: given
+                    .value("by")
+                    .filter(|b| !b.trim().is_empty())
+                    .unwrap_or_else(|| "the command line".into()),
+            })
         }
         "alerts test" => {
             no_operands(&given)?;

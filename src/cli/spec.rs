@@ -404,6 +404,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         ]],
     },
     CommandSpec {
+        name: "alerts ack",
+        operands: "VOD_ID",
+        about: "Acknowledge a failed VOD: it stops counting against /health/publishing and stops reminders, and stays listed as acknowledged",
+        opts: &[&[
+            flag("note", "TEXT", "", "", "Why (shown with it)"),
+            flag("by", "NAME", "", "", "Who [default the command line]"),
+        ]],
+    },
+    CommandSpec {
         name: "alerts test",
         operands: "",
         about: "Send a test message to every destination; exit 0 only if all got it",

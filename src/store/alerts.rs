@@ -174,10 +174,14 @@ pub struct AlertRow {
     /// When the trouble began, when before `fired_at` (Cablecast's first
     /// failed cycle).
     pub began_at: Option<String>,
+    /// Acknowledged by staff: when, by whom and why.
+    pub acked_at: Option<String>,
+    pub acked_by: Option<String>,
+    pub ack_note: Option<String>,
 }
 
 const ALERT_COLUMNS: &str = "id, kind, subject, state, title, detail, fired_at, resolved_at, \
-     notified, silenced, last_notified_at, began_at";
+     notified, silenced, last_notified_at, began_at, acked_at, acked_by, ack_note";
 
 fn alert_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
     Ok(AlertRow {
@@ -193,6 +197,9 @@ fn alert_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
         silenced: row.get(9)?,
         last_notified_at: row.get(10)?,
         began_at: row.get(11)?,
+        acked_at: row.get(12)?,
+        acked_by: row.get(13)?,
+        ack_note: row.get(14)?,
     })
 }
 
@@ -739,6 +746,37 @@ impl Store {
         })
     }
 
+    /// Acknowledges the firing alert of `kind` about `subject`; false when
+    /// none fires.
+    pub fn acknowledge(
+        &self,
+        kind: AlertKind,
+        subject: &str,
+        by: &str,
+        note: Option<&str>,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        self.write_single("acknowledging an alert", |conn| {
+            conn.prepare_cached(
+                "UPDATE alert SET acked_at = ?3, acked_by = ?4, ack_note = ?5
+                    WHERE kind = ?1 AND subject = ?2 AND state = 'firing'",
+            )?
+            .execute(params![kind, subject, now, by, note])
+        })
+        .map(|n| n > 0)
+    }
+
+    /// The ids of the firing alerts acknowledged (by any process).
+    pub fn acknowledged_alerts(&self) -> Result<Vec<String>, StoreError> {
+        self.read("reading acknowledged alerts", |conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT id FROM alert WHERE state = 'firing' AND acked_at IS NOT NULL",
+            )?;
+            let rows = select.query_map([], |row| row.get(0))?;
+            rows.collect()
+        })
+    }
+
     /// Ends the silences running at `now` (of one kind, or all of them):
     /// they end now. Returns how many.
     pub fn end_silences(&self, kind: Option<&str>, now: &str) -> Result<usize, StoreError> {
@@ -803,10 +841,11 @@ impl Store {
             .map(|k| format!("'{k}'"))
             .collect::<Vec<_>>()
             .join(", ");
+        // An acknowledged alert no longer counts: staff know.
         let sql = format!(
             "SELECT title, fired_at, (SELECT count(*) FROM alert
-                WHERE state = 'firing' AND kind IN ({list}))
-             FROM alert WHERE state = 'firing' AND kind IN ({list})
+                WHERE state = 'firing' AND kind IN ({list}) AND acked_at IS NULL)
+             FROM alert WHERE state = 'firing' AND kind IN ({list}) AND acked_at IS NULL
              ORDER BY fired_at LIMIT 1"
         );
         self.read("reading firing alerts", |conn| {

@@ -209,6 +209,39 @@ pub fn silence(store: &Store, body: &[u8]) -> Result<Reply, WebError> {
     Ok(Reply::new(201, reply::JSON, Body::Owned(body.into_bytes())))
 }
 
+/// The body of `POST /api/alerts/ack`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckRequest {
+    vod: i64,
+    note: Option<String>,
+    by: Option<String>,
+}
+
+/// `POST /api/alerts/ack` (admin token checked by the caller):
+/// `{"vod": 5012, "note"?: "...", "by"?: "..."}`.
+pub fn acknowledge(store: &Store, body: &[u8]) -> Result<Reply, WebError> {
+    let request: AckRequest = serde_json::from_slice(body).map_err(|e| {
+        WebError::BadQuery(format!(
+            "the body is not an acknowledgement ({{\"vod\": 5012, \"note\": \"...\"}}): {e}"
+        ))
+    })?;
+    let by = request
+        .by
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| "the status server API".into());
+    match alert::acknowledge(store, request.vod, &by, request.note.as_deref())? {
+        Some(sentence) => {
+            let body = serde_json::json!({ "acknowledged": sentence }).to_string();
+            Ok(Reply::new(200, reply::JSON, Body::Owned(body.into_bytes())))
+        }
+        None => Err(WebError::BadQuery(format!(
+            "vod: VOD {} has no firing vod_failed alert",
+            request.vod
+        ))),
+    }
+}
+
 /// A silence's kind by name (none: every kind).
 fn silence_kind(name: Option<&str>) -> Result<Option<AlertKind>, WebError> {
     let kind =
@@ -306,6 +339,18 @@ pub fn section(html: &mut String, view: &AlertsView) {
             escape(a.resolved_at.as_deref().unwrap_or("")),
             sent_cell(shown, view.destinations.is_empty()),
         );
+        if let (Some(at), Some(by)) = (&a.acked_at, &a.acked_by) {
+            let _ = write!(
+                html,
+                r#"<tr class="acked"><td></td><td colspan="5">Acknowledged by {} at {}{}</td></tr>"#,
+                escape(by),
+                escape(at),
+                a.ack_note
+                    .as_deref()
+                    .map(|n| format!(": {}", escape(n)))
+                    .unwrap_or_default()
+            );
+        }
     }
     html.push_str("</tbody></table></div></section>");
 }

@@ -198,6 +198,7 @@ impl Site {
             "/api/transcriptions" => self.add_transcription(request),
             "/api/alerts" => cached(&ALERTS),
             "/api/alerts/silence" => self.silence_alerts(request),
+            "/api/alerts/ack" => self.acknowledge_alert(request),
             "/health/cablecast" => read_only(|site, _| {
                 Ok(alerts::health(
                     site.board.store(),
@@ -530,6 +531,16 @@ impl Site {
 }
 
 impl Site {
+    /// `POST /api/alerts/ack`: JSON `{"vod": 5012, "note"?: "...", "by"?: "..."}`.
+    fn acknowledge_alert(&self, request: &mut Request) -> Result<Reply, WebError> {
+        admin::authorize(self.admin_token.as_ref(), header(request, "Authorization"))?;
+        if *request.method() != Method::Post {
+            return Err(WebError::MethodNotAllowed("POST"));
+        }
+        let body = read_body(request)?;
+        alerts::acknowledge(self.board.store(), &body)
+    }
+
     /// `POST /api/alerts/silence`: JSON `{"for": "2h", "kind"?: "vod_failed"}`.
     fn silence_alerts(&self, request: &mut Request) -> Result<Reply, WebError> {
         admin::authorize(self.admin_token.as_ref(), header(request, "Authorization"))?;
