@@ -331,10 +331,6 @@ impl AlertWatch {
                 Err(e) => log::warn!("alerts: {e}; asking again next cycle"),
             }
         }
-        match self.store.acknowledged_alerts() {
-            Ok(ids) => self.acknowledged = ids.into_iter().collect(),
-            Err(e) => log::warn!("alerts: {e}; keeping the acknowledgements last read"),
-        }
         match self.store.active_silences(&now.text) {
             Ok(rows) => {
                 self.silences = Some(Silences {
@@ -574,16 +570,16 @@ impl AlertWatch {
 
     /// Firing alerts to tell now: a silence over them ended, or a reminder
     /// is due.
-    fn plan_notices(&self, now: &Now, plan: &mut Plan) {
+    /// Acknowledged alerts are never told again. The acknowledgements
+    /// (made by any process) are read only when something is to be told.
+    fn plan_notices(&mut self, now: &Now, plan: &mut Plan) {
+        let mut due = Vec::new();
         for ((kind, _), alert) in &self.firing {
-            if plan.resolves(alert)
-                || self.silenced(*kind)
-                || self.acknowledged.contains(&alert.alert_id)
-            {
+            if plan.resolves(alert) || self.silenced(*kind) {
                 continue;
             }
             if !alert.notified {
-                plan.notified.push((alert.clone(), false));
+                due.push((alert.clone(), false));
             } else if let Some(every) = self.settings.reminder {
                 let last = alert
                     .last_notified_at
@@ -591,10 +587,21 @@ impl AlertWatch {
                     .and_then(clock::parse_stored)
                     .unwrap_or(now.unix);
                 if now.unix - last >= every.as_secs() as i64 {
-                    plan.notified.push((alert.clone(), true));
+                    due.push((alert.clone(), true));
                 }
             }
         }
+        if due.is_empty() {
+            return;
+        }
+        match self.store.acknowledged_alerts() {
+            Ok(ids) => self.acknowledged = ids.into_iter().collect(),
+            Err(e) => log::warn!("alerts: {e}; keeping the acknowledgements last read"),
+        }
+        plan.notified.extend(
+            due.into_iter()
+                .filter(|(alert, _)| !self.acknowledged.contains(&alert.alert_id)),
+        );
     }
 
     /// The messages a plan causes: fired, told again, reminded, resolved;
@@ -726,12 +733,10 @@ impl AlertWatch {
         self.database.note(trouble.is_some(), &now);
         let recorded = self.open(AlertKind::Database, "").cloned();
         let firing = recorded.is_some() || self.unrecorded_database_alert.is_some();
+        // Switched off, what it left firing resolves (if it can be recorded).
+        let trouble = trouble.filter(|_| self.settings.is_on(AlertKind::Database));
         match trouble {
-            Some(detail)
-                if !firing
-                    && self.database.bad >= self.settings.fire_after
-                    && self.settings.is_on(AlertKind::Database) =>
-            {
+            Some(detail) if !firing && self.database.bad >= self.settings.fire_after => {
                 let mut alert = database_alert(detail, &now);
                 alert.began_at = self.database.began.clone();
                 let plan = Plan {
@@ -1585,6 +1590,33 @@ mod tests {
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].event, Event::Firing);
         assert!(store.firing_of(&["vod_failed"]).expect("reads").is_some());
+    }
+
+    #[test]
+    fn a_failed_read_of_whether_alerts_started_is_asked_again_not_taken_as_off() {
+        let (_dir, store, mut watch) = setup();
+        watch.after_cycle(&good());
+        // Restarted; the first read fails; no catalogue pass for a while.
+        let mut later = AlertWatch::new(Arc::clone(&store), watch.settings.clone(), None);
+        later.keys = vec![OUTBOX.to_string()];
+        let quiet = CycleOutcome {
+            current: true,
+            ..CycleOutcome::default()
+        };
+        sql(&store, "ALTER TABLE archivist_meta RENAME TO meta_aside;");
+        later.after_cycle(&quiet);
+        sql(&store, "ALTER TABLE meta_aside RENAME TO archivist_meta;");
+        sql(
+            &store,
+            &format!(
+                "{COUNCIL}
+                 INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES (8, 1, 'error');"
+            ),
+        );
+        later.after_cycle(&quiet);
+        let fired = drain(&store);
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(fired[0].title, "VOD failed: Council (VOD 8)");
     }
 
     #[test]
