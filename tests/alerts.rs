@@ -847,7 +847,7 @@ fn a_database_that_cannot_be_written_is_still_alerted_and_recorded_once_it_can()
         &[],
         &[
             ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
-            ("ARCHIVIST_ALERTS_OFF", "vod_stuck"),
+            ("ARCHIVIST_ALERTS_OFF", "vod_stuck,vod_failed"),
         ],
     );
     let got = hook.wait_for(1, LONG);
