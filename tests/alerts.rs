@@ -658,6 +658,12 @@ fn a_stopped_monitor_makes_every_health_answer_unknown_with_since_when() {
     }
     let (_, api) = get(addr, "/api/alerts");
     assert!(api.contains(r#""running":false"#), "{api}");
+    let listed = stdout(&run_on(&scratch.db(), &["alerts", "list"]));
+    assert!(
+        listed
+            .contains("The monitor is not running: no monitoring cycle since 2026-01-05T10:00:01Z"),
+        "{listed}"
+    );
     let (_, page) = get(addr, "/");
     assert!(
         page.contains("The monitor is not running: no monitoring cycle since 2026-01-05T10:00:01Z"),

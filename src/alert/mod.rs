@@ -62,6 +62,49 @@ pub fn silence(
     ))
 }
 
+/// Whether the monitor runs: its last cycle is within the deadline (two
+/// intervals and a margin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pulse {
+    Running,
+    /// No cycle since this time (`None`: no cycle ever recorded).
+    Stopped {
+        since: Option<String>,
+    },
+}
+
+impl Pulse {
+    /// From the monitor's last cycle and the longest a cycle may be away
+    /// (`cycle_deadline`: two intervals and a minute).
+    pub fn of(last_cycle_unix: Option<i64>, now: i64, deadline: Duration) -> Pulse {
+        match last_cycle_unix {
+            Some(at) if now - at <= deadline.as_secs() as i64 => Pulse::Running,
+            Some(at) => Pulse::Stopped {
+                since: Some(clock::format_unix(at)),
+            },
+            None => Pulse::Stopped { since: None },
+        }
+    }
+
+    /// "no monitoring cycle since 2026-...Z" (or "yet").
+    pub fn sentence(&self) -> Option<String> {
+        match self {
+            Pulse::Running => None,
+            Pulse::Stopped { since: Some(at) } => Some(format!("no monitoring cycle since {at}")),
+            Pulse::Stopped { since: None } => Some("no monitoring cycle recorded yet".into()),
+        }
+    }
+}
+
+/// The longest a running monitor's cycles are apart, judged from the
+/// starts of its last cycles (newest first, Unix seconds) when its interval
+/// is not known (a command run beside it): two of the longest recent gaps
+/// and a minute. `None` with fewer than two cycles.
+pub fn deadline_from_history(starts: &[i64]) -> Option<Duration> {
+    let longest = starts.windows(2).map(|w| (w[0] - w[1]).max(0)).max()?;
+    Some(Duration::from_secs(longest as u64 * 2 + 60))
+}
+
 /// Failed attempts on a destination's oldest waiting message after which
 /// the page warns about that destination.
 pub const FAILING_AFTER_ATTEMPTS: i64 = 3;
@@ -156,4 +199,27 @@ pub fn end_silences(store: &Store, kind: Option<AlertKind>) -> Result<String, St
             if n == 1 { "" } else { "s" }
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_monitor_is_stopped_past_its_deadline_and_says_since_when() {
+        let deadline = Duration::from_secs(660);
+        assert_eq!(Pulse::of(Some(1_000), 1_600, deadline), Pulse::Running);
+        let stopped = Pulse::of(Some(1_000), 1_700, deadline);
+        assert_eq!(
+            stopped.sentence().as_deref(),
+            Some("no monitoring cycle since 1970-01-01T00:16:40Z")
+        );
+        assert!(Pulse::of(None, 0, deadline).sentence().is_some());
+        // Judged from the cycles' own rhythm: 300 s apart, one sync-now.
+        assert_eq!(
+            deadline_from_history(&[2_000, 1_700, 1_650, 1_350]),
+            Some(Duration::from_secs(660))
+        );
+        assert_eq!(deadline_from_history(&[2_000]), None);
+    }
 }

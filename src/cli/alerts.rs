@@ -10,7 +10,7 @@ use crate::alert::AlertSettings;
 use crate::config::ConfigError;
 use crate::store::{Access, Store};
 
-use crate::alert::{self, AlertKind, AlertWatch};
+use crate::alert::{self, AlertKind, AlertWatch, Pulse};
 use crate::notify::{self, Notifier};
 use crate::store::alerts::AlertRow;
 
@@ -128,6 +128,9 @@ fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
             a.title
         )
     };
+    if let Some(stopped) = monitor_stopped(store)? {
+        println!("The monitor is not running: {stopped}; no alert is raised meanwhile.");
+    }
     if firing.is_empty() {
         println!("No alert is firing.");
     } else {
@@ -156,6 +159,26 @@ fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Cycles whose gaps tell a running monitor's interval.
+const CYCLES_JUDGED: usize = 6;
+
+/// "no monitoring cycle since ..." when the monitor's cycles stopped (judged
+/// from their own rhythm: this command does not know the interval).
+fn monitor_stopped(store: &Store) -> Result<Option<String>, CliError> {
+    let starts: Vec<i64> = store
+        .recent_cycle_starts(CYCLES_JUDGED)?
+        .iter()
+        .filter_map(|s| crate::clock::parse_stored(s))
+        .collect();
+    let last = store
+        .last_cycle()?
+        .and_then(|c| crate::clock::parse_stored(&c.finished_at));
+    Ok(match alert::deadline_from_history(&starts) {
+        Some(deadline) => Pulse::of(last, crate::clock::unix_now(), deadline).sentence(),
+        None => None,
+    })
 }
 
 fn test(settings: &AlertSettings) -> Result<ExitCode, CliError> {

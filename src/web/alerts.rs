@@ -20,7 +20,7 @@ use super::html::escape;
 use super::reply::{self, Body, Reply};
 use super::WebError;
 use crate::alert::AlertShown;
-use crate::alert::{self, AlertKind, AlertState};
+use crate::alert::{self, AlertKind, AlertState, Pulse};
 use crate::clock;
 use crate::store::alerts::{AlertRow, FailingDestination, Silence};
 use crate::store::Store;
@@ -30,38 +30,6 @@ pub const RECENT_ROWS: usize = 20;
 
 /// Longest silence the API accepts: a week of maintenance is plenty.
 const MAX_SILENCE: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// Whether the monitor runs: its last cycle is within the deadline (two
-/// intervals and a margin).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pulse {
-    Running,
-    /// No cycle since this time (`None`: no cycle ever recorded).
-    Stopped {
-        since: Option<String>,
-    },
-}
-
-impl Pulse {
-    pub fn of(last_cycle_unix: Option<i64>, now: i64, deadline: Duration) -> Pulse {
-        match last_cycle_unix {
-            Some(at) if now - at <= deadline.as_secs() as i64 => Pulse::Running,
-            Some(at) => Pulse::Stopped {
-                since: Some(clock::format_unix(at)),
-            },
-            None => Pulse::Stopped { since: None },
-        }
-    }
-
-    /// "no monitoring cycle since 2026-...Z" (or "yet").
-    pub fn sentence(&self) -> Option<String> {
-        match self {
-            Pulse::Running => None,
-            Pulse::Stopped { since: Some(at) } => Some(format!("no monitoring cycle since {at}")),
-            Pulse::Stopped { since: None } => Some("no monitoring cycle recorded yet".into()),
-        }
-    }
-}
 
 /// `GET /api/alerts`: whether the monitor runs, firing alerts, running
 /// silences and recent alerts.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tiny_http::{Method, Request};
 
 use super::admin::{self, AdminToken};
-use super::alerts::{self, AlertsView, Pulse};
+use super::alerts::{self, AlertsView};
 use super::facts::{Facts, FACTS_TTL};
 use super::links::CablecastLinks;
 use super::page::{self, Overview};
@@ -19,6 +19,7 @@ use super::query::Query;
 use super::reply::{self, Body, Reply};
 use super::vod_pages::{self, ApiVod, ShowView, VodView};
 use super::WebError;
+use crate::alert::Pulse;
 use crate::alert::{CABLECAST_KINDS, PUBLISHING_KINDS};
 use crate::cache::{Key, Weigh};
 use crate::clock;
