@@ -280,7 +280,13 @@ CREATE TABLE IF NOT EXISTS alert (
     -- A firing message was queued (0 while a silence held it back).
     notified         INTEGER NOT NULL DEFAULT 0,
     silenced         INTEGER NOT NULL DEFAULT 0,
-    last_notified_at TEXT
+    last_notified_at TEXT,
+    -- When the trouble began (Cablecast's first failed cycle), if before fired_at.
+    began_at         TEXT,
+    -- A failed VOD acknowledged by staff: when, by whom and why.
+    acked_at         TEXT,
+    acked_by         TEXT,
+    ack_note         TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS idx_alert_firing ON alert(kind, subject) WHERE state = 'firing';
 CREATE INDEX IF NOT EXISTS idx_alert_fired ON alert(fired_at);
@@ -300,11 +306,30 @@ CREATE TABLE IF NOT EXISTS alert_delivery (
     next_attempt_at TEXT NOT NULL,
     delivered_at    TEXT,
     last_error      TEXT,
+    -- Refused for good (HTTP 4xx but 408/429, SMTP 5xx): never retried.
+    failed_at       TEXT,
     PRIMARY KEY (destination, message_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_delivery_pending ON alert_delivery(destination, message_id)
     WHERE delivered_at IS NULL;
 CREATE INDEX IF NOT EXISTS idx_delivery_message ON alert_delivery(message_id);
+
+-- Which alerts each message is about, so each alert shows what happened
+-- to it per destination.
+CREATE TABLE IF NOT EXISTS alert_message_alert (
+    alert_id   TEXT NOT NULL,
+    message_id INTEGER NOT NULL REFERENCES alert_message(id) ON DELETE CASCADE,
+    PRIMARY KEY (alert_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_message_alert_message ON alert_message_alert(message_id);
+
+-- The destinations by their outbox key, with the label they are shown by
+-- ("webhook (host)": never the URL, a secret), as the monitor last started.
+CREATE TABLE IF NOT EXISTS alert_destination (
+    key        TEXT PRIMARY KEY,
+    label      TEXT NOT NULL,
+    configured INTEGER NOT NULL DEFAULT 1
+) WITHOUT ROWID;
 
 -- Silences: alerts of `kind` (NULL: every kind) fire while one lasts, are
 -- recorded and shown, and send nothing.
@@ -321,16 +346,20 @@ CREATE INDEX IF NOT EXISTS idx_silence_ends ON alert_silence(ends_at);
 -- the alert evaluation reads only what changed, never the whole catalogue.
 -- (The triggers test for an existing row rather than use INSERT OR IGNORE:
 -- an outer statement's conflict handling, as the VOD upsert's, overrides a
--- trigger's own.)
+-- trigger's own.) `seq` counts the flips: the evaluation deletes an entry
+-- only if it still has the `seq` it read, so a flip in between is kept.
 CREATE TABLE IF NOT EXISTS alert_change (
     kind    TEXT NOT NULL,
     subject TEXT NOT NULL,
+    seq     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (kind, subject)
 ) WITHOUT ROWID;
 
 CREATE TRIGGER IF NOT EXISTS alert_vod_failure_added AFTER INSERT ON cablecast_vod
 WHEN NEW.vod_state IN ('error', 'permanentFailure') AND NEW.disabled = 0
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(NEW.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT));
@@ -339,6 +368,8 @@ CREATE TRIGGER IF NOT EXISTS alert_vod_failure_moved AFTER UPDATE OF vod_state, 
 WHEN (OLD.vod_state IN ('error', 'permanentFailure') AND OLD.disabled = 0)
     IS NOT (NEW.vod_state IN ('error', 'permanentFailure') AND NEW.disabled = 0)
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(NEW.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'vod_failed' AND subject = CAST(NEW.id AS TEXT));
@@ -346,6 +377,8 @@ END;
 CREATE TRIGGER IF NOT EXISTS alert_vod_failure_removed AFTER DELETE ON cablecast_vod
 WHEN OLD.vod_state IN ('error', 'permanentFailure') AND OLD.disabled = 0
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'vod_failed' AND subject = CAST(OLD.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'vod_failed', CAST(OLD.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'vod_failed' AND subject = CAST(OLD.id AS TEXT));
@@ -353,6 +386,8 @@ END;
 CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_added AFTER INSERT ON transcription_result
 WHEN NEW.status = 'failed' AND NEW.removed_at IS NULL
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(NEW.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT));
@@ -361,6 +396,8 @@ CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_moved AFTER UPDATE OF s
 WHEN (OLD.status = 'failed' AND OLD.removed_at IS NULL)
     IS NOT (NEW.status = 'failed' AND NEW.removed_at IS NULL)
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(NEW.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'transcription_failed' AND subject = CAST(NEW.id AS TEXT));
@@ -368,6 +405,8 @@ END;
 CREATE TRIGGER IF NOT EXISTS alert_transcription_failure_removed AFTER DELETE ON transcription_result
 WHEN OLD.status = 'failed' AND OLD.removed_at IS NULL
 BEGIN
+    UPDATE alert_change SET seq = seq + 1
+        WHERE kind = 'transcription_failed' AND subject = CAST(OLD.id AS TEXT);
     INSERT INTO alert_change (kind, subject) SELECT 'transcription_failed', CAST(OLD.id AS TEXT)
         WHERE NOT EXISTS (SELECT 1 FROM alert_change
             WHERE kind = 'transcription_failed' AND subject = CAST(OLD.id AS TEXT));

@@ -37,7 +37,9 @@
 //!   one threshold per in-flight state, the same on every surface.
 //! - `alert`: after each cycle, which alerts fire and resolve (Cablecast
 //!   down, VODs failed or stuck, transcriptions failed, the database), with
-//!   flap damping, grouping and silences; recorded with their messages.
+//!   flap damping, a hold for per-VOD failures, grouping and silences;
+//!   recorded with their messages. The failures there when alerts start on
+//!   a database fire at once, told in one message.
 //! - `notify`: delivers those messages from the outbox to each destination
 //!   (generic JSON webhook, ntfy, Slack-compatible, Discord, Teams, SMTP),
 //!   one sender thread each, and pings the heartbeat URL. Destinations are
@@ -79,7 +81,8 @@
 //! - systemd -> {monitor, store} (the cycle report and store errors)
 //! - monitor -> {alert, cablecast, cache, clock, config, logging, memory,
 //!   shutdown, status, store, vod}
-//! - alert -> {clock, notify, store, stuck}
+//! - alert -> {cablecast, clock, notify, store, stuck} (Cablecast's error
+//!   in the cycle's outcome)
 //! - notify -> {clock, outbound, store} (the outbox)
 //! - status -> {cache, clock, memory, store, stuck, vod}
 //! - transcription -> {clock, store}
@@ -113,7 +116,13 @@
 //!   `tests/tidy.rs` checks it.
 //! - An alert change and the messages it causes are written in one
 //!   transaction: a message is never lost after a crash, and an alert
-//!   already notified is not notified again as new after a restart.
+//!   already notified is not notified again as new after a restart. A
+//!   change-queue entry is deleted only with the flip count (`seq`) it was
+//!   read with, so a flip while the alerts are evaluated is never lost.
+//! - Only firing is gated (a kind switched off, a silence, the hold): what
+//!   fires always resolves. No alert decision is made from a failed read.
+//! - A destination's refusal for good (HTTP 4xx but 408/429, SMTP 5xx) is
+//!   recorded and never retried; it never blocks the next message.
 //! - Notification destinations (URLs, tokens, SMTP passwords) are secrets
 //!   like the Cablecast password: shown only as "scheme (host)", never
 //!   logged, stored or sent anywhere but their own host.
@@ -144,8 +153,8 @@
 //!   which every cached read checks.
 //! - The status server never writes VOD state. Its write endpoints
 //!   (`POST /api/sync-now`, which only wakes the monitor,
-//!   `POST /api/transcriptions`, which records a caption result, and
-//!   `POST /api/alerts/silence`) exist only
+//!   `POST /api/transcriptions`, which records a caption result,
+//!   `POST /api/alerts/silence` and `POST /api/alerts/ack`) exist only
 //!   with `ARCHIVIST_ADMIN_TOKEN` set. Every GET answer is rendered once per
 //!   `data_version` (and route and query) and served from the answer cache;
 //!   `/healthz` alone is computed per request, from the cached figures and

@@ -86,6 +86,12 @@ fn a_thousand_failed_vods_make_one_message_per_destination_in_every_format() {
         discord.url("discord+http", "/api/webhooks/1234/s3cret-discord"),
         teams.url("teams+http", "/workflows/s3cret-teams"),
     );
+    // A station with no failure yet (those there at start are another test's).
+    for vod in demo.catalogue().vods.iter_mut() {
+        if matches!(vod.state.as_str(), "error" | "permanentFailure") {
+            vod.state = "complete".into();
+        }
+    }
     let monitor = Running::monitor(
         &scratch.db(),
         &demo.api_url(),
@@ -95,6 +101,7 @@ fn a_thousand_failed_vods_make_one_message_per_destination_in_every_format() {
             ("ARCHIVIST_STATION_NAME", "WXYZ Community TV"),
             ("ARCHIVIST_PUBLIC_URL", "https://archivist.example.org/"),
             ("ARCHIVIST_ALERTS_OFF", "vod_stuck,cablecast_down"),
+            ("ARCHIVIST_ALERT_HOLD", "0"),
         ],
     );
     let addr = monitor.status_addr();
@@ -108,7 +115,6 @@ fn a_thousand_failed_vods_make_one_message_per_destination_in_every_format() {
         change(&mut demo.catalogue());
         demo.set_fault(Fault::None);
     };
-    // The catalogue's failures from before alerts started are known, not news.
     assert!(firing_kinds(&scratch.db()).is_empty());
 
     let failed: Vec<i64> = demo
@@ -143,9 +149,18 @@ fn a_thousand_failed_vods_make_one_message_per_destination_in_every_format() {
     assert_eq!(v["status_url"], "https://archivist.example.org/");
     let message = v["message"].as_str().expect("message");
     assert_eq!(
-        message.lines().count(),
-        11,
+        message.lines().filter(|l| l.starts_with("- ")).count(),
+        10,
         "ten listed, the rest counted: {message}"
+    );
+    // Each listed VOD links to its page on the status page.
+    assert_eq!(
+        message
+            .lines()
+            .filter(|l| l.trim().starts_with("https://archivist.example.org/vods/"))
+            .count(),
+        10,
+        "{message}"
     );
     assert!(message.contains("Transcode failed: disk full"), "{message}");
     assert!(
@@ -235,6 +250,8 @@ fn a_thousand_failed_vods_make_one_message_per_destination_in_every_format() {
     let v = check_generic(&generic.received()[1], "resolved", "vod_failed");
     assert_eq!(v["count"], 1000);
     assert_eq!(v["alert_id"], first_alert.as_str());
+    // Every alert it resolves, by id, for a receiver that matches on ids.
+    assert_eq!(v["alert_ids"].as_array().expect("alert_ids").len(), 1000);
     wait_cycles(&monitor, seen, 1);
     assert_eq!(get(addr, "/health/publishing").0, 200);
 
@@ -281,6 +298,7 @@ fn a_flapping_cablecast_raises_nothing_below_the_threshold_then_fires_once_and_r
                 &heartbeat.url("http", "/ping/check-uuid"),
             ),
             ("ARCHIVIST_ALERT_FIRE_AFTER", "4"),
+            ("ARCHIVIST_ALERTS_OFF", "vod_failed,vod_stuck"),
         ],
     );
     let addr = monitor.status_addr();
@@ -297,16 +315,22 @@ fn a_flapping_cablecast_raises_nothing_below_the_threshold_then_fires_once_and_r
     assert!(hook.received().is_empty(), "{:#?}", hook.received());
     assert!(firing_kinds(&scratch.db()).is_empty());
     assert_eq!(get(addr, "/health/cablecast").0, 200);
-    // The heartbeat said so each time.
-    let pings: Vec<String> = heartbeat
-        .received()
-        .iter()
-        .map(|r| r.path.clone())
-        .collect();
-    assert!(pings.iter().any(|p| p == "/ping/check-uuid"), "{pings:?}");
+    // The heartbeat is damped the same way: good all along.
+    let pings = || -> Vec<String> {
+        heartbeat
+            .received()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect()
+    };
+    let flapping = pings();
     assert!(
-        pings.iter().any(|p| p == "/ping/check-uuid/fail"),
-        "{pings:?}"
+        flapping.iter().any(|p| p == "/ping/check-uuid"),
+        "{flapping:?}"
+    );
+    assert!(
+        !flapping.iter().any(|p| p == "/ping/check-uuid/fail"),
+        "{flapping:?}"
     );
 
     // A real outage fires once.
@@ -320,6 +344,13 @@ fn a_flapping_cablecast_raises_nothing_below_the_threshold_then_fires_once_and_r
     let (status, body) = get(addr, "/health/cablecast");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("Cablecast is unreachable"), "{body}");
+    assert!(
+        wait_until(LONG, || pings()
+            .iter()
+            .any(|p| p == "/ping/check-uuid/fail")),
+        "a real outage fails the heartbeat: {:?}",
+        pings()
+    );
     assert!(get(addr, "/metrics")
         .1
         .contains("archivist_alerts_firing{kind=\"cablecast_down\"} 1"));
@@ -383,6 +414,45 @@ fn a_destination_down_failing_or_slow_delays_only_its_own_messages() {
         "SELECT coalesce(max(attempts), 0) FROM alert_delivery WHERE delivered_at IS NULL",
     );
     assert!(attempts >= 1, "retried");
+    // Every surface says what happened at each destination: three
+    // delivered, one waiting with its error, and a warning once it failed
+    // a few times.
+    let (_, api) = get(monitor.status_addr(), "/api/alerts");
+    let api = api.split_once("\r\n\r\n").expect("a body").1;
+    let v: serde_json::Value = serde_json::from_str(api).expect("json");
+    let deliveries = v["firing"][0]["deliveries"].as_array().expect("deliveries");
+    assert_eq!(deliveries.len(), 4, "{v}");
+    let states: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d["state"].as_str().expect("state"))
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == "delivered").count(),
+        3,
+        "{v}"
+    );
+    let waiting = deliveries
+        .iter()
+        .find(|d| d["state"] == "waiting")
+        .expect("the one down waits");
+    assert!(
+        waiting["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("refused")),
+        "{v}"
+    );
+    let listed = stdout(&run_on(&scratch.db(), &["alerts", "list"]));
+    assert!(
+        listed.contains("webhook (127.0.0.1): delivered"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("webhook (127.0.0.1): waiting ("),
+        "{listed}"
+    );
+    assert!(wait_until(LONG, || get(monitor.status_addr(), "/")
+        .1
+        .contains("Notifications to webhook (127.0.0.1) are failing")));
     let back = Receiver::on(&down);
     let got = back.wait_for(1, Duration::from_secs(400));
     assert_eq!(got[0].json()["alert_id"], alert_id);
@@ -479,8 +549,14 @@ fn a_silence_records_and_shows_alerts_and_sends_nothing() {
     assert!(listed.contains("(silenced)"), "{listed}");
     assert!(listed.contains("Silence: cablecast_down until"), "{listed}");
     assert!(hook.received().is_empty(), "{:#?}", hook.received());
+    // Planned maintenance pages nobody through the health endpoint either:
+    // it says so, with 200.
     let (status, body) = get(addr, "/health/cablecast");
-    assert_eq!(status, 503, "silenced alerts still count: {body}");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("silenced: Cablecast is unreachable"),
+        "{body}"
+    );
 
     // The API: the admin token is required.
     let post = |auth: Option<&str>, body: &str| {
@@ -504,6 +580,96 @@ fn a_silence_records_and_shows_alerts_and_sends_nothing() {
     let v: serde_json::Value = serde_json::from_str(api).unwrap_or_else(|e| panic!("{e}: {api}"));
     assert_eq!(v["silences"].as_array().expect("silences").len(), 2);
     assert_eq!(v["firing"][0]["silenced"], true);
+    assert_eq!(v["monitor"]["running"], true, "{v}");
+
+    // Ended early through the API: the held alert goes out, and is no
+    // longer shown as silenced.
+    assert_eq!(post(Some(token), r#"{"end":true,"for":"1h"}"#).0, vec![400]);
+    let (codes, body) = post(Some(token), r#"{"end":true}"#);
+    assert_eq!(codes, vec![200], "{body}");
+    assert!(body.contains("ended 2 silences"), "{body}");
+    let got = hook.wait_for(1, LONG);
+    check_generic(&got[0], "firing", "cablecast_down");
+    let listed = stdout(&run_on(&scratch.db(), &["alerts", "list"]));
+    assert!(!listed.contains("(silenced)"), "{listed}");
+    assert!(!listed.contains("Silence:"), "{listed}");
+    assert_eq!(get(addr, "/health/cablecast").0, 503);
+
+    // And from the command line.
+    let out = run_on(&scratch.db(), &["alerts", "silence", "--for", "1h"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = run_on(&scratch.db(), &["alerts", "silence", "--end"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout(&out).trim(),
+        "ended 1 silence; alerts are sent again"
+    );
+    let both = run_on(
+        &scratch.db(),
+        &["alerts", "silence", "--end", "--for", "1h"],
+    );
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
+fn a_stopped_monitor_makes_every_health_answer_unknown_with_since_when() {
+    let scratch = Scratch::new();
+    let demo = station(20);
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[("ARCHIVIST_ALERTS_OFF", "vod_failed,vod_stuck")],
+    );
+    let addr = monitor.status_addr();
+    wait_cycles(&monitor, 0, 2);
+    assert_eq!(get(addr, "/health/cablecast").0, 200);
+    drop(monitor);
+    // The last cycle was long ago: the monitor has been stopped since.
+    crate::support::sqlite(&scratch.db())
+        .execute_batch(
+            "UPDATE monitor_cycle SET started_at = '2026-01-05T10:00:00Z',
+                finished_at = '2026-01-05T10:00:01Z';",
+        )
+        .expect("aged");
+    let mut command = crate::support::archivist();
+    command.arg("--db").arg(scratch.db()).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "1",
+    ]);
+    let serve = Running::start(command);
+    serve.wait_for(" on http://", 1, LONG);
+    let log = serve.log();
+    let addr: std::net::SocketAddr = log
+        .split(" on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {log}"));
+    for path in ["/health/cablecast", "/health/publishing"] {
+        let (status, body) = get(addr, path);
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(
+            body.contains("unknown: no monitoring cycle since 2026-01-05 10:00 UTC"),
+            "{path}: {body}"
+        );
+    }
+    let (_, api) = get(addr, "/api/alerts");
+    assert!(api.contains(r#""running":false"#), "{api}");
+    let listed = stdout(&run_on(&scratch.db(), &["alerts", "list"]));
+    assert!(
+        listed
+            .contains("The monitor is not running: no monitoring cycle since 2026-01-05 10:00 UTC"),
+        "{listed}"
+    );
+    let (_, page) = get(addr, "/");
+    assert!(
+        page.contains("The monitor is not running: no monitoring cycle since 2026-01-05 10:00 UTC"),
+        "{page}"
+    );
 }
 
 #[test]
@@ -581,7 +747,10 @@ fn a_vod_stuck_past_its_threshold_fires_and_resolves_when_it_moves() {
         &scratch.db(),
         &demo.api_url(),
         &[],
-        &[("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook"))],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
+            ("ARCHIVIST_ALERTS_OFF", "vod_failed"),
+        ],
     );
     let addr = monitor.status_addr();
     wait_cycles(&monitor, 0, 1);
@@ -629,7 +798,10 @@ fn a_failed_transcription_job_fires_and_its_later_success_resolves_it() {
         &scratch.db(),
         &demo.api_url(),
         &[],
-        &[("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook"))],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
+            ("ARCHIVIST_ALERTS_OFF", "vod_failed,vod_stuck"),
+        ],
     );
     wait_cycles(&monitor, 0, 1);
     let report = |status: &str| {
@@ -682,7 +854,7 @@ fn a_database_that_cannot_be_written_is_still_alerted_and_recorded_once_it_can()
         &[],
         &[
             ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
-            ("ARCHIVIST_ALERTS_OFF", "vod_stuck"),
+            ("ARCHIVIST_ALERTS_OFF", "vod_stuck,vod_failed"),
         ],
     );
     let got = hook.wait_for(1, LONG);
@@ -710,4 +882,228 @@ fn a_database_that_cannot_be_written_is_still_alerted_and_recorded_once_it_can()
             .is_ok_and(|state| state == "resolved")
     }));
     drop(monitor);
+}
+
+/// The failures a station has before the first pass: firing at once on
+/// every surface, told in one message per destination.
+fn failures_there_at_start_are_told_once(fault: Fault) {
+    let scratch = Scratch::new();
+    let demo = station(60);
+    demo.set_fault(fault);
+    let failed = demo
+        .catalogue()
+        .vods
+        .iter()
+        .filter(|v| matches!(v.state.as_str(), "error" | "permanentFailure"))
+        .count();
+    assert!(failed >= 2, "the demo station has failures: {failed}");
+    let first = Receiver::start();
+    let second = Receiver::start();
+    let urls = format!(
+        "{} {}",
+        first.url("http", "/hook"),
+        second.url("http", "/hook")
+    );
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &urls),
+            ("ARCHIVIST_ALERTS_OFF", "vod_stuck"),
+        ],
+    );
+    let addr = monitor.status_addr();
+    for receiver in [&first, &second] {
+        let got = receiver.wait_for(1, LONG);
+        let v = check_generic(&got[0], "firing", "vod_failed");
+        assert_eq!(
+            v["title"],
+            format!("{failed} VODs had already failed when monitoring began").as_str(),
+            "{v}"
+        );
+        assert_eq!(v["count"], failed);
+        assert_eq!(v["alert_ids"].as_array().expect("alert_ids").len(), failed);
+    }
+    let (status, body) = get(addr, "/health/publishing");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(firing_kinds(&scratch.db()), vec!["vod_failed"; failed]);
+    // Never one per VOD, never again.
+    wait_cycles(&monitor, cycles(&monitor), 3);
+    for receiver in [&first, &second] {
+        assert_eq!(receiver.received().len(), 1, "{:#?}", receiver.received());
+    }
+}
+
+#[test]
+fn failures_there_before_the_first_pass_fire_and_are_told_once() {
+    failures_there_at_start_are_told_once(Fault::None);
+}
+
+#[test]
+fn failures_there_at_start_are_told_on_a_server_that_sends_no_total() {
+    failures_there_at_start_are_told_once(Fault::CappedPagesWithoutMeta(7));
+}
+
+#[test]
+fn a_message_refused_for_good_is_recorded_and_the_next_one_goes_at_once() {
+    let scratch = Scratch::new();
+    let demo = station(20);
+    demo.set_fault(Fault::Status(500));
+    let hook = Receiver::start();
+    hook.answer_next(&[400]);
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
+            ("ARCHIVIST_ALERT_FIRE_AFTER", "1"),
+            ("ARCHIVIST_ALERTS_OFF", "vod_failed,vod_stuck"),
+        ],
+    );
+    let refused = "SELECT count(*) FROM alert_delivery WHERE failed_at IS NOT NULL
+        AND attempts = 1 AND last_error = 'HTTP 400: refused'";
+    assert!(wait_until(LONG, || number(&scratch.db(), refused) == 1));
+    assert_eq!(hook.requests(), 1);
+    // The next message is not held behind it: it goes at its first try.
+    demo.set_fault(Fault::None);
+    let got = hook.wait_for(1, LONG);
+    check_generic(&got[0], "resolved", "cablecast_down");
+    wait_cycles(&monitor, cycles(&monitor), 2);
+    assert_eq!(
+        hook.requests(),
+        2,
+        "the refused message was never sent again"
+    );
+    assert_eq!(
+        number(
+            &scratch.db(),
+            "SELECT count(*) FROM alert_delivery WHERE delivered_at IS NOT NULL AND attempts = 1"
+        ),
+        1
+    );
+    let (_, metrics) = get(monitor.status_addr(), "/metrics");
+    assert!(
+        metrics.contains("archivist_notifications_refused_total 1"),
+        "{metrics}"
+    );
+    assert!(monitor.log().contains("not retried"), "{}", monitor.log());
+}
+
+#[test]
+fn the_demo_delivers_its_alerts_and_says_where_they_go() {
+    let scratch = Scratch::new();
+    let hook = Receiver::start();
+    let mut command = crate::support::archivist();
+    command
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["demo", "--listen", "127.0.0.1:0", "--interval", "1"])
+        .env("ARCHIVIST_NOTIFY_URLS", hook.url("http", "/hook"));
+    let demo = Running::start(command);
+    demo.wait_for("alerts go to webhook (127.0.0.1)", 1, LONG);
+    let got = hook.wait_for(1, LONG);
+    let v = check_generic(&got[0], "firing", "vod_failed");
+    assert!(
+        v["title"]
+            .as_str()
+            .expect("title")
+            .ends_with("had already failed when monitoring began"),
+        "{v}"
+    );
+
+    // Without a destination it says so, with an example.
+    let scratch = Scratch::new();
+    let mut command = crate::support::archivist();
+    command
+        .arg("--db")
+        .arg(scratch.db())
+        .args(["demo", "--listen", "127.0.0.1:0", "--interval", "1"])
+        .env_remove("ARCHIVIST_NOTIFY_URLS");
+    let demo = Running::start(command);
+    demo.wait_for(
+        "sent nowhere: no destination is configured (e.g. ARCHIVIST_NOTIFY_URLS=",
+        1,
+        LONG,
+    );
+}
+
+#[test]
+fn acknowledged_failures_stop_counting_and_stay_listed_with_who_and_why() {
+    let scratch = Scratch::new();
+    let demo = station(60);
+    let hook = Receiver::start();
+    let token = "ack-token-0123456789abcdef";
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
+            ("ARCHIVIST_ALERTS_OFF", "vod_stuck"),
+            ("ARCHIVIST_ADMIN_TOKEN", token),
+        ],
+    );
+    let addr = monitor.status_addr();
+    hook.wait_for(1, LONG);
+    assert_eq!(get(addr, "/health/publishing").0, 503);
+    let failed: Vec<i64> = crate::support::sqlite(&scratch.db())
+        .prepare("SELECT CAST(subject AS INTEGER) FROM alert WHERE state = 'firing' AND kind = 'vod_failed' ORDER BY 1")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(failed.len() >= 2);
+    // The first by the command line, the rest through the API.
+    let first = failed[0].to_string();
+    let out = run_on(
+        &scratch.db(),
+        &[
+            "alerts",
+            "ack",
+            &first,
+            "--note",
+            "re-encoding by hand",
+            "--by",
+            "Dana",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("acknowledged by Dana"), "{out:?}");
+    let nope = run_on(&scratch.db(), &["alerts", "ack", "999999"]);
+    assert_eq!(nope.status.code(), Some(2), "{nope:?}");
+    let post = |auth: Option<&str>, body: &str| {
+        let mut raw = format!(
+            "POST /api/alerts/ack HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        if let Some(token) = auth {
+            raw.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        raw.push_str("\r\n");
+        raw.push_str(body);
+        crate::support::http::exchange(addr, raw.as_bytes())
+    };
+    assert_eq!(post(None, r#"{"vod":1}"#).0, vec![401]);
+    for id in &failed[1..] {
+        let (codes, body) = post(Some(token), &format!(r#"{{"vod":{id},"note":"known"}}"#));
+        assert_eq!(codes, vec![200], "{body}");
+    }
+    assert!(wait_until(LONG, || get(addr, "/health/publishing").0 == 200));
+    let listed = stdout(&run_on(&scratch.db(), &["alerts", "list"]));
+    assert!(
+        listed.contains("(acknowledged by Dana at ") && listed.contains(": re-encoding by hand)"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("(acknowledged by the status server API at "),
+        "{listed}"
+    );
+    assert_eq!(
+        firing_kinds(&scratch.db()).len(),
+        failed.len(),
+        "still listed"
+    );
 }

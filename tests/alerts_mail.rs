@@ -152,6 +152,20 @@ fn alert_mail_goes_over_starttls_or_implicit_tls_with_login() {
             "{data}"
         );
         assert!(data.contains("WXYZ Community TV on "), "{data}");
+        // Mail services refuse mail without a Message-ID (Gmail: 550 5.7.1).
+        let header = |name: &str| {
+            data.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .unwrap_or_else(|| panic!("no {name} in {data}"))
+        };
+        let id = header("Message-ID:");
+        assert!(
+            id.starts_with("<test-") && id.ends_with("@station.org>") && !id.contains(' '),
+            "{id}"
+        );
+        assert_eq!(id.matches('@').count(), 1, "{id}");
+        assert!(header("Date:").ends_with("+0000"), "{data}");
     }
 
     // A wrong password, and a certificate nobody vouches for, fail with a
@@ -178,21 +192,32 @@ fn alert_mail_goes_over_starttls_or_implicit_tls_with_login() {
     // The monitor mails a real alert the same way.
     let demo = station(10);
     demo.set_fault(Fault::Status(500));
+    // The wrong password beside it is refused for good (535): recorded as
+    // failed after one attempt, never retried.
+    let urls = format!("{} {wrong}", url("smtp", starttls.port, PASSWORD));
     let monitor = Running::monitor(
         &scratch.db(),
         &demo.api_url(),
         &[],
         &[
-            (
-                "ARCHIVIST_NOTIFY_URLS",
-                &url("smtp", starttls.port, PASSWORD),
-            ),
+            ("ARCHIVIST_NOTIFY_URLS", &urls),
             ("ARCHIVIST_ALERT_FIRE_AFTER", "1"),
         ],
     );
     let mail = &starttls.mails(2)[1];
     let data = mail["data"].as_str().expect("data");
     assert!(data.contains("[FIRING] Cablecast is unreachable"), "{data}");
+    let refused = "SELECT count(*) FROM alert_delivery WHERE failed_at IS NOT NULL
+        AND attempts = 1 AND last_error LIKE '%535%'";
+    assert!(
+        wait_until(Duration::from_secs(30), || crate::support::number(
+            &scratch.db(),
+            refused
+        ) == 1),
+        "{}",
+        monitor.log()
+    );
+    assert!(monitor.log().contains("not retried"), "{}", monitor.log());
     assert!(!monitor.log().contains("s3cret"), "{}", monitor.log());
 }
 

@@ -1,8 +1,11 @@
 //! The schema is shipped: a database written by release 0.1.0 (the fixture
 //! `tests/fixtures/archivist-0.1.0.db`, made by that release's binary with the
-//! demo station, a linked caption and a failed transcription) opens with this
-//! binary, upgrades in place, keeps every row and every value, and ends with
-//! the same tables, columns, indexes and triggers as a new file.
+//! demo station, a linked caption and a failed transcription), and one written
+//! by schema version 2 (`tests/fixtures/archivist-schema2.db`: the demo
+//! station monitored with a webhook, so alerts firing and resolved, delivered
+//! and waiting messages, a silence and a queued change), open with this
+//! binary, upgrade in place, keep every row and every value, and end with the
+//! same tables, columns, indexes and triggers as a new file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,15 +13,21 @@ use std::path::{Path, PathBuf};
 use crate::support::{integrity, run_on, sqlite, stderr, stdout, Scratch};
 
 /// The database release 0.1.0 wrote (schema version 1).
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/archivist-0.1.0.db")
+const RELEASE_0_1_0: &str = "archivist-0.1.0.db";
+/// A database schema version 2 wrote, with alerts, their outbox and silences.
+const SCHEMA_2: &str = "archivist-schema2.db";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
-/// A copy of the fixture to upgrade; the fixture itself is never opened for
+/// A copy of a fixture to upgrade; the fixture itself is never opened for
 /// writing.
-fn copy_of_fixture(scratch: &Scratch) -> PathBuf {
+fn copy_of_fixture(scratch: &Scratch, name: &str) -> PathBuf {
     let db = scratch.db();
-    std::fs::copy(fixture(), &db).expect("fixture copies");
+    std::fs::copy(fixture(name), &db).expect("fixture copies");
     db
 }
 
@@ -152,30 +161,66 @@ fn user_version(db: &Path) -> i64 {
 
 #[test]
 fn the_fixture_is_a_version_1_file_with_rows_in_every_kind_of_table() {
+    assert_fixture_has_rows(
+        RELEASE_0_1_0,
+        1,
+        &[
+            "cablecast_show",
+            "cablecast_vod",
+            "transcription_result",
+            "monitor_cycle",
+            "monitor_hourly",
+            "monitor_daily",
+            "archivist_meta",
+        ],
+    );
+}
+
+#[test]
+fn the_schema_2_fixture_has_alerts_messages_silences_and_queued_changes() {
+    assert_fixture_has_rows(
+        SCHEMA_2,
+        2,
+        &[
+            "cablecast_show",
+            "cablecast_vod",
+            "transcription_result",
+            "alert",
+            "alert_message",
+            "alert_delivery",
+            "alert_silence",
+            "alert_change",
+            "archivist_meta",
+        ],
+    );
+}
+
+fn assert_fixture_has_rows(name: &str, version: i64, tables: &[&str]) {
     let scratch = Scratch::new();
-    let db = copy_of_fixture(&scratch);
-    assert_eq!(user_version(&db), 1);
+    let db = copy_of_fixture(&scratch, name);
+    assert_eq!(user_version(&db), version);
     let before = contents(&db);
-    for table in [
-        "cablecast_show",
-        "cablecast_vod",
-        "transcription_result",
-        "monitor_cycle",
-        "monitor_hourly",
-        "monitor_daily",
-        "archivist_meta",
-    ] {
+    for &table in tables {
         let (_, rows) = before
             .get(table)
-            .unwrap_or_else(|| panic!("{table} in 0.1.0"));
+            .unwrap_or_else(|| panic!("{table} in {name}"));
         assert!(!rows.is_empty(), "the fixture has rows in {table}");
     }
 }
 
 #[test]
 fn a_0_1_0_database_upgrades_in_place_and_keeps_every_row() {
+    upgrades_in_place_and_keeps_every_row(RELEASE_0_1_0);
+}
+
+#[test]
+fn a_schema_2_database_upgrades_in_place_and_keeps_every_row() {
+    upgrades_in_place_and_keeps_every_row(SCHEMA_2);
+}
+
+fn upgrades_in_place_and_keeps_every_row(name: &str) {
     let scratch = Scratch::new();
-    let db = copy_of_fixture(&scratch);
+    let db = copy_of_fixture(&scratch, name);
     let before = contents(&db);
 
     let out = run_on(&db, &["init"]);
@@ -214,8 +259,17 @@ fn a_0_1_0_database_upgrades_in_place_and_keeps_every_row() {
 
 #[test]
 fn an_upgraded_file_has_the_shape_of_a_new_one() {
+    upgraded_has_the_shape_of_a_new_file(RELEASE_0_1_0);
+}
+
+#[test]
+fn an_upgraded_schema_2_file_has_the_shape_of_a_new_one() {
+    upgraded_has_the_shape_of_a_new_file(SCHEMA_2);
+}
+
+fn upgraded_has_the_shape_of_a_new_file(name: &str) {
     let scratch = Scratch::new();
-    let upgraded = copy_of_fixture(&scratch);
+    let upgraded = copy_of_fixture(&scratch, name);
     let out = run_on(&upgraded, &["init"]);
     assert!(out.status.success(), "init: {}", stderr(&out));
     let fresh = scratch.path("fresh.db");

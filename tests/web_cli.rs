@@ -330,10 +330,14 @@ fn a_station_in_chicago_on_a_utc_box_reads_chicago_time_across_a_change_of_clock
     assert!(page.contains("2026-11-01 01:30 CST</time>"), "{page}");
     assert!(page.contains("since 2026-11-01 01:30 CDT"), "{page}");
     assert!(page.contains("America/Chicago"), "{page}");
+    // The monitor stopped after its last cycle: /health says since when,
+    // in the station's time.
     let health = get(addr, "/health/publishing");
     assert_eq!(health.status, 503);
     assert!(
-        health.text().contains("firing since 2026-11-01 01:30 CDT"),
+        health
+            .text()
+            .contains("unknown: no monitoring cycle since 2026-11-01 01:30 CST"),
         "{}",
         health.text()
     );

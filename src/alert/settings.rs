@@ -6,7 +6,87 @@ use std::time::Duration;
 
 use super::{hostname, AlertKind};
 use crate::notify::Destination;
-use crate::stuck::StuckAfter;
+use crate::stuck::{self, StuckAfter};
+
+/// How long a VOD failure must hold before it fires, by default. Cablecast
+/// retries a failed upload or transcode by itself within a minute or so;
+/// two minutes keeps those blips quiet at short intervals, and at the
+/// default 300 s interval a failure already older than this when a cycle
+/// sees it (by Cablecast's state change time) fires at once, a newer one
+/// at the next cycle: never more than one interval late.
+pub const DEFAULT_VOD_FAILURE_HOLD: Duration = Duration::from_secs(120);
+
+/// Longest failure hold accepted.
+const MAX_FAILURE_HOLD: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How long a per-item failure must hold before it fires, per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureHold {
+    pub vod_failed: Duration,
+    pub transcription_failed: Duration,
+}
+
+impl Default for FailureHold {
+    fn default() -> FailureHold {
+        FailureHold {
+            vod_failed: DEFAULT_VOD_FAILURE_HOLD,
+            // A job reports its own end: a failure it reports is no blip.
+            transcription_failed: Duration::ZERO,
+        }
+    }
+}
+
+impl FailureHold {
+    /// The hold for `kind` (zero for station-wide kinds, damped by cycles).
+    pub fn of(&self, kind: AlertKind) -> Duration {
+        match kind {
+            AlertKind::VodFailed => self.vod_failed,
+            AlertKind::TranscriptionFailed => self.transcription_failed,
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// "2m" (both kinds) or "vod_failed=2m,transcription_failed=0".
+    pub fn parse(text: &str) -> Result<FailureHold, String> {
+        let mut hold = FailureHold::default();
+        let duration = |value: &str| -> Result<Duration, String> {
+            let value = value.trim();
+            let length = if value == "0" {
+                Duration::ZERO
+            } else {
+                stuck::parse_duration(value)?
+            };
+            if length > MAX_FAILURE_HOLD {
+                return Err(format!("{value:?} is longer than 7 days"));
+            }
+            Ok(length)
+        };
+        if !text.contains('=') {
+            let length = duration(text)?;
+            return Ok(FailureHold {
+                vod_failed: length,
+                transcription_failed: length,
+            });
+        }
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?} is not KIND=DURATION"))?;
+            match AlertKind::parse(name) {
+                Some(AlertKind::VodFailed) => hold.vod_failed = duration(value)?,
+                Some(AlertKind::TranscriptionFailed) => {
+                    hold.transcription_failed = duration(value)?
+                }
+                _ => {
+                    return Err(format!(
+                        "{name:?} is not vod_failed or transcription_failed"
+                    ))
+                }
+            }
+        }
+        Ok(hold)
+    }
+}
 
 /// How alerts are raised and where they go.
 #[derive(Debug, Clone)]
@@ -25,6 +105,8 @@ pub struct AlertSettings {
     pub reminder: Option<Duration>,
     pub send_resolved: bool,
     pub stuck_after: StuckAfter,
+    /// How long VOD and transcription failures hold before they fire.
+    pub failure_hold: FailureHold,
 }
 
 impl Default for AlertSettings {
@@ -41,6 +123,7 @@ impl Default for AlertSettings {
             reminder: None,
             send_resolved: true,
             stuck_after: StuckAfter::default(),
+            failure_hold: FailureHold::default(),
         }
     }
 }

@@ -401,7 +401,7 @@ fn measure_alerts(store: &Arc<Store>, runs: usize) -> Result<Vec<Figure>, BenchE
     let mut watch = AlertWatch::new(Arc::clone(store), AlertSettings::default(), None);
     let outcome = CycleOutcome {
         current: true,
-        catalog_complete: true,
+        catalog_listed: true,
         ..CycleOutcome::default()
     };
     // The first evaluation loads the firing alerts and starts alerts on

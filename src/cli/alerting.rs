@@ -3,7 +3,7 @@
 //! validated into `alert`'s typed [`AlertSettings`]. Pure, like `parse`.
 
 use super::spec::Given;
-use crate::alert::{AlertKind, AlertSettings};
+use crate::alert::{AlertKind, AlertSettings, FailureHold};
 use crate::config::{self, ConfigError};
 use crate::notify::{Destination, Format};
 use crate::stuck::{self, StuckAfter};
@@ -62,6 +62,10 @@ pub(super) fn alert_settings(
     }
     if let Some(text) = get("ARCHIVIST_ALERT_RESOLVED") {
         settings.send_resolved = on_or_off("ARCHIVIST_ALERT_RESOLVED", &text)?;
+    }
+    if let Some(text) = get("ARCHIVIST_ALERT_HOLD") {
+        settings.failure_hold = FailureHold::parse(&text)
+            .map_err(|reason| ConfigError::new("ARCHIVIST_ALERT_HOLD", reason))?;
     }
     Ok(settings)
 }
@@ -197,10 +201,41 @@ mod tests {
             ("ARCHIVIST_NOTIFY_URLS", "gopher://token-secret@x/y"),
             ("ARCHIVIST_HEARTBEAT_URL", "ntfy://token-secret@x/y"),
             ("ARCHIVIST_PUBLIC_URL", "archivist.local"),
+            ("ARCHIVIST_ALERT_HOLD", "vod_stuck=2m"),
+            ("ARCHIVIST_ALERT_HOLD", "soon"),
         ] {
             let e = read(&[(name, value)]).expect_err(name);
             assert_eq!(e.setting, name);
             assert!(!e.reason.contains("token-secret"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_failure_hold_for_both_kinds_or_each() {
+        let s = read(&[(
+            "ARCHIVIST_ALERT_HOLD",
+            "vod_failed=30s,transcription_failed=0",
+        )])
+        .expect("valid");
+        assert_eq!(
+            s.failure_hold.of(AlertKind::VodFailed),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            s.failure_hold.of(AlertKind::TranscriptionFailed),
+            Duration::ZERO
+        );
+        let s = read(&[("ARCHIVIST_ALERT_HOLD", "5m")]).expect("valid");
+        assert_eq!(
+            s.failure_hold.of(AlertKind::TranscriptionFailed),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            read(&[])
+                .expect("defaults")
+                .failure_hold
+                .of(AlertKind::VodFailed),
+            crate::alert::DEFAULT_VOD_FAILURE_HOLD
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::clock::{self, StationZone};
 use crate::config::ConfigError;
 use crate::store::{Access, Store};
 
-use crate::alert::{self, AlertKind, AlertWatch};
+use crate::alert::{self, AlertKind, AlertWatch, Pulse};
 use crate::notify::{self, Notifier};
 use crate::store::alerts::AlertRow;
 
@@ -28,6 +28,10 @@ pub(super) fn watch(store: Arc<Store>, settings: AlertSettings) -> AlertWatch {
     if notifier.has_destinations() {
         let labels: Vec<&str> = settings.destinations.iter().map(|d| d.label()).collect();
         log::info!("alerts go to {}", labels.join(", "));
+    } else {
+        log::info!(
+            "alerts are recorded and shown but sent nowhere: no destination is configured (e.g. ARCHIVIST_NOTIFY_URLS=ntfy://ntfy.sh/your-topic)"
+        );
     }
     AlertWatch::new(store, settings, Some(notifier))
 }
@@ -57,20 +61,39 @@ pub(super) fn run(
             println!("{}", clock::stored_times_to_local(&silence, zone));
             Ok(ExitCode::SUCCESS)
         }
+        AlertsAction::Ack { vod, note, by } => {
+            let store = Store::open(db, Access::ReadWrite)?;
+            match alert::acknowledge(&store, vod, &by, note.as_deref())? {
+                Some(sentence) => {
+                    println!("{sentence}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Err(CliError::Usage(format!(
+                    "VOD {vod} has no firing vod_failed alert to acknowledge"
+                ))),
+            }
+        }
+        AlertsAction::EndSilence { kind } => {
+            let store = Store::open(db, Access::ReadWrite)?;
+            println!("{}", alert::end_silences(&store, kind)?);
+            Ok(ExitCode::SUCCESS)
+        }
         AlertsAction::Test(settings) => test(&settings),
     }
 }
 
 /// `alerts list`: JSON in UTC, the text in the station's zone.
 fn list(store: &Store, json: bool, zone: &StationZone) -> Result<ExitCode, CliError> {
-    let firing = store.firing_alerts()?;
+    let firing = alert::with_deliveries(store, store.firing_alerts()?)?;
     let recent = store.recent_alerts(RECENT_SHOWN)?;
     let silences = store.active_silences(&crate::clock::now())?;
+    let destinations = store.configured_destinations()?;
     if json {
         let value = serde_json::json!({
             "firing": firing,
             "recent": recent,
             "silences": silences,
+            "destinations": destinations,
         });
         println!(
             "{}",
@@ -89,18 +112,48 @@ fn list(store: &Store, json: bool, zone: &StationZone) -> Result<ExitCode, CliEr
             .as_deref()
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
-        let silenced = if a.silenced { " (silenced)" } else { "" };
+        let acked = match (&a.acked_at, &a.acked_by) {
+            (Some(at), by) => format!(
+                " (acknowledged by {} at {}{})",
+                by.as_deref().unwrap_or("someone"),
+                local(at),
+                a.ack_note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ),
+            _ => String::new(),
+        };
+        let silenced = if alert::held_by_silence(a, &silences) {
+            " (silenced)"
+        } else {
+            ""
+        };
         format!(
-            "{:<9} {:<21} {when}  {}{detail}{silenced}",
-            a.state, a.kind, a.title
+            "{:<9} {:<21} {when}  {}{detail}{silenced}{acked}",
+            a.state.as_str(),
+            a.kind.as_str(),
+            a.title
         )
     };
+    if let Some(stopped) = monitor_stopped(store)? {
+        println!(
+            "The monitor is not running: {}; no alert is raised meanwhile.",
+            clock::stored_times_to_local(&stopped, zone)
+        );
+    }
     if firing.is_empty() {
         println!("No alert is firing.");
     } else {
         println!("Firing:");
-        for a in &firing {
-            println!("  {}", line(a));
+        for shown in &firing {
+            println!("  {}", line(&shown.alert));
+            for d in &shown.deliveries {
+                println!("      {}: {}", d.destination, alert::delivery_words(d));
+            }
+            if shown.deliveries.is_empty() && shown.alert.notified && destinations.is_empty() {
+                println!("      sent nowhere: no destination is configured");
+            }
         }
     }
     for s in &silences {
@@ -117,6 +170,26 @@ fn list(store: &Store, json: bool, zone: &StationZone) -> Result<ExitCode, CliEr
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Cycles whose gaps tell a running monitor's interval.
+const CYCLES_JUDGED: usize = 6;
+
+/// "no monitoring cycle since ..." when the monitor's cycles stopped (judged
+/// from their own rhythm: this command does not know the interval).
+fn monitor_stopped(store: &Store) -> Result<Option<String>, CliError> {
+    let starts: Vec<i64> = store
+        .recent_cycle_starts(CYCLES_JUDGED)?
+        .iter()
+        .filter_map(|s| crate::clock::parse_stored(s))
+        .collect();
+    let last = store
+        .last_cycle()?
+        .and_then(|c| crate::clock::parse_stored(&c.finished_at));
+    Ok(match alert::deadline_from_history(&starts) {
+        Some(deadline) => Pulse::of(last, crate::clock::unix_now(), deadline).sentence(),
+        None => None,
+    })
 }
 
 fn test(settings: &AlertSettings) -> Result<ExitCode, CliError> {

@@ -107,6 +107,16 @@ pub enum AlertsAction {
         length: Duration,
         kind: Option<AlertKind>,
     },
+    /// `alerts ack VOD_ID`: a failed VOD acknowledged.
+    Ack {
+        vod: i64,
+        note: Option<String>,
+        by: String,
+    },
+    /// `alerts silence --end`: the running silences (of one kind) end now.
+    EndSilence {
+        kind: Option<AlertKind>,
+    },
     Test(Box<AlertSettings>),
 }
 
@@ -281,7 +291,7 @@ fn action(given: &Given, db: Option<PathBuf>, zone: &StationZone) -> Result<Acti
     use CommandName as C;
     let id = given.spec().id;
     match id {
-        C::Backup | C::Restore | C::Export | C::TranscriptionsScan | C::Help => {}
+        C::Backup | C::Restore | C::Export | C::TranscriptionsScan | C::AlertsAck | C::Help => {}
         _ => no_operands(given)?,
     }
     Ok(match id {
@@ -321,6 +331,7 @@ fn action(given: &Given, db: Option<PathBuf>, zone: &StationZone) -> Result<Acti
             json: given.switch("json"),
         }),
         C::AlertsSilence => Action::Alerts(alerts_silence(given)?),
+        C::AlertsAck => Action::Alerts(alerts_ack(given)?),
         C::AlertsTest => Action::Alerts(AlertsAction::Test(Box::new(alert_settings(
             given,
             stuck_after(given)?,
@@ -350,24 +361,65 @@ fn status(given: &Given) -> Result<Action, CliError> {
     })
 }
 
-/// `alerts silence --for DURATION [--kind KIND]`.
+/// `alerts silence --for DURATION [--kind KIND]`, or `--end [--kind KIND]`.
 fn alerts_silence(given: &Given) -> Result<AlertsAction, CliError> {
-    let (setting, text) = given
-        .setting("for")
-        .ok_or_else(|| CliError::Usage("alerts silence needs --for, e.g. --for 2h".into()))?;
-    let length = stuck::parse_duration(&text)
-        .map_err(|reason| CliError::Usage(format!("{setting}: {reason}")))?;
-    let kind = match given.value("kind") {
+    let kind = silence_kind(given)?;
+    let length = match (given.setting("for"), given.switch("end")) {
+        (Some(_), true) => {
+            return Err(CliError::Usage(
+                "alerts silence takes --for or --end, not both".into(),
+            ))
+        }
+        (None, true) => return Ok(AlertsAction::EndSilence { kind }),
+        (Some((setting, text)), false) => stuck::parse_duration(&text)
+            .map_err(|reason| CliError::Usage(format!("{setting}: {reason}")))?,
+        (None, false) => {
+            return Err(CliError::Usage(
+                "alerts silence needs --for (e.g. --for 2h) or --end".into(),
+            ))
+        }
+    };
+    Ok(AlertsAction::Silence { length, kind })
+}
+
+/// `alerts ack VOD_ID [--note TEXT] [--by NAME]`.
+fn alerts_ack(given: &Given) -> Result<AlertsAction, CliError> {
+    let vod = match given.operands.as_slice() {
+        [id] => {
+            let id = id.to_string_lossy();
+            id.trim()
+                .parse::<i64>()
+                .map_err(|_| CliError::Usage(format!("{id:?} is not a VOD id")))?
+        }
+        _ => {
+            return Err(CliError::Usage(
+                "usage: archivist alerts ack VOD_ID [--note TEXT]".into(),
+            ))
+        }
+    };
+    Ok(AlertsAction::Ack {
+        vod,
+        note: given.value("note").filter(|n| !n.trim().is_empty()),
+        by: given
+            .value("by")
+            .filter(|b| !b.trim().is_empty())
+            .unwrap_or_else(|| "the command line".into()),
+    })
+}
+
+/// `--kind` of `alerts silence`.
+fn silence_kind(given: &Given) -> Result<Option<AlertKind>, CliError> {
+    match given.value("kind") {
         Some(name) => Some(AlertKind::parse(&name).ok_or_else(|| {
             let known: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
             CliError::Usage(format!(
                 "{name:?} is not an alert kind ({})",
                 known.join(", ")
             ))
-        })?),
-        None => None,
-    };
-    Ok(AlertsAction::Silence { length, kind })
+        }))
+        .transpose(),
+        None => Ok(None),
+    }
 }
 
 /// `archivist help [COMMAND [ACTION]]`.
@@ -506,12 +558,8 @@ fn service(
         cablecast_links(given, Some(&settings.cablecast.api_url))?
     };
     let stuck_after = stuck_after(given)?;
-    // The demo's alerts would be about its own station: none are sent.
-    let alerts = if demo {
-        AlertSettings::default()
-    } else {
-        alert_settings(given, stuck_after)?
-    };
+    // The demo's alerts go where the settings say, as the monitor's do.
+    let alerts = alert_settings(given, stuck_after)?;
     Ok(Service {
         stuck_after,
         cablecast_links,

@@ -45,6 +45,7 @@ pub enum CommandName {
     TranscriptionsLink,
     AlertsList,
     AlertsSilence,
+    AlertsAck,
     AlertsTest,
     TranscriptionsList,
     Backup,
@@ -275,6 +276,10 @@ const ALERTING: &[Opt] = &[
         "Failing cycles before cablecast_down or database fires [default 2]",
     ),
     var(
+        "ARCHIVIST_ALERT_HOLD",
+        "How long a VOD or transcription failure must hold before it fires: 2m, or per kind vod_failed=2m,transcription_failed=0 [default those]",
+    ),
+    var(
         "ARCHIVIST_ALERT_RESOLVE_AFTER",
         "Good cycles before they resolve [default 1]",
     ),
@@ -301,7 +306,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "demo",
         operands: "",
         about: "Run the monitor against a built-in demo station (no Cablecast needed): its own database ./archivist-demo.db unless --db, a cycle every 10 s unless --interval, a full pass every 300 s unless --catalog-interval",
-        opts: &[DEMO_PACE, CYCLE, ADMIN, STUCK, SYSTEMD, ZONE],
+        opts: &[DEMO_PACE, CYCLE, ADMIN, STUCK, ALERTING, SYSTEMD, ZONE],
     },
     CommandSpec {
         id: CommandName::Monitor,
@@ -463,9 +468,20 @@ pub const COMMANDS: &[CommandSpec] = &[
         operands: "",
         about: "Record alerts but send nothing for a while (planned maintenance)",
         opts: &[&[
-            flag("for", "DURATION", "", "", "How long, e.g. 2h (required)"),
+            flag("for", "DURATION", "", "", "How long, e.g. 2h (this or --end)"),
+            switch("end", "End the running silences now (those of --kind only, when given)"),
             flag("kind", "KIND", "", "", "Only this kind of alert [default every kind]"),
         ], ZONE],
+    },
+    CommandSpec {
+        id: CommandName::AlertsAck,
+        name: "alerts ack",
+        operands: "VOD_ID",
+        about: "Acknowledge a failed VOD: it stops counting against /health/publishing and stops reminders, and stays listed as acknowledged",
+        opts: &[&[
+            flag("note", "TEXT", "", "", "Why (shown with it)"),
+            flag("by", "NAME", "", "", "Who [default the command line]"),
+        ]],
     },
     CommandSpec {
         id: CommandName::AlertsTest,

@@ -525,10 +525,10 @@ impl Monitor {
     fn evaluate_alerts(&mut self, report: &CycleReport) {
         if let Some(alerts) = &mut self.alerts {
             alerts.after_cycle(&CycleOutcome {
-                cablecast_error: report.cablecast_error.as_ref().map(|e| e.to_string()),
-                store_error: report.store_error.as_ref().map(|e| e.to_string()),
+                cablecast_error: report.cablecast_error.clone(),
+                store_error: report.store_error.clone(),
                 current: report.is_current(),
-                catalog_complete: report.catalog.is_some_and(|c| c.complete),
+                catalog_listed: report.catalog.is_some(),
             });
         }
     }

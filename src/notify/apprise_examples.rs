@@ -43,6 +43,7 @@ mod tests {
             event: Event::Firing,
             kind: "vod_failed".into(),
             alert_id: "vod_failed-7-1".into(),
+            alert_ids: vec!["vod_failed-7-1".into()],
             title: "1 VOD failed".into(),
             message: "Council meeting: encoder error".into(),
             at: "2026-12-01T10:00:00Z".into(),

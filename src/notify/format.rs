@@ -54,9 +54,13 @@ pub struct Notification {
     /// `cablecast_down`, `vod_failed`, `vod_stuck`, `transcription_failed`,
     /// `database` or `test`.
     pub kind: String,
-    /// The alert's id (a grouped message: the first alert's; all are in
-    /// `alerts`).
+    /// The alert's id (a grouped message: the first alert's; every one is
+    /// in `alert_ids`).
     pub alert_id: String,
+    /// Every alert this message covers, by id (however many: `alerts` lists
+    /// at most `MAX_ITEMS`).
+    #[serde(default)]
+    pub alert_ids: Vec<String>,
     pub title: String,
     pub message: String,
     /// When the change happened, UTC.
@@ -241,6 +245,7 @@ mod tests {
             event,
             kind: "vod_failed".into(),
             alert_id: "vod_failed-1-1".into(),
+            alert_ids: vec!["vod_failed-1-1".into(), "vod_failed-2-1".into()],
             title: "2 VODs failed".into(),
             message: "Council meeting: encoder error\nBudget hearing".into(),
             at: "2026-12-01T10:00:00Z".into(),

@@ -32,6 +32,7 @@ pub fn send(mail: &MailSettings, notification: &Notification) -> Result<(), Mail
         message = message.to(to);
     }
     let message = message
+        .message_id(Some(message_id(&mail.from, &notification.alert_id)))
         .body(notification.text())
         .map_err(|e| MailError::Setup(format!("building the mail: {e}")))?;
     let server = MailServer {
@@ -46,4 +47,59 @@ pub fn send(mail: &MailSettings, notification: &Notification) -> Result<(), Mail
         pin: mail.pin,
     };
     smtp::send(&server, &message)
+}
+
+/// `<ALERT_ID.NANOS@DOMAIN>`: unique per mail, with the sender's domain on
+/// the right (RFC 5322 3.6.4), only dot-atom characters.
+fn message_id(from: &str, alert_id: &str) -> String {
+    let domain = from
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>').trim())
+        .filter(|d| {
+            !d.is_empty()
+                && d.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        })
+        .unwrap_or("archivist.invalid");
+    let left: String = alert_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("<{}.{nanos}@{domain}>", left.trim_matches('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_id_is_a_valid_unique_dot_atom_at_the_senders_domain() {
+        let id = message_id(
+            "Archivist <archivist@station.org>",
+            "transcription_failed-fnv1a128:4ae8-1796668535956",
+        );
+        assert!(
+            id.starts_with("<transcription_failed-fnv1a128.4ae8-1796668535956."),
+            "{id}"
+        );
+        assert!(id.ends_with("@station.org>"), "{id}");
+        assert_ne!(
+            id,
+            message_id(
+                "archivist@station.org",
+                "transcription_failed-fnv1a128:4ae8-1796668535956"
+            )
+        );
+        assert!(message_id("nobody", "test-1").ends_with("@archivist.invalid>"));
+    }
 }

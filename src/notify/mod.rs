@@ -2,7 +2,10 @@
 //! that destination's outbox (`store::alerts`), oldest message first, with
 //! retries and a growing pause, so a destination that is down delays only
 //! its own messages, never the monitoring cycle nor another destination.
-//! After a restart each sender simply carries on with what is queued.
+//! After a restart each sender simply carries on with what is queued. A
+//! message a destination refuses for good (HTTP 4xx but 408 and 429, a
+//! redirect, SMTP 5xx) is recorded as failed with its answer and never
+//! tried again, so it never blocks the messages after it.
 //!
 //! Messages that could not be queued (the database cannot be written) are
 //! handed over in memory ([`Notifier::send_from_memory`]) and tried a few
@@ -41,6 +44,19 @@ pub const MAX_RETRY_PAUSE: Duration = Duration::from_secs(300);
 const IDLE_LOOK: Duration = Duration::from_secs(30);
 /// Attempts for a message held only in memory.
 const MEMORY_ATTEMPTS: u32 = 6;
+/// The longest `Retry-After` honoured: a destination asking for more is
+/// tried again after this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// The pause before attempt `attempts + 1` after `error`: the growing
+/// pause, or longer when the destination asked for it (`Retry-After`).
+fn pause_after(error: &DeliveryError, attempts: u32) -> Duration {
+    let grown = retry_pause(attempts);
+    match error.retry_after() {
+        Some(asked) => grown.max(asked.min(MAX_RETRY_AFTER)),
+        None => grown,
+    }
+}
 
 /// The pause after `attempts` failed attempts: 1 s, 2 s, 4 s, ... up to
 /// [`MAX_RETRY_PAUSE`].
@@ -111,6 +127,13 @@ impl Notifier {
             }
         }
         if let Some(store) = &store {
+            let named: Vec<(String, String)> = destinations
+                .iter()
+                .map(|d| (d.key().to_string(), d.label().to_string()))
+                .collect();
+            if let Err(e) = store.record_destinations(&named) {
+                log::warn!("{e}");
+            }
             let keys: Vec<String> = destinations.iter().map(|d| d.key().to_string()).collect();
             match store.forget_destinations_except(&keys) {
                 Ok(0) => {}
@@ -284,9 +307,25 @@ impl Sender {
                 }
                 Duration::ZERO
             }
-            Err(reason) => {
+            Err(error) if error.is_permanent() => {
+                let reason = error.to_string();
+                log::error!(
+                    "{} refused by {}: {reason}; recorded as failed, not retried",
+                    notification.headline(),
+                    destination.label()
+                );
+                if let Err(e) =
+                    store.delivery_refused(key, pending.message_id, &clock::now(), &reason)
+                {
+                    log::warn!("{e}");
+                    return Duration::from_secs(5);
+                }
+                Duration::ZERO
+            }
+            Err(error) => {
                 let attempts = pending.attempts as u32 + 1;
-                let pause = retry_pause(attempts);
+                let pause = pause_after(&error, attempts);
+                let reason = error.to_string();
                 if attempts == 1 {
                     log::warn!(
                         "notifying {} failed: {reason}; retrying with growing pauses (at most {} s)",
@@ -320,11 +359,14 @@ impl Sender {
                     );
                     return;
                 }
-                Err(reason) => {
+                Err(error) => {
                     log::warn!(
-                        "notifying {} failed: {reason} (attempt {attempt} of {MEMORY_ATTEMPTS})",
+                        "notifying {} failed: {error} (attempt {attempt} of {MEMORY_ATTEMPTS})",
                         destination.label()
                     );
+                    if error.is_permanent() {
+                        return;
+                    }
                     let seen = self.shared.lock().generation;
                     if attempt < MEMORY_ATTEMPTS && !self.shared.wait(seen, retry_pause(attempt)) {
                         return;
@@ -370,6 +412,19 @@ fn run_heartbeat(target: &Destination, pings: std::sync::mpsc::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_after_is_honoured_within_reason() {
+        let asked = |secs: Option<u64>| DeliveryError::Status {
+            status: 429,
+            retry_after: secs.map(Duration::from_secs),
+        };
+        assert_eq!(pause_after(&asked(Some(120)), 1), Duration::from_secs(120));
+        assert_eq!(pause_after(&asked(Some(999_999)), 1), MAX_RETRY_AFTER);
+        // A Retry-After in the past (or none) leaves the growing pause.
+        assert_eq!(pause_after(&asked(Some(0)), 3), retry_pause(3));
+        assert_eq!(pause_after(&asked(None), 3), retry_pause(3));
+    }
 
     #[test]
     fn pauses_grow_and_stop_growing() {

@@ -15,9 +15,11 @@ use crate::outbound::{self, Request};
 /// How long one webhook request may take.
 pub const HTTP_TIMEOUT_SECS: u64 = 10;
 
-/// HTTP statuses that say "this will not work, however often you ask":
-/// bad request, no or wrong credentials, no such webhook, gone, too large.
-const PERMANENT_STATUSES: &[u16] = &[400, 401, 403, 404, 410, 413];
+/// The client errors that may pass if asked again later: the request took
+/// too long (408), or too many requests (429). Every other 4xx (a bad
+/// request, no or wrong credentials, no such webhook, gone, too large) says
+/// "this will not work, however often you ask".
+const TRANSIENT_CLIENT_ERRORS: &[u16] = &[408, 429];
 
 /// Why a message was not delivered. The texts are free of the
 /// destination's secrets.
@@ -41,12 +43,14 @@ pub enum DeliveryError {
 }
 
 impl DeliveryError {
-    /// Whether sending the same message again cannot succeed: HTTP 400,
-    /// 401, 403, 404, 410, 413 or a redirect, SMTP 5xx. Timeouts, 408,
-    /// 429, 5xx and connection problems may pass.
+    /// Whether sending the same message again cannot succeed: HTTP 4xx but
+    /// 408 and 429 (400, 401, 403, 404, 410, 413...), a redirect, SMTP 5xx.
+    /// Timeouts, 408, 429, 5xx and connection problems may pass.
     pub fn is_permanent(&self) -> bool {
         match self {
-            DeliveryError::Status { status, .. } => PERMANENT_STATUSES.contains(status),
+            DeliveryError::Status { status, .. } => {
+                (400..500).contains(status) && !TRANSIENT_CLIENT_ERRORS.contains(status)
+            }
             DeliveryError::Redirected { .. } => true,
             DeliveryError::Unreachable { .. } => false,
             DeliveryError::Mail { permanent, .. } => *permanent,
@@ -69,6 +73,9 @@ impl fmt::Display for DeliveryError {
                 status,
                 retry_after: Some(wait),
             } => write!(f, "HTTP {status} (retry after {} s)", wait.as_secs()),
+            DeliveryError::Status { status, .. } if self.is_permanent() => {
+                write!(f, "HTTP {status}: refused")
+            }
             DeliveryError::Status { status, .. } => write!(f, "HTTP {status}"),
             DeliveryError::Redirected { status } => write!(
                 f,
@@ -195,9 +202,10 @@ mod tests {
 
     #[test]
     fn refusals_are_told_from_failures_that_may_pass() {
-        for status in [400, 401, 403, 404, 410, 413] {
+        for status in [400, 401, 403, 404, 405, 410, 413, 422] {
             let e = answer(status, None).expect_err("refused");
             assert!(e.is_permanent(), "{status}");
+            assert_eq!(e.to_string(), format!("HTTP {status}: refused"));
         }
         for status in [408, 429, 500, 502, 503] {
             let e = answer(status, None).expect_err("failed");

@@ -39,6 +39,16 @@ const CYCLE_COLUMNS: &str = "started_at, finished_at, duration_ms, cablecast_rea
      completed_vods, sync_percentage";
 
 impl Store {
+    /// The start times of the newest `n` cycles, newest first.
+    pub fn recent_cycle_starts(&self, n: usize) -> Result<Vec<String>, StoreError> {
+        self.read("reading recent cycles", |conn| {
+            let mut select = conn
+                .prepare_cached("SELECT started_at FROM monitor_cycle ORDER BY id DESC LIMIT ?1")?;
+            let rows = select.query_map([n as i64], |row| row.get(0))?;
+            rows.collect()
+        })
+    }
+
     /// Records a finished cycle (one statement).
     pub fn record_cycle(&self, cycle: &CycleRecord) -> Result<(), StoreError> {
         let sql = format!(

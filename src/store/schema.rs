@@ -16,7 +16,7 @@ use super::{begin_immediate, describe, open_failure, sqlite_error, StoreError};
 const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The version `SCHEMA` describes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// `MIGRATIONS[n]` upgrades a version `n + 1` file to version `n + 2`, before
 /// `SCHEMA` runs (so `SCHEMA` may rely on the columns they add). A step adds
@@ -29,6 +29,8 @@ pub const SCHEMA_VERSION: i64 = 2;
 const MIGRATIONS: &[&str] = &[
     // 1 -> 2
     MIGRATION_2,
+    // 2 -> 3
+    MIGRATION_3,
 ];
 
 /// Version 1 (0.1.0) to 2.
@@ -41,6 +43,51 @@ ALTER TABLE cablecast_vod ADD COLUMN status_message TEXT;
 -- Archivist first saw the state: 'observed'.
 ALTER TABLE cablecast_vod ADD COLUMN state_changed_source TEXT;
 UPDATE cablecast_vod SET state_changed_source = 'observed' WHERE state_changed_at IS NOT NULL;
+";
+
+/// Version 2 to 3: alerts that can be trusted.
+const MIGRATION_3: &str = "
+-- A 0.1.0 file reaches here without the alert tables (version 2's schema
+-- added them after its step): they are made in their version 2 shape first.
+CREATE TABLE IF NOT EXISTS alert (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+    title TEXT NOT NULL, detail TEXT, fired_at TEXT NOT NULL, resolved_at TEXT,
+    notified INTEGER NOT NULL DEFAULT 0, silenced INTEGER NOT NULL DEFAULT 0,
+    last_notified_at TEXT
+);
+CREATE TABLE IF NOT EXISTS alert_message (
+    id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_delivery (
+    destination TEXT NOT NULL,
+    message_id INTEGER NOT NULL REFERENCES alert_message(id) ON DELETE CASCADE,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL,
+    delivered_at TEXT, last_error TEXT,
+    PRIMARY KEY (destination, message_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_change (
+    kind TEXT NOT NULL, subject TEXT NOT NULL, PRIMARY KEY (kind, subject)
+) WITHOUT ROWID;
+-- When the trouble began (the first failed cycle), which may be before the
+-- alert fired; and who acknowledged a failed VOD, why and when.
+ALTER TABLE alert ADD COLUMN began_at TEXT;
+ALTER TABLE alert ADD COLUMN acked_at TEXT;
+ALTER TABLE alert ADD COLUMN acked_by TEXT;
+ALTER TABLE alert ADD COLUMN ack_note TEXT;
+-- A delivery a destination refused for good (HTTP 4xx, SMTP 5xx): never
+-- retried, shown with its answer.
+ALTER TABLE alert_delivery ADD COLUMN failed_at TEXT;
+-- Each change-queue entry counts the flips it stands for, so an entry read
+-- before a flip is not deleted after it. The triggers that fill it are
+-- replaced by schema.sql's, which count.
+ALTER TABLE alert_change ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER IF EXISTS alert_vod_failure_added;
+DROP TRIGGER IF EXISTS alert_vod_failure_moved;
+DROP TRIGGER IF EXISTS alert_vod_failure_removed;
+DROP TRIGGER IF EXISTS alert_transcription_failure_added;
+DROP TRIGGER IF EXISTS alert_transcription_failure_moved;
+DROP TRIGGER IF EXISTS alert_transcription_failure_removed;
 ";
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);

@@ -19,6 +19,7 @@ use super::query::Query;
 use super::reply::{self, Body, Reply};
 use super::vod_pages::{self, ApiVod, ShowView, VodView};
 use super::WebError;
+use crate::alert::Pulse;
 use crate::alert::{CABLECAST_KINDS, PUBLISHING_KINDS};
 use crate::cache::{Key, Weigh};
 use crate::clock::{self, StationZone};
@@ -206,12 +207,14 @@ impl Site {
             "/api/transcriptions" => self.add_transcription(request),
             "/api/alerts" => cached(&ALERTS),
             "/api/alerts/silence" => self.silence_alerts(request),
+            "/api/alerts/ack" => self.acknowledge_alert(request),
             "/health/cablecast" => read_only(|site, _| {
                 Ok(alerts::health(
                     site.board.store(),
                     &CABLECAST_KINDS,
                     "Cablecast is reachable",
                     &site.zone,
+                    &site.pulse()?,
                 ))
             }),
             "/health/publishing" => read_only(|site, _| {
@@ -220,6 +223,7 @@ impl Site {
                     &PUBLISHING_KINDS,
                     "no VOD failed or stuck",
                     &site.zone,
+                    &site.pulse()?,
                 ))
             }),
             _ => Err(WebError::NotFound),
@@ -277,7 +281,20 @@ impl Site {
 
     /// `GET /api/alerts`: firing alerts, active silences, recent history.
     fn alerts(&self, _: &Query) -> Result<Rendered, WebError> {
-        Ok(Rendered::new(reply::JSON, alerts::api(self.board.store())?))
+        Ok(Rendered::new(
+            reply::JSON,
+            alerts::api(self.board.store(), &self.pulse()?)?,
+        ))
+    }
+
+    /// Whether the monitor runs, by its last cycle.
+    fn pulse(&self) -> Result<Pulse, WebError> {
+        let facts = self.facts()?;
+        Ok(Pulse::of(
+            facts.last_cycle_unix,
+            clock::unix_now(),
+            self.cycle_deadline,
+        ))
     }
 
     fn badge(&self, _: &Query) -> Result<Reply, WebError> {
@@ -334,7 +351,7 @@ impl Site {
                 .collect::<Result<_, _>>()?,
             now: clock::unix_now(),
             stuck_after: *self.board.stuck_after(),
-            alerts: AlertsView::read(store)?,
+            alerts: AlertsView::read(store, self.pulse()?)?,
             zone: self.zone.clone(),
         };
         Ok(Rendered::new(
@@ -540,6 +557,16 @@ impl Site {
 }
 
 impl Site {
+    /// `POST /api/alerts/ack`: JSON `{"vod": 5012, "note"?: "...", "by"?: "..."}`.
+    fn acknowledge_alert(&self, request: &mut Request) -> Result<Reply, WebError> {
+        admin::authorize(self.admin_token.as_ref(), header(request, "Authorization"))?;
+        if *request.method() != Method::Post {
+            return Err(WebError::MethodNotAllowed("POST"));
+        }
+        let body = read_body(request)?;
+        alerts::acknowledge(self.board.store(), &body)
+    }
+
     /// `POST /api/alerts/silence`: JSON `{"for": "2h", "kind"?: "vod_failed"}`.
     fn silence_alerts(&self, request: &mut Request) -> Result<Reply, WebError> {
         admin::authorize(self.admin_token.as_ref(), header(request, "Authorization"))?;

@@ -34,6 +34,8 @@ impl Received {
 #[derive(Default)]
 struct Inner {
     got: Vec<Received>,
+    /// Every request, whatever it was answered.
+    requests: usize,
     /// Statuses for the next requests; 200 once empty.
     answers: VecDeque<u16>,
     delay: Duration,
@@ -80,6 +82,7 @@ impl Receiver {
                     };
                     let (status, delay) = {
                         let mut inner = inner.lock().expect("receiver");
+                        inner.requests += 1;
                         let status = inner.answers.pop_front().unwrap_or(200);
                         (status, inner.delay)
                     };
@@ -126,6 +129,11 @@ impl Receiver {
     /// The requests answered 200 so far.
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().expect("receiver").got.clone()
+    }
+
+    /// Every request so far, whatever it was answered.
+    pub fn requests(&self) -> usize {
+        self.inner.lock().expect("receiver").requests
     }
 
     /// Waits until `n` requests were answered 200; panics after `timeout`.

@@ -47,7 +47,9 @@ def authenticator(server, session, envelope, mechanism, auth_data):
         and auth_data.login.decode() == user
         and auth_data.password.decode() == password
     )
-    return AuthResult(success=ok)
+    # handled=False: a refusal is answered "535 5.7.8", as a real server
+    # does (aiosmtpd otherwise sends nothing and the client times out).
+    return AuthResult(success=ok, handled=False)
 
 
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
