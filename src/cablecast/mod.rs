@@ -1,5 +1,5 @@
-//! The Cablecast HTTP client: the only code in Archivist that makes outbound
-//! network requests.
+//! The Cablecast HTTP client: every request to the station's Cablecast,
+//! through the one door for outbound requests (`outbound`).
 //!
 //! It speaks the slice of Cablecast API v1 that Archivist needs (see the API
 //! contract in the README): the connection check, paged shows and VODs,

@@ -87,7 +87,7 @@ impl Notification {
         format!("{} on {}", self.station, self.host)
     }
 
-    /// The headline with its event: "[FIRING] Cablecast is unreachable";
+    /// The headline with its event: `[FIRING] Cablecast is unreachable`;
     /// `alerts test`'s says it is a test.
     pub fn headline(&self) -> String {
         let tag = match (self.event, self.reminder) {

@@ -8,7 +8,7 @@
 //!
 //! minreq 3 builds its rustls configuration once, privately, and takes no
 //! other: a request with a pinned certificate therefore takes a small path
-//! of its own ([`pinned`]), HTTP/1.1 over rustls with a verifier that accepts
+//! of its own (`pinned`), HTTP/1.1 over rustls with a verifier that accepts
 //! exactly the pinned certificate. Every other request goes through minreq.
 //!
 //! Errors say what to check ([`Error`]'s sentences): an untrusted
