@@ -46,6 +46,7 @@ pub(super) fn run_serve(
         Access::ReadOnly
     };
     listen_for_stop()?;
+    crate::memory::tune_allocator();
     let mut settings = settings;
     let mut first = true;
     loop {
@@ -62,6 +63,7 @@ pub(super) fn run_serve(
         settings.listen = server.addr();
         // `restore` renames a new file over the database: serve that one.
         while !shutdown::wait_timeout(REPLACED_CHECK) {
+            crate::memory::give_back_freed();
             if store.replaced() {
                 break;
             }
@@ -154,6 +156,7 @@ pub(super) fn run_monitor(
         alerts: alert_settings,
     } = service;
     listen_for_stop()?;
+    crate::memory::tune_allocator();
     // Held for the whole run, so `restore` can tell the service is running.
     let _lock = DatabaseLock::acquire(db, "monitor")?;
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
@@ -230,6 +233,7 @@ pub(super) fn run_monitor(
     monitor.run(woken, |report| {
         let took = Duration::from_millis(report.record.duration_ms.max(0) as u64);
         service.cycle_done(report, interval.saturating_sub(took));
+        crate::memory::give_back_freed();
     });
     drop(server);
     shutdown::finish();

@@ -94,6 +94,13 @@ const WRITER_CACHE_KIB: i64 = 2048;
 const WATCH_CACHE_KIB: i64 = 1024;
 const READER_CACHE_KIB: i64 = 256;
 
+/// SQLite's memory in all, for every connection of the process together
+/// (`PRAGMA soft_heap_limit`): above it SQLite reuses its cached pages
+/// rather than allocate more. The page caches above come to 5.25 MiB (6.25
+/// while a checked copy is made); the rest is statements, schemas and sort
+/// space.
+const SQLITE_HEAP_LIMIT: i64 = 12 * 1024 * 1024;
+
 /// How the file is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -576,7 +583,9 @@ fn open_reader(path: &Path, cache_kib: i64) -> rusqlite::Result<Connection> {
 
 fn configure(conn: &Connection, writer: bool, cache_kib: i64) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib};"))?;
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size = -{cache_kib}; PRAGMA soft_heap_limit = {SQLITE_HEAP_LIMIT};"
+    ))?;
     if writer {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
