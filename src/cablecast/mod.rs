@@ -561,7 +561,16 @@ impl CablecastClient {
             }
             match send() {
                 Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS && self.may_retry(backoff) => {
-                    log::debug!("{what}: {e}; retrying in {} ms", backoff.as_millis());
+                    // A silent server is a wait a person should hear about.
+                    let level = match e {
+                        CablecastError::Timeout { .. } => log::Level::Warn,
+                        _ => log::Level::Debug,
+                    };
+                    log::log!(
+                        level,
+                        "{e}; trying again (attempt {} of {MAX_ATTEMPTS})",
+                        attempt + 1
+                    );
                     thread::sleep(backoff);
                     backoff *= 2;
                     attempt += 1;
@@ -598,6 +607,12 @@ impl CablecastClient {
             .send_lazy()
             .map_err(|e| self.transport_error(what, e))?;
         let code = response.status_code;
+        // minreq's stand-in when no status line came: the connection closed.
+        if code == 503 && response.reason_phrase == "Server did not provide a status line" {
+            return Err(CablecastError::Closed {
+                what: what.to_string(),
+            });
+        }
         match code {
             200..=299 => {}
             300..=399 => {

@@ -49,7 +49,7 @@ pub(super) fn run(db: &Path, action: AlertsAction) -> Result<ExitCode, CliError>
         AlertsAction::Silence { length, kind } => {
             let store = Store::open(db, Access::ReadWrite)?;
             let silence = alert::silence(&store, kind, length)?;
-            println!("{silence}");
+            outln!("{silence}")?;
             Ok(ExitCode::SUCCESS)
         }
         AlertsAction::Test(settings) => test(&settings),
@@ -66,10 +66,10 @@ fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
             "recent": recent,
             "silences": silences,
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let line = |a: &AlertRow| {
@@ -89,24 +89,24 @@ fn list(store: &Store, json: bool) -> Result<ExitCode, CliError> {
         )
     };
     if firing.is_empty() {
-        println!("No alert is firing.");
+        outln!("No alert is firing.")?;
     } else {
-        println!("Firing:");
+        outln!("Firing:")?;
         for a in &firing {
-            println!("  {}", line(a));
+            outln!("  {}", line(a))?;
         }
     }
     for s in &silences {
-        println!(
+        outln!(
             "Silence: {} until {}",
             s.kind.as_deref().unwrap_or("every alert"),
             s.ends_at
-        );
+        )?;
     }
     if !recent.is_empty() {
-        println!("Recent:");
+        outln!("Recent:")?;
         for a in &recent {
-            println!("  {}", line(a));
+            outln!("  {}", line(a))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -124,10 +124,10 @@ fn test(settings: &AlertSettings) -> Result<ExitCode, CliError> {
     let mut all = true;
     for (destination, outcome) in settings.destinations.iter().zip(outcomes) {
         match outcome {
-            Ok(()) => println!("delivered  {}", destination.label()),
+            Ok(()) => outln!("delivered  {}", destination.label())?,
             Err(reason) => {
                 all = false;
-                println!("FAILED     {}: {reason}", destination.label());
+                outln!("FAILED     {}: {reason}", destination.label())?;
             }
         }
     }

@@ -42,7 +42,7 @@ const DEMO_INTERVAL: &str = "10";
 /// and a visitor should see them go within minutes, not a day.
 const DEMO_CATALOG_INTERVAL: &str = "300";
 /// The demo's own database, unless `--db` is given.
-const DEMO_DB: &str = "archivist-demo.db";
+const DEMO_DB: &str = crate::store::DEMO_DB;
 /// Largest generated database: ten million VODs is far past any station.
 const MAX_BENCH_VODS: usize = 10_000_000;
 const MAX_BENCH_RUNS: usize = 100;
@@ -72,8 +72,10 @@ pub enum Action {
     },
     Monitor(Service),
     /// The monitor against the built-in station; its Cablecast URL is set
-    /// once the station listens.
-    Demo(Service),
+    /// once the station listens. The text runs archivist again from here
+    /// (`cargo run --release --` when cargo started it), for the commands
+    /// the demo suggests.
+    Demo(Service, String),
     Serve(WebSettings, StuckAfter),
     Backup {
         dest: PathBuf,
@@ -215,7 +217,13 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
         }
         other => match spec::command(other) {
             Some(spec) => (spec, rest),
-            None => return Err(CliError::Usage(format!("unknown command {other:?}"))),
+            None => {
+                let names = spec::COMMANDS.iter().map(|c| c.name);
+                let hint = spec::nearest(other, names)
+                    .map(|near| format!("; did you mean {near}?"))
+                    .unwrap_or_default();
+                return Err(CliError::Usage(format!("unknown command {other:?}{hint}")));
+            }
         },
     };
     // The demo never reads the station's real settings: it has its own
@@ -274,7 +282,13 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
             // A placeholder the demo replaces with its station's address;
             // it is validated like any other.
             let url = "http://127.0.0.1/CablecastAPI/v1".to_string();
-            Action::Demo(service(&given, &env, Some(url))?)
+            // Cargo sets CARGO_MANIFEST_DIR for what it runs (`cargo run`).
+            let again = if env.contains_key("CARGO_MANIFEST_DIR") {
+                "cargo run --release --"
+            } else {
+                "archivist"
+            };
+            Action::Demo(service(&given, &env, Some(url))?, again.to_string())
         }
         "serve" => {
             no_operands(&given)?;
@@ -1004,7 +1018,7 @@ mod tests {
         ]);
         let command = parsed(&["demo"], &vars);
         assert_eq!(command.db, PathBuf::from(DEMO_DB));
-        let Action::Demo(service) = command.action else {
+        let Action::Demo(service, _) = command.action else {
             panic!("not the demo");
         };
         assert_eq!(service.settings.interval, Duration::from_secs(10));
@@ -1012,7 +1026,7 @@ mod tests {
         assert!(service.settings.cablecast.credentials.is_none());
         let command = parsed(&["demo", "--db", "x.db", "--interval", "2"], &vars);
         assert_eq!(command.db, PathBuf::from("x.db"));
-        let Action::Demo(service) = command.action else {
+        let Action::Demo(service, _) = command.action else {
             panic!("not the demo");
         };
         assert_eq!(service.settings.interval, Duration::from_secs(2));

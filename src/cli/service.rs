@@ -241,8 +241,9 @@ pub(super) fn run_monitor(
 }
 
 /// `archivist demo`: starts the built-in station, points the monitor at it
-/// and runs it; the station's day moves on once per cycle.
-pub(super) fn run_demo(db: &Path, mut service: Service) -> Result<ExitCode, CliError> {
+/// and runs it; the station's day moves on once per cycle. `again` runs
+/// archivist from here, for the commands it suggests.
+pub(super) fn run_demo(db: &Path, mut service: Service, again: &str) -> Result<ExitCode, CliError> {
     // Before the station's threads start, so they leave the signals to it.
     listen_for_stop()?;
     let station = DemoStation::start(StationOptions {
@@ -254,19 +255,28 @@ pub(super) fn run_demo(db: &Path, mut service: Service) -> Result<ExitCode, CliE
         error,
     })?;
     service.settings.cablecast.api_url = station.api_url();
-    println!("Demo station (Cablecast API): {}", station.api_url());
-    println!(
-        "Database: {}  (inspect: sqlite3 -readonly {} '{}')",
-        db.display(),
-        db.display(),
-        crate::store::VODS_BY_STATE_SQL
-    );
-    println!("Status: archivist --db {} status", db.display());
+    let api_url = station.api_url();
     let outcome = run_monitor(db, service, &|addr| {
-        println!("Status page: http://{addr}/");
+        // A reader gone from the terminal does not stop the demo.
+        let _ = out!("{}", demo_banner(&api_url, db, again, addr));
     });
     drop(station);
     outcome
+}
+
+/// What the demo prints once its page is up: where things are, what to
+/// run next, and the status page's address last, on a line of its own.
+fn demo_banner(api_url: &str, db: &Path, again: &str, page: SocketAddr) -> String {
+    let db = db.display();
+    format!(
+        "Demo station (Cablecast API): {api_url}\n\
+         Database: {db}  (inspect: sqlite3 -readonly {db} '{sql}')\n\
+         In another terminal: {again} --db {db} status\n\
+         Each VOD's changes are logged with --log-level debug; Ctrl-C stops the demo.\n\
+         \n\
+         Status page: http://{page}/\n",
+        sql = crate::store::VODS_BY_STATE_SQL
+    )
 }
 
 /// `archivist demo-station`: the demo Cablecast alone, until the process is

@@ -503,6 +503,9 @@ fn why_unopenable(path: &Path) -> Option<String> {
 /// Where the installed service keeps its database (`deploy/archivist.service`).
 pub const SERVICE_DB: &str = "/var/lib/archivist/archivist.db";
 
+/// The demo's own database (`archivist demo`), in the folder it ran in.
+pub const DEMO_DB: &str = "archivist-demo.db";
+
 /// What to say when the database a command reads does not exist: on an
 /// installed machine the engineer most likely meant the service's.
 fn missing_database(path: &Path, service_db: &Path) -> String {
@@ -510,10 +513,17 @@ fn missing_database(path: &Path, service_db: &Path) -> String {
         "sudo -u archivist archivist --db {} COMMAND",
         service_db.display()
     );
+    let demo_db = path.with_file_name(DEMO_DB);
     if path != service_db && service_db.exists() {
         format!(
             "no such file; this machine's service keeps its database in {}: {reach}",
             service_db.display()
+        )
+    } else if path != demo_db && demo_db.exists() {
+        format!(
+            "no such file; {} beside it is the demo's database: archivist --db {} COMMAND",
+            demo_db.display(),
+            demo_db.display()
         )
     } else {
         format!(

@@ -198,4 +198,3 @@ fn work(server: &Server, site: &Site, stopping: &AtomicBool) {
         }
     }
 }
-
