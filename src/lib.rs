@@ -8,6 +8,8 @@
 //!   in `main`) into one validated `cli::Command`; `cli::execute` runs it.
 //!   `cli::spec` is the one definition of every command, flag and variable:
 //!   the parser accepts only what it lists and the help is rendered from it.
+//!   Every command writes its output through one writer (`cli::output`): a
+//!   reader that goes away (`| head`) ends the command quietly, exit 0.
 //! - `monitor`: the monitoring cycle (connection check, a full catalogue
 //!   pass or a look for changed shows, in-flight refresh by id in groups,
 //!   stats, one log line).
@@ -50,7 +52,10 @@
 //! - `clock`: stored timestamps, and the station's time zone
 //!   (`clock::StationZone`): Cablecast's offset-less times are read in it,
 //!   and `clock::local_time` shows a stored time in it.
-//! - `vod`, `memory`, `logging`: small shared pieces.
+//! - `memory`: the process's memory use, and the allocator settings that
+//!   keep a months-long run from creeping up (glibc arenas and thresholds,
+//!   free pages given back after a cycle).
+//! - `vod`, `logging`: small shared pieces.
 //!
 //! Calls go one way: cli -> monitor -> {store, cablecast, cache, status};
 //! status -> {store, cache}; web -> cache; cli -> transcription -> store;
@@ -116,6 +121,14 @@
 //!   mount could not be read).
 //! - Automatic linking never changes a link made by hand, and never links a
 //!   show to a second video without reporting it as a conflict.
+//! - A migration runs only after a checked copy of the file as it was is
+//!   written beside it (`DB.before-schema-N-*`).
+//! - Everything held in memory has a bound that does not grow with time
+//!   (README "Memory"): SQLite's page caches per connection and 12 MiB for
+//!   the process (`soft_heap_limit`), the answer cache (entries and bytes),
+//!   the warn-once keys, firing alerts (one per failed or stuck VOD at
+//!   most), the status server's connections and threads (`MAX_CONNECTIONS`),
+//!   and glibc's malloc arenas (two).
 //! - Nothing writes to a database that failed its integrity check at open
 //!   (`Store::damage`); the monitor then runs no cycles.
 //! - A stop signal never ends the process mid-transaction: the monitor,
