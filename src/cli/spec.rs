@@ -691,3 +691,20 @@ impl Given {
         self.values.entry(flag).or_insert_with(|| text.to_string());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_finds_the_name_meant_and_nothing_far_away() {
+        let flags = ["stuck", "failed", "json"];
+        assert_eq!(nearest("stuk", flags), Some("stuck"));
+        assert_eq!(nearest("faild", flags), Some("failed"));
+        assert_eq!(nearest("jsom", flags), Some("json"));
+        assert_eq!(nearest("colour", flags), None);
+        // A name too short to tell a typo from another word.
+        assert_eq!(nearest("j", flags), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

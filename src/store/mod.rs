@@ -636,6 +636,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sqlite_memory_is_capped_for_the_whole_process() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let _store = Store::open(&dir.path().join("cap.db"), Access::ReadWrite).expect("opens");
+        // The limit is SQLite's, not a connection's: any connection reads it.
+        let other = Connection::open_in_memory().expect("opens");
+        let limit: i64 = other
+            .query_row("PRAGMA soft_heap_limit", [], |row| row.get(0))
+            .expect("reads");
+        assert_eq!(limit, SQLITE_HEAP_LIMIT);
+    }
+
+    #[test]
     fn a_missing_database_points_to_the_service_one_when_it_exists() {
         let dir = tempfile::tempdir().expect("temp dir");
         let service_db = dir.path().join("service.db");
