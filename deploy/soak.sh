@@ -2,7 +2,8 @@
 # Soaks a monitor on loopback and samples its resident memory, to show that memory stops
 # growing. Everything runs on 127.0.0.1 and stops when the time is up (or on Ctrl-C):
 #   - a demo station (`archivist demo-station`) with about --vods VODs, whose states move on
-#     every 10 s (encodes start, progress, fail, are retried; published VODs re-encoded);
+#     every 10 s (encodes start, progress, fail, are retried; published VODs re-encoded),
+#     behind a proxy (python3) that answers every --error-every'th request with HTTP 500;
 #   - a webhook receiver (python3) that is down 30 s of every 120 s;
 #   - `archivist monitor --interval 1`, alerting to that webhook, with its status page;
 #   - a burst of 50 keep-alive connections on the status page every minute
@@ -10,11 +11,12 @@
 #   - the monitor's VmRSS and thread count every 10 s into OUT/rss.csv, and a summary at
 #     90 s, 10 min, 20 min, 60 min and the end.
 #
-# Usage: deploy/soak.sh [--binary PATH] [--minutes N] [--vods N] [--out DIR]
-#                       [--station-arg ARG]...
+# Usage: deploy/soak.sh [--binary PATH] [--minutes N] [--vods N] [--error-every N]
+#                       [--out DIR] [--station-arg ARG]...
 #   --binary       the archivist to soak (default: target/release/archivist)
 #   --minutes      how long (default 20, at most 1440)
 #   --vods         VODs in the demo station's catalogue (default 10000)
+#   --error-every  one Cablecast answer in N is HTTP 500 (default 50: 2 %; 0: none)
 #   --out          where the database, logs and rss.csv go (default: a new folder in /tmp)
 #   --station-arg  passed on to `archivist demo-station` (repeat for several), e.g. a fault
 #                  the demo station can inject
@@ -43,6 +45,7 @@ die() {
 binary="$REPO_ROOT/target/release/archivist"
 minutes=20
 vods=10000
+error_every=50
 out=""
 station_args=()
 while [ $# -gt 0 ]; do
@@ -50,6 +53,7 @@ while [ $# -gt 0 ]; do
         --binary) binary=${2:?--binary needs a path}; shift 2 ;;
         --minutes) minutes=${2:?--minutes needs a number}; shift 2 ;;
         --vods) vods=${2:?--vods needs a number}; shift 2 ;;
+        --error-every) error_every=${2:?--error-every needs a number}; shift 2 ;;
         --out) out=${2:?--out needs a folder}; shift 2 ;;
         --station-arg) station_args+=("${2:?--station-arg needs a value}"); shift 2 ;;
         -h | --help)
@@ -62,6 +66,7 @@ done
 [[ "$minutes" =~ ^[0-9]+$ ]] && [ "$minutes" -ge 1 ] && [ "$minutes" -le 1440 ] ||
     die "--minutes must be 1 to 1440"
 [[ "$vods" =~ ^[0-9]+$ ]] && [ "$vods" -ge 11 ] || die "--vods must be a number, at least 11"
+[[ "$error_every" =~ ^[0-9]+$ ]] || die "--error-every must be a number (0: no errors)"
 [ -x "$binary" ] || die "$binary is not an executable; build it (cargo build --release) or pass --binary"
 command -v python3 >/dev/null || die "python3 not found (the webhook receiver needs it)"
 if [ -z "$out" ]; then
@@ -101,6 +106,65 @@ shows=$((vods * 10 / 11))
 pids+=($!)
 api_url=$(wait_for_line "$out/station.log" '^CABLECAST_API_URL=' "${pids[-1]}" "demo station")
 api_url=${api_url#CABLECAST_API_URL=}
+station=${api_url#http://}
+station=${station%%/*}
+
+# The flaky front: forwards every request to the station, except every Nth, which gets a 500.
+python3 - "$station" "$error_every" >"$out/proxy.log" 2>&1 <<'PY' &
+import http.client, http.server, socket, sys, threading
+station, every = sys.argv[1], int(sys.argv[2])
+host, port = station.rsplit(":", 1)
+lock = threading.Lock()
+counts = {"requests": 0, "errors": 0}
+HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+class Front(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def forward(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with lock:
+            counts["requests"] += 1
+            fail = every > 0 and counts["requests"] % every == 0
+            if fail:
+                counts["errors"] += 1
+        if fail:
+            page = b"<html><body>Internal Server Error</body></html>"
+            self.send_response(500)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
+        upstream = http.client.HTTPConnection(host, int(port), timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        upstream.request(self.command, self.path, body=body or None, headers=headers)
+        answer = upstream.getresponse()
+        data = answer.read()
+        upstream.close()
+        self.send_response(answer.status)
+        for k, v in answer.getheaders():
+            if k.lower() not in HOP:
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    do_GET = do_POST = forward
+    def log_message(self, *args):
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+server = Server(("127.0.0.1", 0), Front)
+print(f"PROXY=127.0.0.1:{server.server_address[1]}", flush=True)
+def report():
+    while True:
+        threading.Event().wait(60)
+        with lock:
+            print(f"{counts['requests']} requests, {counts['errors']} answered 500", flush=True)
+threading.Thread(target=report, daemon=True).start()
+server.serve_forever()
+PY
+pids+=($!)
+proxy=$(wait_for_line "$out/proxy.log" '^PROXY=' "${pids[-1]}" "Cablecast proxy")
+api_url=${api_url/$station/${proxy#PROXY=}}
 
 # The webhook receiver: answers every POST with 204, and closes its port for
 # WEBHOOK_DOWN_SECS of every cycle, so deliveries fail and are retried.
@@ -150,7 +214,7 @@ page=$(sed -E 's|.*status page on (http://[^/ ]*)/.*|\1|' <<<"$page")
 
 {
     echo "binary: $binary ($("$binary" --version))"
-    echo "station: $api_url, about $vods VODs (${station_args[*]:-no faults})"
+    echo "station: $api_url (proxy to $station), about $vods VODs, HTTP 500 every ${error_every} answers (0: none) ${station_args[*]:-}"
     echo "webhook: $webhook, down ${WEBHOOK_DOWN_SECS}s of every $((WEBHOOK_UP_SECS + WEBHOOK_DOWN_SECS))s"
     echo "monitor: pid $monitor, page $page, interval 1 s; burst of $BURST_USERS connections every ${BURST_EVERY}s"
     echo "for $minutes min; samples every ${SAMPLE_SECS}s in $out/rss.csv"
@@ -189,4 +253,5 @@ report() {
     awk -F, 'NR > 1 && $2 > max { max = $2 } END { printf "peak sampled: %.1f MB\n", max / 1024 }' "$out/rss.csv"
     echo "cycles: $(grep -c 'cycle' "$out/monitor.log" || true) log lines; errors: $(grep -c ' ERROR ' "$out/monitor.log" || true)"
     echo "webhook: $(tail -n 1 "$out/webhook.log")"
+    echo "Cablecast: $(tail -n 1 "$out/proxy.log")"
 } | tee -a "$out/summary.txt"

@@ -55,7 +55,8 @@ pub(super) fn run_serve(
         let board = Arc::new(StatusBoard::new(Arc::clone(&store)).with_stuck_after(stuck_after));
         let server = start_status_server(settings.clone(), board, None)?;
         if first {
-            println!("Status page: http://{}/", server.addr());
+            // A reader gone from the terminal does not stop the server.
+            let _ = outln!("Status page: http://{}/", server.addr());
             log::info!("serving {} on http://{}/", db.display(), server.addr());
             first = false;
         }
@@ -288,7 +289,7 @@ pub(super) fn run_demo_station(options: StationOptions) -> Result<ExitCode, CliE
         what: "the demo station",
         error,
     })?;
-    println!("CABLECAST_API_URL={}", station.api_url());
+    let _ = outln!("CABLECAST_API_URL={}", station.api_url());
     log::info!("demo station on {}", station.api_url());
     shutdown::closing_steps(|| {
         let signal = shutdown::signal().unwrap_or("a stop request");
