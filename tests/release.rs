@@ -96,6 +96,7 @@ fn a_mistyped_flag_or_command_gets_the_nearest_one() {
     assert!(said(&["status", "--stuk"]).contains("did you mean --stuck?"));
     assert!(said(&["status", "--faild"]).contains("did you mean --failed?"));
     assert!(said(&["stauts"]).contains("did you mean status?"));
+    assert!(said(&["alerts", "lst"]).contains("did you mean alerts list?"));
     assert!(said(&["transcriptions", "list", "--unlinkd"]).contains("did you mean --unlinked?"));
     // Nothing near: no guess.
     let far = said(&["status", "--colour"]);

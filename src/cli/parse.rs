@@ -207,10 +207,14 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
                 Some(action) => match spec::command(&format!("{group} {action}")) {
                     Some(spec) => (spec, rest.collect()),
                     None => {
+                        let actions = spec::actions(group);
+                        let hint = spec::nearest(action, actions.iter().copied())
+                            .map(|near| format!("; did you mean {group} {near}?"))
+                            .unwrap_or_default();
                         return Err(CliError::Usage(format!(
-                            "{group} needs {}, not {action:?}",
-                            spec::actions(group).join(", ")
-                        )))
+                            "{group} needs {}, not {action:?}{hint}",
+                            actions.join(", ")
+                        )));
                     }
                 },
             }
