@@ -3,7 +3,9 @@
 # growing. Everything runs on 127.0.0.1 and stops when the time is up (or on Ctrl-C):
 #   - a demo station (`archivist demo-station`) with about --vods VODs, whose states move on
 #     every 10 s (encodes start, progress, fail, are retried; published VODs re-encoded),
-#     behind a proxy (python3) that answers every --error-every'th request with HTTP 500;
+#     behind a proxy (python3) that answers every --error-every'th request with HTTP 500
+#     once the first catalogue pass has had WARMUP_SECS to finish (a pass of hundreds of
+#     pages rarely gets through 2 % of errors, and the database would stay empty);
 #   - a webhook receiver (python3) that is down 30 s of every 120 s;
 #   - `archivist monitor --interval 1`, alerting to that webhook, with its status page;
 #   - a burst of 50 keep-alive connections on the status page every minute
@@ -32,6 +34,9 @@ BURST_USERS=50
 # The webhook receiver is up UP_SECS, then down DOWN_SECS, over and over.
 WEBHOOK_UP_SECS=90
 WEBHOOK_DOWN_SECS=30
+# Seconds before the proxy starts answering 500s: the first catalogue pass fills the
+# database meanwhile.
+WARMUP_SECS=30
 # How long the demo station and the monitor may take to start.
 START_SECS=60
 # The summary's moments, in seconds (the end is added).
@@ -110,9 +115,10 @@ station=${api_url#http://}
 station=${station%%/*}
 
 # The flaky front: forwards every request to the station, except every Nth, which gets a 500.
-python3 - "$station" "$error_every" >"$out/proxy.log" 2>&1 <<'PY' &
-import http.client, http.server, socket, sys, threading
-station, every = sys.argv[1], int(sys.argv[2])
+python3 - "$station" "$error_every" "$WARMUP_SECS" >"$out/proxy.log" 2>&1 <<'PY' &
+import http.client, http.server, socket, sys, threading, time
+station, every, warmup = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+started = time.monotonic()
 host, port = station.rsplit(":", 1)
 lock = threading.Lock()
 counts = {"requests": 0, "errors": 0}
@@ -123,7 +129,8 @@ class Front(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with lock:
             counts["requests"] += 1
-            fail = every > 0 and counts["requests"] % every == 0
+            warm = time.monotonic() - started >= warmup
+            fail = warm and every > 0 and counts["requests"] % every == 0
             if fail:
                 counts["errors"] += 1
         if fail:
@@ -150,6 +157,11 @@ class Front(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = forward
     def log_message(self, *args):
         pass
+    def handle(self):
+        try:
+            super().handle()
+        except (ConnectionError, TimeoutError):
+            pass  # the monitor gave up on a request: nothing to answer
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 server = Server(("127.0.0.1", 0), Front)

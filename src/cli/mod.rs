@@ -184,6 +184,8 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
 /// Runs a parsed command. A reader of its output that went away (`| head`)
 /// ends it quietly, with exit 0: what it was read for was read.
 pub fn execute(command: Command) -> Result<ExitCode, CliError> {
+    // Before any thread starts, so none gets an arena of its own.
+    crate::memory::tune_allocator();
     match dispatch(command) {
         Err(CliError::Output(e)) if output::reader_gone(&e) => Ok(ExitCode::SUCCESS),
         outcome => outcome,

@@ -46,7 +46,6 @@ pub(super) fn run_serve(
         Access::ReadOnly
     };
     listen_for_stop()?;
-    crate::memory::tune_allocator();
     let mut settings = settings;
     let mut first = true;
     loop {
@@ -157,7 +156,6 @@ pub(super) fn run_monitor(
         alerts: alert_settings,
     } = service;
     listen_for_stop()?;
-    crate::memory::tune_allocator();
     // Held for the whole run, so `restore` can tell the service is running.
     let _lock = DatabaseLock::acquire(db, "monitor")?;
     let store = Arc::new(Store::open(db, Access::ReadWrite)?);
