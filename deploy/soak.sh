@@ -4,8 +4,10 @@
 #   - a demo station (`archivist demo-station`) with about --vods VODs, whose states move on
 #     every 10 s (encodes start, progress, fail, are retried; published VODs re-encoded),
 #     behind a proxy (python3) that answers every --error-every'th request with HTTP 500
-#     once the first catalogue pass has had WARMUP_SECS to finish (a pass of hundreds of
-#     pages rarely gets through 2 % of errors, and the database would stay empty);
+#     once the first catalogue pass has had WARMUP_SECS to finish; listing pages are spared
+#     unless --errors-on-listings (a full pass of hundreds of pages rarely gets through 2 % of
+#     errors, and the monitor would then spend every cycle on failed passes instead of
+#     following the VODs' changes);
 #   - a webhook receiver (python3) that is down 30 s of every 120 s;
 #   - `archivist monitor --interval 1`, alerting to that webhook, with its status page;
 #   - a burst of 50 keep-alive connections on the status page every minute
@@ -14,11 +16,12 @@
 #     90 s, 10 min, 20 min, 60 min and the end.
 #
 # Usage: deploy/soak.sh [--binary PATH] [--minutes N] [--vods N] [--error-every N]
-#                       [--out DIR] [--station-arg ARG]...
+#                       [--errors-on-listings] [--out DIR] [--station-arg ARG]...
 #   --binary       the archivist to soak (default: target/release/archivist)
 #   --minutes      how long (default 20, at most 1440)
 #   --vods         VODs in the demo station's catalogue (default 10000)
 #   --error-every  one Cablecast answer in N is HTTP 500 (default 50: 2 %; 0: none)
+#   --errors-on-listings  listing pages (offset=...) may answer 500 too
 #   --out          where the database, logs and rss.csv go (default: a new folder in /tmp)
 #   --station-arg  passed on to `archivist demo-station` (repeat for several), e.g. a fault
 #                  the demo station can inject
@@ -51,6 +54,7 @@ binary="$REPO_ROOT/target/release/archivist"
 minutes=20
 vods=10000
 error_every=50
+on_listings=0
 out=""
 station_args=()
 while [ $# -gt 0 ]; do
@@ -59,6 +63,7 @@ while [ $# -gt 0 ]; do
         --minutes) minutes=${2:?--minutes needs a number}; shift 2 ;;
         --vods) vods=${2:?--vods needs a number}; shift 2 ;;
         --error-every) error_every=${2:?--error-every needs a number}; shift 2 ;;
+        --errors-on-listings) on_listings=1; shift ;;
         --out) out=${2:?--out needs a folder}; shift 2 ;;
         --station-arg) station_args+=("${2:?--station-arg needs a value}"); shift 2 ;;
         -h | --help)
@@ -115,22 +120,27 @@ station=${api_url#http://}
 station=${station%%/*}
 
 # The flaky front: forwards every request to the station, except every Nth, which gets a 500.
-python3 - "$station" "$error_every" "$WARMUP_SECS" >"$out/proxy.log" 2>&1 <<'PY' &
+python3 - "$station" "$error_every" "$WARMUP_SECS" "$on_listings" >"$out/proxy.log" 2>&1 <<'PY' &
 import http.client, http.server, socket, sys, threading, time
 station, every, warmup = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+on_listings = sys.argv[4] == "1"
 started = time.monotonic()
 host, port = station.rsplit(":", 1)
 lock = threading.Lock()
-counts = {"requests": 0, "errors": 0}
+counts = {"requests": 0, "eligible": 0, "errors": 0}
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 class Front(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def forward(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        listing = "offset=" in self.path
         with lock:
             counts["requests"] += 1
             warm = time.monotonic() - started >= warmup
-            fail = warm and every > 0 and counts["requests"] % every == 0
+            may_fail = warm and every > 0 and (on_listings or not listing)
+            if may_fail:
+                counts["eligible"] += 1
+            fail = may_fail and counts["eligible"] % every == 0
             if fail:
                 counts["errors"] += 1
         if fail:
@@ -170,7 +180,7 @@ def report():
     while True:
         threading.Event().wait(60)
         with lock:
-            print(f"{counts['requests']} requests, {counts['errors']} answered 500", flush=True)
+            print(f"{counts['requests']} requests, {counts['errors']} answered 500 of {counts['eligible']} that could", flush=True)
 threading.Thread(target=report, daemon=True).start()
 server.serve_forever()
 PY
@@ -226,7 +236,7 @@ page=$(sed -E 's|.*status page on (http://[^/ ]*)/.*|\1|' <<<"$page")
 
 {
     echo "binary: $binary ($("$binary" --version))"
-    echo "station: $api_url (proxy to $station), about $vods VODs, HTTP 500 every ${error_every} answers (0: none) ${station_args[*]:-}"
+    echo "station: $api_url (proxy to $station), about $vods VODs, HTTP 500 every ${error_every} answers (0: none; listings too: $on_listings) ${station_args[*]:-}"
     echo "webhook: $webhook, down ${WEBHOOK_DOWN_SECS}s of every $((WEBHOOK_UP_SECS + WEBHOOK_DOWN_SECS))s"
     echo "monitor: pid $monitor, page $page, interval 1 s; burst of $BURST_USERS connections every ${BURST_EVERY}s"
     echo "for $minutes min; samples every ${SAMPLE_SECS}s in $out/rss.csv"
