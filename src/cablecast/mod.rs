@@ -41,6 +41,10 @@ use crate::vod::{Show, Vod};
 /// Requests per call at most: the first try and two retries.
 const MAX_ATTEMPTS: u32 = 3;
 
+/// The reason minreq gives its stand-in `503` when no status line came at
+/// all: the connection was closed without an answer, not a real 503.
+const MINREQ_NO_STATUS_LINE: &str = "Server did not provide a status line";
+
 /// Pause before the first retry; doubles for each further one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
@@ -607,8 +611,7 @@ impl CablecastClient {
             .send_lazy()
             .map_err(|e| self.transport_error(what, e))?;
         let code = response.status_code;
-        // minreq's stand-in when no status line came: the connection closed.
-        if code == 503 && response.reason_phrase == "Server did not provide a status line" {
+        if code == 503 && response.reason_phrase == MINREQ_NO_STATUS_LINE {
             return Err(CablecastError::Closed {
                 what: what.to_string(),
             });
