@@ -8,6 +8,8 @@
 //!   in `main`) into one validated `cli::Command`; `cli::execute` runs it.
 //!   `cli::spec` is the one definition of every command, flag and variable:
 //!   the parser accepts only what it lists and the help is rendered from it.
+//!   Every command writes its output through one writer (`cli::output`): a
+//!   reader that goes away (`| head`) ends the command quietly, exit 0.
 //! - `monitor`: the monitoring cycle (connection check, a full catalogue
 //!   pass that resumes where a failed page stopped, or a look for changed
 //!   shows that reads only what changed, a probe for VODs and shows added
@@ -62,7 +64,10 @@
 //!   its days.
 //! - `config`: the validated settings types `cli` builds (the monitor's and
 //!   Cablecast's, with its credentials) and the parsers they share.
-//! - `vod`, `memory`, `logging`: small shared pieces. `vod` holds domain
+//! - `memory`: the process's memory use, and the allocator settings that
+//!   keep a months-long run from creeping up (glibc arenas and thresholds,
+//!   free pages given back after a cycle).
+//! - `vod`, `logging`: small shared pieces. `vod` holds domain
 //!   types only and does not log; what is odd in Cablecast's answer is
 //!   logged where `cablecast` reads it.
 //!
@@ -72,12 +77,13 @@
 //! code uses:
 //!
 //! - cli -> {alert, bench, cablecast, clock, config, demo, export, loadtest,
-//!   logging, monitor, notify, shutdown, status, store, stuck, systemd,
-//!   transcription, vod, web}
+//!   logging, memory, monitor, notify, shutdown, status, store, stuck,
+//!   systemd, transcription, vod, web}
 //! - bench -> {alert, cablecast, cache, clock, config, demo, memory, monitor,
 //!   status, store, stuck, vod}
-//! - web -> {alert, cache, clock, config, export, status, store, stuck,
-//!   transcription, vod} (the monitor's `SyncNow` wake-up lives in `status`)
+//! - web -> {alert, cache, clock, config, export, memory, status, store,
+//!   stuck, transcription, vod} (the monitor's `SyncNow` wake-up lives in
+//!   `status`; `memory` tunes the allocator)
 //! - systemd -> {monitor, store} (the cycle report and store errors)
 //! - monitor -> {alert, cablecast, cache, clock, config, logging, memory,
 //!   shutdown, status, store, vod}
@@ -167,6 +173,14 @@
 //!   mount could not be read).
 //! - Automatic linking never changes a link made by hand, and never links a
 //!   show to a second video without reporting it as a conflict.
+//! - A migration runs only after a checked copy of the file as it was is
+//!   written beside it (`DB.before-schema-N-*`).
+//! - Everything held in memory has a bound that does not grow with time
+//!   (README "Memory"): SQLite's page caches per connection and 12 MiB for
+//!   the process (`soft_heap_limit`), the answer cache (entries and bytes),
+//!   the warn-once keys, firing alerts (one per failed or stuck VOD at
+//!   most), the status server's connections and threads (`MAX_CONNECTIONS`),
+//!   and glibc's malloc arenas (two).
 //! - Nothing writes to a database that failed its integrity check at open
 //!   (`Store::damage`); the monitor then runs no cycles.
 //! - A stop signal never ends the process mid-transaction: the monitor,

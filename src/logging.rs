@@ -24,10 +24,31 @@ pub fn parse_level(setting: &str, text: &str) -> Result<LevelFilter, ConfigError
     }
 }
 
+/// The log target of the one line per VOD state change, so that the demo
+/// can keep those lines for `debug` (its cycle line sums them up).
+pub const VOD_CHANGES: &str = "archivist::vod_changes";
+
 /// Installs the logger once for the process. Later calls do nothing.
 pub fn init(level: LevelFilter) {
+    install(level, level);
+}
+
+/// The demo's logger: what a person can follow in a terminal. Each VOD's
+/// change of state is logged at `debug` and above only; the cycle line
+/// counts them.
+pub fn init_demo(level: LevelFilter) {
+    let vod_changes = if level >= LevelFilter::Debug {
+        level
+    } else {
+        LevelFilter::Warn
+    };
+    install(level, vod_changes);
+}
+
+fn install(level: LevelFilter, vod_changes: LevelFilter) {
     let result = fern::Dispatch::new()
         .level(level)
+        .level_for(VOD_CHANGES, vod_changes)
         // Dependencies speak at warn and above only: their debug output can
         // include request details.
         .level_for("rustls", LevelFilter::Warn)

@@ -25,6 +25,7 @@ mod faults_secrets;
 mod faults_web;
 mod loadtest;
 mod ops_view;
+mod release;
 mod schema_upgrade;
 mod service_messages;
 mod service_stop;

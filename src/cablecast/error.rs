@@ -10,6 +10,9 @@ pub enum CablecastError {
     Unreachable { what: String, detail: String },
     /// No complete answer within the request timeout.
     Timeout { what: String, secs: u64 },
+    /// The connection was closed before any answer came (a server
+    /// restarting, a proxy giving up): worth another try.
+    Closed { what: String },
     /// HTTP 401: Cablecast refused the credentials.
     Unauthorized { what: String, user: Option<String> },
     /// HTTP 404: the resource does not exist (or no longer does).
@@ -78,7 +81,7 @@ impl CablecastError {
     /// Worth trying the same request again after a pause: timeouts and 5xx.
     pub fn is_transient(&self) -> bool {
         match self {
-            CablecastError::Timeout { .. } => true,
+            CablecastError::Timeout { .. } | CablecastError::Closed { .. } => true,
             CablecastError::Status { code, .. } => *code >= 500,
             _ => false,
         }
@@ -100,6 +103,7 @@ impl CablecastError {
         match self {
             CablecastError::Unreachable { .. } => "unreachable",
             CablecastError::Timeout { .. } => "timeout",
+            CablecastError::Closed { .. } => "closed",
             CablecastError::Unauthorized { .. } => "unauthorized",
             CablecastError::NotFound { .. } => "not_found",
             CablecastError::Status { .. } => "http_status",
@@ -117,11 +121,20 @@ impl fmt::Display for CablecastError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CablecastError::Unreachable { what, detail } => {
-                write!(f, "{what}: Cablecast unreachable: {detail}")
+                write!(f, "{what}: Cablecast unreachable: {detail}")?;
+                if detail.contains("Connection refused") {
+                    write!(f, " (is Cablecast running? is the port in CABLECAST_API_URL right? does a firewall block this machine?)")?;
+                }
+                Ok(())
             }
-            CablecastError::Timeout { what, secs } => {
-                write!(f, "{what}: no answer from Cablecast within {secs} s")
-            }
+            CablecastError::Timeout { what, secs } => write!(
+                f,
+                "{what}: no answer from Cablecast within {secs} s (the server took the connection but did not answer; ARCHIVIST_HTTP_TIMEOUT sets the wait)"
+            ),
+            CablecastError::Closed { what } => write!(
+                f,
+                "{what}: Cablecast closed the connection without answering"
+            ),
             CablecastError::Unauthorized { what, user: Some(user) } => write!(
                 f,
                 "{what}: HTTP 401, Cablecast refused the credentials (check CABLECAST_USER_ID {user:?} and CABLECAST_PASSWORD)"

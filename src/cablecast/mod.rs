@@ -688,7 +688,16 @@ impl CablecastClient {
                         && attempt < MAX_ATTEMPTS
                         && self.may_retry(backoff, sent.elapsed()) =>
                 {
-                    log::debug!("{what}: {e}; retrying in {} ms", backoff.as_millis());
+                    // A silent server is a wait a person should hear about.
+                    let level = match e {
+                        CablecastError::Timeout { .. } => log::Level::Warn,
+                        _ => log::Level::Debug,
+                    };
+                    log::log!(
+                        level,
+                        "{e}; trying again (attempt {} of {MAX_ATTEMPTS})",
+                        attempt + 1
+                    );
                     thread::sleep(backoff);
                     backoff *= 2;
                     attempt += 1;
@@ -769,11 +778,19 @@ impl CablecastClient {
     }
 
     fn transport_error(&self, what: &str, e: outbound::Error) -> CablecastError {
-        if let outbound::Error::Timeout { .. } = e {
-            return CablecastError::Timeout {
-                what: what.to_string(),
-                secs: self.settings.timeout_secs,
-            };
+        match e {
+            outbound::Error::Timeout { .. } => {
+                return CablecastError::Timeout {
+                    what: what.to_string(),
+                    secs: self.settings.timeout_secs,
+                }
+            }
+            outbound::Error::Closed => {
+                return CablecastError::Closed {
+                    what: what.to_string(),
+                }
+            }
+            _ => {}
         }
         CablecastError::Unreachable {
             what: what.to_string(),

@@ -58,14 +58,14 @@ pub(super) fn run(
         AlertsAction::Silence { length, kind } => {
             let store = Store::open(db, Access::ReadWrite)?;
             let silence = alert::silence(&store, kind, length)?;
-            println!("{}", clock::stored_times_to_local(&silence, zone));
+            outln!("{}", clock::stored_times_to_local(&silence, zone))?;
             Ok(ExitCode::SUCCESS)
         }
         AlertsAction::Ack { vod, note, by } => {
             let store = Store::open(db, Access::ReadWrite)?;
             match alert::acknowledge(&store, vod, &by, note.as_deref())? {
                 Some(sentence) => {
-                    println!("{sentence}");
+                    outln!("{sentence}")?;
                     Ok(ExitCode::SUCCESS)
                 }
                 None => Err(CliError::Usage(format!(
@@ -75,7 +75,7 @@ pub(super) fn run(
         }
         AlertsAction::EndSilence { kind } => {
             let store = Store::open(db, Access::ReadWrite)?;
-            println!("{}", alert::end_silences(&store, kind)?);
+            outln!("{}", alert::end_silences(&store, kind)?)?;
             Ok(ExitCode::SUCCESS)
         }
         AlertsAction::Test(settings) => test(&settings),
@@ -95,10 +95,10 @@ fn list(store: &Store, json: bool, zone: &StationZone) -> Result<ExitCode, CliEr
             "silences": silences,
             "destinations": destinations,
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let local = |at: &str| clock::stored_to_local(at, zone);
@@ -137,36 +137,36 @@ fn list(store: &Store, json: bool, zone: &StationZone) -> Result<ExitCode, CliEr
         )
     };
     if let Some(stopped) = monitor_stopped(store)? {
-        println!(
+        outln!(
             "The monitor is not running: {}; no alert is raised meanwhile.",
             clock::stored_times_to_local(&stopped, zone)
-        );
+        )?;
     }
     if firing.is_empty() {
-        println!("No alert is firing.");
+        outln!("No alert is firing.")?;
     } else {
-        println!("Firing:");
+        outln!("Firing:")?;
         for shown in &firing {
-            println!("  {}", line(&shown.alert));
+            outln!("  {}", line(&shown.alert))?;
             for d in &shown.deliveries {
-                println!("      {}: {}", d.destination, alert::delivery_words(d));
+                outln!("      {}: {}", d.destination, alert::delivery_words(d))?;
             }
             if shown.deliveries.is_empty() && shown.alert.notified && destinations.is_empty() {
-                println!("      sent nowhere: no destination is configured");
+                outln!("      sent nowhere: no destination is configured")?;
             }
         }
     }
     for s in &silences {
-        println!(
+        outln!(
             "Silence: {} until {}",
             s.kind.as_deref().unwrap_or("every alert"),
             local(&s.ends_at)
-        );
+        )?;
     }
     if !recent.is_empty() {
-        println!("Recent:");
+        outln!("Recent:")?;
         for a in &recent {
-            println!("  {}", line(a));
+            outln!("  {}", line(a))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -204,10 +204,10 @@ fn test(settings: &AlertSettings) -> Result<ExitCode, CliError> {
     let mut all = true;
     for (destination, outcome) in settings.destinations.iter().zip(outcomes) {
         match outcome {
-            Ok(()) => println!("delivered  {}", destination.label()),
+            Ok(()) => outln!("delivered  {}", destination.label())?,
             Err(reason) => {
                 all = false;
-                println!("FAILED     {}: {reason}", destination.label());
+                outln!("FAILED     {}: {reason}", destination.label())?;
             }
         }
     }

@@ -30,6 +30,8 @@
 //!   [`execute`]; both matches are exhaustive, so a missing arm does not
 //!   compile.
 
+#[macro_use]
+mod output;
 mod alerting;
 mod alerts;
 mod measure;
@@ -95,6 +97,9 @@ pub enum CliError {
     },
     /// Writing JSON output failed.
     Json(serde_json::Error),
+    /// Writing to standard output failed (a reader that went away ends
+    /// the command quietly instead: see [`execute`]).
+    Output(std::io::Error),
 }
 
 impl CliError {
@@ -142,6 +147,7 @@ impl fmt::Display for CliError {
             CliError::Record(e) => e.fmt(f),
             CliError::Start { what, error } => write!(f, "starting {what}: {error}"),
             CliError::Json(e) => write!(f, "writing JSON: {e}"),
+            CliError::Output(e) => write!(f, "writing the output: {e}"),
         }
     }
 }
@@ -180,8 +186,18 @@ pub fn run(args: Vec<OsString>, env: &Env) -> Result<ExitCode, CliError> {
     execute(parse(args, env)?)
 }
 
-/// Runs a parsed command.
+/// Runs a parsed command. A reader of its output that went away (`| head`)
+/// ends it quietly, with exit 0: what it was read for was read.
 pub fn execute(command: Command) -> Result<ExitCode, CliError> {
+    // Before any thread starts, so none gets an arena of its own.
+    crate::memory::tune_allocator();
+    match dispatch(command) {
+        Err(CliError::Output(e)) if output::reader_gone(&e) => Ok(ExitCode::SUCCESS),
+        outcome => outcome,
+    }
+}
+
+fn dispatch(command: Command) -> Result<ExitCode, CliError> {
     let Command {
         db,
         log_level,
@@ -190,11 +206,11 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
     } = command;
     match action {
         Action::Help(text) => {
-            print!("{text}");
+            out!("{text}")?;
             Ok(ExitCode::SUCCESS)
         }
         Action::Version => {
-            println!("{}", version_line());
+            outln!("{}", version_line())?;
             Ok(ExitCode::SUCCESS)
         }
         Action::Init => {
@@ -203,10 +219,10 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
             if let Some(damage) = store.damage() {
                 return Err(damage.clone().into());
             }
-            println!(
+            outln!(
                 "database {} is ready (schema version {SCHEMA_VERSION})",
                 store.path().display()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Action::Status {
@@ -231,9 +247,9 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
                 log::info!("status page on http://{addr}/")
             })
         }
-        Action::Demo(service) => {
-            logging::init(log_level);
-            service::run_demo(&db, service)
+        Action::Demo(service, again) => {
+            logging::init_demo(log_level);
+            service::run_demo(&db, service, &again)
         }
         Action::Serve(settings, stuck_after) => {
             logging::init(log_level);
@@ -246,19 +262,19 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
         Action::Backup { dest, force } => {
             logging::init(log_level);
             let copy = Store::open(&db, Access::ReadOnly)?.backup_to(&dest, force)?;
-            println!(
+            outln!(
                 "backup {} written and checked: {} bytes, {} VODs, schema version {}",
                 copy.path.display(),
                 copy.bytes,
                 copy.vods,
                 copy.schema_version
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Action::Restore { src } => {
             logging::init(log_level);
             let restored = store::restore(&src, &db)?;
-            println!(
+            outln!(
                 "restored {} from {}: {} bytes, {} VODs, schema version {}{}",
                 db.display(),
                 src.display(),
@@ -269,7 +285,7 @@ pub fn execute(command: Command) -> Result<ExitCode, CliError> {
                     .previous
                     .map(|p| format!("; the replaced database is kept as {}", p.display()))
                     .unwrap_or_default()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Action::Export(request) => {
@@ -345,17 +361,17 @@ fn print_vod_list(
         .collect();
     if json {
         let text = serde_json::to_string_pretty(&listed).map_err(CliError::Json)?;
-        println!("{text}");
+        outln!("{text}")?;
         return Ok(ExitCode::SUCCESS);
     }
     if listed.is_empty() {
-        println!(
+        outln!(
             "{}",
             match list {
                 VodList::Stuck => format!("No VOD is stuck ({thresholds})."),
                 VodList::Failed => "No VOD has failed.".to_string(),
             }
-        );
+        )?;
     }
     for vod in &listed {
         let age = match (vod.seconds_in_state, vod.state_changed_source) {
@@ -365,7 +381,7 @@ fn print_vod_list(
             (Some(secs), _) => format!(" for at least {}", crate::clock::humanize_secs(secs)),
             (None, _) => String::new(),
         };
-        println!(
+        outln!(
             "VOD {}  {}{age}  {}{}",
             vod.id,
             vod.state,
@@ -377,7 +393,7 @@ fn print_vod_list(
                 .or(vod.status_message)
                 .map(|m| format!("  ({m})"))
                 .unwrap_or_default()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -390,9 +406,9 @@ fn print_report<T: serde::Serialize>(
 ) -> Result<(), CliError> {
     if json {
         let text = serde_json::to_string_pretty(report).map_err(CliError::Json)?;
-        println!("{text}");
+        outln!("{text}")?;
     } else {
-        print!("{}", text(report));
+        out!("{}", text(report))?;
     }
     Ok(())
 }

@@ -38,7 +38,7 @@ const MAX_INTERVAL_SECS: u64 = 86_400;
 /// Longest request timeout accepted.
 const MAX_TIMEOUT_SECS: u64 = 600;
 /// The demo's own database, unless `--db` is given.
-const DEMO_DB: &str = "archivist-demo.db";
+const DEMO_DB: &str = crate::store::DEMO_DB;
 /// Where the bench's generated database goes without `TMPDIR`.
 const SCRATCH_DIR: &str = "/tmp";
 /// Largest generated database: ten million VODs is far past any station.
@@ -73,8 +73,10 @@ pub enum Action {
     },
     Monitor(Service),
     /// The monitor against the built-in station; its Cablecast URL is set
-    /// once the station listens.
-    Demo(Service),
+    /// once the station listens. The text runs archivist again from here
+    /// (`cargo run --release --` when cargo started it), for the commands
+    /// the demo suggests.
+    Demo(Service, String),
     Serve(WebSettings, StuckAfter),
     Backup {
         dest: PathBuf,
@@ -201,6 +203,13 @@ pub fn parse(args: Vec<OsString>, env: &Env) -> Result<Command, CliError> {
         command.zone = station_zone(&given, command.zone)?;
     }
     command.action = action(&given, global.db, &command.zone)?;
+    if let Action::Demo(_, again) = &mut command.action {
+        // Cargo sets CARGO_MANIFEST_DIR for what it runs (`cargo run`): the
+        // demo's suggested next command then works from where it started.
+        if env.contains_key("CARGO_MANIFEST_DIR") {
+            *again = "cargo run --release --".to_string();
+        }
+    }
     Ok(command)
 }
 
@@ -241,7 +250,13 @@ fn find_command(name: Option<String>, rest: Vec<OsString>) -> Result<Found, CliE
         group if spec::is_group(group) => find_action(group, rest),
         other => match spec::command(other) {
             Some(spec) => Ok(Found::Command(spec, rest)),
-            None => Err(CliError::Usage(format!("unknown command {other:?}"))),
+            None => {
+                let names = spec::COMMANDS.iter().map(|c| c.name);
+                let hint = spec::nearest(other, names)
+                    .map(|near| format!("; did you mean {near}?"))
+                    .unwrap_or_default();
+                Err(CliError::Usage(format!("unknown command {other:?}{hint}")))
+            }
         },
     }
 }
@@ -259,10 +274,16 @@ fn find_action(group: &str, rest: Vec<OsString>) -> Result<Found, CliError> {
         ))),
         Some(action) => match spec::command(&format!("{group} {action}")) {
             Some(spec) => Ok(Found::Command(spec, rest.collect())),
-            None => Err(CliError::Usage(format!(
-                "{group} needs {}, not {action:?}",
-                spec::actions(group).join(", ")
-            ))),
+            None => {
+                let actions = spec::actions(group);
+                let hint = spec::nearest(action, actions.iter().copied())
+                    .map(|near| format!("; did you mean {group} {near}?"))
+                    .unwrap_or_default();
+                Err(CliError::Usage(format!(
+                    "{group} needs {}, not {action:?}{hint}",
+                    actions.join(", ")
+                )))
+            }
         },
     }
 }
@@ -303,7 +324,8 @@ fn action(given: &Given, db: Option<PathBuf>, zone: &StationZone) -> Result<Acti
             // A placeholder the demo replaces with its station's address;
             // it is validated like any other.
             let url = "http://127.0.0.1/CablecastAPI/v1".to_string();
-            Action::Demo(service(given, Some(url), zone)?)
+            // `parse` names the launcher when cargo runs the demo.
+            Action::Demo(service(given, Some(url), zone)?, "archivist".to_string())
         }
         C::Serve => {
             let mut settings = serve_settings(given)?;
@@ -1081,7 +1103,7 @@ mod tests {
         ]);
         let command = parsed(&["demo"], &vars);
         assert_eq!(command.db, PathBuf::from(DEMO_DB));
-        let Action::Demo(service) = command.action else {
+        let Action::Demo(service, _) = command.action else {
             panic!("not the demo");
         };
         assert_eq!(service.settings.interval, Duration::from_secs(10));
@@ -1089,7 +1111,7 @@ mod tests {
         assert!(service.settings.cablecast.credentials.is_none());
         let command = parsed(&["demo", "--db", "x.db", "--interval", "2"], &vars);
         assert_eq!(command.db, PathBuf::from("x.db"));
-        let Action::Demo(service) = command.action else {
+        let Action::Demo(service, _) = command.action else {
             panic!("not the demo");
         };
         assert_eq!(service.settings.interval, Duration::from_secs(2));
@@ -1330,7 +1352,7 @@ mod tests {
         let Action::Help(help) = parsed(&["demo", "--help"], &[]).action else {
             panic!("not help");
         };
-        let Action::Demo(service) = parsed(&["demo"], &[]).action else {
+        let Action::Demo(service, _) = parsed(&["demo"], &[]).action else {
             panic!("not the demo");
         };
         let interval = service.settings.interval.as_secs();
@@ -1365,7 +1387,7 @@ mod tests {
         let mut vars = STATION.to_vec();
         vars.extend(systemd);
         for words in [&["monitor"][..], &["demo"]] {
-            let (Action::Monitor(service) | Action::Demo(service)) = parsed(words, &vars).action
+            let (Action::Monitor(service) | Action::Demo(service, _)) = parsed(words, &vars).action
             else {
                 panic!("not a service");
             };

@@ -53,7 +53,8 @@ pub(super) fn run_serve(
         let board = Arc::new(StatusBoard::new(Arc::clone(&store)).with_stuck_after(stuck_after));
         let server = start_status_server(settings.clone(), board, None)?;
         if first {
-            println!("Status page: http://{}/", server.addr());
+            // A reader gone from the terminal does not stop the server.
+            let _ = outln!("Status page: http://{}/", server.addr());
             log::info!("serving {} on http://{}/", db.display(), server.addr());
             first = false;
         }
@@ -61,6 +62,7 @@ pub(super) fn run_serve(
         settings.listen = server.addr();
         // `restore` renames a new file over the database: serve that one.
         while !shutdown::wait_timeout(REPLACED_CHECK) {
+            crate::memory::give_back_freed();
             if store.replaced() {
                 break;
             }
@@ -230,6 +232,7 @@ pub(super) fn run_monitor(
     monitor.run(woken, |report| {
         let took = Duration::from_millis(report.record.duration_ms.max(0) as u64);
         service.cycle_done(report, interval.saturating_sub(took));
+        crate::memory::give_back_freed();
     });
     drop(server);
     shutdown::finish();
@@ -237,8 +240,9 @@ pub(super) fn run_monitor(
 }
 
 /// `archivist demo`: starts the built-in station, points the monitor at it
-/// and runs it; the station's day moves on once per cycle.
-pub(super) fn run_demo(db: &Path, mut service: Service) -> Result<ExitCode, CliError> {
+/// and runs it; the station's day moves on once per cycle. `again` runs
+/// archivist from here, for the commands it suggests.
+pub(super) fn run_demo(db: &Path, mut service: Service, again: &str) -> Result<ExitCode, CliError> {
     // Before the station's threads start, so they leave the signals to it.
     listen_for_stop()?;
     let station = DemoStation::start(StationOptions {
@@ -253,19 +257,28 @@ pub(super) fn run_demo(db: &Path, mut service: Service) -> Result<ExitCode, CliE
     // A newcomer sees where the page links into Cablecast: here, the demo
     // station's own records.
     service.cablecast_links = Some(CablecastLinks::from_api_url(&station.api_url()));
-    println!("Demo station (Cablecast API): {}", station.api_url());
-    println!(
-        "Database: {}  (inspect: sqlite3 -readonly {} '{}')",
-        db.display(),
-        db.display(),
-        crate::store::VODS_BY_STATE_SQL
-    );
-    println!("Status: archivist --db {} status", db.display());
+    let api_url = station.api_url();
     let outcome = run_monitor(db, service, &|addr| {
-        println!("Status page: http://{addr}/");
+        // A reader gone from the terminal does not stop the demo.
+        let _ = out!("{}", demo_banner(&api_url, db, again, addr));
     });
     drop(station);
     outcome
+}
+
+/// What the demo prints once its page is up: where things are, what to
+/// run next, and the status page's address last, on a line of its own.
+fn demo_banner(api_url: &str, db: &Path, again: &str, page: SocketAddr) -> String {
+    let db = db.display();
+    format!(
+        "Demo station (Cablecast API): {api_url}\n\
+         Database: {db}  (inspect: sqlite3 -readonly {db} '{sql}')\n\
+         In another terminal: {again} --db {db} status\n\
+         Each VOD's changes are logged with --log-level debug; Ctrl-C stops the demo.\n\
+         \n\
+         Status page: http://{page}/\n",
+        sql = crate::store::VODS_BY_STATE_SQL
+    )
 }
 
 /// `archivist demo-station`: the demo Cablecast alone, until the process is
@@ -277,7 +290,7 @@ pub(super) fn run_demo_station(options: StationOptions) -> Result<ExitCode, CliE
         what: "the demo station",
         error,
     })?;
-    println!("CABLECAST_API_URL={}", station.api_url());
+    let _ = outln!("CABLECAST_API_URL={}", station.api_url());
     log::info!("demo station on {}", station.api_url());
     shutdown::closing_steps(|| {
         let signal = shutdown::signal().unwrap_or("a stop request");

@@ -576,6 +576,40 @@ pub fn is_group(name: &str) -> bool {
     })
 }
 
+/// Most single-letter edits between a mistyped name and the one meant:
+/// `--stuk` is `--stuck`, `--json` is not `--jobs`.
+const MAX_TYPO_EDITS: usize = 2;
+
+/// The candidate closest to `typed`, when a typo away from it (and `typed`
+/// is longer than the typo): for "did you mean" hints.
+pub fn nearest<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let allowed = MAX_TYPO_EDITS.min(typed.chars().count().saturating_sub(1) / 2);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(typed, c), c))
+        .filter(|(d, _)| *d <= allowed)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// The actions of a group, for its error message and help.
 pub fn actions(group: &str) -> Vec<&'static str> {
     COMMANDS
@@ -621,7 +655,11 @@ impl CommandSpec {
                 Long("help") | Short('h') => given.help = true,
                 Long(name) => {
                     let opt = self.flag(name).ok_or_else(|| {
-                        CliError::Usage(format!("{} takes no option --{name}", self.name))
+                        let flags = self.opts().map(|o| o.flag).filter(|f| !f.is_empty());
+                        let hint = nearest(name, flags)
+                            .map(|near| format!("; did you mean --{near}?"))
+                            .unwrap_or_default();
+                        CliError::Usage(format!("{} takes no option --{name}{hint}", self.name))
                     })?;
                     let value = if opt.value.is_empty() {
                         String::new()
@@ -773,5 +811,22 @@ impl Given {
     /// A setting's text alone, as given.
     pub fn value(&self, name: &str) -> Option<String> {
         self.setting(name).map(|(_, value)| value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_finds_the_name_meant_and_nothing_far_away() {
+        let flags = ["stuck", "failed", "json"];
+        assert_eq!(nearest("stuk", flags), Some("stuck"));
+        assert_eq!(nearest("faild", flags), Some("failed"));
+        assert_eq!(nearest("jsom", flags), Some("json"));
+        assert_eq!(nearest("colour", flags), None);
+        // A name too short to tell a typo from another word.
+        assert_eq!(nearest("j", flags), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -18,10 +18,10 @@ pub(super) fn run_transcriptions(
             let store = Store::open(db, Access::ReadWrite)?;
             let started = std::time::Instant::now();
             let report = transcription::scan(&store, &dirs).map_err(CliError::Scan)?;
-            print!(
+            out!(
                 "{}",
                 transcription_report::scan_text(&report, started.elapsed().as_secs_f64())
-            );
+            )?;
             Ok(if report.failed_roots.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -34,17 +34,18 @@ pub(super) fn run_transcriptions(
                 RecordError::Store(e) => CliError::Store(e),
                 invalid => CliError::Record(invalid),
             })?;
-            println!("{id}");
+            outln!("{id}")?;
             Ok(ExitCode::SUCCESS)
         }
         TranscriptionsAction::LinkByHand { show, video } => {
             let store = Store::open(db, Access::ReadWrite)?;
             let linked =
                 transcription::link_by_hand(&store, show, &video).map_err(CliError::Link)?;
-            println!(
+            outln!(
                 "linked {} results of {video} to show {show} \"{}\" by hand",
-                linked.rows, linked.show_title
-            );
+                linked.rows,
+                linked.show_title
+            )?;
             if !linked.other_videos.is_empty() {
                 eprintln!(
                     "archivist: warning: show {show} is also linked to {}",
@@ -56,7 +57,7 @@ pub(super) fn run_transcriptions(
         TranscriptionsAction::Link => {
             let store = Store::open(db, Access::ReadWrite)?;
             let report = transcription::link(&store).map_err(CliError::Link)?;
-            print!("{}", transcription_report::link_text(&report));
+            out!("{}", transcription_report::link_text(&report))?;
             Ok(ExitCode::SUCCESS)
         }
         TranscriptionsAction::List(list) => {
@@ -70,7 +71,7 @@ pub(super) fn run_transcriptions(
                     transcription_report::rows_text(&store.transcriptions(filter)?, zone)
                 }
             };
-            print!("{text}");
+            out!("{text}")?;
             Ok(ExitCode::SUCCESS)
         }
     }

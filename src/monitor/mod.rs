@@ -48,7 +48,7 @@ pub const CONNECTION_CHECK_TTL: Duration = Duration::from_secs(60);
 /// journal answers "when did this fail".
 pub(crate) fn log_changes(changes: &[crate::store::VodEvent]) {
     for change in changes {
-        log::info!("{}", change.log_line());
+        log::info!(target: crate::logging::VOD_CHANGES, "{}", change.log_line());
     }
 }
 

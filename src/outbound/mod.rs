@@ -26,6 +26,10 @@ pub use fingerprint::Fingerprint;
 /// Sent with every request, so a station's proxy logs say who asked.
 pub const USER_AGENT: &str = concat!("archivist/", env!("CARGO_PKG_VERSION"));
 
+/// The reason minreq gives its stand-in `503` when no status line came at
+/// all: the connection was closed without an answer, not a real 503.
+const MINREQ_NO_STATUS_LINE: &str = "Server did not provide a status line";
+
 /// How long a request may take unless its caller says otherwise.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
@@ -141,6 +145,9 @@ impl Request {
         let response = request
             .send_lazy()
             .map_err(|e| Error::from_minreq(e, timeout))?;
+        if response.status_code == 503 && response.reason_phrase == MINREQ_NO_STATUS_LINE {
+            return Err(Error::Closed);
+        }
         Ok(Response {
             status_code: response.status_code,
             headers: response.headers.clone(),
@@ -210,6 +217,8 @@ pub enum Error {
     Connection { reason: String },
     /// The answer was not HTTP as expected (too long a header, a bad status line).
     Malformed { reason: String },
+    /// The server closed the connection without answering at all.
+    Closed,
 }
 
 impl Error {
@@ -316,6 +325,7 @@ impl fmt::Display for Error {
             ),
             Error::Connection { reason } => f.write_str(reason),
             Error::Malformed { reason } => write!(f, "the answer is not readable HTTP: {reason}"),
+            Error::Closed => f.write_str("the server closed the connection without an answer"),
         }
     }
 }

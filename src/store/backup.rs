@@ -176,6 +176,18 @@ impl Store {
     }
 }
 
+/// A checked copy of the database as it is, before a migration to schema
+/// `to` changes it: `DB.before-schema-N-YYYYMMDDTHHMMSSZ` beside it, kept
+/// until removed by hand. The migration does not run without it.
+pub(super) fn before_migration(
+    conn: &Connection,
+    path: &Path,
+    to: i64,
+) -> Result<CopyFacts, StoreError> {
+    let dest = unused_name(path, &format!(".before-schema-{to}"));
+    place_checked_copy(conn, path, &dest, false, None)
+}
+
 /// Checks that `src` is a sound Archivist database this version can use,
 /// without changing it.
 pub fn check_copy(src: &Path) -> Result<CopyFacts, StoreError> {

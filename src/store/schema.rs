@@ -96,6 +96,14 @@ const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);
 pub(super) fn apply(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let failed = |what: &str, e: rusqlite::Error| sqlite_error(path, what, &e);
     let found = known_version(conn, path)?;
+    if found > 0 && found < SCHEMA_VERSION {
+        let copy = super::backup::before_migration(conn, path, SCHEMA_VERSION)?;
+        log::info!(
+            "upgrading {} from schema version {found} to {SCHEMA_VERSION}; the file as it was is kept as {}",
+            path.display(),
+            copy.path.display()
+        );
+    }
     begin_immediate(conn, path, "applying the schema")?;
     let mut script = String::new();
     if found > 0 {

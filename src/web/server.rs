@@ -105,7 +105,7 @@ impl StatusServer {
         board: Arc<StatusBoard>,
         sync_now: Option<SyncSender<SyncNow>>,
     ) -> io::Result<StatusServer> {
-        limit_malloc_arenas();
+        crate::memory::tune_allocator();
         let listen = settings.listen;
         let context =
             |e: io::Error| io::Error::new(e.kind(), format!("status server on {listen}: {e}"));
@@ -204,22 +204,3 @@ fn work(server: &Server, site: &Site, stopping: &AtomicBool) {
         }
     }
 }
-
-/// Malloc arenas glibc may keep: each connection thread would otherwise get
-/// one of up to eight per core, each holding freed memory of its own (2.5 MB
-/// more at 50 keep-alive clients, for no measurable speed). musl has no
-/// arenas.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MALLOC_ARENAS: libc::c_int = 2;
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    // SAFETY: mallopt only sets a glibc tuning parameter; it is safe to call
-    // at any time, from any thread.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
