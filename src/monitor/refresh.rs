@@ -41,6 +41,26 @@ pub struct RefreshSummary {
     pub store_error: Option<StoreError>,
 }
 
+impl RefreshSummary {
+    /// Adds another refresh's counts (its first errors only where this one
+    /// had none).
+    pub fn absorb(&mut self, other: RefreshSummary) {
+        self.checked += other.checked;
+        self.changed += other.changed;
+        self.removed += other.removed;
+        self.failed += other.failed;
+        if self.cablecast_error.is_none() {
+            self.cablecast_error = other.cablecast_error;
+        }
+        if self.answered_error.is_none() {
+            self.answered_error = other.answered_error;
+        }
+        if self.store_error.is_none() {
+            self.store_error = other.store_error;
+        }
+    }
+}
+
 /// One request's worth of work: a group of VODs by `ids[]`, or one VOD.
 enum Read {
     /// Indices into the in-flight list.
