@@ -85,7 +85,8 @@
 //! - alert -> {cablecast, clock, notify, store, stuck} (Cablecast's error
 //!   in the cycle's outcome)
 //! - notify -> {clock, outbound, store} (the outbox)
-//! - status -> {cache, clock, memory, store, stuck, vod}
+//! - status -> {alert, cache, clock, memory, store, stuck, vod} (the monitor's
+//!   `Pulse`)
 //! - transcription -> {clock, store}
 //! - export -> {store}
 //! - cablecast -> {clock, config, logging, outbound, shutdown, vod}
