@@ -591,7 +591,11 @@ fn failed_vods_with_a_firing_alert_cost_one_request_a_cycle_however_many() {
         let with = watched.cycle();
         assert!(with.is_current(), "{:?}", with.cablecast_error);
         assert_eq!(with.record.http_calls, without.record.http_calls + 1);
-        checked += with.refresh.checked - without.refresh.checked;
+        assert_eq!(
+            with.refresh.checked - without.refresh.checked,
+            with.refresh.failed_checked
+        );
+        checked += with.refresh.failed_checked;
     }
     // Three cycles went round all 250 (groups of 100, 100 and 50).
     assert_eq!(checked, 250);

@@ -531,7 +531,10 @@ impl Monitor {
             return;
         }
         match self.store().vods_with_ids(&ids) {
-            Ok(failed) => self.refresh_vods(&failed, report),
+            Ok(failed) => {
+                report.refresh.failed_checked += failed.len();
+                self.refresh_vods(&failed, report);
+            }
             Err(e) => {
                 report.store_error.get_or_insert(e);
             }

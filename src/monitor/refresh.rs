@@ -24,6 +24,8 @@ use crate::vod::Vod;
 pub struct RefreshSummary {
     /// VODs asked about.
     pub checked: usize,
+    /// Of `checked`, failed VODs whose alert fires (not in flight).
+    pub failed_checked: usize,
     /// VODs whose stored row changed (or was removed).
     pub changed: usize,
     /// VODs Cablecast says are gone, removed.
@@ -46,6 +48,7 @@ impl RefreshSummary {
     /// had none).
     pub fn absorb(&mut self, other: RefreshSummary) {
         self.checked += other.checked;
+        self.failed_checked += other.failed_checked;
         self.changed += other.changed;
         self.removed += other.removed;
         self.failed += other.failed;
