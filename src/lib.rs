@@ -13,8 +13,9 @@
 //! - `monitor`: the monitoring cycle (connection check, a full catalogue
 //!   pass that resumes where a failed page stopped, or a look for changed
 //!   shows that reads only what changed, a probe for VODs and shows added
-//!   above the highest ids known, in-flight refresh by id in groups, stats,
-//!   one log line); it tells an outage from a flaky server.
+//!   above the highest ids known, in-flight refresh by id in groups, one
+//!   group a cycle of the failed VODs whose alert fires, stats, one log
+//!   line); it tells an outage from a flaky server.
 //! - `cablecast`: the Cablecast HTTP client. Cablecast's JSON shapes
 //!   (`cablecast::wire`) never leave it; it hands out domain types from `vod`.
 //! - `store`: the SQLite file, its checked copies (backup, restore) and its
@@ -90,7 +91,8 @@
 //! - alert -> {cablecast, clock, notify, store, stuck} (Cablecast's error
 //!   in the cycle's outcome)
 //! - notify -> {clock, outbound, store} (the outbox)
-//! - status -> {cache, clock, memory, store, stuck, vod}
+//! - status -> {alert, cache, clock, memory, store, stuck, vod} (the monitor's
+//!   `Pulse`)
 //! - transcription -> {clock, store}
 //! - export -> {store}
 //! - cablecast -> {clock, config, logging, outbound, shutdown, vod}

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::alert::Pulse;
 use crate::cache::{self, Answers, Key, Weigh};
 use crate::clock::{self, StationZone};
 use crate::store::{
@@ -209,7 +210,21 @@ pub struct StatusReport {
     pub warnings: Vec<String>,
     pub transcriptions: TranscriptionSummary,
     pub last_cycle: Option<LastCycleSummary>,
+    /// Whether the monitor runs (`None`: not judged: a command run beside
+    /// it judges by the rhythm of its cycles, and needs two of them).
+    pub monitor: Option<MonitorReport>,
     pub performance: PerformanceSummary,
+}
+
+/// `monitor` in the report: whether the monitor's cycles keep coming, by
+/// [`Pulse`], the rule every surface uses.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MonitorReport {
+    /// False when no cycle ran within two intervals and a minute: the
+    /// figures are as of `last_cycle` and no alert is raised.
+    pub running: bool,
+    /// When its last cycle finished (`None`: no cycle recorded).
+    pub last_cycle: Option<String>,
 }
 
 /// `catalogue` in the report.
@@ -411,7 +426,24 @@ impl StatusReport {
                 duration_ms: cycle.duration_ms,
                 error: cycle.cablecast_error.clone(),
             }),
+            monitor: None,
             performance,
+        }
+    }
+
+    /// Says whether the monitor runs, judged by `pulse`; when it does not,
+    /// the first warning says so and since when. Called on every read (the
+    /// report itself is cached, and a stop changes nothing in the database).
+    pub fn note_pulse(&mut self, pulse: &Pulse) {
+        self.monitor = Some(MonitorReport {
+            running: *pulse == Pulse::Running,
+            last_cycle: self.last_cycle.as_ref().map(|c| c.at.clone()),
+        });
+        if let Some(stopped) = pulse.sentence() {
+            self.warnings.insert(
+                0,
+                format!("the monitor is not running: {stopped}; the figures are as of then, and no alert is raised"),
+            );
         }
     }
 

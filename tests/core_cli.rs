@@ -1,6 +1,10 @@
 //! The command line: exit codes, one-line errors, the database file's schema
 //! as engineers and other tools see it.
 
+use std::time::Duration;
+
+use crate::support::child::Running;
+use crate::support::http::get;
 use crate::support::run_on;
 use crate::support::{self, archivist, sqlite, stderr, stdout, Scratch};
 
@@ -331,4 +335,113 @@ fn the_system_sqlite3_cli_reads_checks_and_writes_the_file() {
     // And the service still opens it afterwards.
     let status = run_on(&scratch.db(), &["status", "--json"]);
     assert!(status.status.success(), "{}", stderr(&status));
+}
+
+/// `archivist serve` on `db` (a status server with no monitor), and its
+/// address.
+fn serve(db: &std::path::Path, env: &[(&str, &str)]) -> (Running, std::net::SocketAddr) {
+    let mut command = archivist();
+    command
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--interval", "300"]);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let serve = Running::start(command);
+    serve.wait_for(" on http://", 1, Duration::from_secs(30));
+    let log = serve.log();
+    let addr = log
+        .split(" on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {log}"));
+    (serve, addr)
+}
+
+fn status_json(db: &std::path::Path, env: &[(&str, &str)]) -> serde_json::Value {
+    let mut command = archivist();
+    command.arg("--db").arg(db).args(["status", "--json"]);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+fn status_text(db: &std::path::Path, env: &[(&str, &str)]) -> String {
+    let mut command = archivist();
+    command.arg("--db").arg(db).arg("status");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn a_stopped_monitor_is_said_on_status_and_the_page_a_running_one_is_not() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let station = support::station(20);
+    let zone = [("ARCHIVIST_TIMEZONE", "America/New_York")];
+    let monitor = Running::monitor(&db, &station.api_url(), &[], &zone);
+    let addr = monitor.status_addr();
+    monitor.wait_for("INFO  cycle ", 3, Duration::from_secs(60));
+
+    // Running: every surface says so, and none says stopped.
+    let report = status_json(&db, &zone);
+    assert_eq!(report["monitor"]["running"], true, "{report}");
+    assert_eq!(report["monitor"]["last_cycle"], report["last_cycle"]["at"]);
+    let text = status_text(&db, &zone);
+    assert!(!text.contains("not running"), "{text}");
+    let (_, api) = get(addr, "/api/status");
+    assert!(api.contains(r#""monitor":{"running":true"#), "{api}");
+    let (_, page) = get(addr, "/");
+    assert!(
+        page.contains(r#"class="pill up">Cablecast reachable<"#),
+        "{page}"
+    );
+    assert!(!page.contains("not running"), "{page}");
+    drop(monitor);
+
+    // Stopped: its last two cycles, five minutes apart, long ago.
+    sqlite(&db)
+        .execute_batch(
+            "DELETE FROM monitor_cycle WHERE id < (SELECT max(id) - 1 FROM monitor_cycle);
+             UPDATE monitor_cycle SET started_at = '2026-01-05T10:00:00Z',
+                 finished_at = '2026-01-05T10:00:01Z' WHERE id < (SELECT max(id) FROM monitor_cycle);
+             UPDATE monitor_cycle SET started_at = '2026-01-05T10:05:00Z',
+                 finished_at = '2026-01-05T10:05:01Z' WHERE id = (SELECT max(id) FROM monitor_cycle);",
+        )
+        .expect("aged");
+    let since = "no monitoring cycle since 2026-01-05 05:05 EST";
+    let text = status_text(&db, &zone);
+    assert!(
+        text.starts_with(&format!("WARNING: the monitor is not running: {since}")),
+        "{text}"
+    );
+    let report = status_json(&db, &zone);
+    assert_eq!(report["monitor"]["running"], false, "{report}");
+    assert_eq!(report["monitor"]["last_cycle"], "2026-01-05T10:05:01Z");
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("no monitoring cycle since 2026-01-05T10:05:01Z")),
+        "{report}"
+    );
+
+    let (serve, addr) = serve(&db, &zone);
+    let (_, page) = get(addr, "/");
+    assert!(
+        page.contains(r#"class="pill down">monitor not running since 2026-01-05 05:05 EST<"#),
+        "{page}"
+    );
+    assert!(!page.contains("Cablecast reachable"), "{page}");
+    let (_, api) = get(addr, "/api/status");
+    assert!(api.contains(r#""monitor":{"running":false"#), "{api}");
+    drop(serve);
 }

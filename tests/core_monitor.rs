@@ -536,3 +536,117 @@ fn a_deletion_while_a_pass_pages_never_removes_a_vod_the_server_still_has() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stored_vods(&scratch.db()), served_vods(&station));
 }
+
+/// A monitor that evaluates alerts after each cycle (recorded, sent
+/// nowhere), as a station runs it.
+fn watched(db: &std::path::Path, api_url: &str) -> Monitor {
+    use archivist::alert::{AlertSettings, AlertWatch};
+    let store = Arc::new(Store::open(db, Access::ReadWrite).expect("store opens"));
+    let alerts = AlertWatch::new(Arc::clone(&store), AlertSettings::default(), None);
+    Monitor::new(monitor_settings(api_url), Arc::new(StatusBoard::new(store))).with_alerts(alerts)
+}
+
+/// Fails `n` VODs of the station that are not disabled; returns their ids.
+fn fail_vods(station: &DemoStation, n: usize) -> Vec<i64> {
+    let mut catalogue = station.catalogue();
+    let mut failed = Vec::new();
+    for vod in catalogue.vods.iter_mut() {
+        if vod.state == "disabled" {
+            continue;
+        }
+        if failed.len() < n {
+            vod.state = "error".into();
+            failed.push(vod.id);
+        } else if matches!(vod.state.as_str(), "error" | "permanentFailure") {
+            vod.state = "complete".into();
+        }
+    }
+    failed
+}
+
+#[test]
+fn failed_vods_with_a_firing_alert_cost_one_request_a_cycle_however_many() {
+    let plain_db = Scratch::new();
+    let watched_db = Scratch::new();
+    let station = support::station(300);
+    // More failures than one read by id holds.
+    let failed = fail_vods(&station, 250);
+    assert_eq!(failed.len(), 250);
+    let (mut plain, _) = monitor(&plain_db.db(), &station.api_url());
+    let mut watched = watched(&watched_db.db(), &station.api_url());
+    assert!(plain.cycle().is_current());
+    assert!(watched.cycle().is_current());
+    assert_eq!(
+        support::number(
+            &watched_db.db(),
+            "SELECT count(*) FROM alert WHERE kind = 'vod_failed' AND state = 'firing'"
+        ),
+        250
+    );
+    // The same station and the same cycles: the failed VODs are checked one
+    // group of ids (one request) per cycle, in turn, never all at once.
+    let mut checked = 0;
+    for _ in 0..3 {
+        let without = plain.cycle();
+        let with = watched.cycle();
+        assert!(with.is_current(), "{:?}", with.cablecast_error);
+        assert_eq!(with.record.http_calls, without.record.http_calls + 1);
+        assert_eq!(
+            with.refresh.checked - without.refresh.checked,
+            with.refresh.failed_checked
+        );
+        checked += with.refresh.failed_checked;
+    }
+    // Three cycles went round all 250 (groups of 100, 100 and 50).
+    assert_eq!(checked, 250);
+}
+
+#[test]
+fn a_failed_vod_deleted_in_cablecast_resolves_as_removed_within_two_cycles() {
+    let scratch = Scratch::new();
+    let station = support::station(40);
+    let failed = fail_vods(&station, 3);
+    let hook = crate::support::receiver::Receiver::start();
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &station.api_url(),
+        &[],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
+            ("ARCHIVIST_ALERTS_OFF", "vod_stuck"),
+        ],
+    );
+    let found = hook.wait_for(1, Duration::from_secs(90));
+    assert_eq!(found[0].json()["count"], 3, "{:?}", found[0].json());
+    // Staff delete one failed VOD in Cablecast; no catalogue pass is due
+    // for a day.
+    assert!(station.catalogue().remove_vod(failed[1]));
+    let cycle = "INFO  cycle ";
+    let removed_at = monitor.count(cycle);
+    monitor.wait_for(cycle, removed_at + 2, Duration::from_secs(90));
+    let firing = support::number(
+        &scratch.db(),
+        "SELECT count(*) FROM alert WHERE kind = 'vod_failed' AND state = 'firing'",
+    );
+    assert_eq!(firing, 2, "the deleted VOD's alert still fires");
+    assert_eq!(
+        support::number(
+            &scratch.db(),
+            &format!(
+                "SELECT count(*) FROM cablecast_vod WHERE id = {}",
+                failed[1]
+            )
+        ),
+        0
+    );
+    let got = hook.wait_for(2, Duration::from_secs(30));
+    let resolved = got[1].json();
+    assert_eq!(resolved["event"], "resolved", "{resolved}");
+    assert!(
+        resolved["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("removed")),
+        "{resolved}"
+    );
+    assert_eq!(resolved["alert_ids"].as_array().map(Vec::len), Some(1));
+}

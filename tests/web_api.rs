@@ -16,7 +16,10 @@ fn api_status_is_the_status_report() {
     let answer = get(site.addr(), "/api/status");
     assert_eq!(answer.status, 200);
     assert_eq!(answer.header("Content-Type"), Some("application/json"));
-    let expected = serde_json::to_value(site.board.report().expect("report")).expect("json");
+    // The report, and whether the monitor runs (its cycle just ran).
+    let mut report = site.board.report().expect("report");
+    report.note_pulse(&archivist::alert::Pulse::Running);
+    let expected = serde_json::to_value(report).expect("json");
     assert_eq!(answer.json(), expected);
     let db_counts: HashMap<String, i64> = counts_by_state(&site.db()).into_iter().collect();
     for (state, n) in answer.json()["by_state"].as_object().expect("by_state") {

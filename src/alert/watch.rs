@@ -259,6 +259,19 @@ impl AlertWatch {
         self.ping_heartbeat(report);
     }
 
+    /// The VODs whose `vod_failed` alert fires, by id: the monitor checks
+    /// they are still in Cablecast, so one deleted there resolves.
+    pub fn failed_vods_firing(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self
+            .firing
+            .keys()
+            .filter(|(kind, _)| *kind == AlertKind::VodFailed)
+            .filter_map(|(_, subject)| subject.parse().ok())
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Pings the heartbeat with the same damping as `cablecast_down`: it
     /// says "failed" after `fire_after` failing cycles in a row and "good"
     /// again after `resolve_after` good ones. While a silence covers

@@ -675,7 +675,7 @@ fn measure_cycles(db: &Path, shows: usize, runs: usize) -> Result<CycleFigures, 
         statements.push(report.reads_and_records as f64);
         batch_writes.push(report.batch_write_statements as f64);
         http.push(report.record.http_calls as f64);
-        in_flight.push(report.refresh.checked as f64);
+        in_flight.push((report.refresh.checked - report.refresh.failed_checked) as f64);
     }
     Ok(CycleFigures {
         vods: first.stats.as_ref().map_or(0, |s| s.total_vods),

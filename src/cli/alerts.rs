@@ -136,7 +136,7 @@ fn list(store: &Store, json: bool, zone: &StationZone) -> Result<ExitCode, CliEr
             a.title
         )
     };
-    if let Some(stopped) = monitor_stopped(store)? {
+    if let Some(stopped) = monitor_pulse(store)?.and_then(|p| p.sentence()) {
         outln!(
             "The monitor is not running: {}; no alert is raised meanwhile.",
             clock::stored_times_to_local(&stopped, zone)
@@ -175,9 +175,10 @@ fn list(store: &Store, json: bool, zone: &StationZone) -> Result<ExitCode, CliEr
 /// Cycles whose gaps tell a running monitor's interval.
 const CYCLES_JUDGED: usize = 6;
 
-/// "no monitoring cycle since ..." when the monitor's cycles stopped (judged
-/// from their own rhythm: this command does not know the interval).
-fn monitor_stopped(store: &Store) -> Result<Option<String>, CliError> {
+/// Whether the monitor runs, judged from the rhythm of its own cycles (a
+/// command run beside it does not know the interval); `None` with fewer
+/// than two cycles recorded. `alerts list` and `status` share it.
+pub(super) fn monitor_pulse(store: &Store) -> Result<Option<Pulse>, CliError> {
     let starts: Vec<i64> = store
         .recent_cycle_starts(CYCLES_JUDGED)?
         .iter()
@@ -186,10 +187,8 @@ fn monitor_stopped(store: &Store) -> Result<Option<String>, CliError> {
     let last = store
         .last_cycle()?
         .and_then(|c| crate::clock::parse_stored(&c.finished_at));
-    Ok(match alert::deadline_from_history(&starts) {
-        Some(deadline) => Pulse::of(last, crate::clock::unix_now(), deadline).sentence(),
-        None => None,
-    })
+    Ok(alert::deadline_from_history(&starts)
+        .map(|deadline| Pulse::of(last, crate::clock::unix_now(), deadline)))
 }
 
 fn test(settings: &AlertSettings) -> Result<ExitCode, CliError> {

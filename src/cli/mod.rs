@@ -235,9 +235,12 @@ fn dispatch(command: Command) -> Result<ExitCode, CliError> {
             if let Some(list) = list {
                 return print_vod_list(&store, list, &stuck_after, json);
             }
-            let report = StatusBoard::new(store)
+            let mut report = StatusBoard::new(Arc::clone(&store))
                 .with_stuck_after(stuck_after)
                 .report()?;
+            if let Some(pulse) = alerts::monitor_pulse(&store)? {
+                report.note_pulse(&pulse);
+            }
             print_report(&report, json, |r| r.to_text(&zone))?;
             Ok(ExitCode::SUCCESS)
         }

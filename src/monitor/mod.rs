@@ -7,7 +7,8 @@
 //! (every cycle, or every `--changes-interval`) a look for shows changed
 //! since the newest change known, then the probe for VODs and shows added
 //! above the highest ids known; (3) a refresh of every in-flight VOD, by id
-//! in groups of up to 100; (4) the sync figures (one statement, cached until
+//! in groups of up to 100, and of one such group of the failed VODs whose
+//! alert fires (in turn, so one deleted in Cablecast resolves); (4) the sync figures (one statement, cached until
 //! the next write); (5) one row in `monitor_cycle` and one log line. Each
 //! step is a method of its own on [`Monitor`].
 //!
@@ -32,7 +33,7 @@ pub use changes::{ChangesSummary, ProbeSummary};
 pub use refresh::RefreshSummary;
 
 use crate::alert::{AlertWatch, CycleOutcome};
-use crate::cablecast::{CablecastClient, CablecastError};
+use crate::cablecast::{id_groups, CablecastClient, CablecastError, MAX_IDS_PER_REQUEST};
 use crate::cache::{self, Expiring};
 use crate::clock;
 use crate::config::MonitorSettings;
@@ -40,6 +41,7 @@ use crate::memory;
 use crate::shutdown;
 use crate::status::{StatusBoard, SyncNow};
 use crate::store::{counters, CycleRecord, Store, StoreError, SyncStats};
+use crate::vod::Vod;
 
 /// How long a successful connection check is trusted.
 pub const CONNECTION_CHECK_TTL: Duration = Duration::from_secs(60);
@@ -235,6 +237,29 @@ pub struct Monitor {
     database_trouble: Option<String>,
     /// Evaluated after each cycle, when alerts are set up.
     alerts: Option<AlertWatch>,
+    /// The highest id of the failed VODs checked last cycle (0: start from
+    /// the lowest).
+    failed_checked_after: i64,
+}
+
+/// Failed VODs checked per cycle on a server that ignores `ids[]` (one
+/// request each); a server reading by id gets one group in one request.
+const FAILED_CHECKED_ALONE: usize = 2;
+
+/// The failed VODs to check this cycle: the first group of `firing` (sorted
+/// ids, at most `limit`) above `after`, or from the lowest again once past
+/// the highest.
+fn next_failed_group(firing: &[i64], after: i64, limit: usize) -> Vec<i64> {
+    let above = firing.partition_point(|id| *id <= after);
+    let from = if above < firing.len() {
+        &firing[above..]
+    } else {
+        firing
+    };
+    id_groups(from)
+        .first()
+        .map(|group| group.iter().take(limit).copied().collect())
+        .unwrap_or_default()
 }
 
 /// An outage at least this long is followed by a full catalogue pass: the
@@ -262,6 +287,7 @@ impl Monitor {
             way_noted: None,
             database_trouble: None,
             alerts: None,
+            failed_checked_after: 0,
         }
     }
 
@@ -466,34 +492,78 @@ impl Monitor {
         }
     }
 
-    /// Re-reads every in-flight VOD.
+    /// Re-reads every in-flight VOD, then one group of the failed VODs
+    /// whose alert fires.
     fn refresh_in_flight(&mut self, report: &mut CycleReport, tally: &mut Tally) {
         let phase = Instant::now();
         match self.store().in_flight_vods() {
-            Ok(in_flight) => {
-                report.refresh = refresh::refresh(
-                    &self.client,
-                    self.store(),
-                    &in_flight,
-                    self.settings.http_concurrency,
-                    self.settings.batch_size,
-                );
-                if report.refresh.changed > 0 {
-                    self.board.invalidate();
-                }
-                if let Some(e) = report.refresh.cablecast_error.clone() {
-                    report.note_cablecast(e);
-                }
-                if let Some(e) = report.refresh.answered_error.clone() {
-                    report.answered_error.get_or_insert(e);
-                }
-                if let Some(e) = report.refresh.store_error.clone() {
-                    report.store_error.get_or_insert(e);
-                }
-            }
+            Ok(in_flight) => self.refresh_vods(&in_flight, report),
             Err(e) => report.store_error = Some(e),
         }
+        if report.may_go_on() {
+            self.check_failed(report);
+        }
         tally.phase("refresh", phase);
+    }
+
+    /// Failed VODs are not in flight, so the refresh never reads them: one
+    /// deleted in Cablecast would keep its alert firing until the next full
+    /// pass. Each cycle reads the next group of those whose `vod_failed`
+    /// alert fires (one request by `ids[]`, a few alone on a server that
+    /// ignores `ids[]`); one gone is removed on its own 404, as in the
+    /// refresh, and its alert resolves as removed.
+    fn check_failed(&mut self, report: &mut CycleReport) {
+        let Some(alerts) = &self.alerts else {
+            return;
+        };
+        let limit = if self.client.reads_vods_by_ids() {
+            MAX_IDS_PER_REQUEST
+        } else {
+            FAILED_CHECKED_ALONE
+        };
+        let ids = next_failed_group(
+            &alerts.failed_vods_firing(),
+            self.failed_checked_after,
+            limit,
+        );
+        self.failed_checked_after = ids.last().copied().unwrap_or(0);
+        if ids.is_empty() {
+            return;
+        }
+        match self.store().vods_with_ids(&ids) {
+            Ok(failed) => {
+                report.refresh.failed_checked += failed.len();
+                self.refresh_vods(&failed, report);
+            }
+            Err(e) => {
+                report.store_error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Re-reads `vods` (as stored now, sorted by id) and adds what it did to
+    /// the cycle's refresh.
+    fn refresh_vods(&mut self, vods: &[Vod], report: &mut CycleReport) {
+        let summary = refresh::refresh(
+            &self.client,
+            self.store(),
+            vods,
+            self.settings.http_concurrency,
+            self.settings.batch_size,
+        );
+        if summary.changed > 0 {
+            self.board.invalidate();
+        }
+        if let Some(e) = summary.cablecast_error.clone() {
+            report.note_cablecast(e);
+        }
+        if let Some(e) = summary.answered_error.clone() {
+            report.answered_error.get_or_insert(e);
+        }
+        if let Some(e) = summary.store_error.clone() {
+            report.store_error.get_or_insert(e);
+        }
+        report.refresh.absorb(summary);
     }
 
     /// Counts the requests answered with an error. When they are every
@@ -708,5 +778,25 @@ impl Monitor {
                 record.rss_kb.unwrap_or(0)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_vods_are_checked_a_group_at_a_time_in_turn() {
+        let firing: Vec<i64> = (1..=250).collect();
+        let first = next_failed_group(&firing, 0, MAX_IDS_PER_REQUEST);
+        assert_eq!((first[0], first.len()), (1, 100));
+        let second = next_failed_group(&firing, 100, MAX_IDS_PER_REQUEST);
+        assert_eq!((second[0], second.len()), (101, 100));
+        let third = next_failed_group(&firing, 200, MAX_IDS_PER_REQUEST);
+        assert_eq!((third[0], third.len()), (201, 50));
+        // Past the highest, from the lowest again.
+        assert_eq!(next_failed_group(&firing, 250, 2), vec![1, 2]);
+        assert_eq!(next_failed_group(&[7], 7, 100), vec![7]);
+        assert!(next_failed_group(&[], 0, 100).is_empty());
     }
 }

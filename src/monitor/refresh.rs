@@ -24,6 +24,8 @@ use crate::vod::Vod;
 pub struct RefreshSummary {
     /// VODs asked about.
     pub checked: usize,
+    /// Of `checked`, failed VODs whose alert fires (not in flight).
+    pub failed_checked: usize,
     /// VODs whose stored row changed (or was removed).
     pub changed: usize,
     /// VODs Cablecast says are gone, removed.
@@ -39,6 +41,27 @@ pub struct RefreshSummary {
     /// The first failed batch write; its VODs stay in flight and are
     /// re-read next cycle.
     pub store_error: Option<StoreError>,
+}
+
+impl RefreshSummary {
+    /// Adds another refresh's counts (its first errors only where this one
+    /// had none).
+    pub fn absorb(&mut self, other: RefreshSummary) {
+        self.checked += other.checked;
+        self.failed_checked += other.failed_checked;
+        self.changed += other.changed;
+        self.removed += other.removed;
+        self.failed += other.failed;
+        if self.cablecast_error.is_none() {
+            self.cablecast_error = other.cablecast_error;
+        }
+        if self.answered_error.is_none() {
+            self.answered_error = other.answered_error;
+        }
+        if self.store_error.is_none() {
+            self.store_error = other.store_error;
+        }
+    }
 }
 
 /// One request's worth of work: a group of VODs by `ids[]`, or one VOD.

@@ -301,6 +301,21 @@ impl Store {
         })
     }
 
+    /// The stored VODs among `ids`, by id (the failed VODs the monitor
+    /// checks are still there).
+    pub fn vods_with_ids(&self, ids: &[i64]) -> Result<Vec<Vod>, StoreError> {
+        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        self.read("reading VODs by id", |conn| {
+            let mut select = conn.prepare_cached(concat!(
+                "SELECT ",
+                vod_columns!(),
+                " FROM cablecast_vod WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id"
+            ))?;
+            let rows = select.query_map([ids], vod_from_row)?;
+            rows.collect()
+        })
+    }
+
     /// Writes one batch of refresh results in one transaction; returns the
     /// state changes it recorded.
     pub fn apply_refresh(&self, batch: &[RefreshOutcome]) -> Result<Vec<VodEvent>, StoreError> {

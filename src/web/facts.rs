@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{badge, metrics, WebError};
+use crate::alert::Pulse;
 use crate::cache::Weigh;
 use crate::clock;
 use crate::status::{StatusBoard, StatusReport};
@@ -31,10 +32,20 @@ impl Weigh for Facts {
 }
 
 impl Facts {
-    /// Reads the report (cached sync figures, one query for the last cycle)
-    /// and renders it.
-    pub fn read(board: &StatusBoard) -> Result<Facts, WebError> {
-        let report = board.report()?;
+    /// Reads the report (cached sync figures, one query for the last cycle),
+    /// says whether the monitor runs (its cycles due within
+    /// `cycle_deadline`) and renders it.
+    pub fn read(board: &StatusBoard, cycle_deadline: Duration) -> Result<Facts, WebError> {
+        let mut report = board.report()?;
+        let last_cycle_unix = report
+            .last_cycle
+            .as_ref()
+            .and_then(|c| clock::parse_stored(&c.at));
+        report.note_pulse(&Pulse::of(
+            last_cycle_unix,
+            clock::unix_now(),
+            cycle_deadline,
+        ));
         let last_success = match board.store().last_success_at() {
             Ok(at) => at.as_deref().and_then(clock::parse_stored),
             Err(e) => {
@@ -49,10 +60,7 @@ impl Facts {
         })?;
         let sync = (report.total_vods > 0).then_some(report.sync_percentage);
         Ok(Facts {
-            last_cycle_unix: report
-                .last_cycle
-                .as_ref()
-                .and_then(|c| clock::parse_stored(&c.at)),
+            last_cycle_unix,
             status_json: status_json.into(),
             metrics: metrics::render(&report, last_success).into_bytes().into(),
             badge: badge::render(sync).into_bytes().into(),

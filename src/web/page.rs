@@ -11,6 +11,7 @@ use std::fmt::Write;
 
 use super::chart;
 use super::html::escape;
+use crate::alert::Pulse;
 use crate::clock::{self, StationZone};
 use crate::status::RecentTranscription;
 use crate::status::StatusReport;
@@ -146,7 +147,7 @@ pub fn render(overview: &Overview) -> String {
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta http-equiv="refresh" content="{REFRESH_SECS}"><title>Archivist: {sync:.1} % synced</title><style>{STYLE}</style></head><body>"#,
         sync = report.sync_percentage
     );
-    header(&mut html, report, &moment);
+    header(&mut html, report, &overview.alerts.pulse, &moment);
     if let Some(damage) = &overview.damage {
         let _ = write!(
             html,
@@ -256,14 +257,22 @@ pub(super) fn ago(now: i64, stored: &str) -> String {
     }
 }
 
-fn header(html: &mut String, report: &StatusReport, moment: &Moment<'_>) {
+/// The page's head: Cablecast's state as the monitor's last cycle saw it,
+/// or, when the monitor stopped ([`Pulse`]), that it is not running and
+/// since when: an old "reachable" is never shown green.
+fn header(html: &mut String, report: &StatusReport, pulse: &Pulse, moment: &Moment<'_>) {
     html.push_str("<header><h1>Archivist · VOD publishing</h1>");
     match &report.last_cycle {
         Some(cycle) => {
-            let (class, text) = if cycle.cablecast_reachable {
-                ("up", "Cablecast reachable")
-            } else {
-                ("down", "Cablecast NOT reachable")
+            let (class, text) = match pulse {
+                Pulse::Stopped { .. } => (
+                    "down",
+                    format!("monitor not running since {}", moment.stored(&cycle.at)),
+                ),
+                Pulse::Running if cycle.cablecast_reachable => {
+                    ("up", "Cablecast reachable".to_string())
+                }
+                Pulse::Running => ("down", "Cablecast NOT reachable".to_string()),
             };
             let _ = write!(
                 html,

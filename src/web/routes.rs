@@ -260,7 +260,7 @@ impl Site {
     /// The cached figures, current with the database.
     fn facts(&self) -> Result<Arc<Facts>, WebError> {
         self.answer_once(Key::new("facts", ""), FACTS_TTL, || {
-            Facts::read(&self.board)
+            Facts::read(&self.board, self.cycle_deadline)
         })
     }
 
