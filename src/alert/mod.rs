@@ -14,7 +14,7 @@
 mod settings;
 mod watch;
 
-pub use settings::{AlertSettings, FailureHold, DEFAULT_VOD_FAILURE_HOLD};
+pub use settings::{AlertSettings, FailureHold, MissingVod, DEFAULT_VOD_FAILURE_HOLD};
 pub use watch::{damaged_database_notification, test_notification, AlertWatch, CycleOutcome};
 
 use std::time::Duration;

@@ -28,6 +28,7 @@ use serde::Deserialize;
 
 use crate::store::{ReportedTranscription, Store, StoreError};
 
+pub use names::title_words;
 pub use link::{link, link_by_hand, LinkError, LinkReport, ManualLink};
 pub use scan::{scan, ScanError, ScanReport};
 
