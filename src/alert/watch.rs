@@ -1169,8 +1169,7 @@ fn series_verdict(show: &AiredShow, episodes: &[(Vec<String>, AiredShow)]) -> Op
     let with_vod = earlier.iter().filter(|e| e.has_vod).count();
     (with_vod >= SERIES_WITH_VOD).then(|| {
         format!(
-            "aired {} with no VOD; {with_vod} of the {} episodes before it had one",
-            show.event_date,
+            "no VOD; {with_vod} of the {} episodes before it had one",
             earlier.len()
         )
     })
