@@ -19,10 +19,10 @@ use serde::Serialize;
 
 use crate::cache::{self, Answers, Key, Weigh};
 use crate::clock::{self, StationZone};
+use crate::store::alerts::AlertKind;
 use crate::store::{
     counters, CatalogueState, CycleRecord, Outage, Store, StoreError, SyncStats, TranscriptionRow,
 };
-use crate::store::alerts::AlertKind;
 use crate::stuck::StuckAfter;
 use crate::vod::VodState;
 

@@ -1178,7 +1178,10 @@ fn a_series_show_with_no_vod_fires_once_grouped_shows_everywhere_and_resolves_wh
     assert_eq!(shown, missed, "{status}");
     let out = run_on(&scratch.db(), &["status"]);
     let text = stdout(&out);
-    assert!(text.contains("Aired with no VOD (vod_missing): 2"), "{text}");
+    assert!(
+        text.contains("Aired with no VOD (vod_missing): 2"),
+        "{text}"
+    );
     assert!(!text.contains(&format!("(show {one_off})")), "{text}");
     let (code, metrics) = get(addr, "/metrics");
     assert_eq!(code, 200);

@@ -651,7 +651,9 @@ impl AlertWatch {
     /// `shows` and up to the latest, with their title words; `None` (logged)
     /// when they cannot be read.
     fn earlier_episodes(&self, shows: &[&AiredShow]) -> Option<Vec<(Vec<String>, AiredShow)>> {
-        let dates = shows.iter().filter_map(|s| clock::parse_stored(&s.event_date));
+        let dates = shows
+            .iter()
+            .filter_map(|s| clock::parse_stored(&s.event_date));
         let (first, last) = (dates.clone().min()?, dates.max()?);
         let from = clock::format_unix(first - SERIES_WINDOW.as_secs() as i64);
         match self
@@ -1840,18 +1842,43 @@ mod tests {
             let base = 100 * (n as i64 + 1);
             for week in 1..=3 {
                 let day = 1.0 + 7.0 * week as f64;
-                rows.push_str(&aired(base + week, &format!("{body} - {week}/1/2026"), day, true));
+                rows.push_str(&aired(
+                    base + week,
+                    &format!("{body} - {week}/1/2026"),
+                    day,
+                    true,
+                ));
             }
-            rows.push_str(&aired(base + 9, &format!("{body} - 12/1/2026 6:30 PM"), 1.0, false));
+            rows.push_str(&aired(
+                base + 9,
+                &format!("{body} - 12/1/2026 6:30 PM"),
+                1.0,
+                false,
+            ));
         }
         // A one-off with no VOD, a series that never had VODs, an episode
         // within the threshold, one aired before the lookback.
         rows.push_str(&aired(301, "Ribbon cutting at the library", 1.0, false));
         for week in 0..4 {
-            rows.push_str(&aired(401 + week, "Senior Center Exercise", week as f64 * 7.0 + 1.0, false));
+            rows.push_str(&aired(
+                401 + week,
+                "Senior Center Exercise",
+                week as f64 * 7.0 + 1.0,
+                false,
+            ));
         }
-        rows.push_str(&aired(108, "City Council Regular meeting - 12/2/2026", 0.1, false));
-        rows.push_str(&aired(107, "City Council Regular meeting - 11/1/2026", 20.0, false));
+        rows.push_str(&aired(
+            108,
+            "City Council Regular meeting - 12/2/2026",
+            0.1,
+            false,
+        ));
+        rows.push_str(&aired(
+            107,
+            "City Council Regular meeting - 11/1/2026",
+            20.0,
+            false,
+        ));
         sql(&store, &rows);
         watch.after_cycle(&good());
         let fired = drain(&store);
@@ -1892,12 +1919,21 @@ mod tests {
             resolved[0].title,
             "Show got a VOD: City Council Regular meeting - 12/1/2026 6:30 PM (show 109)"
         );
-        assert_eq!(store.firing_of(&["vod_missing"]).expect("reads").map(|f| f.2), Some(1));
+        assert_eq!(
+            store
+                .firing_of(&["vod_missing"])
+                .expect("reads")
+                .map(|f| f.2),
+            Some(1)
+        );
         // The show is removed from Cablecast: said removed.
         sql(&store, "DELETE FROM cablecast_show WHERE id = 209;");
         watch.after_cycle(&good());
         let removed = drain(&store);
-        assert_eq!(removed[0].title, "Show removed: School Board - 12/1/2026 6:30 PM (show 209)");
+        assert_eq!(
+            removed[0].title,
+            "Show removed: School Board - 12/1/2026 6:30 PM (show 209)"
+        );
         assert!(store.firing_of(&["vod_missing"]).expect("reads").is_none());
     }
 
@@ -1933,7 +1969,10 @@ mod tests {
         watch.after_cycle(&good());
         let fired = drain(&store);
         assert_eq!(fired.len(), 1, "{fired:?}");
-        assert_eq!(fired[0].title, "Show aired with no VOD: Planning Commission - 9/29/2026 (show 5)");
+        assert_eq!(
+            fired[0].title,
+            "Show aired with no VOD: Planning Commission - 9/29/2026 (show 5)"
+        );
         // Switched off later, what it left firing resolves.
         let mut later = AlertWatch::new(
             Arc::clone(&store),

@@ -79,9 +79,7 @@ pub(super) fn alert_settings(
 fn missing_vod(after: Option<String>, lookback: Option<String>) -> Result<MissingVod, ConfigError> {
     let defaults = MissingVod::default();
     let read = |name: &str, text: Option<String>, default| match text {
-        Some(text) => {
-            stuck::parse_duration(&text).map_err(|reason| ConfigError::new(name, reason))
-        }
+        Some(text) => stuck::parse_duration(&text).map_err(|reason| ConfigError::new(name, reason)),
         None => Ok(default),
     };
     // A pair that does not fit is blamed on the one given (the lookback
@@ -92,7 +90,11 @@ fn missing_vod(after: Option<String>, lookback: Option<String>) -> Result<Missin
         "ARCHIVIST_VOD_MISSING_LOOKBACK"
     };
     let after = read("ARCHIVIST_VOD_MISSING_AFTER", after, defaults.after)?;
-    let lookback = read("ARCHIVIST_VOD_MISSING_LOOKBACK", lookback, defaults.lookback)?;
+    let lookback = read(
+        "ARCHIVIST_VOD_MISSING_LOOKBACK",
+        lookback,
+        defaults.lookback,
+    )?;
     MissingVod::new(after, lookback).map_err(|reason| ConfigError::new(blamed, reason))
 }
 
@@ -241,7 +243,10 @@ mod tests {
         let s = read(&[]).expect("defaults");
         assert_eq!(
             (s.missing_vod.after, s.missing_vod.lookback),
-            (Duration::from_secs(6 * 3600), Duration::from_secs(14 * 86_400))
+            (
+                Duration::from_secs(6 * 3600),
+                Duration::from_secs(14 * 86_400)
+            )
         );
         let s = read(&[
             ("ARCHIVIST_VOD_MISSING_AFTER", "90m"),

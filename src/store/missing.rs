@@ -138,7 +138,9 @@ mod tests {
         // covering probe of the VOD index per show; no scan of either table.
         let plan = store.query_plan(WITHOUT_VOD).expect("explained").join("\n");
         assert!(
-            plan.contains("SEARCH s USING INDEX idx_show_event_date (event_date>? AND event_date<?)"),
+            plan.contains(
+                "SEARCH s USING INDEX idx_show_event_date (event_date>? AND event_date<?)"
+            ),
             "{plan}"
         );
         assert!(plan.contains("idx_vod_show"), "{plan}");
