@@ -6,7 +6,9 @@
 //! messages in one transaction (`store::alerts`), and wakes the senders
 //! (`notify`). It reads only what changed: the change queue the schema's
 //! triggers fill when a VOD or a transcription starts or stops failing, the
-//! stuck VODs from their index, and the cycle's own report.
+//! stuck VODs from their index, the shows with no VOD whose event falls in
+//! the `vod_missing` window (from the event-date index), and the cycle's
+//! own report.
 //!
 //! What this module is not: it does no network IO (`notify` does) and no
 //! SQL (`store` does).

@@ -10,8 +10,15 @@
 //! failed").
 //!
 //! The firing alerts live in memory between cycles (loaded once at start),
-//! so an evaluation with nothing new reads three small indexed things: the
-//! change queue, the stuck VODs and the silences.
+//! so an evaluation with nothing new reads four small indexed things: the
+//! change queue, the stuck VODs, the silences and the shows with no VOD in
+//! the `vod_missing` window.
+//!
+//! `vod_missing` fires for a show of a series (its title words, the date
+//! taken out, as transcription linking reads names) that aired longer ago
+//! than its threshold with no VOD, when at least [`SERIES_WITH_VOD`] of the
+//! [`SERIES_EPISODES`] episodes before it (within `SERIES_WINDOW`) had one;
+//! a one-off never fires. Shows with no VOD are grouped like failures.
 //!
 //! Alerts start on a database with the first catalogue pass that listed
 //! everything it could read: the failures there are then fire at once, told
