@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS cablecast_show (
     caption_provider TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_show_cablecast_id ON cablecast_show(cablecast_id);
+-- The `vod_missing` alert (src/store/missing.rs) reads only the shows whose
+-- event falls in its window: a range of this index, never the catalogue.
+CREATE INDEX IF NOT EXISTS idx_show_event_date ON cablecast_show(event_date);
 
 -- One row per Cablecast VOD; `id` is the VOD's id on the Cablecast server.
 -- `vod_state` is stored exactly as Cablecast sent it, even a value this

@@ -39,7 +39,8 @@
 //! - `stuck`: when a VOD in flight counts as stuck (`ARCHIVIST_STUCK_AFTER`),
 //!   one threshold per in-flight state, the same on every surface.
 //! - `alert`: after each cycle, which alerts fire and resolve (Cablecast
-//!   down, VODs failed or stuck, transcriptions failed, the database), with
+//!   down, VODs failed or stuck, series shows aired with no VOD,
+//!   transcriptions failed, the database), with
 //!   flap damping, a hold for per-VOD failures, grouping and silences;
 //!   recorded with their messages. The failures there when alerts start on
 //!   a database fire at once, told in one message.
@@ -88,8 +89,9 @@
 //! - systemd -> {monitor, store} (the cycle report and store errors)
 //! - monitor -> {alert, cablecast, cache, clock, config, logging, memory,
 //!   shutdown, status, store, vod}
-//! - alert -> {cablecast, clock, notify, store, stuck} (Cablecast's error
-//!   in the cycle's outcome)
+//! - alert -> {cablecast, clock, notify, store, stuck, transcription}
+//!   (Cablecast's error in the cycle's outcome; show titles read as
+//!   transcription linking reads them)
 //! - notify -> {clock, outbound, store} (the outbox)
 //! - status -> {alert, cache, clock, memory, store, stuck, vod} (the monitor's
 //!   `Pulse`)

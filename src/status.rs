@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::alert::Pulse;
 use crate::cache::{self, Answers, Key, Weigh};
 use crate::clock::{self, StationZone};
+use crate::store::alerts::AlertKind;
 use crate::store::{
     counters, CatalogueState, CycleRecord, Outage, Store, StoreError, SyncStats, TranscriptionRow,
 };
@@ -160,6 +161,10 @@ impl StatusBoard {
                             Ok(())
                         })());
                     }
+                    or_say((|| {
+                        report.vod_missing = missing_shows(&self.store)?;
+                        Ok(())
+                    })());
                     report.warnings = report.collect_warnings();
                     report.warnings.extend(unreadable);
                     let captions = self.store.caption_counts()?;
@@ -209,6 +214,8 @@ pub struct StatusReport {
     /// What staff should know before trusting the figures, one sentence each.
     pub warnings: Vec<String>,
     pub transcriptions: TranscriptionSummary,
+    /// Series shows that aired with no VOD: the firing `vod_missing` alerts.
+    pub vod_missing: Vec<MissingShow>,
     pub last_cycle: Option<LastCycleSummary>,
     /// Whether the monitor runs (`None`: not judged: a command run beside
     /// it judges by the rhythm of its cycles, and needs two of them).
@@ -225,6 +232,37 @@ pub struct MonitorReport {
     pub running: bool,
     /// When its last cycle finished (`None`: no cycle recorded).
     pub last_cycle: Option<String>,
+}
+
+/// One show under `vod_missing`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MissingShow {
+    /// The show's Cablecast id.
+    pub show: i64,
+    pub title: String,
+    pub detail: Option<String>,
+    /// When the alert fired.
+    pub since: String,
+}
+
+/// The firing `vod_missing` alerts, oldest first (the firing alerts'
+/// partial index).
+fn missing_shows(store: &Store) -> Result<Vec<MissingShow>, StoreError> {
+    let mut shows: Vec<MissingShow> = store
+        .firing_alerts()?
+        .into_iter()
+        .filter(|a| a.kind == AlertKind::VodMissing)
+        .filter_map(|a| {
+            Some(MissingShow {
+                show: a.subject.parse().ok()?,
+                title: a.title,
+                detail: a.detail,
+                since: a.fired_at,
+            })
+        })
+        .collect();
+    shows.sort_by(|a, b| (&a.since, a.show).cmp(&(&b.since, b.show)));
+    Ok(shows)
 }
 
 /// `catalogue` in the report.
@@ -418,6 +456,8 @@ impl StatusReport {
                 captioned_by_transcriptions: 0,
                 recent: Vec::new(),
             },
+            // Filled in by `StatusBoard::report`.
+            vod_missing: Vec::new(),
             last_cycle: last_cycle.map(|cycle| LastCycleSummary {
                 at: cycle.finished_at.clone(),
                 cablecast_reachable: cycle.cablecast_reachable,
@@ -540,6 +580,23 @@ impl StatusReport {
                     .map(|id| format!("  (show {id})"))
                     .unwrap_or_default()
             ));
+        }
+        if !self.vod_missing.is_empty() {
+            out.push_str(&format!(
+                "Aired with no VOD (vod_missing): {}\n",
+                self.vod_missing.len()
+            ));
+            for show in &self.vod_missing {
+                out.push_str(&format!(
+                    "  {}{}  (since {})\n",
+                    show.title,
+                    show.detail
+                        .as_deref()
+                        .map(|d| format!(": {d}"))
+                        .unwrap_or_default(),
+                    local(&show.since)
+                ));
+            }
         }
         match &self.last_cycle {
             Some(cycle) => out.push_str(&format!(

@@ -1107,3 +1107,164 @@ fn acknowledged_failures_stop_counting_and_stay_listed_with_who_and_why() {
         "still listed"
     );
 }
+
+/// Adds to the demo station two series episodes that aired two days ago and
+/// never got a VOD, and a one-off show with no VOD; returns the episodes'
+/// ids and the one-off's.
+fn missed_episodes(demo: &archivist::demo::DemoStation) -> ([i64; 2], i64) {
+    let mut catalogue = demo.catalogue();
+    let aired = archivist::clock::unix_now() - 2 * 86_400;
+    let missed = [
+        catalogue.add_missed_episode(aired),
+        catalogue.add_missed_episode(aired),
+    ];
+    let one_off = catalogue.add_missed_episode(aired);
+    let show = catalogue
+        .shows
+        .iter_mut()
+        .find(|s| s.id == one_off)
+        .expect("show");
+    show.title = "Ribbon cutting at the new library".into();
+    show.cg_title = None;
+    (missed, one_off)
+}
+
+#[test]
+fn a_series_show_with_no_vod_fires_once_grouped_shows_everywhere_and_resolves_when_its_vod_comes() {
+    let scratch = Scratch::new();
+    let demo = station(60);
+    let (missed, one_off) = missed_episodes(&demo);
+    let hook = Receiver::start();
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &hook.url("http", "/hook")),
+            ("ARCHIVIST_ALERTS_OFF", "vod_failed,vod_stuck"),
+        ],
+    );
+    let addr = monitor.status_addr();
+    let got = hook.wait_for(1, LONG);
+    let v = check_generic(&got[0], "firing", "vod_missing");
+    assert_eq!(v["count"], 2, "one message for both: {v}");
+    assert_eq!(v["title"], "2 shows aired with no VOD", "{v}");
+    for id in missed {
+        assert!(
+            v["message"]
+                .as_str()
+                .expect("message")
+                .contains(&format!("(show {id})")),
+            "{v}"
+        );
+    }
+    assert!(!v["message"].as_str().expect("message").contains("Ribbon"));
+    // A few more cycles: nothing more is sent, and the one-off never fires.
+    wait_cycles(&monitor, cycles(&monitor), 3);
+    assert_eq!(hook.received().len(), 1);
+    assert_eq!(firing_kinds(&scratch.db()), ["vod_missing", "vod_missing"]);
+
+    // status, status --json, /metrics, the page.
+    let out = run_on(&scratch.db(), &["status", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let status: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let mut shown: Vec<i64> = status["vod_missing"]
+        .as_array()
+        .expect("vod_missing")
+        .iter()
+        .map(|s| s["show"].as_i64().expect("show"))
+        .collect();
+    shown.sort();
+    assert_eq!(shown, missed, "{status}");
+    let out = run_on(&scratch.db(), &["status"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Aired with no VOD (vod_missing): 2"),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("(show {one_off})")), "{text}");
+    let (code, metrics) = get(addr, "/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("archivist_alerts_firing{kind=\"vod_missing\"} 2"),
+        "{metrics}"
+    );
+    let (_, page) = get(addr, "/");
+    assert!(
+        page.contains(&format!(r#"<a href="/shows/{}">"#, missed[0])),
+        "the page links the show"
+    );
+
+    // Its VOD comes at last: that alert resolves, the other fires on.
+    demo.catalogue().add_vod(missed[0], "processing");
+    let got = hook.wait_for(2, LONG);
+    let resolved = check_generic(&got[1], "resolved", "vod_missing");
+    assert!(
+        resolved["title"]
+            .as_str()
+            .expect("title")
+            .starts_with("Show got a VOD: "),
+        "{resolved}"
+    );
+    assert!(
+        resolved["title"]
+            .as_str()
+            .expect("title")
+            .ends_with(&format!("(show {})", missed[0])),
+        "{resolved}"
+    );
+    assert_eq!(firing_kinds(&scratch.db()), ["vod_missing"]);
+    let (_, metrics) = get(addr, "/metrics");
+    assert!(
+        metrics.contains("archivist_alerts_firing{kind=\"vod_missing\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn vod_missing_switched_off_never_fires_and_kinds_route_it() {
+    let scratch = Scratch::new();
+    let demo = station(60);
+    missed_episodes(&demo);
+    let routed = Receiver::start();
+    let elsewhere = Receiver::start();
+    let urls = format!(
+        "{} {}",
+        routed.url("http", "/missing?kinds=vod_missing"),
+        elsewhere.url("http", "/other?kinds=cablecast_down"),
+    );
+    // Switched off: nothing fires, nothing is sent.
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &urls),
+            ("ARCHIVIST_ALERTS_OFF", "vod_failed,vod_stuck,vod_missing"),
+        ],
+    );
+    let addr = monitor.status_addr();
+    wait_cycles(&monitor, 0, 3);
+    assert!(firing_kinds(&scratch.db()).is_empty());
+    assert!(routed.received().is_empty());
+    let (_, metrics) = get(addr, "/metrics");
+    assert!(
+        metrics.contains("archivist_alerts_firing{kind=\"vod_missing\"} 0"),
+        "{metrics}"
+    );
+    drop(monitor);
+    // Switched on: routed to the destination that takes it, not the other.
+    let monitor = Running::monitor(
+        &scratch.db(),
+        &demo.api_url(),
+        &[],
+        &[
+            ("ARCHIVIST_NOTIFY_URLS", &urls),
+            ("ARCHIVIST_ALERTS_OFF", "vod_failed,vod_stuck"),
+        ],
+    );
+    let got = routed.wait_for(1, LONG);
+    check_generic(&got[0], "firing", "vod_missing");
+    wait_cycles(&monitor, cycles(&monitor), 2);
+    assert!(elsewhere.received().is_empty());
+}

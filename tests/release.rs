@@ -2,6 +2,7 @@
 //! typo suggestions, what a failed connection to Cablecast says, the demo's
 //! console, and the version the changelog and `--version` agree on.
 
+use archivist::store::SCHEMA_VERSION;
 use std::fs::File;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
@@ -366,7 +367,7 @@ fn pre_upgrade_copies(dir: &Path) -> Vec<std::path::PathBuf> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            name.starts_with("archivist.db.before-schema-3-")
+            name.starts_with(&format!("archivist.db.before-schema-{SCHEMA_VERSION}-"))
                 && !name.ends_with("-wal")
                 && !name.ends_with("-shm")
         })
@@ -392,7 +393,7 @@ fn an_upgrade_keeps_a_checked_copy_of_the_file_as_it_was_first() {
     let copy = &copies[0];
     assert!(
         stderr(&out).contains(&format!(
-            "upgrading {} from schema version 1 to 3; the file as it was is kept as {}",
+            "upgrading {} from schema version 1 to {SCHEMA_VERSION}; the file as it was is kept as {}",
             db.display(),
             copy.display()
         )),
@@ -406,7 +407,10 @@ fn an_upgrade_keeps_a_checked_copy_of_the_file_as_it_was_first() {
         vods
     );
     assert_eq!(crate::support::integrity(copy), "ok");
-    assert_eq!(crate::support::number(&db, "PRAGMA user_version"), 3);
+    assert_eq!(
+        crate::support::number(&db, "PRAGMA user_version"),
+        SCHEMA_VERSION
+    );
     // Once: an upgraded file is not copied again.
     let out = crate::support::run_on(&db, &["init"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -195,6 +195,17 @@ fn the_schema_2_fixture_has_alerts_messages_silences_and_queued_changes() {
     );
 }
 
+fn has_index(db: &Path, name: &str) -> bool {
+    sqlite(db)
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+            [name],
+            |row| row.get::<_, i64>(0),
+        )
+        .expect("reads")
+        == 1
+}
+
 fn assert_fixture_has_rows(name: &str, version: i64, tables: &[&str]) {
     let scratch = Scratch::new();
     let db = copy_of_fixture(&scratch, name);
@@ -222,11 +233,14 @@ fn upgrades_in_place_and_keeps_every_row(name: &str) {
     let scratch = Scratch::new();
     let db = copy_of_fixture(&scratch, name);
     let before = contents(&db);
+    assert!(!has_index(&db, "idx_show_event_date"));
 
     let out = run_on(&db, &["init"]);
     assert!(out.status.success(), "init: {}", stderr(&out));
     assert_eq!(user_version(&db), archivist::store::SCHEMA_VERSION);
     assert_eq!(integrity(&db), "ok");
+    // Version 4: the shows that aired with no VOD are read by event date.
+    assert!(has_index(&db, "idx_show_event_date"));
 
     let after = contents(&db);
     for (table, (columns, rows)) in &before {

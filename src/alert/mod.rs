@@ -6,7 +6,9 @@
 //! messages in one transaction (`store::alerts`), and wakes the senders
 //! (`notify`). It reads only what changed: the change queue the schema's
 //! triggers fill when a VOD or a transcription starts or stops failing, the
-//! stuck VODs from their index, and the cycle's own report.
+//! stuck VODs from their index, the shows with no VOD whose event falls in
+//! the `vod_missing` window (from the event-date index), and the cycle's
+//! own report.
 //!
 //! What this module is not: it does no network IO (`notify` does) and no
 //! SQL (`store` does).
@@ -14,7 +16,7 @@
 mod settings;
 mod watch;
 
-pub use settings::{AlertSettings, FailureHold, DEFAULT_VOD_FAILURE_HOLD};
+pub use settings::{AlertSettings, FailureHold, MissingVod, DEFAULT_VOD_FAILURE_HOLD};
 pub use watch::{damaged_database_notification, test_notification, AlertWatch, CycleOutcome};
 
 use std::time::Duration;

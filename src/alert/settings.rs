@@ -88,6 +88,58 @@ impl FailureHold {
     }
 }
 
+/// When a show that aired with no VOD fires `vod_missing`: its event is
+/// past by more than `after`, and no older than `lookback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingVod {
+    pub after: Duration,
+    pub lookback: Duration,
+}
+
+/// Longest lookback accepted: the series rule looks [`SERIES_WINDOW`]
+/// back from each show, so a longer lookback would judge shows on episodes
+/// no one remembers.
+pub const MAX_MISSING_LOOKBACK: Duration = Duration::from_secs(60 * 86_400);
+
+/// How far before a show its earlier episodes are looked for.
+pub const SERIES_WINDOW: Duration = Duration::from_secs(120 * 86_400);
+
+impl Default for MissingVod {
+    fn default() -> MissingVod {
+        MissingVod {
+            // A station publishes a meeting the same evening or the next
+            // morning; 6 h past its start covers a long meeting's encode.
+            after: Duration::from_secs(6 * 3600),
+            lookback: Duration::from_secs(14 * 86_400),
+        }
+    }
+}
+
+impl MissingVod {
+    /// Checks the pair: a threshold shorter than the lookback, a lookback of
+    /// at most [`MAX_MISSING_LOOKBACK`].
+    pub fn new(after: Duration, lookback: Duration) -> Result<MissingVod, String> {
+        if after.is_zero() {
+            return Err("the threshold must be longer than 0".into());
+        }
+        if lookback > MAX_MISSING_LOOKBACK {
+            return Err(format!(
+                "the lookback ({}) is longer than {}",
+                stuck::format_duration(lookback),
+                stuck::format_duration(MAX_MISSING_LOOKBACK)
+            ));
+        }
+        if after >= lookback {
+            return Err(format!(
+                "the threshold ({}) must be shorter than the lookback ({})",
+                stuck::format_duration(after),
+                stuck::format_duration(lookback)
+            ));
+        }
+        Ok(MissingVod { after, lookback })
+    }
+}
+
 /// How alerts are raised and where they go.
 #[derive(Debug, Clone)]
 pub struct AlertSettings {
@@ -107,6 +159,8 @@ pub struct AlertSettings {
     pub stuck_after: StuckAfter,
     /// How long VOD and transcription failures hold before they fire.
     pub failure_hold: FailureHold,
+    /// When a series show with no VOD fires `vod_missing`.
+    pub missing_vod: MissingVod,
 }
 
 impl Default for AlertSettings {
@@ -124,6 +178,7 @@ impl Default for AlertSettings {
             send_resolved: true,
             stuck_after: StuckAfter::default(),
             failure_hold: FailureHold::default(),
+            missing_vod: MissingVod::default(),
         }
     }
 }

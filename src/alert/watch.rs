@@ -10,8 +10,15 @@
 //! failed").
 //!
 //! The firing alerts live in memory between cycles (loaded once at start),
-//! so an evaluation with nothing new reads three small indexed things: the
-//! change queue, the stuck VODs and the silences.
+//! so an evaluation with nothing new reads four small indexed things: the
+//! change queue, the stuck VODs, the silences and the shows with no VOD in
+//! the `vod_missing` window.
+//!
+//! `vod_missing` fires for a show of a series (its title words, the date
+//! taken out, as transcription linking reads names) that aired longer ago
+//! than its threshold with no VOD, when at least [`SERIES_WITH_VOD`] of the
+//! [`SERIES_EPISODES`] episodes before it (within `SERIES_WINDOW`) had one;
+//! a one-off never fires. Shows with no VOD are grouped like failures.
 //!
 //! Alerts start on a database with the first catalogue pass that listed
 //! everything it could read: the failures there are then fire at once, told
@@ -27,6 +34,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use super::settings::SERIES_WINDOW;
 use super::{AlertKind, AlertSettings, AlertState};
 use crate::cablecast::CablecastError;
 use crate::clock;
@@ -34,7 +42,9 @@ use crate::notify::{AlertItem, Event, Notification, Notifier, PAYLOAD_VERSION};
 use crate::store::alerts::{
     AlertChanges, AlertRow, FailureChange, HandledChange, QueuedMessage, Recipient,
 };
+use crate::store::missing::AiredShow;
 use crate::store::{Store, StoreError};
+use crate::transcription::title_words;
 
 /// Change-queue entries read per cycle; more wait for the next cycle.
 const CHANGES_PER_CYCLE: usize = 5_000;
@@ -43,6 +53,17 @@ const CHANGES_PER_CYCLE: usize = 5_000;
 const MAX_STUCK: usize = 5_000;
 /// Failures taken in when alerts start; more come through the change queue.
 const FOUND_AT_START: usize = 5_000;
+/// Shows with no VOD in the `vod_missing` window read per cycle. Past it,
+/// no `vod_missing` alert is resolved by absence (the list is incomplete).
+const MAX_MISSING: usize = 2_000;
+/// Earlier episodes read to judge new shows with no VOD (newest first):
+/// about 150 a day over the series window, far beyond a station's output.
+const MAX_EPISODES: usize = 20_000;
+/// The series rule: of the [`SERIES_EPISODES`] episodes before a show (same
+/// title words, within [`SERIES_WINDOW`]), at least [`SERIES_WITH_VOD`]
+/// had a VOD.
+pub const SERIES_EPISODES: usize = 3;
+pub const SERIES_WITH_VOD: usize = 2;
 
 /// What the alerts need to know of one monitoring cycle.
 #[derive(Debug, Clone, Default)]
@@ -102,6 +123,9 @@ enum Ending {
     Removed,
     /// Its kind was switched off (`ARCHIVIST_ALERTS_OFF`).
     SwitchedOff,
+    /// A show with no VOD left the `vod_missing` window (it aired before the
+    /// lookback, or its event moved).
+    OutOfWindow,
 }
 
 /// What a message says about its alerts.
@@ -216,6 +240,9 @@ pub struct AlertWatch {
     warned_held_back: bool,
     /// Firing alerts staff acknowledged (in any process), as last read.
     acknowledged: HashSet<String>,
+    /// Shows with no VOD judged not part of a series (Cablecast ids), so
+    /// each is judged once while it stays in the window.
+    one_offs: HashSet<i64>,
 }
 
 impl AlertWatch {
@@ -244,6 +271,7 @@ impl AlertWatch {
             holding: HashMap::new(),
             warned_held_back: false,
             acknowledged: HashSet::new(),
+            one_offs: HashSet::new(),
         }
     }
 
@@ -315,6 +343,9 @@ impl AlertWatch {
             _ => self.warn_held_back(),
         }
         self.plan_stuck(&now, &mut plan);
+        if self.started == Started::Yes || starting {
+            self.plan_missing(&now, &mut plan);
+        }
         self.plan_switched_off(&mut plan);
         self.plan_notices(&now, &mut plan);
         if plan.is_empty() && !starting {
@@ -573,6 +604,126 @@ impl AlertWatch {
         }
     }
 
+    /// Shows of a series that aired with no VOD (`vod_missing`): new ones
+    /// fire, those that got a VOD, are gone or left the window resolve.
+    ///
+    /// Cost per cycle: one range of `idx_show_event_date` over the window
+    /// (the lookback up to the threshold: a few hundred shows at most),
+    /// returning only the shows with no VOD. Earlier episodes are read only
+    /// when a show with no VOD is seen for the first time (one range over
+    /// the series window), and the firing ones by id only when they left
+    /// that list.
+    fn plan_missing(&mut self, now: &Now, plan: &mut Plan) {
+        if !self.settings.is_on(AlertKind::VodMissing) {
+            return;
+        }
+        let rule = self.settings.missing_vod;
+        let from = clock::format_unix(now.unix - rule.lookback.as_secs() as i64);
+        let until = clock::format_unix(now.unix - rule.after.as_secs() as i64);
+        let mut shows = match self.store.aired_without_vod(&from, &until, MAX_MISSING + 1) {
+            Ok(shows) => shows,
+            Err(e) => {
+                log::warn!("alerts: {e}");
+                return;
+            }
+        };
+        let complete = shows.len() <= MAX_MISSING;
+        shows.truncate(MAX_MISSING);
+        let listed: HashSet<i64> = shows.iter().map(|s| s.cablecast_id).collect();
+        self.one_offs.retain(|id| listed.contains(id));
+        let unjudged: Vec<&AiredShow> = shows
+            .iter()
+            .filter(|s| {
+                !self.one_offs.contains(&s.cablecast_id)
+                    && self
+                        .open(AlertKind::VodMissing, &s.cablecast_id.to_string())
+                        .is_none()
+            })
+            .collect();
+        if !unjudged.is_empty() {
+            let Some(episodes) = self.earlier_episodes(&unjudged) else {
+                return;
+            };
+            for show in unjudged {
+                match series_verdict(show, &episodes) {
+                    Some(detail) => {
+                        let alert = self.new_alert(
+                            AlertKind::VodMissing,
+                            &show.cablecast_id.to_string(),
+                            show_label(show),
+                            Some(detail),
+                            &now.text,
+                        );
+                        plan.fired.push((alert, Tone::Began));
+                    }
+                    None => {
+                        self.one_offs.insert(show.cablecast_id);
+                    }
+                }
+            }
+        }
+        if complete {
+            self.plan_missing_resolved(&listed, plan);
+        }
+    }
+
+    /// The episodes aired in the series window before the earliest of
+    /// `shows` and up to the latest, with their title words; `None` (logged)
+    /// when they cannot be read.
+    fn earlier_episodes(&self, shows: &[&AiredShow]) -> Option<Vec<(Vec<String>, AiredShow)>> {
+        let dates = shows
+            .iter()
+            .filter_map(|s| clock::parse_stored(&s.event_date));
+        let (first, last) = (dates.clone().min()?, dates.max()?);
+        let from = clock::format_unix(first - SERIES_WINDOW.as_secs() as i64);
+        match self
+            .store
+            .aired_between(&from, &clock::format_unix(last), MAX_EPISODES)
+        {
+            Ok(episodes) => Some(
+                episodes
+                    .into_iter()
+                    .map(|e| (title_words(&e.title), e))
+                    .collect(),
+            ),
+            Err(e) => {
+                log::warn!("alerts: {e}");
+                None
+            }
+        }
+    }
+
+    /// Firing `vod_missing` alerts whose show is no longer listed (the list
+    /// was complete): it got a VOD, is gone, or left the window.
+    fn plan_missing_resolved(&self, listed: &HashSet<i64>, plan: &mut Plan) {
+        let left: Vec<(i64, &AlertRow)> = self
+            .firing
+            .iter()
+            .filter(|((kind, _), _)| *kind == AlertKind::VodMissing)
+            .filter_map(|((_, subject), alert)| Some((subject.parse::<i64>().ok()?, alert)))
+            .filter(|(id, _)| !listed.contains(id))
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        let ids: Vec<i64> = left.iter().map(|(id, _)| *id).collect();
+        let now = match self.store.aired_shows(&ids) {
+            Ok(shows) => shows,
+            Err(e) => {
+                log::warn!("alerts: {e}");
+                return;
+            }
+        };
+        for (id, alert) in left {
+            let ending = match now.iter().find(|s| s.cablecast_id == id) {
+                None => Ending::Removed,
+                Some(show) if show.has_vod => Ending::Recovered,
+                Some(_) => Ending::OutOfWindow,
+            };
+            plan.resolved.push((alert.clone(), ending));
+        }
+    }
+
     /// What a kind switched off left firing resolves: only firing is gated.
     fn plan_switched_off(&self, plan: &mut Plan) {
         for ((kind, _), alert) in &self.firing {
@@ -650,6 +801,7 @@ impl AlertWatch {
                 Ending::Disabled,
                 Ending::Removed,
                 Ending::SwitchedOff,
+                Ending::OutOfWindow,
             ] {
                 let alerts = plan
                     .resolved
@@ -1003,6 +1155,48 @@ fn show_title(title: &Option<String>) -> &str {
     title.as_deref().unwrap_or("(untitled show)")
 }
 
+/// "City Council Regular meeting 12/05/26 (show 812)".
+fn show_label(show: &AiredShow) -> String {
+    format!(
+        "{} (show {})",
+        show.cg_title.as_deref().unwrap_or(&show.title),
+        show.cablecast_id
+    )
+}
+
+/// Whether `show` (with no VOD) is an episode of a series whose earlier
+/// episodes got VODs: of the [`SERIES_EPISODES`] episodes with the same
+/// title words (the date taken out, as transcription linking reads names)
+/// that aired in the [`SERIES_WINDOW`] before it, at least
+/// [`SERIES_WITH_VOD`] have a VOD. `episodes` are newest first. The alert's
+/// detail when it is, `None` when it is not.
+fn series_verdict(show: &AiredShow, episodes: &[(Vec<String>, AiredShow)]) -> Option<String> {
+    let words = title_words(&show.title);
+    let aired = clock::parse_stored(&show.event_date)?;
+    let since = clock::format_unix(aired - SERIES_WINDOW.as_secs() as i64);
+    if words.is_empty() {
+        return None;
+    }
+    let earlier: Vec<&AiredShow> = episodes
+        .iter()
+        .filter(|(w, e)| {
+            *w == words
+                && e.event_date < show.event_date
+                && e.event_date >= since
+                && e.cablecast_id != show.cablecast_id
+        })
+        .map(|(_, e)| e)
+        .take(SERIES_EPISODES)
+        .collect();
+    let with_vod = earlier.iter().filter(|e| e.has_vod).count();
+    (with_vod >= SERIES_WITH_VOD).then(|| {
+        format!(
+            "no VOD; {with_vod} of the {} episodes before it had one",
+            earlier.len()
+        )
+    })
+}
+
 /// An alert's title and detail for a failure.
 fn describe_failure(kind: AlertKind, change: &FailureChange) -> (String, Option<String>) {
     match kind {
@@ -1041,11 +1235,13 @@ fn group<'a>(alerts: impl Iterator<Item = &'a AlertRow>) -> Vec<(AlertKind, Vec<
 /// A VOD alert's page on the status page (`ARCHIVIST_PUBLIC_URL` +
 /// `/vods/ID`), when the address is known.
 fn vod_page(public_url: Option<&str>, alert: &AlertRow) -> Option<String> {
-    if !matches!(alert.kind, AlertKind::VodFailed | AlertKind::VodStuck) {
-        return None;
-    }
+    let page = match alert.kind {
+        AlertKind::VodFailed | AlertKind::VodStuck => "vods",
+        AlertKind::VodMissing => "shows",
+        _ => return None,
+    };
     let id: i64 = alert.subject.parse().ok()?;
-    Some(format!("{}/vods/{id}", public_url?.trim_end_matches('/')))
+    Some(format!("{}/{page}/{id}", public_url?.trim_end_matches('/')))
 }
 
 /// `text`, with the VOD's page on the next line when there is one.
@@ -1148,6 +1344,7 @@ fn ended_how(tone: Tone) -> &'static str {
         Tone::Ended(Ending::Disabled) => "disabled in Cablecast",
         Tone::Ended(Ending::Removed) => "removed",
         Tone::Ended(Ending::SwitchedOff) => "no longer watched (its kind is switched off)",
+        Tone::Ended(Ending::OutOfWindow) => "no longer watched (outside the lookback)",
         _ => "resolved",
     }
 }
@@ -1157,6 +1354,7 @@ fn noun_words(kind: AlertKind) -> (&'static str, &'static str) {
     match kind {
         AlertKind::VodFailed | AlertKind::VodStuck => ("VOD", "VODs"),
         AlertKind::TranscriptionFailed => ("Transcription", "transcriptions"),
+        AlertKind::VodMissing => ("Show", "shows"),
         _ => ("Alert", "alerts"),
     }
 }
@@ -1168,9 +1366,11 @@ fn noun(kind: AlertKind, n: usize, tone: Tone) -> String {
     let word = if n == 1 { one } else { many };
     let what = match (kind, tone) {
         (AlertKind::VodStuck, Tone::Ended(Ending::Recovered)) => "moving again",
+        (AlertKind::VodMissing, Tone::Ended(Ending::Recovered)) => "got a VOD",
         (_, Tone::Ended(Ending::Recovered)) => "recovered",
         (_, Tone::Ended(ending)) => ended_how(Tone::Ended(ending)),
         (AlertKind::VodStuck, _) => "stuck",
+        (AlertKind::VodMissing, _) => "aired with no VOD",
         (AlertKind::VodFailed | AlertKind::TranscriptionFailed, _) => "failed",
         _ => "firing",
     };
@@ -1630,6 +1830,182 @@ mod tests {
         let fired = drain(&store);
         assert_eq!(fired.len(), 1, "{fired:?}");
         assert_eq!(fired[0].title, "VOD failed: Council (VOD 8)");
+    }
+
+    /// A show `days_ago` days before now (Cablecast id `id`), with a VOD
+    /// (id `id + 1000`) when `vod`.
+    fn aired(id: i64, title: &str, days_ago: f64, vod: bool) -> String {
+        let secs = (days_ago * 86_400.0) as i64;
+        let mut rows = format!(
+            "INSERT INTO cablecast_show (id, cablecast_id, title, event_date) VALUES
+                ({id}, {id}, '{title}', strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-{secs} seconds'));"
+        );
+        if vod {
+            rows.push_str(&format!(
+                "INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES ({}, {id}, 'complete');",
+                id + 1000
+            ));
+        }
+        rows
+    }
+
+    #[test]
+    fn a_series_episode_with_no_vod_fires_grouped_a_one_off_never_and_a_vod_resolves() {
+        let (_dir, store, mut watch) = setup();
+        let mut rows = String::new();
+        // Two series whose last three episodes had VODs, each missing its
+        // latest episode (aired a day ago: past the 6 h threshold).
+        for (n, body) in ["City Council Regular meeting", "School Board"]
+            .iter()
+            .enumerate()
+        {
+            let base = 100 * (n as i64 + 1);
+            for week in 1..=3 {
+                let day = 1.0 + 7.0 * week as f64;
+                rows.push_str(&aired(
+                    base + week,
+                    &format!("{body} - {week}/1/2026"),
+                    day,
+                    true,
+                ));
+            }
+            rows.push_str(&aired(
+                base + 9,
+                &format!("{body} - 12/1/2026 6:30 PM"),
+                1.0,
+                false,
+            ));
+        }
+        // A one-off with no VOD, a series that never had VODs, an episode
+        // within the threshold, one aired before the lookback.
+        rows.push_str(&aired(301, "Ribbon cutting at the library", 1.0, false));
+        for week in 0..4 {
+            rows.push_str(&aired(
+                401 + week,
+                "Senior Center Exercise",
+                week as f64 * 7.0 + 1.0,
+                false,
+            ));
+        }
+        rows.push_str(&aired(
+            108,
+            "City Council Regular meeting - 12/2/2026",
+            0.1,
+            false,
+        ));
+        rows.push_str(&aired(
+            107,
+            "City Council Regular meeting - 11/1/2026",
+            20.0,
+            false,
+        ));
+        sql(&store, &rows);
+        watch.after_cycle(&good());
+        let fired = drain(&store);
+        assert_eq!(fired.len(), 1, "one message for the kind: {fired:?}");
+        assert_eq!(fired[0].kind, "vod_missing");
+        assert_eq!(fired[0].title, "2 shows aired with no VOD");
+        assert_eq!(fired[0].count, 2);
+        let mut subjects: Vec<String> = store
+            .firing_alerts()
+            .expect("reads")
+            .into_iter()
+            .filter(|a| a.kind == AlertKind::VodMissing)
+            .map(|a| a.subject)
+            .collect();
+        subjects.sort();
+        assert_eq!(subjects, ["109", "209"]);
+        assert!(
+            fired[0]
+                .message
+                .contains("3 of the 3 episodes before it had one"),
+            "{}",
+            fired[0].message
+        );
+        // Nothing more while nothing changes; the one-offs are judged once.
+        watch.after_cycle(&good());
+        assert!(drain(&store).is_empty());
+        assert!(watch.one_offs.contains(&301) && watch.one_offs.contains(&401));
+        // The council's VOD appears: that alert resolves, the other fires on.
+        sql(
+            &store,
+            "INSERT INTO cablecast_vod (id, show_id, vod_state) VALUES (5109, 109, 'processing');",
+        );
+        watch.after_cycle(&good());
+        let resolved = drain(&store);
+        assert_eq!(resolved.len(), 1, "{resolved:?}");
+        assert_eq!(resolved[0].event, Event::Resolved);
+        assert_eq!(
+            resolved[0].title,
+            "Show got a VOD: City Council Regular meeting - 12/1/2026 6:30 PM (show 109)"
+        );
+        assert_eq!(
+            store
+                .firing_of(&["vod_missing"])
+                .expect("reads")
+                .map(|f| f.2),
+            Some(1)
+        );
+        // The show is removed from Cablecast: said removed.
+        sql(&store, "DELETE FROM cablecast_show WHERE id = 209;");
+        watch.after_cycle(&good());
+        let removed = drain(&store);
+        assert_eq!(
+            removed[0].title,
+            "Show removed: School Board - 12/1/2026 6:30 PM (show 209)"
+        );
+        assert!(store.firing_of(&["vod_missing"]).expect("reads").is_none());
+    }
+
+    #[test]
+    fn vod_missing_switched_off_fires_nothing_and_two_of_three_is_a_series() {
+        let (_dir, store, mut watch) = setup();
+        let mut rows = String::new();
+        // Two of the last three episodes had VODs; an older one, outside
+        // the last three, did not matter.
+        rows.push_str(&aired(1, "Planning Commission - 9/1/2026", 30.0, false));
+        rows.push_str(&aired(2, "Planning Commission - 9/8/2026", 22.0, true));
+        rows.push_str(&aired(3, "Planning Commission - 9/15/2026", 15.0, false));
+        rows.push_str(&aired(4, "Planning Commission - 9/22/2026", 8.0, true));
+        rows.push_str(&aired(5, "Planning Commission - 9/29/2026", 1.0, false));
+        // One of three is not.
+        rows.push_str(&aired(11, "Zoning Board - 9/8/2026", 22.0, false));
+        rows.push_str(&aired(12, "Zoning Board - 9/15/2026", 15.0, false));
+        rows.push_str(&aired(13, "Zoning Board - 9/22/2026", 8.0, true));
+        rows.push_str(&aired(14, "Zoning Board - 9/29/2026", 1.0, false));
+        sql(&store, &rows);
+        let mut off = AlertWatch::new(
+            Arc::clone(&store),
+            AlertSettings {
+                off: vec![AlertKind::VodMissing],
+                ..watch.settings.clone()
+            },
+            None,
+        );
+        off.keys = vec![Recipient::every_kind(OUTBOX)];
+        off.after_cycle(&good());
+        assert!(drain(&store).is_empty(), "switched off");
+        assert!(store.firing_alerts().expect("reads").is_empty());
+        watch.after_cycle(&good());
+        let fired = drain(&store);
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(
+            fired[0].title,
+            "Show aired with no VOD: Planning Commission - 9/29/2026 (show 5)"
+        );
+        // Switched off later, what it left firing resolves.
+        let mut later = AlertWatch::new(
+            Arc::clone(&store),
+            AlertSettings {
+                off: vec![AlertKind::VodMissing],
+                ..watch.settings.clone()
+            },
+            None,
+        );
+        later.keys = vec![Recipient::every_kind(OUTBOX)];
+        later.after_cycle(&good());
+        assert_eq!(drain(&store)[0].event, Event::Resolved);
+        assert!(store.firing_alerts().expect("reads").is_empty());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! validated into `alert`'s typed [`AlertSettings`]. Pure, like `parse`.
 
 use super::spec::Given;
-use crate::alert::{AlertKind, AlertSettings, FailureHold};
+use crate::alert::{AlertKind, AlertSettings, FailureHold, MissingVod};
 use crate::config::{self, ConfigError};
 use crate::notify::{Destination, Format};
 use crate::stuck::{self, StuckAfter};
@@ -67,7 +67,35 @@ pub(super) fn alert_settings(
         settings.failure_hold = FailureHold::parse(&text)
             .map_err(|reason| ConfigError::new("ARCHIVIST_ALERT_HOLD", reason))?;
     }
+    settings.missing_vod = missing_vod(
+        get("ARCHIVIST_VOD_MISSING_AFTER"),
+        get("ARCHIVIST_VOD_MISSING_LOOKBACK"),
+    )?;
     Ok(settings)
+}
+
+/// `ARCHIVIST_VOD_MISSING_AFTER` and `ARCHIVIST_VOD_MISSING_LOOKBACK`, each
+/// defaulted when unset, checked as a pair.
+fn missing_vod(after: Option<String>, lookback: Option<String>) -> Result<MissingVod, ConfigError> {
+    let defaults = MissingVod::default();
+    let read = |name: &str, text: Option<String>, default| match text {
+        Some(text) => stuck::parse_duration(&text).map_err(|reason| ConfigError::new(name, reason)),
+        None => Ok(default),
+    };
+    // A pair that does not fit is blamed on the one given (the lookback
+    // when both are).
+    let blamed = if after.is_some() && lookback.is_none() {
+        "ARCHIVIST_VOD_MISSING_AFTER"
+    } else {
+        "ARCHIVIST_VOD_MISSING_LOOKBACK"
+    };
+    let after = read("ARCHIVIST_VOD_MISSING_AFTER", after, defaults.after)?;
+    let lookback = read(
+        "ARCHIVIST_VOD_MISSING_LOOKBACK",
+        lookback,
+        defaults.lookback,
+    )?;
+    MissingVod::new(after, lookback).map_err(|reason| ConfigError::new(blamed, reason))
 }
 
 /// Every `kinds=` names alert kinds that exist (a misspelt kind would
@@ -207,6 +235,53 @@ mod tests {
             let e = read(&[(name, value)]).expect_err(name);
             assert_eq!(e.setting, name);
             assert!(!e.reason.contains("token-secret"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_missing_vod_threshold_and_lookback_default_and_are_checked_as_a_pair() {
+        let s = read(&[]).expect("defaults");
+        assert_eq!(
+            (s.missing_vod.after, s.missing_vod.lookback),
+            (
+                Duration::from_secs(6 * 3600),
+                Duration::from_secs(14 * 86_400)
+            )
+        );
+        let s = read(&[
+            ("ARCHIVIST_VOD_MISSING_AFTER", "90m"),
+            ("ARCHIVIST_VOD_MISSING_LOOKBACK", "3d"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            (s.missing_vod.after, s.missing_vod.lookback),
+            (Duration::from_secs(5400), Duration::from_secs(3 * 86_400))
+        );
+        for (pairs, blamed, says) in [
+            (
+                vec![("ARCHIVIST_VOD_MISSING_AFTER", "later")],
+                "ARCHIVIST_VOD_MISSING_AFTER",
+                "not a duration",
+            ),
+            (
+                vec![("ARCHIVIST_VOD_MISSING_AFTER", "15d")],
+                "ARCHIVIST_VOD_MISSING_AFTER",
+                "shorter than the lookback",
+            ),
+            (
+                vec![("ARCHIVIST_VOD_MISSING_LOOKBACK", "90d")],
+                "ARCHIVIST_VOD_MISSING_LOOKBACK",
+                "longer than",
+            ),
+            (
+                vec![("ARCHIVIST_VOD_MISSING_LOOKBACK", "2h")],
+                "ARCHIVIST_VOD_MISSING_LOOKBACK",
+                "shorter than the lookback",
+            ),
+        ] {
+            let e = read(&pairs).expect_err(blamed);
+            assert_eq!(e.setting, blamed);
+            assert!(e.reason.contains(says), "{e}");
         }
     }
 

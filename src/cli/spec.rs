@@ -291,6 +291,14 @@ const ALERTING: &[Opt] = &[
         "ARCHIVIST_ALERT_RESOLVED",
         "on|off: send resolved messages [default on]",
     ),
+    var(
+        "ARCHIVIST_VOD_MISSING_AFTER",
+        "How long after a series show's event vod_missing fires when it has no VOD, e.g. 6h [default 6h]",
+    ),
+    var(
+        "ARCHIVIST_VOD_MISSING_LOOKBACK",
+        "How far back vod_missing looks at shows with no VOD, e.g. 14d (at most 60d) [default 14d]",
+    ),
 ];
 
 /// Links from the status page into Cablecast.

@@ -1,8 +1,9 @@
 //! The demo station's catalogue: believable shows and VODs, generated from a
 //! seed, whose states move along as a real station's do, for as long as the
 //! station runs: new meetings arrive and the oldest leave, encodes start,
-//! finish, fail and are retried, and now and then a published VOD is
-//! re-encoded, all within the generated size.
+//! finish, fail and are retried, now and then a published VOD is
+//! re-encoded, and rarely a meeting airs whose VOD never comes (a missed
+//! episode, at most two at once), all within the generated size.
 
 use std::collections::HashMap;
 
@@ -86,6 +87,16 @@ const WAITING_REASON: &str = "Waiting for the source file to finish uploading";
 /// station started (seconds).
 const QUIET_BEFORE_START: i64 = 3600;
 
+/// One new meeting in this many is a missed episode: it aired, and its
+/// recording never made a file, so no VOD comes (`vod_missing`).
+const MISSED_ONE_IN: u64 = 25;
+/// Missed episodes the catalogue holds at most; more wait until one is
+/// retired with the oldest shows.
+const MAX_MISSED: usize = 2;
+/// A missed episode is added this long after it aired (seconds): past the
+/// default `ARCHIVIST_VOD_MISSING_AFTER` (6 h), so the demo shows it.
+const MISSED_AIRED_AGO: i64 = 7 * 3600;
+
 /// First show id: Cablecast ids are not small numbers in practice.
 const FIRST_SHOW_ID: i64 = 800;
 /// First VOD id.
@@ -164,6 +175,23 @@ impl Catalogue {
 
     /// Adds a show (and its VODs) that aired at `event_at`; returns its id.
     pub fn add_show(&mut self, event_at: i64) -> i64 {
+        self.add_episode(event_at, true)
+    }
+
+    /// Adds an episode of a series that aired at `event_at` and whose
+    /// recording never made a file: no VOD comes for it. Returns its id.
+    pub fn add_missed_episode(&mut self, event_at: i64) -> i64 {
+        self.add_episode(event_at, false)
+    }
+
+    /// Shows with no VOD (missed episodes).
+    pub fn missed_episodes(&self) -> usize {
+        self.shows.iter().filter(|s| s.vods.is_empty()).count()
+    }
+
+    /// Adds a meeting of one of the station's bodies, with its VODs or
+    /// none.
+    fn add_episode(&mut self, event_at: i64, with_vods: bool) -> i64 {
         let id = self.shows.last().map_or(FIRST_SHOW_ID, |s| s.id + 1);
         let body = BODIES[(self.next() % BODIES.len() as u64) as usize];
         let date = clock::format_unix(event_at);
@@ -175,7 +203,11 @@ impl Catalogue {
         );
         let cg_title = (self.next() % 5 != 0).then(|| format!("{body} {m}/{d}/{}", &y[2..]));
         let run_time = 1800 + (self.next() % 9000) as i64;
-        let vod_count = if id % 10 == 0 { 2 } else { 1 };
+        let vod_count = match (with_vods, id % 10) {
+            (false, _) => 0,
+            (true, 0) => 2,
+            (true, _) => 1,
+        };
         let mut vod_ids = Vec::new();
         for _ in 0..vod_count {
             let vod_id = self.vods.last().map_or(FIRST_VOD_ID, |v| v.id + 1);
@@ -278,7 +310,12 @@ impl Catalogue {
             self.touch_show(show);
         }
         if self.next() % 10 == 0 {
-            self.add_show(clock::unix_now());
+            let now = clock::unix_now();
+            if self.next() % MISSED_ONE_IN == 0 && self.missed_episodes() < MAX_MISSED {
+                self.add_missed_episode(now - MISSED_AIRED_AGO);
+            } else {
+                self.add_show(now);
+            }
             changed += 1;
             if self.shows.len() > self.capacity {
                 let oldest = self.shows[0].id;
@@ -390,6 +427,7 @@ mod tests {
                 retries += usize::from(old == "error" && vod.state == "queued");
             }
             assert!(catalogue.shows.len() <= shows);
+            assert!(catalogue.missed_episodes() <= MAX_MISSED);
             assert!(catalogue.vods.len() <= vods + shows / 10 + 2);
         }
         assert!(
@@ -399,6 +437,10 @@ mod tests {
         assert!(
             failures > 0 && retries > 0,
             "{failures} failures, {retries} retries"
+        );
+        assert!(
+            (1..=MAX_MISSED).contains(&catalogue.missed_episodes()),
+            "missed episodes come now and then, never more than {MAX_MISSED}"
         );
     }
 }

@@ -51,8 +51,8 @@ pub struct AlertItem {
 pub struct Notification {
     pub version: u32,
     pub event: Event,
-    /// `cablecast_down`, `vod_failed`, `vod_stuck`, `transcription_failed`,
-    /// `database` or `test`.
+    /// `cablecast_down`, `vod_failed`, `vod_stuck`, `vod_missing`,
+    /// `transcription_failed`, `database` or `test`.
     pub kind: String,
     /// The alert's id (a grouped message: the first alert's; every one is
     /// in `alert_ids`).

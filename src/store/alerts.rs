@@ -43,6 +43,8 @@ pub enum AlertKind {
     VodFailed,
     /// A VOD longer in one in-flight state than its stuck threshold.
     VodStuck,
+    /// A show of a series aired longer ago than its threshold with no VOD.
+    VodMissing,
     /// A transcription job reported `failed`.
     TranscriptionFailed,
     /// The database cannot be written.
@@ -53,10 +55,11 @@ pub enum AlertKind {
 
 impl AlertKind {
     /// Every kind that fires on its own (not `test`).
-    pub const ALL: [AlertKind; 5] = [
+    pub const ALL: [AlertKind; 6] = [
         AlertKind::CablecastDown,
         AlertKind::VodFailed,
         AlertKind::VodStuck,
+        AlertKind::VodMissing,
         AlertKind::TranscriptionFailed,
         AlertKind::Database,
     ];
@@ -66,6 +69,7 @@ impl AlertKind {
             AlertKind::CablecastDown => "cablecast_down",
             AlertKind::VodFailed => "vod_failed",
             AlertKind::VodStuck => "vod_stuck",
+            AlertKind::VodMissing => "vod_missing",
             AlertKind::TranscriptionFailed => "transcription_failed",
             AlertKind::Database => "database",
             AlertKind::Test => "test",
@@ -91,7 +95,10 @@ impl AlertKind {
     pub fn is_per_item(self) -> bool {
         matches!(
             self,
-            AlertKind::VodFailed | AlertKind::VodStuck | AlertKind::TranscriptionFailed
+            AlertKind::VodFailed
+                | AlertKind::VodStuck
+                | AlertKind::VodMissing
+                | AlertKind::TranscriptionFailed
         )
     }
 }

@@ -22,6 +22,7 @@ mod cycles;
 pub mod export;
 mod history;
 mod lock;
+pub mod missing;
 mod outage;
 mod probe;
 mod schema;

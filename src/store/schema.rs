@@ -16,7 +16,7 @@ use super::{begin_immediate, describe, open_failure, sqlite_error, StoreError};
 const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The version `SCHEMA` describes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `MIGRATIONS[n]` upgrades a version `n + 1` file to version `n + 2`, before
 /// `SCHEMA` runs (so `SCHEMA` may rely on the columns they add). A step adds
@@ -31,6 +31,8 @@ const MIGRATIONS: &[&str] = &[
     MIGRATION_2,
     // 2 -> 3
     MIGRATION_3,
+    // 3 -> 4
+    MIGRATION_4,
 ];
 
 /// Version 1 (0.1.0) to 2.
@@ -88,6 +90,13 @@ DROP TRIGGER IF EXISTS alert_vod_failure_removed;
 DROP TRIGGER IF EXISTS alert_transcription_failure_added;
 DROP TRIGGER IF EXISTS alert_transcription_failure_moved;
 DROP TRIGGER IF EXISTS alert_transcription_failure_removed;
+";
+
+/// Version 3 to 4: shows that aired with no VOD are found by their event
+/// date. No column changes; the index is made here so the step says what
+/// version 4 is (`SCHEMA` makes it too, for new files).
+const MIGRATION_4: &str = "
+CREATE INDEX IF NOT EXISTS idx_show_event_date ON cablecast_show(event_date);
 ";
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);

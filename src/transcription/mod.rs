@@ -29,6 +29,7 @@ use serde::Deserialize;
 use crate::store::{ReportedTranscription, Store, StoreError};
 
 pub use link::{link, link_by_hand, LinkError, LinkReport, ManualLink};
+pub use names::title_words;
 pub use scan::{scan, ScanError, ScanReport};
 
 /// The longest path accepted from a report: far beyond any real mount.

@@ -427,11 +427,16 @@ fn sent_words(shown: &AlertShown, no_destination: bool) -> String {
         .join("; ")
 }
 
-/// An alert's title, linked to its VOD's page for a VOD alert.
+/// An alert's title, linked to its VOD's page for a VOD alert, to its
+/// show's page for a show with no VOD.
 fn alert_title(alert: &AlertRow) -> String {
-    let vod = matches!(alert.kind, AlertKind::VodFailed | AlertKind::VodStuck);
+    let page = match alert.kind {
+        AlertKind::VodFailed | AlertKind::VodStuck => "vods",
+        AlertKind::VodMissing => "shows",
+        _ => return escape(&alert.title).to_string(),
+    };
     match alert.subject.parse::<i64>() {
-        Ok(id) if vod => format!(r#"<a href="/vods/{id}">{}</a>"#, escape(&alert.title)),
+        Ok(id) => format!(r#"<a href="/{page}/{id}">{}</a>"#, escape(&alert.title)),
         _ => escape(&alert.title).to_string(),
     }
 }
