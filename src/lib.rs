@@ -40,10 +40,10 @@
 //!   one threshold per in-flight state, the same on every surface.
 //! - `alert`: after each cycle, which alerts fire and resolve (Cablecast
 //!   down, VODs failed or stuck, series shows aired with no VOD,
-//!   transcriptions failed, the database), with
-//!   flap damping, a hold for per-VOD failures, grouping and silences;
-//!   recorded with their messages. The failures there when alerts start on
-//!   a database fire at once, told in one message.
+//!   transcriptions failed, the database), with flap damping, a hold for
+//!   per-VOD failures, grouping, silences and acknowledgements; recorded
+//!   with their messages. The failures there when alerts start on a
+//!   database fire at once, told in one message.
 //! - `notify`: delivers those messages from the outbox to each destination
 //!   (generic JSON webhook, ntfy, Slack-compatible, Discord, Teams, SMTP),
 //!   one sender thread each, and pings the heartbeat URL. Destinations are
