@@ -30,7 +30,7 @@ pub(super) fn watch(store: Arc<Store>, settings: AlertSettings) -> AlertWatch {
         log::info!("alerts go to {}", labels.join(", "));
     } else {
         log::info!(
-            "alerts are recorded and shown but sent nowhere: no destination is configured (e.g. ARCHIVIST_NOTIFY_URLS=ntfy://ntfy.sh/your-topic)"
+            "alerts are recorded and shown but sent nowhere: no destination is configured (e.g. ARCHIVIST_NOTIFY_URLS=ntfys://ntfy.sh/your-topic)"
         );
     }
     AlertWatch::new(store, settings, Some(notifier))
