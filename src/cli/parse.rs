@@ -1340,10 +1340,10 @@ mod tests {
         // And the help says what the README says the admin token does:
         // every write endpoint it opens.
         let help = spec::command("monitor").expect("monitor").help();
-        let endpoints = "POST /api/sync-now, POST /api/transcriptions and POST /api/alerts/silence";
+        let endpoints = "POST /api/sync-now, POST /api/transcriptions, POST /api/alerts/silence and POST /api/alerts/ack";
         assert!(help.contains(endpoints), "{help}");
         assert!(readme.contains(
-            "`POST /api/sync-now`, `POST /api/transcriptions` and `POST /api/alerts/silence`"
+            "`POST /api/sync-now`, `POST /api/transcriptions`, `POST /api/alerts/silence` and `POST /api/alerts/ack`"
         ));
     }
 

@@ -119,7 +119,7 @@ const LISTEN: Opt = flag(
 
 const ADMIN: &[Opt] = &[var(
     "ARCHIVIST_ADMIN_TOKEN",
-    "Enables the write endpoints POST /api/sync-now, POST /api/transcriptions and POST /api/alerts/silence for `Authorization: Bearer TOKEN` (at least 16 characters; unset: no write endpoints)",
+    "Enables the write endpoints POST /api/sync-now, POST /api/transcriptions, POST /api/alerts/silence and POST /api/alerts/ack for `Authorization: Bearer TOKEN` (at least 16 characters; unset: no write endpoints)",
 )];
 
 const CABLECAST: &[Opt] = &[
