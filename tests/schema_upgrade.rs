@@ -1,21 +1,85 @@
 //! The schema is shipped: a database written by release 0.1.0 (the fixture
 //! `tests/fixtures/archivist-0.1.0.db`, made by that release's binary with the
-//! demo station, a linked caption and a failed transcription), and one written
+//! demo station, a linked caption and a failed transcription), one written
 //! by schema version 2 (`tests/fixtures/archivist-schema2.db`: the demo
 //! station monitored with a webhook, so alerts firing and resolved, delivered
-//! and waiting messages, a silence and a queued change), open with this
-//! binary, upgrade in place, keep every row and every value, and end with the
-//! same tables, columns, indexes and triggers as a new file.
+//! and waiting messages, a silence and a queued change), and one written by
+//! release 0.2.0 (`tests/fixtures/archivist-0.2.0.db`, schema version 4:
+//! `demo-station --shows 60` monitored with `--interval 1` for some twenty
+//! cycles against a webhook that took the first message and answered 503 to
+//! the rest, a failed VOD acknowledged with `alerts ack`, `alerts silence
+//! --for 1h`, a failed `transcriptions add`, then stopped with SIGTERM), open
+//! with this binary, upgrade in place, keep every row and every value, and
+//! end with the same tables, columns, indexes and triggers as a new file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::support::{integrity, run_on, sqlite, stderr, stdout, Scratch};
 
-/// The database release 0.1.0 wrote (schema version 1).
-const RELEASE_0_1_0: &str = "archivist-0.1.0.db";
-/// A database schema version 2 wrote, with alerts, their outbox and silences.
-const SCHEMA_2: &str = "archivist-schema2.db";
+/// A database an earlier release wrote, kept to prove it upgrades.
+struct Fixture {
+    name: &'static str,
+    version: i64,
+    /// The kinds of tables it holds rows in.
+    tables: &'static [&'static str],
+}
+
+/// Every fixture, oldest first.
+const FIXTURES: &[Fixture] = &[
+    // Release 0.1.0 (schema version 1).
+    Fixture {
+        name: "archivist-0.1.0.db",
+        version: 1,
+        tables: &[
+            "cablecast_show",
+            "cablecast_vod",
+            "transcription_result",
+            "monitor_cycle",
+            "monitor_hourly",
+            "monitor_daily",
+            "archivist_meta",
+        ],
+    },
+    // Schema version 2, with alerts, their outbox and silences.
+    Fixture {
+        name: "archivist-schema2.db",
+        version: 2,
+        tables: &[
+            "cablecast_show",
+            "cablecast_vod",
+            "transcription_result",
+            "alert",
+            "alert_message",
+            "alert_delivery",
+            "alert_silence",
+            "alert_change",
+            "archivist_meta",
+        ],
+    },
+    // Release 0.2.0 (schema version 4), with VOD events, destinations and
+    // an acknowledged failure.
+    Fixture {
+        name: "archivist-0.2.0.db",
+        version: 4,
+        tables: &[
+            "cablecast_show",
+            "cablecast_vod",
+            "vod_event",
+            "transcription_result",
+            "monitor_cycle",
+            "monitor_hourly",
+            "monitor_daily",
+            "alert",
+            "alert_message",
+            "alert_message_alert",
+            "alert_delivery",
+            "alert_destination",
+            "alert_silence",
+            "archivist_meta",
+        ],
+    },
+];
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -160,39 +224,33 @@ fn user_version(db: &Path) -> i64 {
 }
 
 #[test]
-fn the_fixture_is_a_version_1_file_with_rows_in_every_kind_of_table() {
-    assert_fixture_has_rows(
-        RELEASE_0_1_0,
-        1,
-        &[
-            "cablecast_show",
-            "cablecast_vod",
-            "transcription_result",
-            "monitor_cycle",
-            "monitor_hourly",
-            "monitor_daily",
-            "archivist_meta",
-        ],
-    );
+fn every_fixture_has_its_version_and_rows_in_every_kind_of_table_it_holds() {
+    for fixture in FIXTURES {
+        assert_fixture_has_rows(fixture);
+    }
 }
 
+/// The 0.2.0 file holds what a station running that release gathers:
+/// a delivered and a waiting message, an acknowledged failed VOD, a silence,
+/// a failed transcription and a stuck VOD.
 #[test]
-fn the_schema_2_fixture_has_alerts_messages_silences_and_queued_changes() {
-    assert_fixture_has_rows(
-        SCHEMA_2,
-        2,
-        &[
-            "cablecast_show",
-            "cablecast_vod",
-            "transcription_result",
-            "alert",
-            "alert_message",
-            "alert_delivery",
-            "alert_silence",
-            "alert_change",
-            "archivist_meta",
-        ],
-    );
+fn the_0_2_0_fixture_has_deliveries_an_acknowledgement_and_a_failed_transcription() {
+    let scratch = Scratch::new();
+    let db = copy_of_fixture(&scratch, "archivist-0.2.0.db");
+    let count = |sql: &str| -> i64 {
+        sqlite(&db)
+            .query_row(sql, [], |row| row.get(0))
+            .expect("counts")
+    };
+    for sql in [
+        "SELECT count(*) FROM alert_delivery WHERE delivered_at IS NOT NULL",
+        "SELECT count(*) FROM alert_delivery WHERE delivered_at IS NULL AND attempts > 0",
+        "SELECT count(*) FROM alert WHERE kind = 'vod_failed' AND acked_at IS NOT NULL",
+        "SELECT count(*) FROM alert WHERE kind = 'vod_stuck'",
+        "SELECT count(*) FROM transcription_result WHERE status = 'failed' AND error IS NOT NULL",
+    ] {
+        assert!(count(sql) > 0, "the fixture answers {sql}");
+    }
 }
 
 fn has_index(db: &Path, name: &str) -> bool {
@@ -206,37 +264,44 @@ fn has_index(db: &Path, name: &str) -> bool {
         == 1
 }
 
-fn assert_fixture_has_rows(name: &str, version: i64, tables: &[&str]) {
+fn assert_fixture_has_rows(fixture: &Fixture) {
+    let Fixture {
+        name,
+        version,
+        tables,
+    } = fixture;
     let scratch = Scratch::new();
     let db = copy_of_fixture(&scratch, name);
-    assert_eq!(user_version(&db), version);
+    assert_eq!(user_version(&db), *version, "{name}'s schema version");
     let before = contents(&db);
-    for &table in tables {
+    for &table in *tables {
         let (_, rows) = before
             .get(table)
             .unwrap_or_else(|| panic!("{table} in {name}"));
-        assert!(!rows.is_empty(), "the fixture has rows in {table}");
+        assert!(!rows.is_empty(), "{name} has rows in {table}");
     }
 }
 
 #[test]
-fn a_0_1_0_database_upgrades_in_place_and_keeps_every_row() {
-    upgrades_in_place_and_keeps_every_row(RELEASE_0_1_0);
+fn every_fixture_upgrades_in_place_and_keeps_every_row() {
+    for fixture in FIXTURES {
+        upgrades_in_place_and_keeps_every_row(fixture);
+    }
 }
 
-#[test]
-fn a_schema_2_database_upgrades_in_place_and_keeps_every_row() {
-    upgrades_in_place_and_keeps_every_row(SCHEMA_2);
-}
-
-fn upgrades_in_place_and_keeps_every_row(name: &str) {
+fn upgrades_in_place_and_keeps_every_row(fixture: &Fixture) {
+    let name = fixture.name;
     let scratch = Scratch::new();
     let db = copy_of_fixture(&scratch, name);
     let before = contents(&db);
-    assert!(!has_index(&db, "idx_show_event_date"));
+    assert_eq!(
+        has_index(&db, "idx_show_event_date"),
+        fixture.version >= 4,
+        "{name}: the event date index came with version 4"
+    );
 
     let out = run_on(&db, &["init"]);
-    assert!(out.status.success(), "init: {}", stderr(&out));
+    assert!(out.status.success(), "{name} init: {}", stderr(&out));
     assert_eq!(user_version(&db), archivist::store::SCHEMA_VERSION);
     assert_eq!(integrity(&db), "ok");
     // Version 4: the shows that aired with no VOD are read by event date.
@@ -246,39 +311,52 @@ fn upgrades_in_place_and_keeps_every_row(name: &str) {
     for (table, (columns, rows)) in &before {
         let (now_columns, now_rows) = after
             .get(table)
-            .unwrap_or_else(|| panic!("table {table} survives the upgrade"));
+            .unwrap_or_else(|| panic!("{name}: table {table} survives the upgrade"));
         assert_eq!(
             &now_columns[..columns.len()],
             &columns[..],
-            "{table} keeps its columns in place"
+            "{name}: {table} keeps its columns in place"
         );
-        assert_eq!(now_rows.len(), rows.len(), "{table} keeps every row");
+        assert_eq!(
+            now_rows.len(),
+            rows.len(),
+            "{name}: {table} keeps every row"
+        );
         for (old, new) in rows.iter().zip(now_rows) {
-            assert_eq!(&new[..old.len()], &old[..], "{table} keeps every value");
+            assert_eq!(
+                &new[..old.len()],
+                &old[..],
+                "{name}: {table} keeps every value"
+            );
         }
     }
 
     // The upgrade is done once: a second start changes nothing.
     let out = run_on(&db, &["init"]);
-    assert!(out.status.success(), "second init: {}", stderr(&out));
-    assert_eq!(contents(&db), after);
+    assert!(out.status.success(), "{name} second init: {}", stderr(&out));
+    assert_eq!(
+        contents(&db),
+        after,
+        "{name}: a second start changes nothing"
+    );
 
     // And the upgraded file answers as it did.
     let out = run_on(&db, &["status", "--json"]);
-    assert!(out.status.success(), "status: {}", stderr(&out));
+    assert!(out.status.success(), "{name} status: {}", stderr(&out));
     let status: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("status JSON");
     let vods = before["cablecast_vod"].1.len() as u64;
-    assert_eq!(status["total_vods"].as_u64(), Some(vods), "{status}");
+    assert_eq!(
+        status["total_vods"].as_u64(),
+        Some(vods),
+        "{name}: {status}"
+    );
 }
 
 #[test]
-fn an_upgraded_file_has_the_shape_of_a_new_one() {
-    upgraded_has_the_shape_of_a_new_file(RELEASE_0_1_0);
-}
-
-#[test]
-fn an_upgraded_schema_2_file_has_the_shape_of_a_new_one() {
-    upgraded_has_the_shape_of_a_new_file(SCHEMA_2);
+fn every_upgraded_fixture_has_the_shape_of_a_new_file() {
+    for fixture in FIXTURES {
+        upgraded_has_the_shape_of_a_new_file(fixture.name);
+    }
 }
 
 fn upgraded_has_the_shape_of_a_new_file(name: &str) {
@@ -294,6 +372,6 @@ fn upgraded_has_the_shape_of_a_new_file(name: &str) {
     let extra: Vec<_> = upgraded.iter().filter(|s| !fresh.contains(s)).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "upgraded file differs from a new one:\n missing {missing:#?}\n extra {extra:#?}"
+        "upgraded {name} differs from a new one:\n missing {missing:#?}\n extra {extra:#?}"
     );
 }

@@ -23,9 +23,10 @@ pub const SCHEMA_VERSION: i64 = 4;
 /// columns (`ALTER TABLE ... ADD COLUMN`) and fills them; new tables and
 /// indexes come from `SCHEMA` itself, which creates what is missing.
 ///
-/// Version 1 is release 0.1.0; `tests/fixtures/archivist-0.1.0.db` is a file
-/// it wrote, and `tests/schema_upgrade.rs` proves each step keeps every row
-/// and ends at the same tables, columns and indexes as a new file.
+/// Version 1 is release 0.1.0 and version 4 is release 0.2.0;
+/// `tests/fixtures/archivist-0.1.0.db` and `archivist-0.2.0.db` are files they
+/// wrote, and `tests/schema_upgrade.rs` proves each step keeps every row and
+/// ends at the same tables, columns and indexes as a new file.
 const MIGRATIONS: &[&str] = &[
     // 1 -> 2
     MIGRATION_2,
