@@ -154,7 +154,7 @@ done
 
 # Everything else the install folder needs (see install.sh).
 for file in install.sh archivist.service archivist-backup.service archivist-backup.timer \
-    archivist.env.example daily-backup.sh backup-rotate.sh README.md; do
+    archivist.env.example daily-backup.sh backup-rotate.sh README.md CHANGELOG.md; do
     cp -f "$DEPLOY_DIR/$file" "$DIST_DIR/$file"
 done
 echo "build-release: install folder ready: $DIST_DIR (copy its contents to the stick)"

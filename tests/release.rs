@@ -339,7 +339,7 @@ fn cargo_toml_version() -> String {
 #[test]
 fn the_changelog_and_version_name_the_version_in_cargo_toml() {
     let version = cargo_toml_version();
-    let changelog = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("CHANGELOG.md"));
+    let changelog = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/CHANGELOG.md"));
     let releases: Vec<&str> = changelog
         .lines()
         .filter_map(|l| l.strip_prefix("## ["))
@@ -349,7 +349,7 @@ fn the_changelog_and_version_name_the_version_in_cargo_toml() {
     assert_eq!(
         releases.first().copied(),
         Some(version.as_str()),
-        "the newest release in CHANGELOG.md is the one Cargo.toml names"
+        "the newest release in deploy/CHANGELOG.md is the one Cargo.toml names"
     );
     assert!(releases.contains(&"0.1.0"), "{releases:?}");
     let out = archivist().arg("--version").output().expect("runs");
